@@ -1,0 +1,62 @@
+# Two commands on a fresh machine with Python 3.11: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test venv install install-dev migrate seed train serve worker beat lint benchmarks clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+venv install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) manage.py migrate --no-input
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+train: install
+	$(PY) manage.py train_models
+
+serve: install
+	$(PY) manage.py collectstatic --no-input --verbosity 0
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## make demo: venv, install, migrate, load demo data, train the models, serve on 127.0.0.1:8000
+demo: seed train serve
+
+## make test: the whole suite (SQLite + eager Celery by default; CI sets DATABASE_URL and CELERY_BROKER_URL)
+test: install-dev
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The browser tests need /usr/bin/chromium: sudo apt-get install chromium"; exit 1; fi; }
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+worker: install
+	$(VENV)/bin/celery -A ecommerce worker -Q default,ml -l info --concurrency 2
+
+beat: install
+	$(VENV)/bin/celery -A ecommerce beat -l info
+
+benchmarks: install-dev
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) var staticfiles screenshots .pytest_cache

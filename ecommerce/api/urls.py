@@ -1,0 +1,24 @@
+from django.urls import path
+
+from .catalog import (
+    CategoryListApi,
+    OrderCancelApi,
+    OrderDetailApi,
+    OrderListApi,
+    ProductDetailApi,
+    ProductListApi,
+)
+from .events import EventIngestApi
+from .privacy import MyDataExportApi
+
+app_name = "api"
+urlpatterns = [
+    path("events/", EventIngestApi.as_view(), name="events"),
+    path("products/", ProductListApi.as_view(), name="product_list"),
+    path("products/<int:product_id>/", ProductDetailApi.as_view(), name="product_detail"),
+    path("categories/", CategoryListApi.as_view(), name="category_list"),
+    path("orders/", OrderListApi.as_view(), name="order_list"),
+    path("orders/<str:number>/", OrderDetailApi.as_view(), name="order_detail"),
+    path("orders/<str:number>/cancel/", OrderCancelApi.as_view(), name="order_cancel"),
+    path("me/data/", MyDataExportApi.as_view(), name="my_data"),
+]

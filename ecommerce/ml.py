@@ -1,0 +1,258 @@
+"""The model registry: every trained artifact is a ModelVersion row plus a joblib file.
+
+How the apps use it:
+
+    version = model_version_register(name="support.intents", artifact=pipeline,
+                                     metrics={"accuracy": 0.98}, primary_metric="accuracy",
+                                     params={...}, data_ref={...})
+    # score the active model on the SAME held-out data the new one was scored on:
+    active = model_version_get_active(name="support.intents")
+    promoted = model_version_promote(version=version,
+                                     active_score_on_same_data=score_of(active) if active else None)
+    ...
+    loaded = model_load_active("support.intents")   # None -> serve the deterministic fallback
+    if loaded: loaded.artifact.predict(...)
+
+Artifacts are written to a temporary file and moved into place atomically, at a deterministic
+path (<ML_ARTIFACT_ROOT>/<name>/<version>.joblib), hashed, and only loaded back after the hash
+and the recorded scikit-learn version match: joblib loading runs code, so we load only files
+this app wrote and nobody changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .errors import DomainError
+from .models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+
+class ModelIntegrityError(DomainError):
+    """An artifact on disk does not match its registry row (changed, truncated or missing)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: ModelVersion
+    artifact: Any
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+    import scipy
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "sklearn": sklearn.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def _git_sha() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=settings.BASE_DIR, capture_output=True, text=True,
+            timeout=5, check=False,
+        )
+        return out.stdout.strip()[:40]
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def artifact_path_for(name: str, version: int) -> Path:
+    return Path(settings.ML_ARTIFACT_ROOT) / name / f"{version}.joblib"
+
+
+def _write_artifact_atomically(artifact: Any, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".joblib")
+    os.close(fd)
+    try:
+        joblib.dump(artifact, tmp_name, compress=3)
+        os.replace(tmp_name, path)  # atomic on one filesystem: readers never see half a file
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return _sha256_of(path)
+
+
+def model_version_register(
+    *,
+    name: str,
+    artifact: Any,
+    metrics: dict[str, Any],
+    primary_metric: str,
+    higher_is_better: bool = True,
+    params: dict[str, Any] | None = None,
+    data_ref: dict[str, Any] | None = None,
+    notes: str = "",
+) -> ModelVersion:
+    """Save a trained artifact and record it as a new `trained` version of `name`."""
+    if primary_metric not in metrics:
+        raise DomainError(f"metrics must contain the primary metric {primary_metric!r}")
+    for attempt in range(5):
+        next_version = (ModelVersion.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0) + 1
+        path = artifact_path_for(name, next_version)
+        sha = _write_artifact_atomically(artifact, path)
+        try:
+            with transaction.atomic():
+                row = ModelVersion.objects.create(
+                    name=name,
+                    version=next_version,
+                    status=ModelVersion.Status.TRAINED,
+                    artifact_path=str(path.relative_to(settings.ML_ARTIFACT_ROOT)),
+                    sha256=sha,
+                    params=params or {},
+                    metrics=metrics,
+                    primary_metric=primary_metric,
+                    higher_is_better=higher_is_better,
+                    data_ref=data_ref or {},
+                    library_versions=library_versions(),
+                    git_sha=_git_sha(),
+                    notes=notes,
+                )
+        except IntegrityError:
+            # Another trainer took this version number between our read and insert: try the next.
+            logger.info("ml.version_race", extra={"model_name": name, "attempt": attempt})
+            continue
+        logger.info("ml.version_registered", extra={"model_name": name, "version": next_version})
+        return row
+    raise DomainError(f"could not allocate a version number for {name}")
+
+
+def model_version_get_active(*, name: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(name=name, status=ModelVersion.Status.ACTIVE).first()
+
+
+def is_better(new_score: float, old_score: float | None, *, higher_is_better: bool = True) -> bool:
+    """Strictly better. Ties keep the serving model (no churn for nothing)."""
+    if old_score is None:
+        return True
+    return new_score > old_score if higher_is_better else new_score < old_score
+
+
+def model_version_promote(
+    *,
+    version: ModelVersion,
+    active_score_on_same_data: float | None = None,
+    force: bool = False,
+) -> bool:
+    """Make `version` the active one if it beats the active version on the same held-out data.
+
+    The caller scores the currently active model on the split it just used for the new one and
+    passes that score; with no active model the new one is promoted. Returns True if promoted.
+    """
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status == ModelVersion.Status.ACTIVE:
+            return True
+        if locked.status != ModelVersion.Status.TRAINED:
+            raise DomainError(f"{locked} cannot be promoted from status {locked.status}")
+        current = (
+            ModelVersion.objects.select_for_update()
+            .filter(name=locked.name, status=ModelVersion.Status.ACTIVE)
+            .first()
+        )
+        new_score = locked.primary_score
+        if current is not None and not force:
+            if new_score is None or active_score_on_same_data is None:
+                # Without a comparison on the same data we cannot know it is better: keep serving.
+                logger.info("ml.promotion_skipped_no_comparison", extra={"model_name": locked.name})
+                return False
+            if not is_better(new_score, active_score_on_same_data, higher_is_better=locked.higher_is_better):
+                locked.notes = (
+                    f"{locked.notes}\nNot promoted: {locked.primary_metric} {new_score:.6g} does not beat "
+                    f"active v{current.version} at {active_score_on_same_data:.6g} on the same data."
+                ).strip()
+                locked.save(update_fields=["notes"])
+                return False
+        if current is not None:
+            current.status = ModelVersion.Status.RETIRED
+            current.save(update_fields=["status"])
+        locked.status = ModelVersion.Status.ACTIVE
+        locked.promoted_at = timezone.now()
+        locked.save(update_fields=["status", "promoted_at"])
+    logger.info("ml.version_promoted", extra={"model_name": locked.name, "version": locked.version})
+    return True
+
+
+def model_version_mark_failed(*, version: ModelVersion, reason: str) -> None:
+    ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.TRAINED).update(
+        status=ModelVersion.Status.FAILED, notes=reason[:2000]
+    )
+
+
+# Per-process cache keyed by (name, version): a promotion elsewhere changes the key we look up.
+_cache: dict[tuple[str, int], Any] = {}
+_cache_lock = threading.Lock()
+
+
+def model_load(version: ModelVersion) -> Any:
+    key = (version.name, version.version)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    path = Path(settings.ML_ARTIFACT_ROOT) / version.artifact_path
+    if not path.is_file():
+        raise ModelIntegrityError(f"artifact for {version} is missing at {path}")
+    if _sha256_of(path) != version.sha256:
+        raise ModelIntegrityError(f"artifact for {version} does not match its recorded sha256")
+    import sklearn
+
+    recorded = version.library_versions.get("sklearn")
+    if recorded and recorded != sklearn.__version__:
+        raise ModelIntegrityError(
+            f"{version} was trained with scikit-learn {recorded}, this process has {sklearn.__version__}: retrain it"
+        )
+    artifact = joblib.load(path)
+    with _cache_lock:
+        # Keep only the newest version per name in memory.
+        for stale in [k for k in _cache if k[0] == version.name]:
+            del _cache[stale]
+        _cache[key] = artifact
+    return artifact
+
+
+def model_load_active(name: str) -> LoadedModel | None:
+    """The serving model for `name`, or None so the caller serves its deterministic fallback."""
+    version = model_version_get_active(name=name)
+    if version is None:
+        return None
+    try:
+        return LoadedModel(version=version, artifact=model_load(version))
+    except ModelIntegrityError:
+        logger.exception("ml.load_failed", extra={"model_name": name, "version": version.version})
+        return None
+
+
+def clear_model_cache() -> None:
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,72 @@
+"""Extension points the other apps register into from their AppConfig.ready().
+
+The core app must not import recommendations/support/advertising/analytics, yet demo data,
+model training and privacy erasure have to reach all of them. Each app registers its own step:
+
+    plugins.register_demo_step("advertising", seed_demo_campaigns, order=30)
+    plugins.register_training_job("recommendations", train_recommenders)
+    plugins.register_erasure_step("support", erase_conversations_of)   # f(user) -> {"rows": n}
+    plugins.register_export_step("support", export_conversations_of)   # f(user) -> JSON-able
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Step:
+    app: str
+    func: Callable[..., Any]
+    order: int = 50
+
+
+_demo_steps: list[Step] = []
+_training_jobs: list[Step] = []
+_erasure_steps: list[Step] = []
+_export_steps: list[Step] = []
+
+
+def _register(bucket: list[Step], app: str, func: Callable[..., Any], order: int) -> None:
+    # ready() can run twice in some test set-ups: keep one entry per (app, function).
+    bucket[:] = [s for s in bucket if not (s.app == app and s.func.__qualname__ == func.__qualname__)]
+    bucket.append(Step(app=app, func=func, order=order))
+    bucket.sort(key=lambda s: (s.order, s.app))
+
+
+def register_demo_step(app: str, func: Callable[..., Any], order: int = 50) -> None:
+    """func(*, seed: int, stdout) -> None; runs after the core demo data is loaded."""
+    _register(_demo_steps, app, func, order)
+
+
+def register_training_job(app: str, func: Callable[..., Any], order: int = 50) -> None:
+    """func() -> dict summary; `manage.py train_models` and `make demo` run every job."""
+    _register(_training_jobs, app, func, order)
+
+
+def register_erasure_step(app: str, func: Callable[..., Any], order: int = 50) -> None:
+    """func(user) -> dict of counts; erases or anonymizes that app's personal data of the user."""
+    _register(_erasure_steps, app, func, order)
+
+
+def register_export_step(app: str, func: Callable[..., Any], order: int = 50) -> None:
+    """func(user) -> JSON-able data; part of the shopper's "download my data"."""
+    _register(_export_steps, app, func, order)
+
+
+def demo_steps() -> list[Step]:
+    return list(_demo_steps)
+
+
+def training_jobs() -> list[Step]:
+    return list(_training_jobs)
+
+
+def erasure_steps() -> list[Step]:
+    return list(_erasure_steps)
+
+
+def export_steps() -> list[Step]:
+    return list(_export_steps)

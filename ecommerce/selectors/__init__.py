@@ -1,0 +1,1 @@
+"""Reads of the core domain. Import from the submodules: selectors.catalog, selectors.orders, ..."""

@@ -1,0 +1,176 @@
+"""Order writes. Every status change goes through order_transition: the lifecycle lives here once.
+
+Services that act for a shopper take `actor` and check ownership themselves (the support bot and
+the storefront call the same functions), raising NotFound for someone else's order so that
+nothing reveals it exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..errors import DomainError, InvalidTransition, NotFound
+from ..models import Cart, Event, Order, OrderItem, Product, User
+from .events import event_id_for, event_record
+
+logger = logging.getLogger(__name__)
+
+RETURN_WINDOW_DAYS = 30
+
+
+def _order_for_actor(*, number: str, actor: User | None, email: str = "", for_update: bool = False) -> Order:
+    """An order the actor may act on: their own, or a guest order proven by number + email."""
+    qs = Order.objects.select_for_update() if for_update else Order.objects.all()
+    order = qs.filter(number=str(number).strip()).first()
+    if order is None:
+        raise NotFound("No order with that number was found for you.")
+    if actor is not None and actor.is_authenticated and actor.is_staff:
+        return order
+    if actor is not None and actor.is_authenticated and order.user_id == actor.pk:
+        return order
+    if email and order.email and order.email.strip().lower() == email.strip().lower():
+        return order
+    # Same message as a missing order: another customer's order must not be revealed.
+    raise NotFound("No order with that number was found for you.")
+
+
+def order_get_for_actor(*, number: str, actor: User | None, email: str = "") -> Order:
+    return _order_for_actor(number=number, actor=actor, email=email)
+
+
+@transaction.atomic
+def order_transition(*, order: Order, to_status: str, note: str = "") -> Order:
+    """Move an order along its lifecycle (Order.TRANSITIONS), stamping times and restocking."""
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if not locked.can_transition_to(to_status):
+        raise InvalidTransition(
+            f"Order {locked.number} is {locked.get_status_display().lower()} and cannot become {to_status}."
+        )
+    now = timezone.now()
+    updates = ["status", "updated_at"]
+    if to_status == Order.Status.SHIPPED:
+        locked.shipped_at = now
+        if not locked.tracking_number:
+            locked.tracking_number = "TRK" + secrets.token_hex(5).upper()
+        updates += ["shipped_at", "tracking_number"]
+    if to_status == Order.Status.DELIVERED:
+        locked.delivered_at = now
+        updates.append("delivered_at")
+    if to_status in (Order.Status.CANCELLED, Order.Status.RETURNED):
+        for line in locked.items.filter(quantity__gt=0):
+            Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
+    locked.status = to_status
+    locked.save(update_fields=updates)
+    logger.info("order.transition", extra={"order_id": locked.pk, "to_status": to_status})
+    return locked
+
+
+def order_cancel(*, number: str, actor: User | None, email: str = "") -> Order:
+    with transaction.atomic():
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True)
+        if not order.can_cancel():
+            raise InvalidTransition(
+                f"Order {order.number} is {order.get_status_display().lower()} and can no longer be cancelled."
+            )
+        return order_transition(order=order, to_status=Order.Status.CANCELLED)
+
+
+def order_change_address(*, number: str, actor: User | None, address: str, email: str = "") -> Order:
+    address = (address or "").strip()
+    if not address or len(address) > 1000:
+        raise DomainError("Give a shipping address of at most 1,000 characters.")
+    with transaction.atomic():
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True)
+        if order.status not in (Order.Status.PENDING, Order.Status.PAID):
+            raise InvalidTransition(f"Order {order.number} has already shipped; its address cannot change.")
+        order.shipping_address = address
+        order.save(update_fields=["shipping_address", "updated_at"])
+        return order
+
+
+def order_return_deadline(order: Order):
+    base = order.delivered_at or order.shipped_at or order.placed_at
+    return base + timedelta(days=RETURN_WINDOW_DAYS)
+
+
+def order_request_return(*, number: str, actor: User | None, email: str = "") -> Order:
+    with transaction.atomic():
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True)
+        if not order.can_transition_to(Order.Status.RETURNED):
+            raise InvalidTransition(
+                f"Order {order.number} is {order.get_status_display().lower()}; only shipped or delivered orders can be returned."
+            )
+        if timezone.now() > order_return_deadline(order):
+            raise DomainError(
+                f"Order {order.number} is past the {RETURN_WINDOW_DAYS}-day return window."
+            )
+        return order_transition(order=order, to_status=Order.Status.RETURNED)
+
+
+def _next_order_number() -> str:
+    # Shop orders get a 'W' prefix so they can never collide with imported invoice numbers.
+    return "W" + timezone.now().strftime("%y%m%d") + secrets.token_hex(3).upper()
+
+
+@transaction.atomic
+def order_place_from_cart(
+    *,
+    cart: Cart,
+    user: User | None,
+    email: str,
+    shipping_name: str,
+    shipping_address: str,
+    country: str = "",
+    anonymous_id: str = "",
+    session_key: str = "",
+    simulate_payment: bool = True,
+) -> Order:
+    """Turn a cart into an order, reserve stock, take the (simulated) payment, log the purchase."""
+    items = list(cart.items.select_related("product").select_for_update())
+    if not items:
+        raise DomainError("Your cart is empty.")
+    if not email and not (user and user.is_authenticated and user.email):
+        raise DomainError("An email address is needed for the order confirmation.")
+    order = Order.objects.create(
+        number=_next_order_number(),
+        user=user if user and user.is_authenticated else None,
+        email=email or (user.email if user else ""),
+        shipping_name=shipping_name,
+        shipping_address=shipping_address,
+        country=country,
+        currency=items[0].product.currency,
+    )
+    for line_number, item in enumerate(items, start=1):
+        product = item.product
+        if not product.is_active or product.is_non_product:
+            raise DomainError(f"{product.title} is no longer for sale.")
+        # Conditional update: two shoppers cannot both take the last unit.
+        taken = Product.objects.filter(pk=product.pk, stock__gte=item.quantity).update(
+            stock=F("stock") - item.quantity
+        )
+        if not taken:
+            raise DomainError(f"Only {product.stock} of {product.title} left in stock.")
+        OrderItem.objects.create(
+            order=order, product=product, title=product.title, quantity=item.quantity,
+            unit_price=product.price, line_number=line_number,
+        )
+    cart.items.all().delete()
+    if simulate_payment:
+        order = order_transition(order=order, to_status=Order.Status.PAID)
+    total = sum((i.product.price * i.quantity for i in items), Decimal("0"))
+    for item in items:
+        event_record(
+            type=Event.Type.PURCHASE, user=user, product=item.product, anonymous_id=anonymous_id,
+            session_key=session_key, occurred_at=order.placed_at,
+            properties={"order": order.number, "quantity": item.quantity, "price": str(item.product.price)},
+            event_id=event_id_for("purchase", order.number, item.product_id),
+        )
+    logger.info("order.placed", extra={"order_id": order.pk, "lines": len(items), "total": str(total)})
+    return order

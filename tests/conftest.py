@@ -1,0 +1,155 @@
+"""Shared fixtures: users, API clients, a real Celery worker and a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tests.factories import StaffFactory, UserFactory
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
+# around it are still synchronous, so Django's async-safety guard would be a false alarm.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOT_DIR = Path(settings.BASE_DIR) / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_ml_artifacts(settings, tmp_path):
+    """Each test writes model artifacts to its own folder and starts with a cold model cache."""
+    from ecommerce.ml import clear_model_cache
+
+    settings.ML_ARTIFACT_ROOT = tmp_path / "models"
+    clear_model_cache()
+    yield
+    clear_model_cache()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def staff(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def consenting_client():
+    """A browser-like API client that has accepted tracking (consent cookie set)."""
+    client = APIClient()
+    client.cookies["tracking_consent"] = "yes"
+    return client
+
+
+@pytest.fixture
+def user_client(user):
+    client = APIClient()
+    client.force_login(user)
+    client.cookies["tracking_consent"] = "yes"
+    return client
+
+
+@pytest.fixture
+def staff_client(staff):
+    client = APIClient()
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def celery_worker_real(transactional_db):
+    """A real Celery worker thread consuming the real broker (Redis in CI, memory:// otherwise).
+
+    Tasks go through the broker, get serialized to JSON and run in the worker, which shares this
+    process's (test) database. Use with transactional tests so the worker sees committed rows.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from ecommerce.celery import app
+
+    broker = settings.CELERY_BROKER_URL or "memory://"
+    previous = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "result_backend")}
+    app.conf.update(
+        task_always_eager=False,
+        broker_url=broker,
+        result_backend="cache+memory://" if not settings.CELERY_RESULT_BACKEND else settings.CELERY_RESULT_BACKEND,
+    )
+    # Drop stale connections so the new broker URL is used.
+    app._pool = None
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=["default", "ml"],
+                      shutdown_timeout=30) as worker:
+        yield worker
+    app.conf.update(previous)
+    app._pool = None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright. Missing chromium is an error, never a skip."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does it as root).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot():
+    """screenshot(page, "name") saves screenshots/<name>.png for a person to look at."""
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = SCREENSHOT_DIR / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def tmp_dir():
+    path = Path(tempfile.mkdtemp())
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,66 @@
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from ecommerce.models import Event
+from tests.factories import ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _event(**overrides):
+    event = {"id": str(uuid.uuid4()), "type": "product_view", "occurred_at": timezone.now().isoformat()}
+    event.update(overrides)
+    return event
+
+
+def test_ingest_stores_valid_and_reports_rejected_per_item(consenting_client):
+    # given
+    product = ProductFactory()
+    batch = [_event(product_id=product.pk), _event(type="teleport"), _event(product_id=999999),
+             _event(occurred_at="2999-01-01T00:00:00Z"), _event(occurred_at="yesterday")]
+    # when
+    response = consenting_client.post("/api/events/", {"events": batch}, format="json")
+    # then
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 1 and body["duplicates"] == 0
+    assert [r["index"] for r in body["rejected"]] == [1, 2, 3, 4]
+    assert "type" in body["rejected"][0]["errors"]
+    assert "product_id" in body["rejected"][1]["errors"]
+    assert Event.objects.count() == 1
+
+
+def test_ingest_replay_counts_duplicates_and_stores_once(consenting_client):
+    batch = [_event(), _event()]
+    first = consenting_client.post("/api/events/", {"events": batch}, format="json").json()
+    second = consenting_client.post("/api/events/", {"events": batch + [batch[0]]}, format="json").json()
+    assert first == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert second == {"accepted": 0, "duplicates": 3, "rejected": []}
+    assert Event.objects.count() == 2
+
+
+def test_ingest_malformed_json_is_400(consenting_client):
+    response = consenting_client.generic("POST", "/api/events/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "Malformed JSON" in response.json()["detail"]
+
+
+def test_ingest_oversized_body_is_413(consenting_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = consenting_client.post("/api/events/", {"events": [_event(query="x" * 200) for _ in range(20)]}, format="json")
+    assert response.status_code == 413
+
+
+def test_ingest_takes_user_from_session_not_body(user_client, user, other_user):
+    response = user_client.post("/api/events/", {"events": [_event(user_id=other_user.pk)]}, format="json")
+    assert response.json()["rejected"][0]["errors"]["user_id"].startswith("user_id may only be set")
+    user_client.post("/api/events/", {"events": [_event()]}, format="json")
+    assert Event.objects.get().user_id == user.pk
+
+
+def test_ingest_without_consent_stores_nothing(api_client):
+    response = api_client.post("/api/events/", {"events": [_event()]}, format="json")
+    assert response.status_code == 403
+    assert Event.objects.count() == 0
