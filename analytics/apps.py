@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ecommerce import plugins
+
+        from . import services
+
+        plugins.register_erasure_step("analytics", services.segment_memberships_erase)
+        plugins.register_export_step("analytics", services.segment_memberships_export)
