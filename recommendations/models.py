@@ -1,0 +1,88 @@
+"""Recommendation tables: precomputed rows the request path reads, and the merchant's rules.
+
+Training never runs on a request: the Celery pipeline writes UserRecommendation and
+SimilarProduct rows; selectors read them and apply BusinessRules at serving time so a rule
+change in the admin takes effect without a retrain.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from ecommerce.models import Category, ModelVersion, Product
+
+
+class UserRecommendation(models.Model):
+    """Top-N products for one customer, as computed by one model version."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recommendations"
+    )
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveIntegerField()
+    score = models.FloatField()
+    # Human-readable "because you bought X" shown in the admin preview and the API.
+    reason = models.CharField(max_length=255, blank=True, default="")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "product"], name="userrec_unique_product"),
+        ]
+        indexes = [models.Index(fields=["user", "rank"])]
+        ordering = ["user", "rank"]
+
+
+class SimilarProduct(models.Model):
+    """Item-to-item neighbours: content/CF 'similar' and co-purchase 'bought_together'."""
+
+    class Kind(models.TextChoices):
+        SIMILAR = "similar", "Similar products"
+        BOUGHT_TOGETHER = "bought_together", "Customers also bought"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    similar = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    rank = models.PositiveIntegerField(default=0)
+    score = models.FloatField()
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "similar", "kind"], name="similarproduct_unique_pair"
+            ),
+        ]
+        indexes = [models.Index(fields=["product", "kind", "rank"])]
+        ordering = ["product", "kind", "rank"]
+
+
+class BusinessRules(models.Model):
+    """The merchant's serving rules. One active row is used (the newest active one)."""
+
+    name = models.CharField(max_length=100, default="Default rules")
+    is_active = models.BooleanField(default=True)
+    exclude_categories = models.ManyToManyField(Category, blank=True, related_name="+")
+    exclude_out_of_stock = models.BooleanField(default=True)
+    # Diversity: at most this many items of one category in a widget; 0 means no limit.
+    max_per_category = models.PositiveIntegerField(default=0)
+    pinned_products = models.ManyToManyField(
+        Product, blank=True, related_name="+", help_text="Always shown first, in id order."
+    )
+    boosted_products = models.ManyToManyField(Product, blank=True, related_name="+")
+    # Multiplier applied to a boosted product's score before re-ranking.
+    boost_factor = models.FloatField(default=2.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "business rules"
+        verbose_name_plural = "business rules"
+
+    def __str__(self) -> str:
+        return self.name
