@@ -64,3 +64,58 @@ def test_ingest_without_consent_stores_nothing(api_client):
     response = api_client.post("/api/events/", {"events": [_event()]}, format="json")
     assert response.status_code == 403
     assert Event.objects.count() == 0
+
+
+def test_ingest_with_token_may_set_user_and_skips_consent(api_client, user):
+    from ecommerce.api.authentication import ingestion_token_create
+
+    raw = ingestion_token_create(name="backend")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = api_client.post("/api/events/", {"events": [_event(user_id=user.pk), _event(user_id=10**9)]}, format="json")
+    body = response.json()
+    assert response.status_code == 200 and body["accepted"] == 1
+    assert body["rejected"] == [{"index": 1, "errors": {"user_id": f"Unknown user {10**9}."}}]
+    assert Event.objects.get().user_id == user.pk
+
+
+def test_ingest_with_revoked_or_wrong_token_is_401(api_client):
+    from ecommerce.api.authentication import ingestion_token_create
+    from ecommerce.models import IngestionToken
+
+    raw = ingestion_token_create(name="old")
+    IngestionToken.objects.update(is_active=False)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api_client.post("/api/events/", {"events": []}, format="json").status_code == 401
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer nonsense")
+    assert api_client.post("/api/events/", {"events": []}, format="json").status_code == 401
+
+
+def test_ingest_rejects_batches_over_the_limit_and_non_list_bodies(consenting_client):
+    too_many = consenting_client.post("/api/events/", {"events": [_event() for _ in range(1001)]}, format="json")
+    not_a_list = consenting_client.post("/api/events/", {"events": "lots"}, format="json")
+    assert too_many.status_code == 400 and "At most 1000" in str(too_many.json())
+    assert not_a_list.status_code == 400
+    assert Event.objects.count() == 0
+
+
+def test_ingest_accepts_sendbeacon_text_plain(consenting_client):
+    import json
+
+    body = json.dumps({"events": [_event()]})
+    response = consenting_client.generic("POST", "/api/events/", body, content_type="text/plain;charset=UTF-8")
+    assert response.status_code == 200 and response.json()["accepted"] == 1
+
+
+def test_ingest_is_throttled_per_client(consenting_client, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "events", "3/min")
+    codes = [consenting_client.post("/api/events/", {"events": [_event()]}, format="json").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert Event.objects.count() == 3
+
+
+def test_do_not_track_header_overrides_consent(consenting_client):
+    response = consenting_client.post("/api/events/", {"events": [_event()]}, format="json", HTTP_DNT="1")
+    assert response.status_code == 403
+    assert Event.objects.count() == 0
