@@ -3,4 +3,17 @@ from django.apps import AppConfig
 
 class AdvertisingConfig(AppConfig):
     name = "advertising"
+    verbose_name = "Advertising"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ecommerce import plugins
+
+        from .demo import seed_demo_advertising, train_advertising_models
+        from .services import erase_ad_data_of, export_ad_data_of
+
+        # After the core catalogue (order=10): the campaigns promote real products.
+        plugins.register_demo_step("advertising", seed_demo_advertising, order=40)
+        plugins.register_training_job("advertising", train_advertising_models)
+        plugins.register_erasure_step("advertising", erase_ad_data_of)
+        plugins.register_export_step("advertising", export_ad_data_of)

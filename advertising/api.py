@@ -1,0 +1,175 @@
+"""HTTP endpoints: ad serving (public), click redirect (public), campaign CRUD for advertisers."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ecommerce.errors import NotFound
+from ecommerce.models import Category
+
+from . import conf, services
+from .models import Ad, Campaign
+from .selectors import audience_estimate
+
+
+def _ensure_session_key(request: HttpRequest) -> str:
+    """Frequency caps per session need a session; create one (a functional cookie) if missing."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return ""
+    if not session.session_key:
+        session.save()
+    return session.session_key or ""
+
+
+class ServeInput(serializers.Serializer):
+    slot = serializers.ChoiceField(choices=services.SLOTS, error_messages={
+        "invalid_choice": "Unknown slot {input}: use listing, search or product."})
+    product_id = serializers.IntegerField(required=False, min_value=1)
+    category = serializers.CharField(required=False, max_length=140, allow_blank=True)
+    query = serializers.CharField(required=False, max_length=255, allow_blank=True)
+    n = serializers.IntegerField(required=False, min_value=1, max_value=10)
+
+
+class AdServeApi(APIView):
+    """GET api/ads/serve/?slot=listing|search|product&product_id=&category=&query=&n="""
+
+    permission_classes = [AllowAny]
+    throttle_scope = "ads"
+
+    def get(self, request: Request) -> Response:
+        data = ServeInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        params = data.validated_data
+        category_id = None
+        if params.get("category"):
+            category_id = Category.objects.filter(slug=params["category"]).values_list("pk", flat=True).first()
+        page = services.PageContext(slot=params["slot"], product_id=params.get("product_id"),
+                                    category_id=category_id, query=params.get("query", ""))
+        n = params.get("n") or conf.slot_sizes().get(params["slot"], 1)
+        ads = services.ads_serve(user=request.user, session_key=_ensure_session_key(request), page=page, n=n)
+        return Response({"ads": ads})
+
+
+@never_cache
+@require_GET
+def ad_click_view(request: HttpRequest, token: str) -> HttpResponse:
+    """GET ads/click/<token>/ -> 302 to the ad's own landing URL, or 400 for a bad token."""
+    try:
+        landing_url = services.ad_click(token=token, user=request.user,
+                                        session_key=getattr(request.session, "session_key", "") or "")
+    except services.InvalidClickToken as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain")
+    return HttpResponseRedirect(landing_url)
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+class AdSerializer(serializers.ModelSerializer):
+    product_id = serializers.IntegerField(required=False, allow_null=True)
+
+    class Meta:
+        model = Ad
+        fields = ["id", "headline", "image_url", "product_id", "landing_url", "is_active"]
+        read_only_fields = ["id", "is_active"]
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    ads = AdSerializer(many=True, required=False)
+    interest_categories = serializers.PrimaryKeyRelatedField(many=True, queryset=Category.objects.all(), required=False)
+    retarget_categories = serializers.PrimaryKeyRelatedField(many=True, queryset=Category.objects.all(), required=False)
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id", "advertiser", "name", "objective", "status", "starts_at", "ends_at", "daily_budget",
+            "total_budget", "bid_type", "bid", "spend_total", "spend_today", "min_age", "max_age", "genders",
+            "countries", "interest_categories", "segments", "retarget", "retarget_days", "retarget_categories",
+            "lookalike_min_score", "cap_per_user_day", "cap_per_session", "attribution_days", "ads",
+        ]
+        read_only_fields = ["id", "advertiser", "status", "spend_total", "spend_today"]
+
+    def to_service_data(self) -> dict:
+        data = dict(self.validated_data)
+        for name in ("interest_categories", "retarget_categories"):
+            if name in data:
+                data[name] = [c.pk for c in data[name]]
+        if "ads" in data:
+            data["ads"] = [dict(ad) for ad in data["ads"]]
+        return data
+
+
+class CampaignListApi(APIView):
+    """GET: my campaigns. POST: create a draft campaign for my advertiser account."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "ads"
+
+    def get(self, request: Request) -> Response:
+        campaigns = Campaign.objects.visible_to(request.user).prefetch_related(
+            "ads", "interest_categories", "retarget_categories")
+        return Response(CampaignSerializer(campaigns, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        serializer = CampaignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        campaign = services.campaign_save(user=request.user, data=serializer.to_service_data())
+        return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
+
+
+def _campaign_or_404(request: Request, pk: int) -> Campaign:
+    campaign = Campaign.objects.visible_to(request.user).filter(pk=pk).first()
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    return campaign
+
+
+class CampaignDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "ads"
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(CampaignSerializer(_campaign_or_404(request, pk)).data)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        campaign = _campaign_or_404(request, pk)
+        serializer = CampaignSerializer(campaign, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        campaign = services.campaign_save(user=request.user, campaign=campaign, data=serializer.to_service_data())
+        return Response(CampaignSerializer(campaign).data)
+
+
+class TransitionInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Campaign.Status.choices)
+
+
+class CampaignTransitionApi(APIView):
+    """POST {"status": "active"|"paused"|"finished"}."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "ads"
+
+    def post(self, request: Request, pk: int) -> Response:
+        campaign = _campaign_or_404(request, pk)
+        data = TransitionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        campaign = services.campaign_transition(campaign=campaign, to_status=data.validated_data["status"],
+                                                user=request.user)
+        return Response(CampaignSerializer(campaign).data)
+
+
+class CampaignAudienceApi(APIView):
+    """GET the audience-size estimate of a campaign's targeting."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "ads"
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(audience_estimate(campaign=_campaign_or_404(request, pk)))

@@ -1,0 +1,295 @@
+"""Advertising: advertisers, campaigns with targeting and caps, ads, billing-grade impressions
+and clicks, attributed conversions, per-day report rollups and lookalike audience scores.
+
+Money is Decimal. Spend is only ever changed by `advertising.services.campaign_charge`, a single
+conditional UPDATE, so concurrent requests can never push a campaign over its budget.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+MONEY = {"max_digits": 14, "decimal_places": 6}  # CPM charges are fractions of a penny
+ZERO = Decimal("0")
+
+
+class Advertiser(models.Model):
+    """A merchant or brand that buys ads. Its users see only its campaigns (admin and API)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="advertiser_accounts")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignQuerySet(models.QuerySet):
+    def visible_to(self, user) -> CampaignQuerySet:
+        """Superusers and shop staff without an advertiser account see all; others their own."""
+        if not user or not user.is_authenticated:
+            return self.none()
+        if user.is_superuser or (user.is_staff and not user.advertiser_accounts.exists()):
+            return self
+        return self.filter(advertiser__users=user).distinct()
+
+    def live(self, now=None) -> CampaignQuerySet:
+        now = now or timezone.now()
+        return self.filter(
+            status=Campaign.Status.ACTIVE, starts_at__lte=now, advertiser__is_active=True,
+        ).filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        FINISHED = "finished", "Finished"
+
+    # The only legal moves; advertising.services.campaign_transition enforces them.
+    TRANSITIONS: dict[str, set[str]] = {
+        Status.DRAFT: {Status.ACTIVE, Status.FINISHED},
+        Status.ACTIVE: {Status.PAUSED, Status.FINISHED},
+        Status.PAUSED: {Status.ACTIVE, Status.FINISHED},
+        Status.FINISHED: set(),
+    }
+
+    class Objective(models.TextChoices):
+        TRAFFIC = "traffic", "Traffic (clicks)"
+        SALES = "sales", "Sales (conversions)"
+        AWARENESS = "awareness", "Awareness (impressions)"
+
+    class BidType(models.TextChoices):
+        CPC = "cpc", "Cost per click"
+        CPM = "cpm", "Cost per 1,000 impressions"
+
+    class Retarget(models.TextChoices):
+        NONE = "", "No retargeting"
+        VIEWED = "viewed", "Viewed a promoted product/category"
+        CARTED = "carted", "Added a promoted product/category to the cart"
+
+    advertiser = models.ForeignKey(Advertiser, on_delete=models.PROTECT, related_name="campaigns")
+    name = models.CharField(max_length=200)
+    objective = models.CharField(max_length=16, choices=Objective.choices, default=Objective.TRAFFIC)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, editable=False)
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    daily_budget = models.DecimalField(**MONEY)
+    total_budget = models.DecimalField(**MONEY)
+    bid_type = models.CharField(max_length=3, choices=BidType.choices, default=BidType.CPC)
+    bid = models.DecimalField(**MONEY, help_text="Maximum price per click (CPC) or per 1,000 impressions (CPM).")
+    # Spend: written only by services.campaign_charge (conditional UPDATE with F expressions).
+    spend_total = models.DecimalField(**MONEY, default=ZERO, editable=False)
+    spend_today = models.DecimalField(**MONEY, default=ZERO, editable=False)
+    spend_day = models.DateField(null=True, blank=True, editable=False)
+
+    # Targeting. Empty means "anyone".
+    min_age = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_age = models.PositiveSmallIntegerField(null=True, blank=True)
+    genders = models.JSONField(default=list, blank=True, help_text='Subset of ["f", "m", "o"]; empty = all.')
+    countries = models.JSONField(default=list, blank=True, help_text="Country names; empty = all countries.")
+    interest_categories = models.ManyToManyField("ecommerce.Category", blank=True, related_name="+")
+    segments = models.JSONField(default=list, blank=True, help_text="Analytics segment keys; empty = all.")
+    retarget = models.CharField(max_length=8, choices=Retarget.choices, blank=True, default="")
+    retarget_days = models.PositiveSmallIntegerField(default=30)
+    retarget_categories = models.ManyToManyField("ecommerce.Category", blank=True, related_name="+")
+    # Lookalike: serve only to shoppers the audience classifier scores at least this high.
+    lookalike_min_score = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="0-1; shoppers the 'likely interested' classifier scores at least this high.",
+    )
+    # Frequency caps. Empty means uncapped.
+    cap_per_user_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    cap_per_session = models.PositiveSmallIntegerField(null=True, blank=True)
+    attribution_days = models.PositiveSmallIntegerField(default=7)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "starts_at"])]
+        constraints = [
+            # Backstop for campaign_charge: the database itself refuses overspend.
+            models.CheckConstraint(condition=Q(spend_total__lte=models.F("total_budget")),
+                                   name="campaign_spend_within_total_budget"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, set())
+
+    def clean(self) -> None:
+        """Reject campaigns that cannot run or cannot ever match anyone."""
+        errors: dict[str, str] = {}
+        if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = "The end must be after the start."
+        for name in ("daily_budget", "total_budget", "bid"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                errors[name] = "Must be greater than zero."
+        if self.daily_budget and self.total_budget and self.daily_budget > self.total_budget:
+            errors["daily_budget"] = "The daily budget cannot exceed the total budget."
+        if self.bid and self.bid_type == self.BidType.CPC and self.daily_budget and self.bid > self.daily_budget:
+            errors["bid"] = "A click bid above the daily budget could never be paid."
+        if (self.bid and self.bid_type == self.BidType.CPM and self.daily_budget
+                and self.bid / 1000 > self.daily_budget):
+            errors["bid"] = "An impression bid above the daily budget could never be paid."
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            errors["max_age"] = "The minimum age is above the maximum age: nobody could match."
+        if self.max_age is not None and self.max_age < 13:
+            errors["max_age"] = "Shoppers under 13 cannot be targeted: nobody could match."
+        if not isinstance(self.genders, list) or not set(self.genders) <= {"f", "m", "o"}:
+            errors["genders"] = 'Genders must be a list of "f", "m", "o".'
+        if not isinstance(self.countries, list) or not all(isinstance(c, str) and c.strip() for c in self.countries):
+            errors["countries"] = "Countries must be a list of non-empty country names."
+        if not isinstance(self.segments, list) or not all(isinstance(s, str) and s.strip() for s in self.segments):
+            errors["segments"] = "Segments must be a list of segment keys."
+        if self.retarget and not self.retarget_days:
+            errors["retarget_days"] = "Retargeting needs a window of at least one day."
+        if self.cap_per_user_day == 0:
+            errors["cap_per_user_day"] = "A cap of 0 would never serve; leave it empty for no cap."
+        if self.cap_per_session == 0:
+            errors["cap_per_session"] = "A cap of 0 would never serve; leave it empty for no cap."
+        if self.lookalike_min_score is not None and not 0 <= self.lookalike_min_score <= 1:
+            errors["lookalike_min_score"] = "Must be between 0 and 1."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def budget_left(self) -> Decimal:
+        return self.total_budget - self.spend_total
+
+
+class Ad(models.Model):
+    """One creative. The landing URL is the only place a click on it may redirect to."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ads")
+    headline = models.CharField(max_length=90)
+    image_url = models.URLField(blank=True, default="")
+    product = models.ForeignKey(
+        "ecommerce.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    landing_url = models.URLField(max_length=500, help_text="http(s) URL the click redirects to.")
+    is_active = models.BooleanField(default=True)
+    # Counters for the smoothed-CTR fallback (updated with F expressions).
+    impressions_count = models.PositiveIntegerField(default=0, editable=False)
+    clicks_count = models.PositiveIntegerField(default=0, editable=False)
+
+    def __str__(self) -> str:
+        return self.headline
+
+    def clean(self) -> None:
+        if self.landing_url and not self.landing_url.lower().startswith(("http://", "https://", "/")):
+            raise ValidationError({"landing_url": "The landing URL must be an http(s) URL."})
+
+
+class Impression(models.Model):
+    """One ad shown to one shopper, with the auction's price. Billing-grade: never edited."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="impressions")
+    ad = models.ForeignKey(Ad, on_delete=models.PROTECT, related_name="impressions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    session_key = models.CharField(max_length=64, blank=True, default="")
+    slot = models.CharField(max_length=16)
+    bid_type = models.CharField(max_length=3, choices=Campaign.BidType.choices)
+    # GSP price in bid units: per click for CPC, per 1,000 impressions for CPM.
+    price = models.DecimalField(**MONEY)
+    # What this impression itself cost (CPM: price / 1000; CPC: 0, the click pays).
+    charged = models.DecimalField(**MONEY, default=ZERO)
+    pctr = models.FloatField()
+    # Model features at serving time (age band, gender, country, segment, category, hour...):
+    # the click model is retrained from these, so training sees what serving saw.
+    features = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["campaign", "created_at"]),
+            models.Index(fields=["user", "created_at"]),
+            models.Index(fields=["session_key", "created_at"]),
+            models.Index(fields=["created_at"]),
+        ]
+
+
+class Click(models.Model):
+    """At most one billable click per impression (the unique key de-duplicates repeats)."""
+
+    impression = models.OneToOneField(Impression, on_delete=models.PROTECT, related_name="click")
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="clicks")
+    ad = models.ForeignKey(Ad, on_delete=models.PROTECT, related_name="clicks")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    charged = models.DecimalField(**MONEY, default=ZERO)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["campaign", "created_at"]), models.Index(fields=["user", "created_at"])]
+
+
+class Conversion(models.Model):
+    """A purchase attributed to the shopper's last ad click within the campaign's window."""
+
+    click = models.ForeignKey(Click, on_delete=models.PROTECT, related_name="conversions")
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="conversions")
+    order = models.OneToOneField("ecommerce.Order", on_delete=models.CASCADE, related_name="+")
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    converted_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["campaign", "converted_at"])]
+
+
+class DailyReport(models.Model):
+    """Per campaign and day, recomputed idempotently by advertising.refresh_report_rollups."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="daily_reports")
+    day = models.DateField()
+    impressions = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    spend = models.DecimalField(**MONEY, default=ZERO)
+    conversions = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["campaign", "day"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "day"], name="dailyreport_unique_day")]
+
+    @property
+    def ctr(self) -> float:
+        return self.clicks / self.impressions if self.impressions else 0.0
+
+    @property
+    def avg_cpc(self) -> Decimal:
+        return (self.spend / self.clicks).quantize(Decimal("0.0001")) if self.clicks else ZERO
+
+    @property
+    def roas(self) -> float:
+        return float(self.revenue / self.spend) if self.spend else 0.0
+
+
+class AudienceScore(models.Model):
+    """The 'likely interested' classifier's score of one shopper for one campaign."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="audience_scores")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "user"], name="audiencescore_unique")]
+        indexes = [models.Index(fields=["campaign", "score"])]

@@ -1,0 +1,248 @@
+"""Reads for serving, targeting, audience estimates and reports."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from ecommerce.models import Event, Product, User
+
+from .auction import AdSpec, CampaignSpec, ShopperContext
+from .models import Ad, AudienceScore, Campaign, DailyReport, Impression
+
+logger = logging.getLogger(__name__)
+
+
+def segments_for(user_id: int) -> frozenset[str]:
+    """Analytics segment keys of a shopper; no analytics app (yet) means no segments."""
+    try:
+        from analytics.selectors import segments_for_user
+    except ImportError:
+        return frozenset()
+    try:
+        return frozenset(segments_for_user(user_id=user_id))
+    except Exception:  # analytics failing must not take the storefront's ad slot down
+        logger.exception("advertising.segments_lookup_failed", extra={"user_id": user_id})
+        return frozenset()
+
+
+def segment_members(key: str) -> set[int] | None:
+    """User ids of a segment, or None when analytics is not available."""
+    try:
+        from analytics.selectors import segment_member_ids
+    except ImportError:
+        return None
+    try:
+        return set(segment_member_ids(key=key))
+    except Exception:
+        logger.exception("advertising.segment_members_failed")
+        return None
+
+
+def campaign_spec_of(campaign: Campaign, today: date) -> CampaignSpec:
+    ad_products = {ad.product_id for ad in campaign.ads.all() if ad.product_id}
+    product_categories = {ad.product.category_id for ad in campaign.ads.all()
+                          if ad.product_id and ad.product.category_id}
+    retarget_categories = {c.pk for c in campaign.retarget_categories.all()} | product_categories
+    return CampaignSpec(
+        id=campaign.pk, bid_type=campaign.bid_type, bid=campaign.bid,
+        daily_budget=campaign.daily_budget, total_budget=campaign.total_budget,
+        spend_total=campaign.spend_total,
+        spend_today=campaign.spend_today if campaign.spend_day == today else Decimal("0"),
+        min_age=campaign.min_age, max_age=campaign.max_age,
+        genders=frozenset(campaign.genders or ()), countries=frozenset(campaign.countries or ()),
+        interest_category_ids=frozenset(c.pk for c in campaign.interest_categories.all()),
+        segments=frozenset(campaign.segments or ()), retarget=campaign.retarget,
+        retarget_days=campaign.retarget_days, retarget_product_ids=frozenset(ad_products),
+        retarget_category_ids=frozenset(retarget_categories),
+        lookalike_min_score=campaign.lookalike_min_score,
+        cap_per_user_day=campaign.cap_per_user_day, cap_per_session=campaign.cap_per_session,
+    )
+
+
+def live_ads(now: datetime | None = None) -> list[tuple[AdSpec, Ad]]:
+    """Every active ad of every live campaign, as auction specs (3 queries whatever the count)."""
+    now = now or timezone.now()
+    today = now.date()
+    campaigns = (
+        Campaign.objects.live(now)
+        .filter(spend_total__lt=models_F_total())
+        .prefetch_related("interest_categories", "retarget_categories", "ads__product")
+    )
+    out: list[tuple[AdSpec, Ad]] = []
+    for campaign in campaigns:
+        spec = campaign_spec_of(campaign, today)
+        for ad in campaign.ads.all():
+            if not ad.is_active:
+                continue
+            product = ad.product
+            sellable = product is None or (product.is_active and not product.is_non_product and product.stock > 0)
+            if ad.product_id and product is None:
+                sellable = False
+            out.append((AdSpec(id=ad.pk, campaign=spec, product_id=ad.product_id, product_sellable=sellable), ad))
+    return out
+
+
+def models_F_total():
+    from django.db.models import F
+
+    return F("total_budget")
+
+
+def shopper_context(
+    *, user: User | None, session_key: str, campaigns: list[CampaignSpec], now: datetime | None = None,
+) -> ShopperContext:
+    """Everything targeting and caps need about this shopper, in a handful of queries."""
+    now = now or timezone.now()
+    authenticated = user is not None and user.is_authenticated
+    age = gender = country = None
+    interests: frozenset[int] = frozenset()
+    segments: frozenset[str] = frozenset()
+    if authenticated:
+        age = (now.year - user.birth_year) if user.birth_year else None
+        gender, country = user.gender, user.country
+        if any(c.interest_category_ids for c in campaigns):
+            interests = frozenset(user.interests.values_list("pk", flat=True))
+        if any(c.segments for c in campaigns):
+            segments = segments_for(user.pk)
+
+    viewed_p: dict[int, int] = {}
+    carted_p: dict[int, int] = {}
+    viewed_c: dict[int, int] = {}
+    carted_c: dict[int, int] = {}
+    retargeting = [c for c in campaigns if c.retarget]
+    if retargeting and (authenticated or session_key):
+        window = max(c.retarget_days for c in retargeting)
+        who = Q(user=user) if authenticated else Q(session_key=session_key)
+        rows = (
+            Event.objects.filter(who, occurred_at__gte=now - timedelta(days=window),
+                                 type__in=[Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART],
+                                 product__isnull=False)
+            .values_list("type", "product_id", "product__category_id", "occurred_at")
+            .order_by()[:2000]
+        )
+        for event_type, product_id, category_id, occurred_at in rows:
+            days = (now - occurred_at).days
+            products, categories = (carted_p, carted_c) if event_type == Event.Type.ADD_TO_CART else (viewed_p, viewed_c)
+            products[product_id] = min(days, products.get(product_id, days))
+            if category_id:
+                categories[category_id] = min(days, categories.get(category_id, days))
+
+    scores: dict[int, float] = {}
+    lookalike_ids = [c.id for c in campaigns if c.lookalike_min_score is not None]
+    if lookalike_ids and authenticated:
+        scores = dict(AudienceScore.objects.filter(user=user, campaign_id__in=lookalike_ids)
+                      .values_list("campaign_id", "score"))
+
+    shown_today: dict[int, int] = {}
+    shown_session: dict[int, int] = {}
+    capped_ids = [c.id for c in campaigns if c.cap_per_user_day is not None or c.cap_per_session is not None]
+    if capped_ids:
+        start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if authenticated:
+            shown_today = dict(Impression.objects.filter(user=user, created_at__gte=start_of_day,
+                                                         campaign_id__in=capped_ids)
+                               .values_list("campaign_id").annotate(n=Count("id")).order_by())
+        elif session_key:
+            # Without an account the session is the best "same shopper today" we have.
+            shown_today = dict(Impression.objects.filter(session_key=session_key, created_at__gte=start_of_day,
+                                                         campaign_id__in=capped_ids)
+                               .values_list("campaign_id").annotate(n=Count("id")).order_by())
+        if session_key:
+            shown_session = dict(Impression.objects.filter(session_key=session_key, campaign_id__in=capped_ids)
+                                 .values_list("campaign_id").annotate(n=Count("id")).order_by())
+    return ShopperContext(
+        age=age, gender=gender or "", country=country or "", interest_category_ids=interests,
+        segments=segments, viewed_product_days=viewed_p, carted_product_days=carted_p,
+        viewed_category_days=viewed_c, carted_category_days=carted_c, audience_scores=scores,
+        shown_today=shown_today, shown_in_session=shown_session,
+    )
+
+
+def audience_estimate(*, campaign: Campaign) -> dict[str, Any]:
+    """How many registered shoppers the targeting could reach today (before caps and budget).
+
+    Counts accounts, not sessions: anonymous visitors can match only untargeted campaigns.
+    """
+    now = timezone.now()
+    users = User.objects.filter(is_active=True, is_staff=False, date_erased__isnull=True)
+    total = users.count()
+    if campaign.min_age is not None:
+        users = users.filter(birth_year__lte=now.year - campaign.min_age)
+    if campaign.max_age is not None:
+        users = users.filter(birth_year__gte=now.year - campaign.max_age)
+    if campaign.genders:
+        users = users.filter(gender__in=campaign.genders)
+    if campaign.countries:
+        country_q = Q()
+        for country in campaign.countries:
+            country_q |= Q(country__iexact=country)
+        users = users.filter(country_q)
+    if campaign.pk and campaign.interest_categories.exists():
+        users = users.filter(interests__in=campaign.interest_categories.all())
+    notes: list[str] = []
+    if campaign.segments:
+        member_ids: set[int] = set()
+        known = False
+        for key in campaign.segments:
+            members = segment_members(key)
+            if members is not None:
+                known = True
+                member_ids |= members
+        if known:
+            users = users.filter(pk__in=member_ids)
+        else:
+            notes.append("Segments are not available yet: the estimate ignores the segment rule.")
+    if campaign.pk and campaign.retarget:
+        product_ids = list(campaign.ads.exclude(product=None).values_list("product_id", flat=True))
+        category_ids = list(campaign.retarget_categories.values_list("pk", flat=True))
+        category_ids += list(Product.objects.filter(pk__in=product_ids).exclude(category=None)
+                             .values_list("category_id", flat=True))
+        types = [Event.Type.ADD_TO_CART] if campaign.retarget == Campaign.Retarget.CARTED else [
+            Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART]
+        recent = Event.objects.filter(type__in=types, occurred_at__gte=now - timedelta(days=campaign.retarget_days),
+                                      user__isnull=False).filter(
+            Q(product_id__in=product_ids) | Q(product__category_id__in=category_ids))
+        users = users.filter(pk__in=recent.values("user_id"))
+    likely_interested = None
+    if campaign.pk:
+        scored = AudienceScore.objects.filter(campaign=campaign)
+        threshold = campaign.lookalike_min_score if campaign.lookalike_min_score is not None else 0.5
+        likely_interested = scored.filter(score__gte=threshold).count() if scored.exists() else None
+        if campaign.lookalike_min_score is not None:
+            if scored.exists():
+                users = users.filter(pk__in=scored.filter(score__gte=threshold).values("user_id"))
+            else:
+                notes.append("Lookalike scores are not computed yet: run the audience scoring.")
+    return {
+        "matching_users": users.distinct().count(),
+        "total_users": total,
+        "likely_interested": likely_interested,
+        "notes": notes,
+    }
+
+
+def report_rows(*, campaign: Campaign, since: date | None = None) -> QuerySet[DailyReport]:
+    rows = DailyReport.objects.filter(campaign=campaign)
+    if since:
+        rows = rows.filter(day__gte=since)
+    return rows.order_by("day")
+
+
+def report_totals(rows) -> dict[str, Any]:
+    totals: dict[str, Any] = defaultdict(int)
+    totals["spend"] = Decimal("0")
+    totals["revenue"] = Decimal("0")
+    for row in rows:
+        for name in ("impressions", "clicks", "conversions", "spend", "revenue"):
+            totals[name] += getattr(row, name)
+    totals["ctr"] = totals["clicks"] / totals["impressions"] if totals["impressions"] else 0.0
+    totals["avg_cpc"] = (totals["spend"] / totals["clicks"]).quantize(Decimal("0.0001")) if totals["clicks"] else Decimal("0")
+    totals["roas"] = float(totals["revenue"] / totals["spend"]) if totals["spend"] else 0.0
+    return dict(totals)

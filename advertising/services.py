@@ -1,0 +1,400 @@
+"""Writes of the advertising app: campaign lifecycle, serving, clicks, charging, conversions,
+report rollups, lookalike scores and privacy steps.
+
+Money rules (docs/advertising.md):
+- spend only changes in `campaign_charge`: one conditional UPDATE ... WHERE spend + price <=
+  budget (total and today's), with F expressions, so concurrent requests cannot overspend;
+- CPC campaigns pay at the click, once per impression (Click is unique per impression);
+  CPM campaigns pay price/1000 when the impression is logged;
+- a charge the budget cannot cover is not made: the impression is not shown (CPM) or the click
+  is free for the advertiser (CPC).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.urls import reverse
+from django.utils import timezone
+
+from ecommerce.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
+from ecommerce.models import Category, Order, Product, User
+
+from . import auction, conf
+from .ctr.features import feature_row
+from .models import (
+    Ad, Advertiser, AudienceScore, Campaign, Click, Conversion, DailyReport, Impression,
+)
+from .selectors import live_ads, shopper_context
+
+logger = logging.getLogger(__name__)
+
+SLOTS = ("listing", "search", "product")
+
+
+class UnknownSlot(DomainError):
+    pass
+
+
+class InvalidClickToken(DomainError):
+    pass
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+def advertiser_for(user: User) -> Advertiser | None:
+    return user.advertiser_accounts.filter(is_active=True).first() if user.is_authenticated else None
+
+
+def campaign_check_access(*, campaign: Campaign, user: User) -> None:
+    if not Campaign.objects.visible_to(user).filter(pk=campaign.pk).exists():
+        raise NotFound("No such campaign.")
+
+
+CAMPAIGN_FIELDS = (
+    "name", "objective", "starts_at", "ends_at", "daily_budget", "total_budget", "bid_type", "bid",
+    "min_age", "max_age", "genders", "countries", "segments", "retarget", "retarget_days",
+    "lookalike_min_score", "cap_per_user_day", "cap_per_session", "attribution_days",
+)
+
+
+@transaction.atomic
+def campaign_save(
+    *, user: User, data: dict[str, Any], campaign: Campaign | None = None,
+    advertiser: Advertiser | None = None,
+) -> Campaign:
+    """Create or update a campaign (with its ads when given) after full validation."""
+    if campaign is None:
+        advertiser = advertiser or advertiser_for(user)
+        if advertiser is None:
+            raise PermissionDenied("Your account is not linked to an advertiser.")
+        if not (user.is_superuser or advertiser.users.filter(pk=user.pk).exists()):
+            raise PermissionDenied("You may only create campaigns for your own advertiser.")
+        campaign = Campaign(advertiser=advertiser)
+    else:
+        campaign_check_access(campaign=campaign, user=user)
+        if campaign.status == Campaign.Status.FINISHED:
+            raise InvalidTransition("A finished campaign cannot be changed.")
+    for name in CAMPAIGN_FIELDS:
+        if name in data:
+            setattr(campaign, name, data[name])
+    campaign.full_clean()
+    campaign.save()
+    for name in ("interest_categories", "retarget_categories"):
+        if name in data:
+            getattr(campaign, name).set(Category.objects.filter(pk__in=data[name]))
+    if "ads" in data:
+        campaign.ads.update(is_active=False)  # old creatives stay for the billing records
+        for raw in data["ads"]:
+            ad = Ad(campaign=campaign, headline=raw.get("headline", ""), image_url=raw.get("image_url", ""),
+                    product_id=raw.get("product_id"), landing_url=raw.get("landing_url", ""))
+            ad.full_clean()
+            ad.save()
+    return campaign
+
+
+def campaign_transition(*, campaign: Campaign, to_status: str, user: User | None = None) -> Campaign:
+    """The ONE place a campaign's status changes: draft -> active -> paused -> finished.
+
+    A guarded UPDATE (WHERE status = the status we saw), so two admins clicking at once cannot
+    both move it. Activation needs at least one active ad.
+    """
+    if user is not None:
+        campaign_check_access(campaign=campaign, user=user)
+    campaign.refresh_from_db(fields=["status"])
+    if to_status not in Campaign.Status.values:
+        raise DomainError(f"Unknown status {to_status!r}.")
+    if not campaign.can_transition_to(to_status):
+        raise InvalidTransition(f"A {campaign.status} campaign cannot become {to_status}.")
+    if to_status == Campaign.Status.ACTIVE and not campaign.ads.filter(is_active=True).exists():
+        raise DomainError("A campaign needs at least one active ad before it can run.")
+    moved = Campaign.objects.filter(pk=campaign.pk, status=campaign.status).update(status=to_status)
+    if not moved:
+        raise InvalidTransition("The campaign changed meanwhile; reload and try again.")
+    logger.info("advertising.campaign_transition", extra={"campaign_id": campaign.pk, "to": to_status})
+    campaign.status = to_status
+    return campaign
+
+
+def campaign_charge(*, campaign_id: int, amount: Decimal, today: date | None = None) -> bool:
+    """Add `amount` to the campaign's spend if both budgets can take it. True if charged.
+
+    One UPDATE with the budget checks in its WHERE clause: the database serializes concurrent
+    charges on the row, and a charge that would overspend matches no row. Today's spend resets
+    when the stored day is not today (in the same statement).
+    """
+    if amount <= 0:
+        return True
+    today = today or timezone.localdate()
+    same_day = Q(spend_day=today)
+    fits_today = (same_day & Q(spend_today__lte=F("daily_budget") - amount)) | (
+        (~same_day | Q(spend_day__isnull=True)) & Q(daily_budget__gte=amount))
+    try:
+        updated = Campaign.objects.filter(
+            Q(pk=campaign_id) & Q(spend_total__lte=F("total_budget") - amount) & fits_today
+        ).update(
+            spend_total=F("spend_total") + amount,
+            spend_today=Case(When(spend_day=today, then=F("spend_today") + amount), default=Value(amount)),
+            spend_day=today,
+        )
+    except IntegrityError:
+        # The check constraint caught a rounding edge (SQLite stores decimals as floats).
+        logger.warning("advertising.charge_rejected_by_constraint", extra={"campaign_id": campaign_id})
+        return False
+    return updated == 1
+
+
+# --- serving --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PageContext:
+    slot: str
+    product_id: int | None = None
+    category_id: int | None = None
+    query: str = ""
+
+
+def _predict_ctr(rows: list[dict[str, str]], ads: list[Ad]) -> list[float]:
+    """pCTR per candidate from the active click model, else the smoothed historical CTR."""
+    from ecommerce.ml import model_load_active
+
+    loaded = model_load_active(conf.CTR_MODEL_NAME) if rows else None
+    if loaded is not None:
+        try:
+            return [float(p) for p in loaded.artifact.predict_proba(rows)]
+        except Exception:  # a broken model must not break the page: fall back
+            logger.exception("advertising.ctr_predict_failed", extra={"version": loaded.version.version})
+    prior = conf.prior_ctr()
+    return [auction.smoothed_ctr(ad.clicks_count, ad.impressions_count, prior=prior) for ad in ads]
+
+
+def _features(*, shopper: auction.ShopperContext, ad: Ad, slot: str, segment: str, now: datetime) -> dict[str, str]:
+    from ecommerce.models import age_band_for
+
+    return feature_row({
+        "age_band": age_band_for(shopper.age) if shopper.age is not None else "",
+        "gender": shopper.gender, "country": shopper.country, "segment": segment,
+        "ad": ad.pk, "campaign": ad.campaign_id,
+        "category": ad.product.category_id if ad.product_id and ad.product else "",
+        "slot": slot, "hour": now.hour, "weekday": now.weekday(),
+    })
+
+
+def click_token_for(impression_id: int) -> str:
+    return signing.dumps({"i": impression_id}, salt=conf.CLICK_SALT, compress=False)
+
+
+def ads_serve(
+    *, user: User | None, session_key: str, page: PageContext, n: int, now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Pick, price, charge (CPM) and log up to `n` ads for this shopper and page."""
+    if page.slot not in SLOTS:
+        raise UnknownSlot(f"Unknown slot {page.slot!r}; use one of {', '.join(SLOTS)}.")
+    n = max(0, min(n, conf.max_ads_per_request()))
+    now = now or timezone.now()
+    local_now = timezone.localtime(now)
+    pairs = live_ads(now)
+    if not pairs or n == 0:
+        return []
+    specs = {spec.campaign.id: spec.campaign for spec, _ in pairs}
+    shopper = shopper_context(user=user, session_key=session_key, campaigns=list(specs.values()), now=now)
+    seconds = local_now.hour * 3600 + local_now.minute * 60 + local_now.second
+    allowed = auction.eligible(
+        [spec for spec, _ in pairs], shopper, reserve_cpc=conf.reserve_cpc(), reserve_cpm=conf.reserve_cpm(),
+        day_fraction=auction.day_fraction_of(seconds), pacing=conf.pacing_enabled(), pacing_slack=conf.pacing_slack(),
+    )
+    if not allowed:
+        return []
+    ad_rows = {ad.pk: ad for _, ad in pairs}
+    segment = sorted(shopper.segments)[0] if shopper.segments else ""
+    feature_rows = [_features(shopper=shopper, ad=ad_rows[spec.id], slot=page.slot, segment=segment, now=local_now)
+                    for spec in allowed]
+    pctrs = _predict_ctr(feature_rows, [ad_rows[spec.id] for spec in allowed])
+    candidates = [auction.Candidate(ad=spec, pctr=p) for spec, p in zip(allowed, pctrs, strict=True)]
+    features_by_ad = {spec.id: row for spec, row in zip(allowed, feature_rows, strict=True)}
+    winners = auction.run_auction(candidates, n_slots=n, reserve_cpc=conf.reserve_cpc(), reserve_cpm=conf.reserve_cpm())
+    authenticated_user = user if (user is not None and user.is_authenticated) else None
+    served: list[dict[str, Any]] = []
+    for winner in winners:
+        ad = ad_rows[winner.ad.id]
+        is_cpm = winner.ad.campaign.bid_type == auction.CPM
+        charged = (winner.price / 1000) if is_cpm else Decimal("0")
+        with transaction.atomic():
+            if is_cpm and not campaign_charge(campaign_id=ad.campaign_id, amount=charged, today=local_now.date()):
+                continue  # budget ran out between loading and charging: do not show it
+            impression = Impression.objects.create(
+                campaign_id=ad.campaign_id, ad=ad, user=authenticated_user, session_key=session_key or "",
+                slot=page.slot, bid_type=winner.ad.campaign.bid_type, price=winner.price, charged=charged,
+                pctr=winner.pctr, features=features_by_ad[ad.pk], created_at=now,
+            )
+            Ad.objects.filter(pk=ad.pk).update(impressions_count=F("impressions_count") + 1)
+        product = ad.product
+        served.append({
+            "impression_id": impression.pk,
+            "ad_id": ad.pk,
+            "campaign_id": ad.campaign_id,
+            "headline": ad.headline,
+            "image_url": ad.image_url or (product.image_url if product else ""),
+            "product": None if product is None else {
+                "id": product.pk, "title": product.title, "price": str(product.price),
+                "currency": product.currency, "url": product.get_absolute_url(),
+            },
+            "click_url": reverse("advertising:click", args=[click_token_for(impression.pk)]),
+            "sponsored": True,
+            "position": winner.position,
+        })
+    logger.info("advertising.served", extra={"slot": page.slot, "n": len(served)})
+    return served
+
+
+# --- clicks ---------------------------------------------------------------------------------
+
+def ad_click(*, token: str, user: User | None = None, session_key: str = "") -> str:
+    """Verify the signed token, record the click once, charge CPC once; return the landing URL.
+
+    The redirect target is ALWAYS the ad's stored landing URL: the token carries only an
+    impression id, so nobody can make us redirect elsewhere.
+    """
+    try:
+        payload = signing.loads(token, salt=conf.CLICK_SALT, max_age=conf.click_token_max_age())
+        impression_id = int(payload["i"])
+    except signing.SignatureExpired as exc:
+        raise InvalidClickToken("This ad link has expired.") from exc
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise InvalidClickToken("Invalid ad link.") from exc
+    impression = Impression.objects.select_related("ad", "campaign").filter(pk=impression_id).first()
+    if impression is None:
+        raise InvalidClickToken("Invalid ad link.")
+    landing_url = impression.ad.landing_url
+    authenticated_user = user if (user is not None and user.is_authenticated) else None
+    try:
+        with transaction.atomic():
+            click = Click.objects.create(
+                impression=impression, campaign_id=impression.campaign_id, ad_id=impression.ad_id,
+                user=authenticated_user or impression.user,
+            )
+            charged = Decimal("0")
+            if impression.bid_type == Campaign.BidType.CPC and campaign_charge(
+                campaign_id=impression.campaign_id, amount=impression.price
+            ):
+                charged = impression.price
+            if charged:
+                Click.objects.filter(pk=click.pk).update(charged=charged)
+            Ad.objects.filter(pk=impression.ad_id).update(clicks_count=F("clicks_count") + 1)
+    except IntegrityError:
+        # Second click from the same impression: redirect again, charge nothing.
+        logger.info("advertising.duplicate_click", extra={"impression_id": impression_id})
+        return landing_url
+    from ecommerce.services.events import event_record
+
+    event_record(
+        type="ad_click", user=authenticated_user, product_id=impression.ad.product_id, session_key=session_key,
+        properties={"ad_id": impression.ad_id, "campaign_id": impression.campaign_id,
+                    "impression_id": impression.pk, "slot": impression.slot},
+    )
+    logger.info("advertising.click", extra={"impression_id": impression_id, "charged": str(charged)})
+    return landing_url
+
+
+# --- conversions and reports ----------------------------------------------------------------
+
+def conversions_attribute(*, since: datetime) -> int:
+    """Attribute paid orders to the shopper's last click before the order, within the window.
+
+    Idempotent: an order is attributed at most once (unique order on Conversion).
+    """
+    created = 0
+    orders = (Order.objects.not_cancelled().filter(placed_at__gte=since, user__isnull=False)
+              .exclude(status=Order.Status.PENDING).prefetch_related("items"))
+    done = set(Conversion.objects.filter(order__in=orders).values_list("order_id", flat=True))
+    for order in orders:
+        if order.pk in done:
+            continue
+        click = (Click.objects.filter(user_id=order.user_id, created_at__lte=order.placed_at)
+                 .select_related("campaign").order_by("-created_at").first())
+        if click is None or order.placed_at - click.created_at > timedelta(days=click.campaign.attribution_days):
+            continue
+        try:
+            with transaction.atomic():
+                Conversion.objects.create(click=click, campaign_id=click.campaign_id, order=order,
+                                          revenue=order.total(), converted_at=order.placed_at)
+            created += 1
+        except IntegrityError:
+            continue
+    return created
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+    return start, start + timedelta(days=1)
+
+
+def report_rollups_refresh(*, days: int = 2, today: date | None = None) -> dict[str, int]:
+    """Recompute the per-campaign daily rows of the last `days` days from the raw logs.
+
+    Recomputing (not incrementing) makes it safe to run twice or concurrently.
+    """
+    today = today or timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    start, _ = _day_bounds(first)
+    _, end = _day_bounds(today)
+    attributed = conversions_attribute(since=start - timedelta(days=30))
+    rows = 0
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        lo, hi = _day_bounds(day)
+        stats: dict[int, dict[str, Any]] = {}
+        for cid, n, spend in (Impression.objects.filter(created_at__gte=lo, created_at__lt=hi)
+                              .values_list("campaign_id").annotate(Count("id"), Sum("charged")).order_by()):
+            stats.setdefault(cid, {}).update(impressions=n, spend=spend or Decimal("0"))
+        for cid, n, spend in (Click.objects.filter(created_at__gte=lo, created_at__lt=hi)
+                              .values_list("campaign_id").annotate(Count("id"), Sum("charged")).order_by()):
+            entry = stats.setdefault(cid, {})
+            entry["clicks"] = n
+            entry["spend"] = entry.get("spend", Decimal("0")) + (spend or Decimal("0"))
+        for cid, n, revenue in (Conversion.objects.filter(converted_at__gte=lo, converted_at__lt=hi)
+                                .values_list("campaign_id").annotate(Count("id"), Sum("revenue")).order_by()):
+            stats.setdefault(cid, {}).update(conversions=n, revenue=revenue or Decimal("0"))
+        for cid, entry in stats.items():
+            DailyReport.objects.update_or_create(campaign_id=cid, day=day, defaults={
+                "impressions": entry.get("impressions", 0), "clicks": entry.get("clicks", 0),
+                "spend": entry.get("spend", Decimal("0")), "conversions": entry.get("conversions", 0),
+                "revenue": entry.get("revenue", Decimal("0")),
+            })
+            rows += 1
+    return {"rows": rows, "conversions_attributed": attributed, "days": days, "until": str(end.date())}
+
+
+# --- privacy --------------------------------------------------------------------------------
+
+def erase_ad_data_of(user: User) -> dict[str, int]:
+    """Unlink the shopper from impressions/clicks (billing records stay, anonymous)."""
+    impressions = Impression.objects.filter(user=user).update(user=None, session_key="", features={})
+    clicks = Click.objects.filter(user=user).update(user=None)
+    scores, _ = AudienceScore.objects.filter(user=user).delete()
+    return {"impressions": impressions, "clicks": clicks, "audience_scores": scores}
+
+
+def export_ad_data_of(user: User) -> dict[str, Any]:
+    return {
+        "ad_impressions": [
+            {"ad_id": i.ad_id, "campaign_id": i.campaign_id, "slot": i.slot, "shown_at": i.created_at.isoformat()}
+            for i in Impression.objects.filter(user=user).order_by("created_at")[:50_000]
+        ],
+        "ad_clicks": [
+            {"ad_id": c.ad_id, "campaign_id": c.campaign_id, "clicked_at": c.created_at.isoformat()}
+            for c in Click.objects.filter(user=user).order_by("created_at")[:50_000]
+        ],
+    }
+
+
+def product_sellable(product: Product | None) -> bool:
+    return product is not None and product.is_active and not product.is_non_product and product.stock > 0

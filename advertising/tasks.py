@@ -1,0 +1,30 @@
+"""Celery tasks: thin wrappers over advertising services (ids and primitives in, small dict out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+
+@shared_task(name="advertising.retrain_ctr", acks_late=False, soft_time_limit=20 * 60, time_limit=25 * 60)
+def retrain_ctr_task() -> dict[str, Any]:
+    """Retrain the click model from the impression/click logs; promote only if better."""
+    from .training import ctr_model_train
+
+    return ctr_model_train()
+
+
+@shared_task(name="advertising.refresh_report_rollups", acks_late=True)
+def refresh_report_rollups_task(days: int = 2) -> dict[str, Any]:
+    """Recompute the last `days` daily report rows (idempotent: recomputed, not incremented)."""
+    from .services import report_rollups_refresh
+
+    return report_rollups_refresh(days=days)
+
+
+@shared_task(name="advertising.refresh_audience_scores", acks_late=True)
+def refresh_audience_scores_task(campaign_id: int) -> dict[str, Any]:
+    from .training import audience_scores_refresh
+
+    return audience_scores_refresh(campaign_id=campaign_id)
