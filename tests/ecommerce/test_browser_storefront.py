@@ -1,0 +1,175 @@
+"""A shopper in a real browser: consent, browse, search, cart, checkout, history; the tracker's events."""
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from ecommerce.models import Event, Order
+from tests.factories import CategoryFactory, ProductFactory, StaffFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+TRACKED_TYPES = {"page_view", "product_view", "search", "add_to_cart", "checkout_start"}
+
+
+def _catalogue():
+    kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
+    bags = CategoryFactory(name="Bags and Accessories", slug="bags")
+    stand = ProductFactory(title="regency cakestand 3 tier", category=kitchen, price=Decimal("12.75"), stock=20,
+                           description="A three-tier cake stand in pale green with pink roses.")
+    ProductFactory(title="set of 3 cake tins pantry design", category=kitchen, price=Decimal("4.95"), stock=30)
+    ProductFactory(title="jumbo bag red retrospot", category=bags, price=Decimal("2.08"), stock=100)
+    ProductFactory(title="lunch bag pink polkadot", category=bags, price=Decimal("1.65"), stock=0)
+    return kitchen, stand
+
+
+def _wait_for_event_types(types: set[str], deadline_s: float = 15.0) -> set[str]:
+    """The tracker sends asynchronously (batch timer, beacons): poll the log until the types land."""
+    end = time.monotonic() + deadline_s
+    seen: set[str] = set()
+    while time.monotonic() < end:
+        seen = set(Event.objects.values_list("type", flat=True))
+        if types <= seen:
+            break
+        time.sleep(0.2)
+    return seen
+
+
+def test_shopper_with_consent_browses_buys_and_is_tracked(live_server, page, screenshot):
+    # given
+    kitchen, stand = _catalogue()
+    UserFactory(username="ada", email="ada@example.com")
+    url = live_server.url
+    # when: the shopper accepts tracking on the home page
+    page.goto(url + "/")
+    assert page.locator("#consent-banner").is_visible()
+    screenshot(page, "storefront-home-banner")
+    page.click("button[data-consent=yes]")
+    page.wait_for_load_state()
+    assert page.locator("#consent-banner").count() == 0
+    screenshot(page, "storefront-home")
+    # logs in
+    page.click("text=Log in")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("form.form button[type=submit]")
+    page.wait_for_url(url + "/")
+    # browses a category, then a product
+    page.click(".category-nav >> text=Kitchen")
+    page.wait_for_url(f"{url}/c/kitchen/")
+    assert page.locator(".product-card").count() == 2
+    page.click(f"text={stand.title.capitalize()}")
+    page.wait_for_url(url + stand.get_absolute_url())
+    assert "£12.75" in page.inner_text(".product-price")
+    screenshot(page, "storefront-product")
+    # searches
+    page.fill("#site-search", "bag")
+    page.press("#site-search", "Enter")
+    page.wait_for_url("**/search/?q=bag")
+    assert page.locator(".product-card").count() == 2
+    # adds the cake stand to the cart
+    page.goto(url + stand.get_absolute_url())
+    page.fill("#qty", "2")
+    page.click("form.add-to-cart button[type=submit]")
+    page.wait_for_url(url + "/cart/")
+    assert page.inner_text("[data-cart-count]") == "2"
+    assert "£25.50" in page.inner_text(".cart-table tfoot")
+    screenshot(page, "storefront-cart")
+    # checks out
+    page.click("text=Go to checkout")
+    page.wait_for_url(url + "/checkout/")
+    page.fill("input[name=shipping_name]", "Ada Lovelace")
+    page.fill("textarea[name=shipping_address]", "12 St James's Square\nLondon SW1Y 4JH")
+    page.fill("input[name=country]", "United Kingdom")
+    page.click("#checkout-form button[type=submit]")
+    page.wait_for_url("**/checkout/done/**")
+    order = Order.objects.get()
+    assert order.number in page.inner_text(".confirmation")
+    screenshot(page, "storefront-confirmation")
+    # sees the order in the history
+    page.click("text=Your orders")
+    assert order.number in page.inner_text("table.orders")
+    # then: the tracker's events arrived, tied to the shopper and one anonymous id
+    seen = _wait_for_event_types(TRACKED_TYPES | {"purchase"})
+    assert TRACKED_TYPES | {"purchase"} <= seen
+    assert Event.objects.filter(type="product_view", product=stand, user=order.user).exists()
+    assert Event.objects.filter(type="search", query="bag").exists()
+    add = Event.objects.get(type="add_to_cart")
+    assert add.product_id == stand.pk and add.properties["quantity"] == 2
+    anonymous_ids = set(Event.objects.exclude(type="purchase").values_list("anonymous_id", flat=True))
+    assert len(anonymous_ids) == 1 and "" not in anonymous_ids
+    purchase = Event.objects.get(type="purchase")
+    assert purchase.anonymous_id in anonymous_ids  # the checkout form carried it
+    assert order.status == Order.Status.PAID
+
+
+def test_shopper_who_declines_is_not_tracked(live_server, page):
+    # given
+    _, stand = _catalogue()
+    event_requests = []
+    page.on("request", lambda request: "/api/events/" in request.url and event_requests.append(request.url))
+    # when: the shopper declines and then browses, searches and adds to the cart
+    page.goto(live_server.url + "/")
+    page.click("button[data-consent=no]")
+    page.wait_for_load_state()
+    assert page.locator("#consent-banner").count() == 0
+    page.goto(live_server.url + stand.get_absolute_url())
+    assert page.evaluate("window.shopTracker.track('page_view', {})") is False
+    page.click("form.add-to-cart button[type=submit]")
+    page.wait_for_url(live_server.url + "/cart/")
+    page.fill("#site-search", "cake")
+    page.press("#site-search", "Enter")
+    page.wait_for_url("**/search/?q=cake")
+    page.goto(live_server.url + "/")  # a last navigation fires pagehide on the search page
+    # then: nothing stored in the browser, nothing sent, nothing logged
+    assert page.evaluate("window.localStorage.length") == 0
+    assert event_requests == []
+    assert not Event.objects.exists()
+
+
+def test_withdrawing_consent_forgets_the_anonymous_id(live_server, page):
+    # given a consenting shopper with an anonymous id
+    _catalogue()
+    page.goto(live_server.url + "/")
+    page.click("button[data-consent=yes]")
+    page.wait_for_load_state()
+    assert page.evaluate("window.localStorage.getItem('shop_anonymous_id')")
+    # when they stop tracking on the privacy page
+    page.click("text=Privacy & your data")
+    page.click("text=Stop tracking")
+    page.wait_for_load_state()
+    # then
+    assert "tracking declined" in page.inner_text("[data-consent-state]")
+    assert page.evaluate("window.localStorage.getItem('shop_anonymous_id')") is None
+
+
+def test_staff_admin_renders(live_server, page, screenshot):
+    # given
+    _catalogue()
+    staff = StaffFactory(username="boss")
+    # when
+    page.goto(live_server.url + "/admin/")
+    page.fill("#id_username", staff.username)
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("input[type=submit]")
+    page.goto(live_server.url + "/admin/ecommerce/product/")
+    # then
+    assert "regency cakestand" in page.content()
+    screenshot(page, "admin-products")
+
+
+def test_small_screen_layout_keeps_search_and_cart_usable(live_server, browser, screenshot):
+    # given
+    _, stand = _catalogue()
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    mobile = context.new_page()
+    # when
+    mobile.goto(live_server.url + stand.get_absolute_url())
+    # then
+    assert mobile.locator("#site-search").is_visible()
+    assert mobile.locator("form.add-to-cart button[type=submit]").is_visible()
+    page_width = mobile.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 390  # nothing overflows sideways
+    screenshot(mobile, "storefront-product-mobile")
+    context.close()
