@@ -1,0 +1,1 @@
+"""Django-free ML code of the analytics app (NumPy and scikit-learn only)."""

@@ -1,0 +1,33 @@
+"""The staff dashboard page: a shell whose charts fetch the JSON API (analytics/api.py)."""
+
+from __future__ import annotations
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from ecommerce.models import Category
+
+from . import queries
+from .models import DailyMetric
+from .selectors import segment_list
+
+
+@staff_member_required
+@ensure_csrf_cookie
+def dashboard(request: HttpRequest) -> HttpResponse:
+    start, end = queries.default_range()
+    context = {
+        "title": "Analytics dashboard",
+        "default_start": start.isoformat(),
+        "default_end": end.isoformat(),
+        "segments": segment_list(),
+        "categories": Category.objects.filter(parent__isnull=True).order_by("name")[:200],
+        "countries": (
+            DailyMetric.objects.exclude(country="")
+            .values_list("country", flat=True).distinct().order_by("country")[:300]
+        ),
+        "event_types": queries.EVENT_TYPES,
+    }
+    return render(request, "analytics/dashboard.html", context)
