@@ -173,3 +173,52 @@ def test_small_screen_layout_keeps_search_and_cart_usable(live_server, browser, 
     assert page_width <= 390  # nothing overflows sideways
     screenshot(mobile, "storefront-product-mobile")
     context.close()
+
+
+def test_tracker_respects_do_not_track_even_with_consent(live_server, browser):
+    # given: a browser that says Do-Not-Track although the consent cookie says yes
+    _, stand = _catalogue()
+    context = browser.new_context()
+    context.add_cookies([{"name": "tracking_consent", "value": "yes", "url": live_server.url}])
+    context.add_init_script("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});")
+    dnt_page = context.new_page()
+    event_requests = []
+    dnt_page.on("request", lambda request: "/api/events/" in request.url and event_requests.append(request.url))
+    # when
+    dnt_page.goto(live_server.url + stand.get_absolute_url())
+    tracked = dnt_page.evaluate("window.shopTracker.track('page_view', {})")
+    dnt_page.goto(live_server.url + "/")
+    # then
+    assert tracked is False
+    assert dnt_page.evaluate("window.localStorage.length") == 0
+    assert event_requests == []
+    assert not Event.objects.exists()
+    context.close()
+
+
+def test_tracker_flushes_a_full_batch_at_once_with_csrf_header(live_server, page):
+    # given a consenting shopper on the home page (its page_view is queued)
+    _catalogue()
+    page.goto(live_server.url + "/")
+    page.click("button[data-consent=yes]")
+    page.wait_for_load_state()
+    # when: 20 events in one go (after sending what was queued, in the same JS turn so the
+    # 5-second timer cannot interleave) make a full batch that goes out without waiting
+    def full_batch(request):
+        return "/api/events/" in request.url and len(request.post_data_json["events"]) == 20
+
+    with page.expect_request(full_batch) as request_info:
+        page.evaluate("window.shopTracker.flush();"
+                      "for (let i = 0; i < 20; i++) window.shopTracker.track('page_view', {n: i});")
+    request = request_info.value
+    # then
+    body = request.post_data_json
+    assert request.headers.get("x-csrftoken")
+    assert len({e["id"] for e in body["events"]}) == 20
+    assert [e["properties"]["n"] for e in body["events"]] == list(range(20))
+    assert body["events"][0]["anonymous_id"] == page.evaluate("localStorage.getItem('shop_anonymous_id')")
+    # the home page's own page_view plus the 20
+    end = time.monotonic() + 15
+    while Event.objects.count() < 21 and time.monotonic() < end:
+        time.sleep(0.2)
+    assert Event.objects.count() == 21

@@ -344,3 +344,11 @@ def test_logout_is_post_and_ends_session(client, user):
     client.force_login(user)
     assert client.post(reverse("storefront:logout")).status_code == 302
     assert client.get(reverse("storefront:account")).status_code == 302
+
+
+def test_shouting_imported_titles_are_shown_in_sentence_case(client):
+    product = ProductFactory(title="WHITE HANGING HEART T-LIGHT HOLDER")
+    ProductFactory(title="Toy Story (1995)")
+    home = client.get("/").content.decode()
+    assert "White hanging heart t-light holder" in home and "Toy Story (1995)" in home
+    assert "<h1>White hanging heart t-light holder</h1>" in client.get(product.get_absolute_url()).content.decode()
