@@ -1,0 +1,106 @@
+"""The shipped training data and its augmentation (no Django: paths are passed in or defaulted).
+
+support/data/bitext_train.csv.gz  Bitext customer-support sample (both official versions merged,
+                                  de-duplicated, the evaluation split removed), CDLA-Sharing-1.0:
+                                  its licence is LICENSE-CDLA-Sharing-1.0.txt beside it.
+support/data/shop_examples_en.csv our English examples: greeting, thanks, goodbye, product_search,
+                                  out_of_scope and chat shorthand for the main intents.
+support/data/zh_examples.csv      our Chinese examples for every intent.
+support/data/eval/                realistic test sets: NEVER used for training.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import OUT_OF_SCOPE
+from .text import add_shorthand, add_typos, strip_politeness
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+BITEXT_TRAIN = DATA_DIR / "bitext_train.csv.gz"
+SHOP_EN = DATA_DIR / "shop_examples_en.csv"
+ZH = DATA_DIR / "zh_examples.csv"
+
+BITEXT_INTENTS = (
+    "cancel_order", "change_order", "change_shipping_address", "check_cancellation_fee",
+    "check_invoice", "check_payment_methods", "check_refund_policy", "complaint",
+    "contact_customer_service", "contact_human_agent", "create_account", "delete_account",
+    "delivery_options", "delivery_period", "edit_account", "get_invoice", "get_refund",
+    "newsletter_subscription", "payment_issue", "place_order", "recover_password",
+    "registration_problems", "review", "set_up_shipping_address", "switch_account",
+    "track_order", "track_refund",
+)
+# The shop's own intents. Asking for a human is Bitext's contact_human_agent (one class, not two).
+SHOP_INTENTS = ("greeting", "thanks", "goodbye", "product_search", OUT_OF_SCOPE)
+ALL_INTENTS = BITEXT_INTENTS + SHOP_INTENTS
+
+
+@dataclass
+class Examples:
+    texts: list[str] = field(default_factory=list)
+    intents: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def add(self, text: str, intent: str, source: str) -> None:
+        self.texts.append(text)
+        self.intents.append(intent)
+        self.sources.append(source)
+
+    def extend(self, other: Examples) -> None:
+        self.texts += other.texts
+        self.intents += other.intents
+        self.sources += other.sources
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def read_labelled_csv(path: Path | str, *, text_column: str = "text") -> list[tuple[str, str]]:
+    """Rows (text, intent) of a CSV with `text,intent` columns (gzip if the name ends in .gz)."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        return [
+            (row[text_column].strip(), row["intent"].strip())
+            for row in csv.DictReader(handle)
+            if row.get(text_column, "").strip() and row.get("intent", "").strip()
+        ]
+
+
+def load_base_examples(
+    *, bitext: Path | None = BITEXT_TRAIN, shop_en: Path | None = SHOP_EN, zh: Path | None = ZH
+) -> Examples:
+    out = Examples()
+    for path, source in ((bitext, "bitext"), (shop_en, "shop_en"), (zh, "zh")):
+        if path is None:
+            continue
+        for text, intent in read_labelled_csv(path):
+            out.add(text, intent, source)
+    return out
+
+
+def augment(examples: Examples, *, seed: int = 13, bitext_fraction: float = 0.35) -> Examples:
+    """Shorthand, typo and terse variants, so the model meets the way shoppers actually type.
+
+    Bitext already has some noise (tag Z) but little chat shorthand and few keyword-only messages;
+    our own short examples are few, so each gets several noisy copies.
+    """
+    rng = random.Random(seed)
+    out = Examples()
+    for text, intent, source in zip(examples.texts, examples.intents, examples.sources, strict=True):
+        if source == "zh":
+            continue  # typos in Chinese are wrong characters, not letter slips: not simulated
+        copies = 3 if source != "bitext" else (1 if rng.random() < bitext_fraction else 0)
+        for _ in range(copies):
+            variant = add_shorthand(text, rng)
+            if rng.random() < 0.5:
+                variant = strip_politeness(variant)
+            if rng.random() < 0.6:
+                variant = add_typos(variant, rng, n=rng.choice((1, 1, 2)))
+            if variant and variant != text.lower():
+                out.add(variant, intent, f"{source}_aug")
+    return out
