@@ -8,7 +8,9 @@ class AnalyticsConfig(AppConfig):
     def ready(self) -> None:
         from ecommerce import plugins
 
-        from . import services
+        from . import demo, services
 
+        plugins.register_demo_step("analytics", demo.demo_analytics, order=90)
+        plugins.register_training_job("analytics", demo.train_segments, order=90)
         plugins.register_erasure_step("analytics", services.segment_memberships_erase)
         plugins.register_export_step("analytics", services.segment_memberships_export)
