@@ -1,0 +1,222 @@
+"""Shared pieces of the data set importers: opening files, reports, the category keyword map."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from django.conf import settings
+from django.db import connection
+from django.db import models
+from django.db.models import Field, Model
+from django.utils.text import slugify
+
+from ..models import Category
+
+
+@contextmanager
+def open_text(path: str | Path, encoding: str = "utf-8") -> Iterator[TextIO]:
+    """Open a .csv or .csv.gz (any text file, gzipped or not) for streaming reads."""
+    path = Path(path)
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    if gzipped:
+        handle: TextIO = io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
+    else:
+        handle = path.open("r", encoding=encoding, newline="")
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows read, rows skipped (by reason), rows created per table."""
+
+    dataset: str
+    rows_read: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    created: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rows_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+    def lines(self) -> list[str]:
+        out = [f"{self.dataset}: read {self.rows_read:,} rows in {self.seconds:.1f}s, "
+               f"skipped {self.rows_skipped:,}."]
+        for table, count in self.created.items():
+            total = self.totals.get(table)
+            suffix = f" (now {total:,} in the table)" if total is not None else ""
+            out.append(f"  {table}: {count:,} created{suffix}")
+        if self.skipped:
+            out.append("  skipped rows by reason:")
+            for reason, count in self.skipped.most_common():
+                out.append(f"    {count:>8,}  {reason}")
+        return out
+
+
+def table_counts(models: dict[str, type[Model]]) -> dict[str, int]:
+    return {label: model.objects.count() for label, model in models.items()}
+
+
+@contextmanager
+def bulk_load_session() -> Iterator[None]:
+    """Settings for one bulk import on this connection, restored afterwards.
+
+    - DEBUG off: with DEBUG on (the embedded default) Django keeps the SQL of the last 9,000
+      queries; bulk inserts of thousands of rows would hold hundreds of MB and spend a tenth
+      of the import quoting parameters for that log.
+    - SQLite: a 256 MB page cache. The event table's random UUID keys and its five indexes
+      touch pages all over the file; with the default 2 MB cache the full UCI import spent
+      more time waiting on I/O than computing.
+    """
+    debug = settings.DEBUG
+    settings.DEBUG = False
+    cache_size = None
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cache_size = cursor.execute("PRAGMA cache_size").fetchone()[0]
+            cursor.execute("PRAGMA cache_size = -262144")
+    try:
+        yield
+    finally:
+        settings.DEBUG = debug
+        if cache_size is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
+
+
+# Keyword -> category for the UCI gift shop. First match wins, so the seasonal and the most
+# specific groups come first ("CHRISTMAS CANDLE" is Christmas, "CANDLE PLATE" a candle).
+# The words were chosen by reading the most frequent description tokens of the full data set.
+CATEGORY_KEYWORDS: list[tuple[str, list[str]]] = [
+    ("Christmas", ["CHRISTMAS", "XMAS", "SANTA", "REINDEER", "ADVENT", "SNOWFLAKE", "SNOWMAN", "NOEL",
+                   "BAUBLE", "NATIVITY", "ELF", "STOCKING", "TREE", "TINSEL"]),
+    ("Candles & Lights", ["CANDLE", "T-LIGHT", "TLIGHT", "TEALIGHT", "LANTERN",
+                          "LIGHT", "LIGHTS", "LAMP", "LAMPSHADE", "LED", "NIGHTLIGHT", "CANDLEHOLDER",
+                          "INCENSE", "OIL BURNER"]),
+    ("Jewellery", ["NECKLACE", "NECKL", "BRACELET", "EARRINGS", "EARRING", "BROOCH", "CHARM", "CHARMS",
+                   "DIAMANTE", "BEAD", "BEADS", "JEWEL", "JEWELLERY", "TIARA", "HAIR", "HAIRCLIP",
+                   "HAIRSLIDE", "RING", "RINGS", "BANGLE", "PENDANT", "KEY-RING", "KEYRING", "HAIRCLIP", "KEY-CHAIN",
+                   "HAIRBAND", "SCARF"]),
+    ("Bags", ["BAG", "BAGS", "PURSE", "TOTE", "SHOPPER", "BACKPACK", "RUCKSACK", "HANDBAG", "SATCHEL",
+              "WASHBAG", "JUMBO", "PASSPORT COVER", "LUGGAGE TAG", "UMBRELLA", "WALLET"]),
+    ("Cards & Wrap", ["CARD", "CARDS", "WRAP", "GIFT TAG", "TAGS", "TISSUE", "TISSUES", "RIBBON",
+                      "RIBBONS", "ENVELOPE", "ENVELOPES", "PAPER CHAIN", "GIFTWRAP", "CONFETTI"]),
+    ("Stationery", ["NOTEBOOK", "NOTEBOOKS", "PEN", "PENS", "PENCIL", "PENCILS", "ERASER", "RUBBER",
+                    "STICKER", "STICKERS", "DIARY", "JOURNAL", "MEMO", "CALENDAR", "STAMP", "BOOKMARK",
+                    "RULER", "SKETCHBOOK", "CHALK", "NOTEPAD", "NOTE", "NOTES", "CRAYONS", "PAPER",
+                    "BOOK", "BOOKCOVER", "STATIONERY", "TAPE", "STENCIL", "PAD", "PAPERWEIGHT", "ALBUM"]),
+    ("Toys & Games", ["TOY", "TOYS", "GAME", "GAMES", "DOLL", "DOLLY", "PUZZLE", "JIGSAW", "SPACEBOY",
+                      "SKITTLES", "DOMINOES", "BALLOON", "BALLOONS", "TEDDY", "SOLDIER", "SPINNING",
+                      "BINGO", "DICE", "MARBLES", "CHILDRENS", "CHILDREN'S", "KIDS", "PLAYHOUSE",
+                      "BLOCKS", "SKIPPING", "FELTCRAFT", "PARTY", "MAGIC", "KITE", "WORLD WAR",
+                      "KIT", "CRAFT", "SEWING", "KNITTING", "BABY", "BIB", "HELICOPTER", "FELT",
+                      "BALL", "RADIO", "ANIMAL", "DUCK", "BUNNY"]),
+    ("Garden", ["GARDEN", "PLANT", "PLANTER", "PLANTERS", "FLOWER POT", "BIRD", "BIRDHOUSE", "WATERING",
+                "SEED", "SEEDS", "HERB", "HERBS", "TROWEL", "PARASOL", "DOORMAT", "PICNIC", "GNOME",
+                "FEEDER", "GLOVES", "WINDMILL", "FLOWER", "ARTIFICIAL",
+                "TOADSTOOL", "PEGS", "HEN", "EASTER"]),
+    ("Kitchen", ["MUG", "MUGS", "CUP", "CUPS", "SAUCER", "PLATE", "PLATES", "BOWL", "BOWLS", "TEAPOT",
+                 "TEA", "COFFEE", "CAKE", "CAKES", "CAKESTAND", "CUPCAKE", "BAKING", "APRON", "JAR",
+                 "JARS", "SPOON", "SPOONS", "CUTLERY", "NAPKIN", "NAPKINS", "KITCHEN", "LUNCH", "TRAY",
+                 "COASTER", "COASTERS", "EGG", "JUG", "GLASS", "TOAST", "CHOPSTICKS", "RECIPE",
+                 "OVEN", "PANTRY", "BREAD", "BISCUIT", "DOILY", "DOILIES", "TUMBLER", "BEAKER",
+                 "BOTTLE", "STRAWS", "CHOPPING", "MOULD", "SUGAR", "MILK", "TIN", "PLACEMAT",
+                 "DISH", "FRIDGE", "FOOD", "CAKECASES", "PANCAKE"]),
+    ("Home Decor", ["FRAME", "CUSHION", "CLOCK", "SIGN", "HOOK", "HOOKS", "HANGER", "HANGERS", "MIRROR",
+                    "VASE", "DOORSTOP", "HEART", "HEARTS", "WALL", "DECORATION", "ORNAMENT", "BOX",
+                    "BOXES", "STORAGE", "DRAWER", "CABINET", "THROW", "QUILT", "BLANKET", "DOOR",
+                    "PLAQUE", "HOLDER", "BUNTING", "GARLAND", "WREATH", "CHALKBOARD", "BLACKBOARD",
+                    "SHELF", "BASKET", "HANGING", "CURTAIN", "MAT", "TOWEL", "WICKER", "MAGNET", "PICTURE",
+                    "ART", "PHOTO", "TILE", "LETTERS", "RACK", "STOOL", "CHEST", "MOBILE", "SOAP",
+                    "BATH", "SPONGE", "WARMER", "DOORSIGN", "WHITE"]),
+]
+OTHER_CATEGORY = "Other"
+CATEGORY_NAMES = [name for name, _ in CATEGORY_KEYWORDS] + [OTHER_CATEGORY]
+
+_CATEGORY_PATTERNS = [
+    (name, re.compile(r"(?<![A-Z0-9])(" + "|".join(re.escape(w) for w in words) + r")S?(?![A-Z0-9])"))
+    for name, words in CATEGORY_KEYWORDS
+]
+
+
+def category_for_description(description: str) -> str:
+    """The shop category a UCI product belongs to, from keywords in its description."""
+    text = description.upper()
+    for name, pattern in _CATEGORY_PATTERNS:
+        if pattern.search(text):
+            return name
+    return OTHER_CATEGORY
+
+
+def ensure_categories(names: list[str], parent: Category | None = None, slug_prefix: str = "") -> dict[str, Category]:
+    """get-or-create categories by slug (a rerun adds nothing); returns name -> Category."""
+    out: dict[str, Category] = {}
+    for name in names:
+        slug = slugify(f"{slug_prefix}{name.replace('&', 'and')}")[:140]
+        category, _ = Category.objects.get_or_create(slug=slug, defaults={"name": name, "parent": parent})
+        out[name] = category
+    return out
+
+
+_WORD_START = re.compile(r"(?<![\w'])[a-z]")
+
+
+def display_title(description: str) -> str:
+    """'WHITE HANGING HEART T-LIGHT HOLDER' -> 'White Hanging Heart T-Light Holder' for the shop pages."""
+    return _WORD_START.sub(lambda m: m.group(0).upper(), " ".join(description.split()).lower())
+
+
+def _db_adapter(field: Field) -> Callable[[Any], Any] | None:
+    """How a Python value of `field` is sent to this database (what Field.get_db_prep_save does,
+    minus the per-value dispatch)."""
+    if isinstance(field, models.UUIDField) and not connection.features.has_native_uuid_field:
+        return lambda value: value.hex if value is not None else None
+    if isinstance(field, models.DateTimeField):
+        return connection.ops.adapt_datetimefield_value
+    if isinstance(field, models.JSONField):
+        encoder = field.encoder
+        return lambda value: connection.ops.adapt_json_value(value, encoder)
+    return None
+
+
+def insert_ignoring_conflicts(model: type[Model], columns: list[str], rows: list[tuple]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING with executemany, for the big import tables.
+
+    Building a model instance per row and letting bulk_create compile the SQL cost about half
+    of the import's CPU time (py-spy, docs/data.md); rows here are plain tuples in `columns`
+    order, already valid. Both SQLite (>= 3.24) and PostgreSQL understand the statement, and a
+    row whose unique key exists is skipped, which makes reruns add nothing.
+    """
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in columns]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING"
+    )
+    adapters = [(i, a) for i, a in enumerate(_db_adapter(f) for f in fields) if a is not None]
+    if adapters:
+        prepared = []
+        for row in rows:
+            values = list(row)
+            for i, adapt in adapters:
+                values[i] = adapt(values[i])
+            prepared.append(values)
+    else:
+        prepared = rows
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, prepared)

@@ -1,0 +1,51 @@
+"""python manage.py import_dataset online_retail PATH | movielens DIR [--limit-rows N]"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a real data set. online_retail PATH: the UCI Online Retail CSV (.csv or .csv.gz) "
+        "into products, customers, orders, order lines and purchase events. movielens DIR: the "
+        "MovieLens 100K folder (u.user, u.item, u.data) into users, products and rating events, "
+        "for benchmarks only. Both are safe to rerun: nothing is added twice."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("dataset", choices=["online_retail", "movielens"])
+        parser.add_argument("path", help="The CSV file (online_retail) or the folder (movielens).")
+        parser.add_argument("--limit-rows", type=int, default=None,
+                            help="Read only the first N data rows (ratings for movielens).")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
+
+    def handle(self, *args, **options) -> None:
+        path = Path(options["path"])
+        limit = options["limit_rows"]
+        if limit is not None and limit < 0:
+            raise CommandError("--limit-rows must be zero or more.")
+        progress = not options["no_progress"]
+        if options["dataset"] == "online_retail":
+            if not path.is_file():
+                raise CommandError(f"No such file: {path}")
+            from ecommerce.importers.online_retail import import_online_retail
+
+            try:
+                report = import_online_retail(path=path, limit_rows=limit, progress=progress)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+        else:
+            if not path.is_dir():
+                raise CommandError(f"No such folder: {path}")
+            from ecommerce.importers.movielens import import_movielens
+
+            try:
+                report = import_movielens(directory=path, limit_rows=limit, progress=progress)
+            except (ValueError, FileNotFoundError) as exc:
+                raise CommandError(str(exc)) from exc
+        for line in report.lines():
+            self.stdout.write(line)
+        self.stdout.write(self.style.SUCCESS("Import finished."))
