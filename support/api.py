@@ -1,0 +1,248 @@
+"""Support APIs: the shopper chat (session or account owned) and the agent console endpoints."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework import permissions, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from ecommerce.api.authentication import CsrfEnforcedSessionAuthentication
+
+from . import selectors, services
+from .models import MESSAGE_MAX_CHARS, CannedResponse, Conversation, Message
+from .nlu.data import ALL_INTENTS
+
+
+class SessionScopedRateThrottle(ScopedRateThrottle):
+    """The same scope's rate, counted per session too (ScopedRateThrottle counts per user or IP)."""
+
+    def get_cache_key(self, request, view):
+        session_key = getattr(getattr(request, "session", None), "session_key", None)
+        if not session_key:
+            return None
+        return self.cache_format % {"scope": f"{self.scope}-session", "ident": session_key}
+
+
+class IsSupportAgent(permissions.BasePermission):
+    message = "Support agents only."
+
+    def has_permission(self, request, view) -> bool:
+        return services.is_agent(request.user)
+
+
+class MessageOut(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = ["id", "sender", "text", "created_at", "data"]
+
+
+class AgentMessageOut(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", default="")
+    corrected_intent = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = ["id", "sender", "text", "created_at", "data", "intent", "confidence", "author",
+                  "corrected_intent"]
+
+    def get_corrected_intent(self, message: Message) -> str:
+        correction = getattr(message, "correction", None) if hasattr(message, "correction") else None
+        return correction.intent if correction else ""
+
+
+class ConversationOut(serializers.ModelSerializer):
+    class Meta:
+        model = Conversation
+        fields = ["id", "status", "language", "csat", "created_at"]
+
+
+class AgentConversationOut(serializers.ModelSerializer):
+    shopper = serializers.SerializerMethodField()
+    assigned_agent = serializers.CharField(source="assigned_agent.username", default="")
+    n_messages = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "status", "language", "summary", "csat", "created_at", "updated_at", "assigned_agent",
+                  "shopper", "n_messages", "handed_off_at"]
+
+    def get_shopper(self, conversation: Conversation) -> str:
+        return conversation.user.username if conversation.user_id else "guest"
+
+
+class TextIn(serializers.Serializer):
+    text = serializers.CharField(max_length=MESSAGE_MAX_CHARS, trim_whitespace=True)
+
+
+class AfterIn(serializers.Serializer):
+    after = serializers.IntegerField(min_value=0, required=False, default=0)
+
+
+def _session_key(request) -> str:
+    if not request.session.session_key:
+        request.session.save()
+    return request.session.session_key
+
+
+class ShopperChatApi(APIView):
+    authentication_classes = [CsrfEnforcedSessionAuthentication]
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle, SessionScopedRateThrottle]
+    throttle_scope = "chat"
+
+    def conversation(self, request, conversation_id: int) -> Conversation:
+        return services.conversation_get_for_owner(
+            conversation_id=conversation_id, user=request.user, session_key=request.session.session_key or "")
+
+
+class ConversationStartApi(ShopperChatApi):
+    def post(self, request):
+        language = str(request.data.get("language", "en"))[:8] if hasattr(request.data, "get") else "en"
+        conversation = services.conversation_start(user=request.user, session_key=_session_key(request),
+                                                   language=language)
+        messages = selectors.messages_after(conversation=conversation)
+        return Response({**ConversationOut(conversation).data, "messages": MessageOut(messages, many=True).data},
+                        status=status.HTTP_200_OK)
+
+
+class ConversationMessagesApi(ShopperChatApi):
+    def get(self, request, conversation_id: int):
+        params = AfterIn(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        conversation = self.conversation(request, conversation_id)
+        messages = list(selectors.messages_after(conversation=conversation, after_id=params.validated_data["after"]))
+        cursor = messages[-1].id if messages else params.validated_data["after"]
+        return Response({**ConversationOut(conversation).data, "cursor": cursor,
+                         "messages": MessageOut(messages, many=True).data})
+
+    def post(self, request, conversation_id: int):
+        body = TextIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        conversation = self.conversation(request, conversation_id)
+        created = services.shopper_message_post(conversation=conversation, text=body.validated_data["text"])
+        conversation.refresh_from_db()
+        return Response({**ConversationOut(conversation).data, "cursor": created[-1].id,
+                         "messages": MessageOut(created, many=True).data}, status=status.HTTP_201_CREATED)
+
+
+class CsatIn(serializers.Serializer):
+    score = serializers.IntegerField(min_value=1, max_value=5)
+
+
+class ConversationCsatApi(ShopperChatApi):
+    def post(self, request, conversation_id: int):
+        body = CsatIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        conversation = self.conversation(request, conversation_id)
+        conversation = services.csat_submit(conversation=conversation, score=body.validated_data["score"])
+        return Response(ConversationOut(conversation).data)
+
+
+# --- agents ---------------------------------------------------------------------------------------
+
+class AgentApi(APIView):
+    permission_classes = [IsSupportAgent]
+    throttle_scope = "agent"
+
+
+class QueueIn(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Conversation.Status.values, required=False, allow_blank=True)
+    mine = serializers.BooleanField(required=False, default=False)
+
+
+class AgentQueueApi(AgentApi):
+    def get(self, request):
+        params = QueueIn(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        rows = selectors.queue_list(status=params.validated_data.get("status", ""),
+                                    agent=request.user if params.validated_data["mine"] else None)
+        return Response({"counts": selectors.queue_counts(),
+                         "conversations": AgentConversationOut(rows, many=True).data})
+
+
+class AgentConversationApi(AgentApi):
+    def get(self, request, conversation_id: int):
+        params = AfterIn(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        conversation = Conversation.objects.select_related("user", "assigned_agent").filter(pk=conversation_id).first()
+        if conversation is None:
+            return Response({"detail": "Conversation not found."}, status=status.HTTP_404_NOT_FOUND)
+        messages = list(selectors.messages_after(conversation=conversation, after_id=params.validated_data["after"],
+                                                 include_notes=True).select_related("correction"))
+        return Response({
+            "conversation": AgentConversationOut(conversation).data,
+            "messages": AgentMessageOut(messages, many=True).data,
+            "cursor": messages[-1].id if messages else params.validated_data["after"],
+            "context": selectors.shopper_context(conversation=conversation) if not params.validated_data["after"] else None,
+        })
+
+
+class AgentClaimApi(AgentApi):
+    def post(self, request, conversation_id: int):
+        conversation = services.conversation_claim(conversation_id=conversation_id, agent=request.user)
+        return Response(AgentConversationOut(conversation).data)
+
+
+class AssignIn(serializers.Serializer):
+    agent_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class AgentAssignApi(AgentApi):
+    def post(self, request, conversation_id: int):
+        body = AssignIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        conversation = services.conversation_assign(conversation_id=conversation_id,
+                                                    agent_id=body.validated_data["agent_id"])
+        return Response(AgentConversationOut(conversation).data)
+
+
+class AgentReplyApi(AgentApi):
+    def post(self, request, conversation_id: int):
+        body = TextIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        message = services.agent_reply(conversation_id=conversation_id, agent=request.user,
+                                       text=body.validated_data["text"])
+        return Response(AgentMessageOut(message).data, status=status.HTTP_201_CREATED)
+
+
+class AgentNoteApi(AgentApi):
+    def post(self, request, conversation_id: int):
+        body = TextIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        message = services.agent_note(conversation_id=conversation_id, agent=request.user,
+                                      text=body.validated_data["text"])
+        return Response(AgentMessageOut(message).data, status=status.HTTP_201_CREATED)
+
+
+class AgentResolveApi(AgentApi):
+    def post(self, request, conversation_id: int):
+        conversation = services.conversation_resolve(conversation_id=conversation_id, agent=request.user)
+        return Response(AgentConversationOut(conversation).data)
+
+
+class IntentIn(serializers.Serializer):
+    intent = serializers.ChoiceField(choices=list(ALL_INTENTS))
+
+
+class AgentCorrectIntentApi(AgentApi):
+    def post(self, request, message_id: int):
+        body = IntentIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        with transaction.atomic():
+            correction = services.intent_correct(message_id=message_id, agent=request.user,
+                                                 intent=body.validated_data["intent"])
+        return Response({"message": correction.message_id, "intent": correction.intent})
+
+
+class AgentCannedApi(AgentApi):
+    def get(self, request):
+        return Response([{"id": c.pk, "title": c.title, "text": c.text, "text_zh": c.text_zh}
+                         for c in CannedResponse.objects.order_by("title")])
+
+
+class AgentIntentsApi(AgentApi):
+    def get(self, request):
+        return Response(list(ALL_INTENTS))

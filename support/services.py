@@ -1,0 +1,333 @@
+"""Support writes: conversations, the bot's turn, handoff, agent work, CSAT, corrections, privacy."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from ecommerce.errors import Conflict, DomainError, NotFound, PermissionDenied
+from ecommerce.models import User
+
+from .conf import agent_max_active, auto_assign
+from .dialogue import Dialogue
+from .models import MESSAGE_MAX_CHARS, Conversation, Handoff, IntentCorrection, Message
+from .nlu.data import ALL_INTENTS
+from .nlu.text import detect_language
+
+logger = logging.getLogger(__name__)
+PERMISSION = "support.handle_conversations"
+
+
+def _clean_text(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise DomainError("Write a message first.")
+    if len(text) > MESSAGE_MAX_CHARS:
+        raise DomainError(f"Messages are limited to {MESSAGE_MAX_CHARS} characters.")
+    return text
+
+
+def _owned(user: User | None) -> bool:
+    return bool(user is not None and user.is_authenticated)
+
+
+def conversation_get_for_owner(*, conversation_id: int, user: User | None, session_key: str,
+                               for_update: bool = False) -> Conversation:
+    """The conversation only if the caller owns it (their account, or their anonymous session)."""
+    qs = Conversation.objects.select_for_update() if for_update else Conversation.objects.all()
+    owner = Q(user=user) if _owned(user) else Q(user__isnull=True, session_key=session_key or "\x00")
+    conversation = qs.filter(owner, pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    return conversation
+
+
+@transaction.atomic
+def conversation_start(*, user: User | None, session_key: str, language: str = "en") -> Conversation:
+    """Resume the caller's open conversation, or start a new one."""
+    if not _owned(user) and not session_key:
+        raise DomainError("A session is needed to chat.")
+    owner = Q(user=user) if _owned(user) else Q(user__isnull=True, session_key=session_key)
+    existing = Conversation.objects.filter(owner).exclude(status=Conversation.Status.RESOLVED).order_by("-id").first()
+    if existing is not None:
+        return existing
+    conversation = Conversation.objects.create(
+        user=user if _owned(user) else None, session_key="" if _owned(user) else session_key,
+        language=language if language in ("en", "zh") else "en",
+    )
+    logger.info("support.conversation_started", extra={"conversation_id": conversation.pk})
+    return conversation
+
+
+def shopper_message_post(*, conversation: Conversation, text: str) -> list[Message]:
+    """Store the shopper's message and, while the bot has the conversation, the bot's reply."""
+    text = _clean_text(text)
+    with transaction.atomic():
+        conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if conv.status == Conversation.Status.RESOLVED:
+            # A new question after resolution reopens with the bot (and a fresh dialogue state).
+            conv.status, conv.state, conv.assigned_agent = Conversation.Status.BOT, {}, None
+        conv.language = detect_language(text)
+        created = [Message.objects.create(conversation=conv, sender=Message.Sender.SHOPPER, text=text)]
+        if conv.status != Conversation.Status.BOT:
+            conv.save()
+            return created  # a human has it (or it waits for one): the bot stays quiet
+        dialogue = Dialogue(state=dict(conv.state or {}), shopper_user=conv.user, session_key=conv.session_key)
+        turn = dialogue.respond(text)
+        shopper_message = created[0]
+        shopper_message.intent = turn.intent[:64]
+        shopper_message.confidence = turn.confidence
+        shopper_message.data = {"entities": turn.entities}
+        shopper_message.save(update_fields=["intent", "confidence", "data"])
+        conv.state = dialogue.state
+        conv.save()
+        created.append(Message.objects.create(conversation=conv, sender=Message.Sender.BOT,
+                                              text=turn.reply[:MESSAGE_MAX_CHARS], data=turn.data))
+        if turn.handoff_reason:
+            conversation_handoff(conversation=conv, reason=turn.handoff_reason)
+    return created
+
+
+def conversation_summary(conversation: Conversation) -> str:
+    """A few lines for the agent: why, what the shopper said last, intents, orders mentioned."""
+    shopper_messages = list(conversation.messages.filter(sender=Message.Sender.SHOPPER).order_by("-id")[:5])
+    intents = [m.intent for m in reversed(shopper_messages) if m.intent]
+    orders = sorted({n for m in shopper_messages for n in (m.data or {}).get("entities", {}).get("order_numbers", [])})
+    lines = [f"Language: {conversation.language}."]
+    if intents:
+        lines.append("Intents: " + ", ".join(intents) + ".")
+    if orders:
+        lines.append("Orders mentioned: " + ", ".join(orders) + ".")
+    if shopper_messages:
+        lines.append("Last message: " + shopper_messages[0].text[:200])
+    return " ".join(lines)
+
+
+@transaction.atomic
+def conversation_handoff(*, conversation: Conversation, reason: str, summary: str = "") -> Handoff:
+    conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if reason not in Handoff.Reason.values:
+        raise DomainError("Unknown handoff reason.")
+    summary = summary or conversation_summary(conv)
+    if conv.status in (Conversation.Status.BOT, Conversation.Status.RESOLVED):
+        conv.status = Conversation.Status.WAITING
+        conv.assigned_agent = None
+    conv.handed_off_at = conv.handed_off_at or timezone.now()
+    conv.summary = f"[{reason}] {summary}"[:2000]
+    conv.state = {k: v for k, v in (conv.state or {}).items() if k != "pending"}
+    conv.save()
+    handoff = Handoff.objects.create(conversation=conv, reason=reason, summary=summary[:2000])
+    logger.info("support.handoff", extra={"conversation_id": conv.pk, "reason": reason})
+    if auto_assign():
+        conversation_assign_round_robin(conversation=conv)
+    return handoff
+
+
+def agents_queryset():
+    """Active staff who hold the support permission (directly, by group, or as superusers)."""
+    perm = Permission.objects.filter(codename="handle_conversations", content_type__app_label="support").first()
+    return (
+        get_user_model().objects.filter(is_active=True, is_staff=True)
+        .filter(Q(is_superuser=True) | Q(user_permissions=perm) | Q(groups__permissions=perm))
+        .distinct().order_by("id")
+    )
+
+
+def is_agent(user: User | None) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_staff and user.has_perm(PERMISSION))
+
+
+def _active_load(agent_ids: list[int]) -> dict[int, int]:
+    rows = (Conversation.objects.filter(status=Conversation.Status.ASSIGNED, assigned_agent_id__in=agent_ids)
+            .values("assigned_agent_id").annotate(n=Count("id")))
+    return {r["assigned_agent_id"]: r["n"] for r in rows}
+
+
+@transaction.atomic
+def conversation_assign_round_robin(*, conversation: Conversation) -> User | None:
+    """Give a waiting conversation to the agent after the last one assigned, skipping full agents."""
+    conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if conv.status != Conversation.Status.WAITING:
+        return conv.assigned_agent
+    agents = list(agents_queryset())
+    if not agents:
+        return None
+    load = _active_load([a.pk for a in agents])
+    last = (Handoff.objects.filter(assigned_by_round_robin=True, agent__isnull=False)
+            .order_by("-assigned_at", "-id").values_list("agent_id", flat=True).first())
+    ids = [a.pk for a in agents]
+    start = (ids.index(last) + 1) if last in ids else 0
+    for offset in range(len(agents)):
+        agent = agents[(start + offset) % len(agents)]
+        if load.get(agent.pk, 0) < agent_max_active():
+            _assign(conv, agent, round_robin=True)
+            return agent
+    return None  # everyone is at the limit: it stays in the waiting queue
+
+
+def _assign(conv: Conversation, agent: User, *, round_robin: bool) -> None:
+    conv.status = Conversation.Status.ASSIGNED
+    conv.assigned_agent = agent
+    conv.save(update_fields=["status", "assigned_agent", "updated_at"])
+    handoff = conv.handoffs.filter(agent__isnull=True).order_by("-id").first()
+    if handoff is None:
+        handoff = Handoff.objects.create(conversation=conv, reason=Handoff.Reason.ASKED, summary=conv.summary)
+    handoff.agent, handoff.assigned_at, handoff.assigned_by_round_robin = agent, timezone.now(), round_robin
+    handoff.save(update_fields=["agent", "assigned_at", "assigned_by_round_robin"])
+    logger.info("support.assigned", extra={"conversation_id": conv.pk, "agent_id": agent.pk})
+
+
+@transaction.atomic
+def conversation_claim(*, conversation_id: int, agent: User) -> Conversation:
+    conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    if conv is None:
+        raise NotFound("Conversation not found.")
+    if conv.status == Conversation.Status.ASSIGNED and conv.assigned_agent_id == agent.pk:
+        return conv
+    if conv.status == Conversation.Status.ASSIGNED:
+        raise Conflict("Another agent already has this conversation.")
+    if conv.status == Conversation.Status.RESOLVED:
+        raise Conflict("This conversation is resolved.")
+    if _active_load([agent.pk]).get(agent.pk, 0) >= agent_max_active():
+        raise Conflict(f"You already have {agent_max_active()} open conversations.")
+    if conv.handed_off_at is None:  # taken over from the bot directly
+        conv.handed_off_at = timezone.now()
+    _assign(conv, agent, round_robin=False)
+    return conv
+
+
+@transaction.atomic
+def conversation_assign(*, conversation_id: int, agent_id: int | None) -> Conversation:
+    conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    if conv is None:
+        raise NotFound("Conversation not found.")
+    if agent_id is None:
+        if conv.status != Conversation.Status.WAITING:
+            raise Conflict("Only waiting conversations are assigned round-robin.")
+        if conversation_assign_round_robin(conversation=conv) is None:
+            raise Conflict("Every agent is at their limit of open conversations.")
+        conv.refresh_from_db()
+        return conv
+    agent = agents_queryset().filter(pk=agent_id).first()
+    if agent is None:
+        raise DomainError("That user is not a support agent.")
+    if conv.status == Conversation.Status.RESOLVED:
+        raise Conflict("This conversation is resolved.")
+    _assign(conv, agent, round_robin=False)
+    return conv
+
+
+def _agent_conversation(conversation_id: int, agent: User) -> Conversation:
+    conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    if conv is None:
+        raise NotFound("Conversation not found.")
+    if conv.status == Conversation.Status.ASSIGNED and conv.assigned_agent_id not in (None, agent.pk) \
+            and not agent.is_superuser:
+        raise PermissionDenied("This conversation is assigned to another agent.")
+    return conv
+
+
+@transaction.atomic
+def agent_reply(*, conversation_id: int, agent: User, text: str) -> Message:
+    text = _clean_text(text)
+    conv = _agent_conversation(conversation_id, agent)
+    if conv.status in (Conversation.Status.BOT, Conversation.Status.WAITING):
+        conv.handed_off_at = conv.handed_off_at or timezone.now()
+        _assign(conv, agent, round_robin=False)  # replying takes the conversation: the bot stops
+    if conv.status == Conversation.Status.RESOLVED:
+        raise Conflict("This conversation is resolved.")
+    if conv.first_agent_reply_at is None:
+        conv.first_agent_reply_at = timezone.now()
+        conv.save(update_fields=["first_agent_reply_at", "updated_at"])
+    return Message.objects.create(conversation=conv, sender=Message.Sender.AGENT, author=agent, text=text)
+
+
+@transaction.atomic
+def agent_note(*, conversation_id: int, agent: User, text: str) -> Message:
+    text = _clean_text(text)
+    conv = _agent_conversation(conversation_id, agent)
+    return Message.objects.create(conversation=conv, sender=Message.Sender.NOTE, author=agent, text=text)
+
+
+@transaction.atomic
+def conversation_resolve(*, conversation_id: int, agent: User) -> Conversation:
+    conv = _agent_conversation(conversation_id, agent)
+    if conv.status == Conversation.Status.RESOLVED:
+        return conv
+    conv.status = Conversation.Status.RESOLVED
+    conv.resolved_at = timezone.now()
+    conv.state = {}
+    conv.save(update_fields=["status", "resolved_at", "state", "updated_at"])
+    logger.info("support.resolved", extra={"conversation_id": conv.pk})
+    return conv
+
+
+@transaction.atomic
+def csat_submit(*, conversation: Conversation, score: int) -> Conversation:
+    if not 1 <= int(score) <= 5:
+        raise DomainError("Rate from 1 to 5.")
+    conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if conv.status != Conversation.Status.RESOLVED:
+        raise Conflict("You can rate the conversation once it is resolved.")
+    conv.csat = int(score)
+    conv.save(update_fields=["csat", "updated_at"])
+    return conv
+
+
+@transaction.atomic
+def intent_correct(*, message_id: int, agent: User, intent: str) -> IntentCorrection:
+    if intent not in ALL_INTENTS:
+        raise DomainError(f"Unknown intent {intent!r}.")
+    message = Message.objects.filter(pk=message_id, sender=Message.Sender.SHOPPER).first()
+    if message is None:
+        raise NotFound("Shopper message not found.")
+    correction, _ = IntentCorrection.objects.update_or_create(
+        message=message, defaults={"intent": intent, "corrected_by": agent, "created_at": timezone.now()}
+    )
+    return correction
+
+
+# -- privacy (registered with ecommerce.plugins) ---------------------------------------------------
+
+def conversations_erase_for(user: User) -> dict[str, int]:
+    """Delete the user's conversations and messages (agents' corrections go with the messages)."""
+    conversations = Conversation.objects.filter(user=user)
+    counts = {"conversations": conversations.count(),
+              "messages": Message.objects.filter(conversation__user=user).count()}
+    conversations.delete()
+    return counts
+
+
+def conversations_export_for(user: User) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": c.pk, "status": c.status, "language": c.language, "created_at": c.created_at.isoformat(),
+            "csat": c.csat,
+            "messages": [{"sender": m.sender, "text": m.text, "created_at": m.created_at.isoformat()}
+                         for m in c.messages.exclude(sender=Message.Sender.NOTE).order_by("id")],
+        }
+        for c in Conversation.objects.filter(user=user).prefetch_related("messages").order_by("id")
+    ]
+
+
+@transaction.atomic
+def rasa_conversation_handoff(*, shopper, text: str) -> Conversation:
+    """A Rasa assistant hands its user to our agents: one queue for both bots."""
+    owner = Q(user=shopper.user) if shopper.is_authenticated else Q(user__isnull=True, session_key=shopper.session_key)
+    conversation = Conversation.objects.filter(owner).exclude(status=Conversation.Status.RESOLVED).order_by("-id").first()
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            user=shopper.user if shopper.is_authenticated else None,
+            session_key="" if shopper.is_authenticated else shopper.session_key, language=shopper.language)
+    if text.strip():
+        Message.objects.create(conversation=conversation, sender=Message.Sender.SHOPPER,
+                               text=text.strip()[:MESSAGE_MAX_CHARS], intent="contact_human_agent")
+    conversation_handoff(conversation=conversation, reason="rasa")
+    conversation.refresh_from_db()
+    return conversation

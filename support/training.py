@@ -1,0 +1,91 @@
+"""Retrain the intent model: shipped data + agents' corrections -> train -> evaluate -> promote if better.
+
+Promotion compares the new and the active model on the SAME fixed data neither was trained on:
+our realistic test sets (support/data/eval: English with typos, Chinese, off-topic). The primary
+metric is accuracy over all of them together.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from ecommerce.ml import model_version_get_active, model_version_promote, model_version_register, model_load
+
+from .engine import INTENT_MODEL_NAME
+from .models import IntentCorrection
+from .nlu.data import DATA_DIR, Examples, load_base_examples, read_labelled_csv
+from .nlu.intents import evaluate, train_intent_model
+
+logger = logging.getLogger(__name__)
+
+EVAL_DIR = DATA_DIR / "eval"
+PROMOTION_FILES = ("realistic_en.csv", "realistic_zh.csv", "off_topic.csv")
+
+
+def bitext_eval_path() -> Path:
+    return Path(settings.SHARED_DATA_DIR) / "support" / "bitext_eval_split.csv.gz"
+
+
+def promotion_rows() -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for name in PROMOTION_FILES:
+        rows += read_labelled_csv(EVAL_DIR / name)
+    return rows
+
+
+def training_examples(*, max_bitext_per_intent: int | None = None, seed: int = 13) -> Examples:
+    base = load_base_examples()
+    if max_bitext_per_intent:
+        # Small, fast models for tests and smoke runs: a fixed sample per intent.
+        rng = random.Random(seed)
+        by_intent: dict[str, list[int]] = defaultdict(list)
+        for i, source in enumerate(base.sources):
+            if source == "bitext":
+                by_intent[base.intents[i]].append(i)
+        keep = {i for ids in by_intent.values() for i in rng.sample(ids, min(len(ids), max_bitext_per_intent))}
+        trimmed = Examples()
+        for i, (t, intent, s) in enumerate(zip(base.texts, base.intents, base.sources, strict=True)):
+            if s != "bitext" or i in keep:
+                trimmed.add(t, intent, s)
+        base = trimmed
+    for text, intent in IntentCorrection.objects.values_list("message__text", "intent"):
+        base.add(text, intent, "correction")
+    return base
+
+
+def intent_model_retrain(*, max_bitext_per_intent: int | None = None, seed: int = 13) -> dict[str, Any]:
+    examples = training_examples(max_bitext_per_intent=max_bitext_per_intent, seed=seed)
+    model, report = train_intent_model(examples, seed=seed)
+    rows = promotion_rows()
+    scores = evaluate(model, rows, with_predictions=False)
+    metrics: dict[str, Any] = {
+        "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"],
+        "validation_accuracy": report["validation_accuracy"], "threshold": report["threshold"],
+        "language_thresholds": report["language_thresholds"],
+    }
+    for name in PROMOTION_FILES:
+        metrics[f"accuracy_{name.removesuffix('.csv')}"] = evaluate(model, read_labelled_csv(EVAL_DIR / name),
+                                                                   with_predictions=False)["accuracy"]
+    if bitext_eval_path().exists():
+        metrics["accuracy_bitext_eval"] = evaluate(model, read_labelled_csv(bitext_eval_path()),
+                                                   with_predictions=False)["accuracy"]
+    version = model_version_register(
+        name=INTENT_MODEL_NAME, artifact=model, metrics=metrics, primary_metric="accuracy",
+        params={"C": report["C"], "seed": seed, "max_bitext_per_intent": max_bitext_per_intent},
+        data_ref={"sources": report["sources"], "n_train": report["n_train"],
+                  "promotion_data": list(PROMOTION_FILES), "n_promotion": len(rows)},
+    )
+    active = model_version_get_active(name=INTENT_MODEL_NAME)
+    active_score = None
+    if active is not None:
+        active_score = evaluate(model_load(active), rows, with_predictions=False)["accuracy"]
+    promoted = model_version_promote(version=version, active_score_on_same_data=active_score)
+    logger.info("support.intents_retrained", extra={"version": version.version, "promoted": promoted})
+    return {"version": version.version, "promoted": promoted, "accuracy": metrics["accuracy"],
+            "active_accuracy_same_data": active_score, "corrections": examples.sources.count("correction")}
