@@ -78,6 +78,11 @@ def behaviour_features() -> tuple[list[int], np.ndarray, np.ndarray]:
         entry.update(o_n=float(row["n"]), o_weekend=float(row["weekend"]), o_night=float(row["night"]),
                      gmv=float(row["gmv"] or 0), unit=float(row["unit"] or 0))
     user_ids = sorted(per_user)
+    # Shoppers who never bought have no basket or item price: give them the buyers' average
+    # (neutral) rather than 0, which would read as "buys very cheap" to KMeans.
+    buyers = [e for e in per_user.values() if e.get("o_n")]
+    mean_aov = float(np.mean([np.log1p(e["gmv"] / e["o_n"]) for e in buyers])) if buyers else 0.0
+    mean_unit = float(np.mean([np.log1p(e["unit"]) for e in buyers])) if buyers else 0.0
     matrix = []
     for uid in user_ids:
         e = per_user[uid]
@@ -85,8 +90,8 @@ def behaviour_features() -> tuple[list[int], np.ndarray, np.ndarray]:
         n_orders = e.get("o_n", 0)
         matrix.append([
             np.log1p(n_orders),
-            np.log1p(e.get("gmv", 0) / n_orders) if n_orders else 0.0,
-            np.log1p(e.get("unit", 0)),
+            np.log1p(e.get("gmv", 0) / n_orders) if n_orders else mean_aov,
+            np.log1p(e.get("unit", 0)) if n_orders else mean_unit,
             (e.get("weekend", 0) + e.get("o_weekend", 0)) / acts if acts else 0.0,
             (e.get("night", 0) + e.get("o_night", 0)) / acts if acts else 0.0,
             np.log1p(e.get("views", 0)),

@@ -93,7 +93,10 @@ def describe(centroid_z: np.ndarray, centroid: np.ndarray, means: np.ndarray, fe
         return best_word
 
     time_word = pick(TIME_WORDS)
-    noun = pick(PRICE_WORDS) or pick(ROLE_WORDS)
+    if z.get("orders", 0) < -TRAIT_Z and z.get("product_views", 0) > 0:
+        noun = "window shoppers"  # look around, rarely buy
+    else:
+        noun = pick(PRICE_WORDS) or pick(ROLE_WORDS)
     if not noun:
         low_activity = all(z.get(f, 0) < 0 for f in ("orders", "product_views", "searches") if f in z)
         noun = "occasional shoppers" if low_activity else "typical shoppers"

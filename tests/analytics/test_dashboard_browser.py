@@ -1,0 +1,46 @@
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from analytics.rollups import rollups_refresh_pending
+from analytics.segmentation import segments_refresh
+from tests.factories.analytics import build_demo_shop
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_dashboard_renders_every_panel_in_a_browser(live_server, page, screenshot, staff):
+    # given a demo-like shop, rolled up and segmented, and a logged-in staff member
+    build_demo_shop(shoppers=40)
+    rollups_refresh_pending()
+    segments_refresh()
+    client = Client()
+    client.force_login(staff)
+    page.context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME,
+                               "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                               "url": live_server.url}])
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # when the dashboard opens (its default range ends on the latest day with data)
+    page.goto(f"{live_server.url}/analytics/dashboard/")
+    page.wait_for_selector("#analytics-dashboard[data-loaded='1']", timeout=30000)
+
+    # then
+    screenshot(page, "analytics_dashboard")
+    assert errors == []
+    assert page.locator("#an-kpis .an-card").count() == 9
+    gmv_card = page.locator("#an-kpis .an-card", has_text="GMV")
+    assert "£" in gmv_card.inner_text()
+    assert page.locator("#an-retention table tbody tr").count() >= 1
+    assert page.locator("#an-top-products table tbody tr").count() >= 1
+    zero = page.locator("#an-top-zero").inner_text()
+    assert "unicorn" in zero and "kitchen" not in zero  # "kitchen" matches products
+    assert page.locator("#an-clusters table tbody tr").count() >= 2
+    assert page.locator(".an-error").count() == 1 and page.locator("#an-trend-error").inner_text() == ""
+    assert page.evaluate("Object.keys(Chart.instances).length") >= 6
+
+    # and the admin index links to it
+    page.goto(f"{live_server.url}/admin/")
+    page.get_by_role("link", name="Dashboard").first.click()
+    page.wait_for_selector("#analytics-dashboard[data-loaded='1']", timeout=30000)
