@@ -30,7 +30,10 @@ logger = logging.getLogger(__name__)
 MAX_TRAINING_IMPRESSIONS = 500_000
 MIN_TRAINING_IMPRESSIONS = 200
 HELD_OUT_FRACTION = 0.2
-C_GRID = (0.3, 1.0, 3.0)
+C_GRID = (0.03, 0.1, 0.3, 1.0)
+# Our own logs have a few thousand distinct feature values: 2**18 buckets keep collisions rare
+# and the artifact small (the weights are a dense vector).
+N_FEATURES = 2**18
 
 
 def training_rows(limit: int = MAX_TRAINING_IMPRESSIONS) -> tuple[list[dict[str, str]], np.ndarray]:
@@ -48,13 +51,13 @@ def ctr_model_fit(rows: list[dict[str, str]], labels: np.ndarray, *, c_grid=C_GR
     tuning = []
     if len(set(labels[:cut].tolist())) == 2 and len(set(labels[cut:].tolist())) == 2:
         for c in c_grid:
-            model = CTRModel(FEATURES, CROSSES, (), C=c).fit(rows[:cut], labels[:cut])
+            model = CTRModel(FEATURES, CROSSES, (), C=c, n_features=N_FEATURES).fit(rows[:cut], labels[:cut])
             tuning.append({"C": c, **metrics_for(labels[cut:], model.predict_proba(rows[cut:]))})
     best_c = min(tuning, key=lambda r: r["logloss"])["C"] if tuning else 1.0
-    return CTRModel(FEATURES, CROSSES, (), C=best_c).fit(rows, labels), {"C": best_c, "tuning": tuning}
+    return CTRModel(FEATURES, CROSSES, (), C=best_c, n_features=N_FEATURES).fit(rows, labels), {"C": best_c, "tuning": tuning}
 
 
-def ctr_model_train() -> dict[str, Any]:
+def ctr_model_train(*, c_grid: tuple[float, ...] = C_GRID) -> dict[str, Any]:
     """Train on earlier impressions, score on the later 20%, register, promote if better."""
     rows, labels = training_rows()
     if len(rows) < MIN_TRAINING_IMPRESSIONS or labels.sum() < 5:
@@ -64,7 +67,7 @@ def ctr_model_train() -> dict[str, Any]:
     train_rows, test_rows, y_train, y_test = rows[:cut], rows[cut:], labels[:cut], labels[cut:]
     if len(set(y_train.tolist())) < 2:
         return {"status": "skipped", "impressions": len(rows), "clicks": int(labels.sum())}
-    model, params = ctr_model_fit(train_rows, y_train)
+    model, params = ctr_model_fit(train_rows, y_train, c_grid=c_grid)
     metrics = metrics_for(y_test, model.predict_proba(test_rows))
     metrics["fit_seconds"] = round(model.fit_seconds_, 3)
     active = model_load_active(conf.CTR_MODEL_NAME)

@@ -41,7 +41,7 @@ def _effects(rng: np.random.Generator, ads: Sequence[SimulatedAd]) -> dict[str, 
 
 
 def true_ctr(effects: dict[str, dict], ad: SimulatedAd, age_band: str, gender: str, slot: str,
-             base: float = -3.2) -> float:
+             base: float = -2.5) -> float:
     z = (base + effects["ad"][ad.ad_id] + effects["ad_age"][(ad.ad_id, age_band)]
          + effects["slot"][slot] + effects["gender"][(ad.ad_id, gender)])
     return 1.0 / (1.0 + math.exp(-z))
