@@ -29,7 +29,25 @@ def small_intent_model():
     for i, (text, intent, source) in enumerate(zip(base.texts, base.intents, base.sources, strict=True)):
         if source != "bitext" or i in keep:
             small.add(text, intent, source)
+    # The machine is shared: cache the fitted model on disk, keyed by the data and the NLU code,
+    # so reruns skip the fit (any change to either trains afresh).
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    import joblib
+
+    import support.nlu as nlu_package
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(nlu_package.__file__).parent.glob("*.py")) + sorted(
+            (Path(nlu_package.__file__).parent.parent / "data").glob("*.csv*")):
+        digest.update(path.read_bytes())
+    cache = Path(tempfile.gettempdir()) / f"support-test-intents-{digest.hexdigest()[:16]}.joblib"
+    if cache.exists():
+        return joblib.load(cache)
     model, _ = train_intent_model(small, seed=1)
+    joblib.dump(model, cache)
     return model
 
 
