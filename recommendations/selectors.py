@@ -382,3 +382,48 @@ def buy_it_again_for(*, user: User, k: int = 10) -> list[Recommendation]:
         for r in rows
     )
     return collector.items[:k]
+
+
+# ---------------------------------------------------------------------------------------------
+# Training data
+
+
+def purchase_history_frame():  # -> pandas.DataFrame (pandas imported lazily: not on the request path)
+    """Purchases as the evaluation protocol defines them, from the order tables.
+
+    Order lines with quantity > 0 and price > 0, of non-cancelled orders of known customers,
+    of real products (fee and adjustment lines excluded). Columns: user, item, ts, basket,
+    quantity (user/item are database ids as strings, basket the order id).
+    """
+    import pandas as pd
+
+    rows = (
+        OrderItem.objects.filter(
+            quantity__gt=0, unit_price__gt=0, order__user__isnull=False, product__is_non_product=False
+        )
+        .exclude(order__status=Order.Status.CANCELLED)
+        .values_list("order__user_id", "product_id", "order__placed_at", "order_id", "quantity")
+        .iterator(chunk_size=20000)
+    )
+    frame = pd.DataFrame(list(rows), columns=["user", "item", "ts", "basket", "quantity"])
+    if frame.empty:
+        return frame
+    frame["user"] = frame["user"].astype(str)
+    frame["item"] = frame["item"].astype(str)
+    frame["basket"] = frame["basket"].astype(str)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None)
+    return frame
+
+
+def product_side_information(product_ids: Sequence[str]) -> tuple[dict[str, str], dict[str, int]]:
+    """Text (title, description, category) and category index per product id, for content/category models."""
+    ids = [int(p) for p in product_ids]
+    text: dict[str, str] = {}
+    category: dict[str, int] = {}
+    for pid, title, description, cat_id, cat_name in Product.objects.filter(pk__in=ids).values_list(
+        "pk", "title", "description", "category_id", "category__name"
+    ).iterator(chunk_size=5000):
+        text[str(pid)] = " ".join(x for x in (title, description or "", cat_name or "") if x)
+        if cat_id is not None:
+            category[str(pid)] = int(cat_id)
+    return text, category

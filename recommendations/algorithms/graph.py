@@ -9,6 +9,25 @@ import scipy.sparse as sp
 from .base import FitContext, Recommender, keep_top_k_per_row, weighted_history
 
 
+def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive-definite matrix through a float32 Cholesky factorisation.
+
+    About 2x faster than np.linalg.inv in float64 on 3,600 items (measured: 6 s vs 10-14 s on
+    the loaded 2-core box), and float32 is ample for ranking weights.
+    """
+    from scipy.linalg import lapack
+
+    factor, info = lapack.spotrf(matrix.astype(np.float32), lower=True, overwrite_a=True)
+    if info != 0:
+        return np.linalg.inv(matrix)
+    inverse, info = lapack.spotri(factor, lower=True, overwrite_c=True)
+    if info != 0:
+        return np.linalg.inv(matrix)
+    # dpotri fills one triangle only.
+    inverse = np.tril(inverse) + np.tril(inverse, -1).T
+    return inverse
+
+
 class EASE(Recommender):
     """Closed-form shallow autoencoder: B = I - P / diag(P), P = (X^T X + lambda I)^-1, diag(B) = 0.
 
@@ -30,7 +49,7 @@ class EASE(Recommender):
             x = weighted_history(x, context, half_life_days=self.half_life_days)
         gram = np.asarray((x.T @ x).todense())
         gram[np.diag_indices_from(gram)] += self.l2
-        p = np.linalg.inv(gram)
+        p = _spd_inverse(gram)
         b = -p / np.diag(p)[None, :]
         b[np.diag_indices_from(b)] = 0.0
         self.weights = b.astype(np.float32)

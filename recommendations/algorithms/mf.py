@@ -7,6 +7,9 @@ The `implicit` package (CPU build) does the optimisation; we never hand-write th
 from __future__ import annotations
 
 import os
+import warnings
+from contextlib import contextmanager
+from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,6 +22,17 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 def _threads() -> int:
     return int(os.environ.get("RECOMMENDATIONS_THREADS", "2"))
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """implicit parallelises itself; BLAS threads on top of it oversubscribe the cores."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.filterwarnings("ignore", message="Method expects CSR input")
+        yield
 
 
 class ImplicitALS(Recommender):
@@ -38,7 +52,8 @@ class ImplicitALS(Recommender):
         super().fit(user_items, context)
         self.model = AlternatingLeastSquares(**self.params, num_threads=_threads(),
                                              calculate_training_loss=False)
-        self.model.fit(self.user_items, show_progress=False)
+        with _single_threaded_blas():
+            self.model.fit(self.user_items, show_progress=False)
         return self
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:
@@ -61,7 +76,8 @@ class ImplicitBPR(Recommender):
 
         super().fit(user_items, context)
         self.model = BayesianPersonalizedRanking(**self.params, num_threads=_threads())
-        self.model.fit((self.user_items > 0).astype(np.float32).tocsr(), show_progress=False)
+        with _single_threaded_blas():
+            self.model.fit((self.user_items > 0).astype(np.float32).tocsr(), show_progress=False)
         return self
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:
@@ -88,7 +104,8 @@ class ImplicitItemKNN(Recommender):
             self.model = BM25Recommender(K=self.neighbours, K1=self.k1, B=self.b, num_threads=_threads())
         else:
             self.model = CosineRecommender(K=self.neighbours, num_threads=_threads())
-        self.model.fit(self.user_items, show_progress=False)
+        with _single_threaded_blas():
+            self.model.fit(self.user_items, show_progress=False)
         self.similarity = self.model.similarity.tocsr()
         return self
 
