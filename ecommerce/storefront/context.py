@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from ..models import Category, CartItem
 from ..privacy import CONSENT_COOKIE
 
-NAV_CATEGORY_LIMIT = 8
+NAV_CATEGORY_LIMIT = 12
 _MEMO_ATTR = "_storefront_nav"
 
 

@@ -96,7 +96,8 @@ def _current_cart(request: HttpRequest, *, create: bool) -> Cart | None:
 @require_GET
 @ensure_csrf_cookie
 def home(request: HttpRequest) -> HttpResponse:
-    products = product_list(in_stock_only=True)[:HOME_PRODUCTS]
+    # Newest first: an alphabetical start would show only titles beginning with digits.
+    products = product_list(in_stock_only=True).order_by("-created_at", "-pk")[:HOME_PRODUCTS]
     return _page(request, "storefront/home.html", {"products": products, "categories": category_roots()})
 
 

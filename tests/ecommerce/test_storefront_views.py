@@ -270,10 +270,13 @@ def test_order_history_lists_only_own_orders(client, user, other_user):
     assert mine.number in account and theirs.number not in account
 
 
-def test_order_detail_of_another_shopper_is_404(client, user, other_user):
+def test_order_detail_of_another_shopper_is_404(client, user, other_user, staff):
     theirs = OrderFactory(user=other_user)
     OrderItemFactory(order=theirs)
     client.force_login(user)
+    assert client.get(theirs.get_absolute_url()).status_code == 404
+    # staff look at customers' orders in the audited admin, not through the shop pages
+    client.force_login(staff)
     assert client.get(theirs.get_absolute_url()).status_code == 404
     client.force_login(other_user)
     assert client.get(theirs.get_absolute_url()).status_code == 200
@@ -352,3 +355,22 @@ def test_shouting_imported_titles_are_shown_in_sentence_case(client):
     home = client.get("/").content.decode()
     assert "White hanging heart t-light holder" in home and "Toy Story (1995)" in home
     assert "<h1>White hanging heart t-light holder</h1>" in client.get(product.get_absolute_url()).content.decode()
+
+
+def test_placeholder_tile_shows_category_initials_and_skips_repeated_description(client):
+    # given: an imported product without image whose description only repeats the title
+    category = CategoryFactory(name="Candles & Lights", slug="candles-lights")
+    product = ProductFactory(title="Rabbit Night Light", description="RABBIT NIGHT LIGHT", category=category)
+    # when
+    html = client.get(product.get_absolute_url()).content.decode()
+    # then
+    assert f'class="tile placeholder" style="--hue: {category.pk}; --turn: {product.pk}"' in html
+    assert "<span>CL</span>" in html
+    assert 'class="description"' not in html
+
+
+def test_home_lists_newest_products_first(client):
+    older = ProductFactory(title="A older")
+    newer = ProductFactory(title="Z newer")
+    products = list(client.get("/").context["products"])
+    assert products.index(newer) < products.index(older)
