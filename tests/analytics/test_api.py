@@ -87,6 +87,7 @@ def test_trends_api_shape_and_csv(staff_client, gmv_shop):
 
 
 def test_retention_api_shape(staff_client, gmv_shop):
+    rollups_refresh_days(start=date(2024, 1, 1), end=date(2024, 4, 30))
     data = staff_client.get(reverse("analytics:retention") + "?period=month&start=2024-02-01&end=2024-04-30").json()
 
     assert data["period"] == "month"

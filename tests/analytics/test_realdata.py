@@ -43,6 +43,7 @@ def uci_results(django_db_setup, django_db_blocker):
                 results["revenue_rollup"] = queries.trends(FULL, metric="revenue", interval="month")["series"]
                 results["revenue_raw"] = queries.trends(FULL, metric="revenue", interval="month", force_raw=True)["series"]
                 results["retention"] = queries.retention(FULL, period="month")["cohorts"]
+                results["retention_raw"] = queries.retention(FULL, period="month", force_raw=True)["cohorts"]
                 results["gmv"] = queries.gmv(FULL)
                 raise _Rollback
         except _Rollback:
@@ -88,4 +89,5 @@ def test_monthly_purchase_retention_matches_pandas(uci_results, raw_csv):
         expected.append({"cohort": c, "size": retained[0], "retained": retained})
 
     assert uci_results["retention"] == expected
+    assert uci_results["retention_raw"] == expected
     assert expected[0]["size"] > 800 and len(expected) == 13

@@ -1,0 +1,216 @@
+"""Rollup benchmark: do dashboard queries stay flat as the raw event log grows?
+
+For each size (default 50k and 5M events) the script empties its own PostgreSQL database,
+generates a year of shop traffic with COPY (shoppers, sessions of events, orders with lines),
+refreshes the rollups (timed), then times the dashboard's queries for a 30-day range
+(median of several warm runs). Rollup-backed queries are held to the target (≤ 2× at 5M vs 50k);
+raw-table queries (funnel, top products, browsing distribution) are reported for information.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dev_analytics_bench \
+        .venv/bin/python benchmarks/analytics_rollup_bench.py --sizes 50000 5000000
+
+The database is created if missing and wiped on every size: never point it at real data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/dev_analytics_bench"
+os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecommerce.settings")
+
+YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
+DAYS = 365
+EVENTS_PER_SESSION = 10  # average; the generator draws 6..14
+REGISTERED = 20_000  # shoppers with accounts; more traffic brings more anonymous visitors too
+PRODUCTS = 500
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def reset(connection) -> None:
+    from analytics.models import DailyActor, DailyMetric, HourlyMetric, RollupState, Segment
+    from ecommerce.models import Category, Event, Order, OrderItem, Product, User
+
+    tables = [m._meta.db_table for m in (DailyActor, DailyMetric, HourlyMetric, RollupState, Segment,
+                                         OrderItem, Order, Event, Product, Category, User)]
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+
+
+def generate(connection, n_events: int, seed: int = 0) -> dict[str, int]:
+    """COPY a year of traffic: sessions of 6-14 events, 1 in 4 sessions buys (an order with lines)."""
+    rng = random.Random(seed)
+    raw = connection.connection  # psycopg 3 connection under Django
+    ev_cols = "id, type, occurred_at, received_at, user_id, anonymous_id, session_key, product_id, query, properties"
+    with raw.cursor() as cur:
+        with cur.copy("COPY ecommerce_category (id, name, slug, parent_id) FROM STDIN") as cp:
+            for i in range(1, 11):
+                cp.write_row((i, f"Category {i}", f"cat-{i}", None))
+        with cur.copy("COPY ecommerce_product (id, sku, title, description, category_id, price, currency, stock, "
+                      "is_active, is_non_product, image_url, attributes, created_at) FROM STDIN") as cp:
+            for i in range(1, PRODUCTS + 1):
+                cp.write_row((i, f"B{i:05d}", f"Bench product {i}", "", 1 + i % 10, f"{rng.uniform(1, 60):.2f}", "GBP",
+                              100, True, False, "", "{}", YEAR_START))
+        countries = ["United Kingdom"] * 6 + ["France", "Germany", "Netherlands", "Spain"]
+        with cur.copy("COPY ecommerce_user (id, password, is_superuser, username, first_name, last_name, email, "
+                      "is_staff, is_active, date_joined, birth_year, gender, country, tracking_consent) FROM STDIN") as cp:
+            for i in range(1, REGISTERED + 1):
+                cp.write_row((i, "!", False, f"bench{i}", "", "", f"bench{i}@example.com", False, True, YEAR_START,
+                              rng.randint(1950, 2005), rng.choice("fmo"), rng.choice(countries), True))
+        n_sessions = max(1, n_events // EVENTS_PER_SESSION)
+        # Traffic grows with visitors: anonymous visitors scale with the number of sessions.
+        n_anonymous = max(100, n_sessions // 3)
+        written = orders = 0
+        order_rows, line_rows = [], []
+        with cur.copy(f"COPY ecommerce_event ({ev_cols}) FROM STDIN") as cp:
+            while written < n_events:
+                start = YEAR_START + timedelta(days=rng.randrange(DAYS), hours=rng.choice(
+                    [8, 9, 10, 11, 12, 12, 13, 14, 15, 16, 17, 18, 19, 20, 20, 21, 21, 22]), minutes=rng.randrange(60))
+                registered = rng.random() < 0.6
+                user_id = rng.randint(1, REGISTERED) if registered else None
+                anon = f"a{rng.randrange(n_anonymous)}" if not registered else f"r{user_id}"
+                t = start
+                steps = ["page_view"] + ["product_view"] * rng.randint(3, 9)
+                if rng.random() < 0.3:
+                    steps.insert(1, "search")
+                buys = rng.random() < 0.25
+                if rng.random() < 0.5 or buys:
+                    steps += ["add_to_cart", "checkout_start"] + (["purchase"] if buys else [])
+                product = rng.randint(1, PRODUCTS)
+                for step in steps:
+                    if written >= n_events:
+                        break
+                    t += timedelta(seconds=rng.randint(5, 240))
+                    query = rng.choice(["mug", "lamp", "unicorn", "candle", "gnome"]) if step == "search" else ""
+                    props = '{"results": 0}' if query == "unicorn" else "{}"
+                    cp.write_row((uuid.UUID(int=rng.getrandbits(128), version=4), step, t, t, user_id, anon, "",
+                                  product if step in ("product_view", "add_to_cart") else None, query, props))
+                    written += 1
+                if buys and user_id is not None and written < n_events:
+                    orders += 1
+                    status = "cancelled" if rng.random() < 0.05 else "delivered"
+                    order_rows.append((orders, f"B{orders:09d}", user_id, "", status, t, t, "GBP", "", "", "", "", None,
+                                       None, "bench"))
+                    for line in range(1, rng.randint(1, 4) + 1):
+                        line_rows.append((orders, rng.randint(1, PRODUCTS), "Bench product", rng.randint(1, 5),
+                                          f"{rng.uniform(1, 60):.2f}", line))
+        with cur.copy("COPY ecommerce_order (id, number, user_id, email, status, placed_at, updated_at, currency, "
+                      "shipping_name, shipping_address, country, tracking_number, shipped_at, delivered_at, source) "
+                      "FROM STDIN") as cp:
+            for row in order_rows:
+                cp.write_row(row)
+        with cur.copy("COPY ecommerce_orderitem (order_id, product_id, title, quantity, unit_price, line_number) "
+                      "FROM STDIN") as cp:
+            for row in line_rows:
+                cp.write_row(row)
+        for table in ("ecommerce_user", "ecommerce_product", "ecommerce_category", "ecommerce_order"):
+            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))")
+    raw.commit()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return {"events": written, "orders": orders, "order_lines": len(line_rows), "sessions_anonymous_pool": n_anonymous}
+
+
+def timed(fn, repeat: int) -> float:
+    fn()  # warm
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs)
+
+
+def dashboard_queries():
+    from analytics import queries
+    from analytics.queries import Filters
+
+    f = Filters(start=date(2025, 12, 2), end=date(2025, 12, 31))
+    rollup_backed = {
+        "kpis (30 d, with previous period)": lambda: queries.kpis(f),
+        "trend revenue by day": lambda: queries.trends(f, metric="revenue", interval="day"),
+        "trend product_view by day": lambda: queries.trends(f, metric="product_view", interval="day"),
+        "trend visitors by week": lambda: queries.trends(f, metric="visitors", interval="week"),
+        "trend orders by hour": lambda: queries.trends(f, metric="orders", interval="hour"),
+        "heat-map (all events)": lambda: queries.heatmap(f),
+        "retention by month (purchase, 12 months)": lambda: queries.retention(
+            Filters(start=date(2025, 1, 1), end=f.end), period="month"),
+    }
+    raw = {
+        "funnel (4 steps, 7 d window)": lambda: queries.funnel(f, steps=queries.DEFAULT_FUNNEL, window_seconds=7 * 86400),
+        "top products": lambda: queries.top(f, dimension="products"),
+        "browsing-count distribution": lambda: queries.distributions(f, field="browsing_count"),
+    }
+    return rollup_backed, raw
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[50_000, 5_000_000])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    url = os.environ["DATABASE_URL"]
+    if not url.startswith("postgres"):
+        sys.exit("This benchmark needs PostgreSQL (COPY).")
+    ensure_database(url)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    settings.DEBUG = False  # no query log
+    call_command("migrate", verbosity=0)
+    from analytics.rollups import rollups_refresh_pending
+
+    results = {}
+    for size in args.sizes:
+        reset(connection)
+        t0 = time.perf_counter()
+        counts = generate(connection, size)
+        gen_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rolled = rollups_refresh_pending()
+        roll_s = time.perf_counter() - t0
+        rollup_backed, raw = dashboard_queries()
+        timings = {name: timed(fn, args.repeat) for name, fn in {**rollup_backed, **raw}.items()}
+        results[size] = {"counts": counts, "generate_s": gen_s, "rollup_s": roll_s, "rolled": rolled, "timings": timings,
+                         "rollup_total": sum(timings[n] for n in rollup_backed), "raw_names": list(raw)}
+        print(f"\n== {size:,} events: generated in {gen_s:.1f} s {counts}; rollups in {roll_s:.1f} s "
+              f"({rolled['daily']} daily, {rolled['hourly']} hourly, {rolled['actors']} actor-day rows)")
+        for name, seconds in timings.items():
+            print(f"   {name:45s} {seconds * 1000:9.1f} ms{'   (raw tables)' if name in raw else ''}")
+        print(f"   {'rollup-backed dashboard total':45s} {results[size]['rollup_total'] * 1000:9.1f} ms")
+        sys.stdout.flush()
+    if len(args.sizes) >= 2:
+        small, big = results[args.sizes[0]], results[args.sizes[-1]]
+        print(f"\nratio {args.sizes[-1]:,} / {args.sizes[0]:,} events:")
+        for name in small["timings"]:
+            print(f"   {name:45s} {big['timings'][name] / small['timings'][name]:6.2f}x")
+        ratio = big["rollup_total"] / small["rollup_total"]
+        print(f"   {'rollup-backed dashboard total':45s} {ratio:6.2f}x  (target <= 2x: {'met' if ratio <= 2 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
