@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import queries
+from .models import Segment
 from .queries import DEFAULT_FUNNEL, Filters
 from .selectors import segment_list
 
@@ -65,6 +66,8 @@ class FilterSerializer(serializers.Serializer):
             start = start or end - timedelta(days=29)
         if end < start:
             raise serializers.ValidationError({"end": "end must not be before start."})
+        if attrs.get("segment") and not Segment.objects.filter(key=attrs["segment"]).exists():
+            raise serializers.ValidationError({"segment": f"Unknown segment {attrs['segment']!r}."})
         if (end - start).days + 1 > MAX_RANGE_DAYS:
             raise serializers.ValidationError({"end": f"The range may span at most {MAX_RANGE_DAYS} days."})
         attrs["start"], attrs["end"] = start, end

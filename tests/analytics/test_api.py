@@ -39,6 +39,8 @@ def test_analytics_api_answers_staff_on_empty_data(name, staff_client):
     ("top", "dimension=colours", "dimension"),
     ("distributions", "field=shoe_size", "field"),
     ("heatmap", "event=teleport", "Unknown event"),
+    ("kpis", "segment=no-such-segment", "Unknown segment"),
+    ("kpis", "category=999999", "Unknown category"),
 ])
 def test_analytics_api_rejects_bad_input_with_400(name, query, message, staff_client):
     response = staff_client.get(reverse(f"analytics:{name}") + "?" + query)
@@ -122,3 +124,15 @@ def test_dashboard_page_is_staff_only(client, user, staff):
     response = client.get(url)
     assert response.status_code == 200
     assert b"analytics/chartjs" in response.content or b"chart" in response.content
+
+
+def test_kpis_api_filters_by_segment(staff_client, gmv_shop):
+    from analytics.services import segment_save
+
+    rollups_refresh_days(start=date(2024, 1, 1), end=date(2024, 4, 30))
+    segment_save(key="bobs", name="Bob only", user_ids=[gmv_shop["bob"].pk])
+
+    data = staff_client.get(reverse("analytics:kpis") + "?start=2024-03-01&end=2024-03-31&segment=bobs").json()
+
+    kpis = {k["key"]: k["value"] for k in data["kpis"]}
+    assert kpis["gmv"] == 4.5 and kpis["orders"] == 1 and kpis["visitors"] == 1
