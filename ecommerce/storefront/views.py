@@ -346,4 +346,7 @@ def privacy_delete(request: HttpRequest) -> HttpResponse:
     user_erase(user=user)
     auth_logout(request)
     messages.success(request, "Your account is deleted and your personal data erased.")
-    return redirect("storefront:home")
+    response = redirect("storefront:home")
+    # Start this browser afresh too: the banner asks again and the tracker drops its anonymous id.
+    response.delete_cookie(CONSENT_COOKIE, samesite="Lax")
+    return response

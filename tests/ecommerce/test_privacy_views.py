@@ -78,11 +78,13 @@ def test_delete_account_anonymizes_orders_events_and_deactivates_user(client, us
     other_event = EventFactory(user=other_user, anonymous_id="anon-other")
     Cart.objects.create(user=user).items.create(product=product, quantity=1)
     client.force_login(user)
+    client.cookies["tracking_consent"] = "yes"
     # when
     response = client.post(reverse("storefront:privacy_delete"),
                            {"password": "correct-horse-battery", "confirm": "on"})
     # then
     assert response.status_code == 302 and response["Location"] == reverse("storefront:home")
+    assert response.cookies["tracking_consent"].value == ""  # the browser is asked again
     user.refresh_from_db()
     assert not user.is_active and user.date_erased is not None
     assert user.email == "" and user.username == f"erased-{user.pk}" and not user.has_usable_password()

@@ -374,3 +374,27 @@ def test_home_lists_newest_products_first(client):
     newer = ProductFactory(title="Z newer")
     products = list(client.get("/").context["products"])
     assert products.index(newer) < products.index(older)
+
+
+def _queries_for(url, params=None) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert Client().get(url, params or {}).status_code == 200
+    return len(captured)
+
+
+def test_listing_pages_query_count_does_not_grow_with_products():
+    # given: a few products, each in its own category (the tiles read the category)
+    parent = CategoryFactory(slug="many")
+    for i in range(3):
+        ProductFactory(title=f"Thing {i}", category=CategoryFactory(parent=parent))
+    pages = [(reverse("storefront:category", args=["many"]), None), (reverse("storefront:search"), {"q": "thing"}),
+             ("/", None)]
+    few = [_queries_for(url, params) for url, params in pages]
+    # when: a full page more
+    for i in range(21):
+        ProductFactory(title=f"Thing {i + 3}", category=CategoryFactory(parent=parent))
+    # then: no query per product or per category
+    assert [_queries_for(url, params) for url, params in pages] == few
