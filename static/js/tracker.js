@@ -72,6 +72,18 @@
     return id || "";
   }
 
+  /* Where the shopper came from, without query string or fragment: those can carry other
+     sites' tokens or personal data that the shop has no business keeping. */
+  function referrerWithoutQuery() {
+    if (!document.referrer) return "";
+    try {
+      var u = new URL(document.referrer);
+      return (u.origin + u.pathname).slice(0, 500);
+    } catch (e) {
+      return "";
+    }
+  }
+
   function toInt(value) {
     var n = parseInt(value, 10);
     return isNaN(n) ? null : n;
@@ -171,7 +183,7 @@
     if (!allowed()) { forgetAnonymousId(); return; }
     var body = document.body;
     var page = body.getAttribute("data-page") || "other";
-    track("page_view", { page: page, title: document.title.slice(0, 200), referrer: document.referrer.slice(0, 500) });
+    track("page_view", { page: page, title: document.title.slice(0, 200), referrer: referrerWithoutQuery() });
     if (page === "product" && body.getAttribute("data-product-id")) {
       track("product_view", { product_id: body.getAttribute("data-product-id") });
     }
