@@ -12,7 +12,7 @@ def _int(name: str, default: int) -> int:
 
 
 # The registry name of the model whose precomputed rows serve shoppers.
-ACTIVE_MODEL_NAME = "recommendations.hybrid"
+ACTIVE_MODEL_NAME = "recommendations.personalized"
 POPULARITY_WINDOW_DAYS = _int("RECOMMENDATIONS_POPULARITY_WINDOW_DAYS", 90)
 POPULARITY_CACHE_SECONDS = _int("RECOMMENDATIONS_POPULARITY_CACHE_SECONDS", 600)
 SESSION_HISTORY_LIMIT = _int("RECOMMENDATIONS_SESSION_HISTORY_LIMIT", 10)

@@ -31,9 +31,11 @@ class UserRecommendation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "product"], name="userrec_unique_product"),
+            models.UniqueConstraint(
+                fields=["user", "product", "model_version"], name="userrec_unique_product_version"
+            ),
         ]
-        indexes = [models.Index(fields=["user", "rank"])]
+        indexes = [models.Index(fields=["user", "model_version", "rank"])]
         ordering = ["user", "rank"]
 
 
@@ -78,6 +80,12 @@ class BusinessRules(models.Model):
     boosted_products = models.ManyToManyField(Product, blank=True, related_name="+")
     # Multiplier applied to a boosted product's score before re-ranking.
     boost_factor = models.FloatField(default=2.0)
+    # A/B test: when set, half of the shoppers (deterministic hash of the user or session) see
+    # this version's precomputed rows instead of the active version's.
+    challenger_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        limit_choices_to={"name__startswith": "recommendations."},
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

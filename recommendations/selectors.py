@@ -59,6 +59,7 @@ def business_rules_get() -> BusinessRules | None:
     """The newest active rules row, or None (then only sellable/in-stock filtering applies)."""
     return (
         BusinessRules.objects.filter(is_active=True)
+        .select_related("challenger_version")
         .prefetch_related("exclude_categories", "pinned_products", "boosted_products")
         .order_by("-updated_at", "-pk")
         .first()
@@ -148,22 +149,25 @@ def session_viewed_product_ids(*, user: User | None, session_key: str) -> list[i
     return seen
 
 
-def ab_bucket_version(*, user: User | None, session_key: str = "") -> ModelVersion | None:
+def ab_bucket(*, user: User | None, session_key: str = "") -> int:
+    """0 or 1, stable per shopper: a hash of the user id (or the session key when anonymous)."""
+    identity = f"u{user.pk}" if user is not None and user.is_authenticated else f"s{session_key}"
+    return int(hashlib.sha256(identity.encode()).hexdigest(), 16) % 2
+
+
+def ab_bucket_version(
+    *, user: User | None, session_key: str = "", rules: BusinessRules | None = None
+) -> ModelVersion | None:
     """The model version whose precomputed rows this shopper sees.
 
-    When a challenger (the newest `trained` version with precomputed rows) is live beside the
-    active one, a deterministic hash of the user id (or session) splits traffic 50/50, so a
-    shopper always sees the same variant.
+    With a challenger set in the business rules (an A/B test), bucket 1 sees the challenger and
+    bucket 0 the active version; the split is deterministic so a shopper always sees one variant.
     """
     active = ModelVersion.objects.filter(name=ACTIVE_MODEL_NAME, status=ModelVersion.Status.ACTIVE).first()
-    challenger_id = cache.get("recs:challenger_version_id")
-    if challenger_id is None or active is None:
+    challenger = rules.challenger_version if rules is not None else None
+    if challenger is None or active is None or challenger.pk == active.pk:
         return active
-    identity = f"u{user.pk}" if user is not None and user.is_authenticated else f"s{session_key}"
-    bucket = int(hashlib.sha256(identity.encode()).hexdigest(), 16) % 2
-    if bucket == 1:
-        return ModelVersion.objects.filter(pk=challenger_id).first() or active
-    return active
+    return challenger if ab_bucket(user=user, session_key=session_key) == 1 else active
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +297,7 @@ def recommendations_for(
     collector = _Collector(allowed=allowed, excluded=excluded | {p.pk for p in pinned}, want=want)
 
     if user is not None and user.is_authenticated:
-        version = ab_bucket_version(user=user, session_key=session_key)
+        version = ab_bucket_version(user=user, session_key=session_key, rules=rules)
         rows = UserRecommendation.objects.filter(user=user)
         rows = rows.filter(model_version=version) if version is not None else rows
         collector.add(

@@ -1,0 +1,405 @@
+"""Writes of the recommendations app: train -> evaluate -> register/promote -> precompute.
+
+The pipeline reads purchases (and weighted browsing events) through selectors, fits plain
+NumPy models from `recommendations.algorithms`, records every trained model in the registry
+(ecommerce.ml) with its offline metrics, promotes only when the new model beats the active
+one on the same split, and writes the precomputed rows the request path serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from django.db import transaction
+from django.utils import timezone
+
+from ecommerce import ml
+from ecommerce.models import Event, ModelVersion, Product, User
+from ecommerce.services.events import event_record, events_ingest
+
+from .algorithms import (
+    ALGORITHMS,
+    BasketCoPurchase,
+    ContentTfidf,
+    FitContext,
+    ItemKNN,
+    Recommender,
+    interaction_matrix,
+)
+from .algorithms.base import DEFAULT_EVENT_WEIGHTS
+from .conf import ACTIVE_MODEL_NAME, PRECOMPUTE_TOP_N, SIMILAR_TOP_N
+from .evaluation import Split, build_matrices, evaluate_recommender, temporal_split
+from .models import BusinessRules, SimilarProduct, UserRecommendation
+from .selectors import product_side_information, purchase_history_frame
+
+logger = logging.getLogger(__name__)
+
+EVAL_QUANTILE = 0.8
+EVAL_K = 10
+PRIMARY_METRIC = f"ndcg@{EVAL_K}"
+# The serving algorithm (a key of ALGORITHMS), registered as ACTIVE_MODEL_NAME, and cheap
+# comparison models registered under recommendations.<algorithm> so the admin shows the gap.
+SERVING_ALGORITHM = "hybrid"
+COMPARISON_ALGORITHMS = ("most_popular", "item_knn_bm25")
+# Fewer evaluated users than this and the offline metric is noise: serve the fallback.
+MIN_EVAL_USERS = 5
+# Browsing events count as a fraction of a purchase in the serving matrix (view < cart < purchase).
+EVENT_TYPES_FOR_TRAINING = ("product_view", "add_to_cart", "checkout_start", "purchase")
+
+
+@dataclass
+class TrainedRecommender:
+    """The registry artifact: the fitted model with the id maps needed to use it."""
+
+    algorithm: str
+    model: Recommender
+    user_ids: list[str]
+    item_ids: list[str]
+    history: sp.csr_matrix  # what the user already has (excluded from "recommended for you")
+    trained_at: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def browsing_interactions(users: list[str], items: list[str], now: pd.Timestamp | None) -> sp.csr_matrix:
+    """Logged-in shoppers' views/carts/purchases as weights in [0, 1] (purchase = 1), decayed."""
+    rows = list(
+        Event.objects.filter(user__isnull=False, product__isnull=False, type__in=EVENT_TYPES_FOR_TRAINING)
+        .values_list("user_id", "product_id", "type", "occurred_at")
+        .iterator(chunk_size=20000)
+    )
+    shape = (len(users), len(items))
+    if not rows:
+        return sp.csr_matrix(shape, dtype=np.float32)
+    frame = pd.DataFrame(rows, columns=["user", "item", "type", "ts"])
+    u = pd.Index(users).get_indexer(frame["user"].astype(str))
+    i = pd.Index(items).get_indexer(frame["item"].astype(str))
+    ok = (u >= 0) & (i >= 0)
+    if not ok.any():
+        return sp.csr_matrix(shape, dtype=np.float32)
+    ts = pd.to_datetime(frame.loc[ok, "ts"], utc=True)
+    seconds = ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
+    reference = (now.timestamp() if now is not None else float(seconds.max()))
+    matrix = interaction_matrix(u[ok], i[ok], frame.loc[ok, "type"].to_numpy(), seconds, shape=shape,
+                                half_life_days=60.0, now=reference)
+    matrix.data = np.minimum(matrix.data / DEFAULT_EVENT_WEIGHTS["purchase"], 1.0)
+    return matrix
+
+
+def _fit_full(purchases: pd.DataFrame, text: dict[str, str], categories: dict[str, int]) -> tuple[
+    list[str], list[str], sp.csr_matrix, FitContext
+]:
+    users = sorted(purchases["user"].unique().tolist())
+    items = sorted(purchases["item"].unique().tolist())
+    binary, context = build_matrices(purchases, users, items, item_text=text, item_category=categories)
+    browsing = browsing_interactions(users, items, purchases["ts"].max())
+    if browsing.nnz:
+        binary = binary.maximum(browsing).tocsr().astype(np.float32)
+    return users, items, binary, context
+
+
+# ---------------------------------------------------------------------------------------------
+# Training, evaluation, promotion
+
+
+def _register(name: str, artifact: Any, metrics: dict[str, float], params: dict[str, Any],
+              data_ref: dict[str, Any], notes: str = "") -> ModelVersion:
+    return ml.model_version_register(
+        name=name, artifact=artifact, metrics=metrics, primary_metric=PRIMARY_METRIC,
+        params=params, data_ref=data_ref, notes=notes,
+    )
+
+
+def _promote(version: ModelVersion, split: Split, algorithm: str) -> bool:
+    """Promote if strictly better than the active version's configuration on the same split.
+
+    The active version's algorithm is re-fitted on the same training window and scored on the
+    same truth, so both numbers come from identical data. The same configuration retrained on
+    newer data scores identically there; it is promoted too (it is the same model, fresher),
+    which the version's notes say.
+    """
+    active = ml.model_version_get_active(name=version.name)
+    if active is None:
+        return ml.model_version_promote(version=version)
+    active_algorithm = active.params.get("algorithm", "")
+    if active_algorithm == algorithm and active.params.get("config") == version.params.get("config"):
+        ModelVersion.objects.filter(pk=version.pk).update(
+            notes=(version.notes + "\nSame configuration as the active version, retrained on newer data.").strip()
+        )
+        return ml.model_version_promote(version=version, force=True)
+    if active_algorithm not in ALGORITHMS:
+        return ml.model_version_promote(version=version, active_score_on_same_data=active.primary_score)
+    active_score = evaluate_recommender(ALGORITHMS[active_algorithm](), split, EVAL_K)[PRIMARY_METRIC]
+    return ml.model_version_promote(version=version, active_score_on_same_data=active_score)
+
+
+def recommenders_train(
+    *, serving_algorithm: str = SERVING_ALGORITHM, comparison_algorithms: tuple[str, ...] = COMPARISON_ALGORITHMS
+) -> dict[str, Any]:
+    """Train, evaluate on the temporal split, register and (maybe) promote; then precompute.
+
+    On an empty or tiny purchase log nothing is registered or promoted: widgets keep serving
+    the fallback (session -> category popularity -> trending), content-based similar items are
+    still precomputed, and the summary says so.
+    """
+    started = time.perf_counter()
+    summary: dict[str, Any] = {"status": "ok", "versions": {}, "promoted": {}}
+    purchases = purchase_history_frame()
+    logger.info("recommendations.train_start", extra={"purchase_lines": int(len(purchases))})
+    all_products = list(Product.objects.sellable().values_list("pk", flat=True))
+    text_all, cats_all = product_side_information([str(p) for p in all_products])
+
+    split = None
+    if not purchases.empty and purchases["user"].nunique() >= 2:
+        try:
+            split = temporal_split(purchases, EVAL_QUANTILE, item_text=text_all, item_category=cats_all)
+        except ValueError:
+            split = None
+    if split is None or len(split.eval_rows) < MIN_EVAL_USERS:
+        summary["status"] = "fallback"
+        summary["reason"] = (
+            f"too little purchase history to train and evaluate ({len(purchases)} purchase lines, "
+            f"{0 if split is None else len(split.eval_rows)} evaluable customers; need {MIN_EVAL_USERS}): "
+            "serving the popularity/session fallback"
+        )
+        summary["similar_rows"] = similar_items_precompute(version=None, purchases=purchases, text=text_all,
+                                                           categories=cats_all)
+        summary["seconds"] = round(time.perf_counter() - started, 2)
+        logger.info("recommendations.train_fallback", extra={"purchase_lines": int(len(purchases))})
+        return summary
+
+    data_ref = {
+        "cutoff_quantile": EVAL_QUANTILE, "cutoff": str(split.cutoff), "users_evaluated": int(len(split.eval_rows)),
+        "train_users": len(split.users), "train_items": len(split.items), "purchase_lines": int(len(purchases)),
+    }
+    users, items, matrix, context = _fit_full(purchases, text_all, cats_all)
+    if serving_algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {serving_algorithm!r}")
+    serving_version = None
+    jobs = [(ACTIVE_MODEL_NAME, serving_algorithm)] + [
+        (f"recommendations.{a}", a) for a in comparison_algorithms if a != serving_algorithm
+    ]
+    for name, algorithm in jobs:
+        metrics = evaluate_recommender(ALGORITHMS[algorithm](), split, EVAL_K)
+        logger.info("recommendations.evaluated", extra={"algorithm": algorithm, PRIMARY_METRIC: metrics[PRIMARY_METRIC]})
+        model = ALGORITHMS[algorithm]().fit(matrix, context)
+        artifact = TrainedRecommender(
+            algorithm=algorithm, model=model, user_ids=users, item_ids=items, history=matrix,
+            trained_at=timezone.now().isoformat(),
+        )
+        params = {"algorithm": algorithm, "config": _config_of(model)}
+        version = _register(name, artifact, {k: round(float(v), 6) for k, v in metrics.items()}, params, data_ref)
+        promoted = _promote(version, split, algorithm)
+        summary["versions"][name] = version.version
+        summary["promoted"][name] = promoted
+        summary[f"{name}.{PRIMARY_METRIC}"] = metrics[PRIMARY_METRIC]
+        if name == ACTIVE_MODEL_NAME:
+            serving_version = version
+    active = ml.model_version_get_active(name=ACTIVE_MODEL_NAME)
+    if active is not None:
+        if serving_version is not None and active.pk == serving_version.pk:
+            loaded_model = artifact_for(serving_version)
+        else:
+            loaded_model = artifact_for(active)
+        summary["user_rows"] = user_recommendations_precompute(version=active, trained=loaded_model)
+        rules = BusinessRules.objects.filter(is_active=True).select_related("challenger_version").first()
+        challenger = rules.challenger_version if rules else None
+        if challenger is not None and challenger.pk != active.pk:
+            summary["challenger_rows"] = user_recommendations_precompute(
+                version=challenger, trained=artifact_for(challenger)
+            )
+        _delete_stale_rows(keep=[v.pk for v in (active, challenger) if v is not None])
+    summary["similar_rows"] = similar_items_precompute(
+        version=active, purchases=purchases, text=text_all, categories=cats_all
+    )
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    logger.info("recommendations.train_done", extra={"seconds": summary["seconds"]})
+    return summary
+
+
+def _config_of(model: Recommender) -> dict[str, Any]:
+    """JSON-able hyper-parameters of a fitted model, to compare configurations across versions."""
+    def plain(value: Any) -> Any:
+        return value if isinstance(value, int | float | str | bool | type(None)) else repr(type(value).__name__)
+
+    config = {k: plain(v) for k, v in vars(model).items() if isinstance(v, int | float | str | bool | type(None))
+              and k not in {"n_users", "n_items"}}
+    for name, sub in getattr(model, "models", {}).items():
+        config[name] = {k: plain(v) for k, v in vars(sub).items()
+                        if isinstance(v, int | float | str | bool | type(None)) and k not in {"n_users", "n_items"}}
+        config[name]["weight"] = model.weights.get(name)
+    return config
+
+
+def artifact_for(version: ModelVersion) -> TrainedRecommender:
+    return ml.model_load(version)
+
+
+# ---------------------------------------------------------------------------------------------
+# Precompute
+
+
+def _reasons_for(trained: TrainedRecommender, row: int, item_cols: np.ndarray, titles: dict[str, str]) -> list[str]:
+    """'Because you bought X': the history item contributing most to each recommended item."""
+    history = trained.history.getrow(row)
+    model = trained.model
+    weights = None
+    for candidate in [model, *getattr(model, "models", {}).values()]:
+        weights = getattr(candidate, "weights", None) if hasattr(candidate, "score_history") else None
+        if isinstance(weights, np.ndarray):
+            break
+        sim = getattr(candidate, "similarity", None)
+        if sim is not None:
+            weights = sim
+            break
+    if weights is None or history.nnz == 0:
+        return ["Popular with customers like you"] * len(item_cols)
+    owned = history.indices
+    block = weights[owned][:, item_cols]
+    block = block.toarray() if sp.issparse(block) else np.asarray(block)
+    contribution = block * history.data[:, None]
+    best = contribution.argmax(axis=0)
+    reasons = []
+    for col, b in zip(range(len(item_cols)), best, strict=True):
+        if contribution[b, col] <= 0:
+            reasons.append("Trending now")
+        else:
+            title = titles.get(trained.item_ids[owned[b]], "")
+            reasons.append(f"Because you bought {title}"[:255] if title else "Picked for you")
+    return reasons
+
+
+def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRecommender,
+                                    top_n: int = PRECOMPUTE_TOP_N, batch_size: int = 1024) -> int:
+    """Replace `version`'s UserRecommendation rows with fresh top-N lists (idempotent)."""
+    item_pks = np.array([int(i) for i in trained.item_ids])
+    sellable = set(Product.objects.sellable().filter(pk__in=item_pks.tolist()).values_list("pk", flat=True))
+    not_sellable = np.array([pk not in sellable for pk in item_pks])
+    titles = {str(pk): t for pk, t in Product.objects.filter(pk__in=item_pks.tolist()).values_list("pk", "title")}
+    known_users = set(User.objects.filter(pk__in=[int(u) for u in trained.user_ids]).values_list("pk", flat=True))
+    rows_to_score = np.array([r for r, u in enumerate(trained.user_ids) if int(u) in known_users], dtype=np.int64)
+    written = 0
+    with transaction.atomic():
+        UserRecommendation.objects.filter(model_version=version).delete()
+        for start in range(0, len(rows_to_score), batch_size):
+            chunk = rows_to_score[start : start + batch_size]
+            exclude = trained.history[chunk].copy()
+            exclude.data[:] = 1.0
+            if not_sellable.any():
+                mask = sp.csr_matrix(np.tile(not_sellable, (len(chunk), 1)).astype(np.float32))
+                exclude = exclude.maximum(mask).tocsr()
+            ids, scores = trained.model.recommend(chunk, k=top_n, exclude=exclude)
+            objects = []
+            for row, item_cols, item_scores in zip(chunk, ids, scores, strict=True):
+                valid = item_cols >= 0
+                cols = item_cols[valid]
+                reasons = _reasons_for(trained, int(row), cols, titles)
+                user_pk = int(trained.user_ids[row])
+                for rank, (col, score, reason) in enumerate(zip(cols, item_scores[valid], reasons, strict=True)):
+                    objects.append(UserRecommendation(
+                        user_id=user_pk, product_id=int(item_pks[col]), rank=rank, score=float(score),
+                        reason=reason, model_version=version,
+                    ))
+            UserRecommendation.objects.bulk_create(objects, batch_size=5000)
+            written += len(objects)
+            logger.info("recommendations.precompute_progress",
+                        extra={"version_id": version.pk, "users_done": int(start + len(chunk)),
+                               "users_total": int(len(rows_to_score))})
+    return written
+
+
+def _delete_stale_rows(*, keep: list[int]) -> None:
+    UserRecommendation.objects.exclude(model_version_id__in=keep).delete()
+
+
+def similar_items_precompute(*, version: ModelVersion | None, purchases: pd.DataFrame,
+                             text: dict[str, str], categories: dict[str, int], top_n: int = SIMILAR_TOP_N) -> int:
+    """Replace every SimilarProduct row: 'similar' = CF neighbours blended with text similarity
+    (so cold products have neighbours too), 'bought_together' = same-basket co-purchase."""
+    items = sorted(text.keys(), key=int)
+    if not items:
+        with transaction.atomic():
+            SimilarProduct.objects.all().delete()
+        return 0
+    item_pos = pd.Index(items)
+    context = FitContext(item_text=[text[i] for i in items])
+    empty = sp.csr_matrix((1, len(items)), dtype=np.float32)
+    content = ContentTfidf(neighbours=top_n * 2).fit(empty, context).similarity
+    similar = content * 0.3
+    together = None
+    if not purchases.empty:
+        known = purchases[purchases["item"].isin(item_pos)]
+        users = sorted(known["user"].unique().tolist())
+        if users:
+            binary, ctx = build_matrices(known, users, items)
+            cf = ItemKNN(similarity="bm25", neighbours=top_n * 2, shrinkage=10.0).fit(binary).similarity
+            similar = (cf + content * 0.3).tocsr()
+            together = BasketCoPurchase(neighbours=top_n, shrinkage=5.0).fit(binary, ctx).similarity
+    item_pks = [int(i) for i in items]
+    objects = []
+    for kind, matrix in ((SimilarProduct.Kind.SIMILAR, similar), (SimilarProduct.Kind.BOUGHT_TOGETHER, together)):
+        if matrix is None:
+            continue
+        matrix = sp.csr_matrix(matrix)
+        for row in range(matrix.shape[0]):
+            start, end = matrix.indptr[row], matrix.indptr[row + 1]
+            if start == end:
+                continue
+            cols = matrix.indices[start:end]
+            vals = matrix.data[start:end]
+            order = np.argsort(-vals, kind="stable")[:top_n]
+            for rank, pos in enumerate(order):
+                if vals[pos] <= 0:
+                    continue
+                objects.append(SimilarProduct(
+                    product_id=item_pks[row], similar_id=item_pks[cols[pos]], kind=kind, rank=rank,
+                    score=float(vals[pos]), model_version=version,
+                ))
+    with transaction.atomic():
+        SimilarProduct.objects.all().delete()
+        SimilarProduct.objects.bulk_create(objects, batch_size=5000)
+    logger.info("recommendations.similar_precomputed", extra={"rows": len(objects)})
+    return len(objects)
+
+
+# ---------------------------------------------------------------------------------------------
+# Online feedback
+
+
+def recommendation_impressions_record(*, request_user: User | None, session_key: str, slot: str,
+                                      items: list[tuple[int, int | None]]) -> int:
+    """One recommendation_impression event per rendered item (slot, position, model version),
+    written as one batch through the core event service."""
+    import uuid
+
+    user = request_user if request_user is not None and request_user.is_authenticated else None
+    now = timezone.now().isoformat()
+    raw = [
+        {"id": str(uuid.uuid4()), "type": Event.Type.RECOMMENDATION_IMPRESSION, "occurred_at": now,
+         "product_id": product_id,
+         "properties": {"slot": slot, "model_version": model_version, "position": position}}
+        for position, (product_id, model_version) in enumerate(items)
+    ]
+    if not raw:
+        return 0
+    return events_ingest(raw_events=raw, user=user, session_key=session_key or "").accepted
+
+
+def recommendation_click_record(*, request_user: User | None, session_key: str, slot: str, product_id: int,
+                                model_version: int | None, position: int | None = None) -> None:
+    user = request_user if request_user is not None and request_user.is_authenticated else None
+    event_record(
+        type=Event.Type.RECOMMENDATION_CLICK, user=user, product_id=product_id, session_key=session_key or "",
+        properties={"slot": slot, "model_version": model_version, "position": position},
+    )
+
+
