@@ -1,0 +1,116 @@
+"""Serving API: personal recommendations, a customer's list (staff), similar / bought-together.
+
+Views are thin: validate `k`, check permission, call one selector, serialize. Every item says
+why it is shown (reason), where it comes from (source) and which model version produced it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ecommerce.errors import NotFound, PermissionDenied
+from ecommerce.models import Product, User
+
+from .models import SimilarProduct
+from .selectors import MAX_K, Recommendation, recommendations_for, similar_products_for
+
+K_PARAMETER = OpenApiParameter("k", int, description=f"How many items, 1..{MAX_K} (default 10).")
+
+
+class KQuerySerializer(serializers.Serializer):
+    k = serializers.IntegerField(
+        min_value=1, max_value=MAX_K, default=10,
+        error_messages={
+            "min_value": f"k must be between 1 and {MAX_K}.",
+            "max_value": f"k must be between 1 and {MAX_K}.",
+            "invalid": "k must be an integer.",
+        },
+    )
+
+
+class RecommendationItemSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField(source="product.pk")
+    title = serializers.CharField(source="product.title")
+    price = serializers.DecimalField(source="product.price", max_digits=12, decimal_places=2)
+    currency = serializers.CharField(source="product.currency")
+    url = serializers.CharField(source="product.get_absolute_url")
+    image_url = serializers.CharField(source="product.image_url")
+    score = serializers.FloatField()
+    reason = serializers.CharField()
+    source = serializers.CharField()
+    model_version = serializers.IntegerField(allow_null=True)
+
+
+def _k_from(request: Request) -> int:
+    query = KQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data["k"]
+
+
+def _answer(items: list[Recommendation], k: int, **extra: Any) -> Response:
+    return Response({"k": k, "count": len(items), **extra,
+                     "items": RecommendationItemSerializer(items, many=True).data})
+
+
+class MyRecommendationsApi(APIView):
+    """Recommendations for the current shopper: the logged-in user, else the session's views."""
+
+    permission_classes = [AllowAny]
+    throttle_scope = "recommendations"
+
+    @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        k = _k_from(request)
+        session_key = request.session.session_key or "" if hasattr(request, "session") else ""
+        user = request.user if request.user.is_authenticated else None
+        return _answer(recommendations_for(user=user, session_key=session_key, k=k), k)
+
+
+class UserRecommendationsApi(APIView):
+    """A customer's recommendations: staff for anyone, a shopper only for themself."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "recommendations"
+
+    @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
+    def get(self, request: Request, user_id: int) -> Response:
+        k = _k_from(request)
+        if not request.user.is_staff and request.user.pk != user_id:
+            raise PermissionDenied("You may only see your own recommendations.")
+        customer = User.objects.filter(pk=user_id, is_active=True).first()
+        if customer is None:
+            raise NotFound(f"User {user_id} does not exist.")
+        return _answer(recommendations_for(user=customer, k=k), k, user_id=user_id)
+
+
+class _ProductNeighboursApi(APIView):
+    permission_classes = [AllowAny]
+    throttle_scope = "recommendations"
+    kind = SimilarProduct.Kind.SIMILAR
+
+    @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
+    def get(self, request: Request, product_id: int) -> Response:
+        k = _k_from(request)
+        product = Product.objects.sellable().filter(pk=product_id).first()
+        if product is None:
+            raise NotFound(f"Product {product_id} does not exist.")
+        return _answer(similar_products_for(product=product, kind=self.kind, k=k), k, product_id=product_id)
+
+
+class SimilarProductsApi(_ProductNeighboursApi):
+    """Products like this one (purchase neighbours blended with text similarity)."""
+
+    kind = SimilarProduct.Kind.SIMILAR
+
+
+class BoughtTogetherApi(_ProductNeighboursApi):
+    """Products bought in the same basket as this one."""
+
+    kind = SimilarProduct.Kind.BOUGHT_TOGETHER
