@@ -180,6 +180,7 @@ def evaluate_time_split(
     c_grid: Sequence[float] = (0.3, 1.0, 3.0),
     crosses: Sequence[tuple[str, str]] | None = None,
     count_features: Sequence[str] | None = None,
+    n_features: int = 2**20,
 ) -> dict[str, Any]:
     """Train on the earlier part (rows in time order), score the later part.
 
@@ -199,14 +200,14 @@ def evaluate_time_split(
     if tune:
         val_cut = time_split(len(train_rows), 0.2)
         for c in c_grid:
-            candidate = CTRModel(features, crosses, count_features, C=c).fit(
+            candidate = CTRModel(features, crosses, count_features, C=c, n_features=n_features).fit(
                 train_rows[:val_cut], y_train[:val_cut]
             )
             scores = metrics_for(y_train[val_cut:], candidate.predict_proba(train_rows[val_cut:]))
             tuning.append({"C": c, **scores})
         chosen_c = choose_c(tuning)
 
-    model = CTRModel(features, crosses, count_features, C=chosen_c).fit(train_rows, y_train)
+    model = CTRModel(features, crosses, count_features, C=chosen_c, n_features=n_features).fit(train_rows, y_train)
     result = {
         "n_train": len(train_rows),
         "n_test": len(test_rows),
@@ -216,7 +217,7 @@ def evaluate_time_split(
                    "count_features": count_features, "n_features": model.n_features},
         "tuning": tuning,
     }
-    baseline = CTRModel(features, (), (), C=1.0, calibrate=False).fit(train_rows, y_train)
+    baseline = CTRModel(features, (), (), C=1.0, calibrate=False, n_features=n_features).fit(train_rows, y_train)
     result["baseline_hashed_lr"] = {
         **metrics_for(y_test, baseline.predict_proba(test_rows)),
         "fit_seconds": round(baseline.fit_seconds_, 3),
