@@ -8,7 +8,6 @@ from ecommerce.models import Event
 from recommendations.models import SimilarProduct
 from tests.factories import OrderItemFactory, ProductFactory
 from tests.factories.recommendations import SimilarProductFactory, UserRecommendationFactory
-from recommendations.models import SimilarProduct
 
 pytestmark = pytest.mark.django_db
 
