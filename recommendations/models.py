@@ -94,3 +94,11 @@ class BusinessRules(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RecommenderVersion(ModelVersion):
+    """Admin view of the registry restricted to recommendation models (no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "recommender model version"

@@ -431,3 +431,23 @@ def product_side_information(product_ids: Sequence[str]) -> tuple[dict[str, str]
         if cat_id is not None:
             category[str(pid)] = int(cat_id)
     return text, category
+
+
+def online_ctr_by_version() -> dict[int | None, dict[str, float]]:
+    """Impressions, clicks and CTR of the widgets per model version number (from the event log)."""
+    out: dict[int | None, dict[str, float]] = {}
+    for event_type, key in ((Event.Type.RECOMMENDATION_IMPRESSION, "impressions"),
+                            (Event.Type.RECOMMENDATION_CLICK, "clicks")):
+        rows = (
+            Event.objects.filter(type=event_type)
+            .values("properties__model_version")
+            .annotate(n=Count("id"))
+        )
+        for row in rows:
+            version = row["properties__model_version"]
+            version = int(version) if isinstance(version, int | float | str) and str(version).isdigit() else None
+            bucket = out.setdefault(version, {"impressions": 0, "clicks": 0, "ctr": 0.0})
+            bucket[key] += row["n"]
+    for bucket in out.values():
+        bucket["ctr"] = bucket["clicks"] / bucket["impressions"] if bucket["impressions"] else 0.0
+    return out
