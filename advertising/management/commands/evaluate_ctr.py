@@ -29,6 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--test-fraction", type=float, default=0.2)
         parser.add_argument("--json", dest="json_out", help="Write the metrics as JSON here.")
         parser.add_argument("--no-tune", action="store_true", help="Skip tuning C on the validation slice.")
+        parser.add_argument("--c-grid", default="0.3,1,3", help="Values of C tried on the validation slice.")
+        parser.add_argument("--n-features", type=int, default=2**20, help="Hashing space (default 2**20).")
 
     def handle(self, *args, **options) -> None:
         import pandas as pd
@@ -41,6 +43,12 @@ class Command(BaseCommand):
             raise CommandError("--features needs at least one column.")
         if not 0 < options["test_fraction"] < 1:
             raise CommandError("--test-fraction must be between 0 and 1.")
+        try:
+            c_grid = tuple(float(c) for c in options["c_grid"].split(","))
+        except ValueError as exc:
+            raise CommandError("--c-grid must be comma-separated numbers.") from exc
+        if not 2**8 <= options["n_features"] <= 2**24:
+            raise CommandError("--n-features must be between 2**8 and 2**24.")
         columns = [*features, options["label"], options["time_column"]]
         try:
             frame = pd.read_csv(path, usecols=columns, dtype=str)
@@ -54,7 +62,8 @@ class Command(BaseCommand):
         rows = frame[features].fillna("").to_dict("records")
         try:
             result = evaluate_time_split(rows, labels, features=features,
-                                         test_fraction=options["test_fraction"], tune=not options["no_tune"])
+                                         test_fraction=options["test_fraction"], tune=not options["no_tune"],
+                                         c_grid=c_grid, n_features=options["n_features"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         result["csv"] = str(path)

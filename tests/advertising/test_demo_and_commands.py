@@ -1,0 +1,78 @@
+"""Demo step, plugin registration, and the evaluate_ctr command on a small CSV."""
+
+import csv
+import json
+from io import StringIO
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from advertising.models import Campaign, DailyReport, Impression
+from ecommerce import plugins
+from tests.factories import ProductFactory
+
+
+@pytest.mark.django_db
+def test_demo_step_builds_campaigns_traffic_and_reports_once():
+    for _ in range(12):
+        ProductFactory()
+    from advertising.demo import seed_demo_advertising
+
+    seed_demo_advertising(seed=3, stdout=StringIO())
+    campaigns = Campaign.objects.all()
+    assert campaigns.count() == 3 and set(campaigns.values_list("status", flat=True)) == {"active"}
+    assert Impression.objects.count() == 6000
+    assert DailyReport.objects.exists()
+    for campaign in campaigns:
+        assert campaign.spend_total <= campaign.total_budget
+    seed_demo_advertising(seed=3, stdout=StringIO())  # a rerun adds nothing
+    assert Impression.objects.count() == 6000
+
+
+def test_plugins_registered():
+    assert "advertising" in {s.app for s in plugins.demo_steps()}
+    demo = next(s for s in plugins.demo_steps() if s.app == "advertising")
+    core_orders = [s.order for s in plugins.demo_steps() if s.app == "ecommerce"]
+    assert all(demo.order > o for o in core_orders)
+    assert "advertising" in {s.app for s in plugins.training_jobs()}
+    assert "advertising" in {s.app for s in plugins.erasure_steps()}
+    assert "advertising" in {s.app for s in plugins.export_steps()}
+
+
+def _write_click_log(path, n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["user", "app", "os", "ts", "clicked"])
+        for i in range(n):
+            app, os_ = int(rng.integers(6)), int(rng.integers(3))
+            p = 0.03 + 0.3 * (app == 2)
+            writer.writerow([int(rng.integers(400)), app, os_, f"2024-01-01 {i // 3600:02d}:{(i // 60) % 60:02d}:{i % 60:02d}",
+                             int(rng.random() < p)])
+
+
+def test_evaluate_ctr_command_writes_metrics(tmp_path):
+    log = tmp_path / "clicks.csv"
+    _write_click_log(log)
+    out = tmp_path / "metrics.json"
+    stdout = StringIO()
+    call_command("evaluate_ctr", "--csv", str(log), "--label", "clicked", "--time-column", "ts",
+                 "--features", "user,app,os", "--test-fraction", "0.25", "--json", str(out),
+                 "--c-grid", "0.3,1", "--n-features", str(2**14), stdout=stdout)
+    result = json.loads(out.read_text())
+    assert result["n_train"] == 2250 and result["n_test"] == 750
+    assert result["auc"] > 0.7 and 0.5 < result["calibration"] < 1.5
+    assert {"n_train", "n_test", "auc", "logloss", "calibration", "fit_seconds"} <= set(json.loads(stdout.getvalue()))
+    assert result["params"]["count_features"][0] == "user"  # the entity column is found by cardinality
+
+
+def test_evaluate_ctr_command_rejects_bad_input(tmp_path):
+    with pytest.raises(CommandError):
+        call_command("evaluate_ctr", "--csv", str(tmp_path / "missing.csv"), "--label", "y", "--time-column", "t",
+                     "--features", "a")
+    log = tmp_path / "clicks.csv"
+    _write_click_log(log, n=50)
+    with pytest.raises(CommandError):
+        call_command("evaluate_ctr", "--csv", str(log), "--label", "clicked", "--time-column", "ts",
+                     "--features", "nope")
