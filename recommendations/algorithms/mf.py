@@ -50,9 +50,9 @@ class ImplicitALS(Recommender):
         from implicit.cpu.als import AlternatingLeastSquares
 
         super().fit(user_items, context)
-        self.model = AlternatingLeastSquares(**self.params, num_threads=_threads(),
-                                             calculate_training_loss=False)
         with _single_threaded_blas():
+            self.model = AlternatingLeastSquares(**self.params, num_threads=_threads(),
+                                                 calculate_training_loss=False)
             self.model.fit(self.user_items, show_progress=False)
         return self
 
