@@ -7,14 +7,19 @@ BENCHMARKS.md). The rules are the same for the API and for server-side callers.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+try:  # only the PostgreSQL fast path needs it
+    import psycopg
+except ImportError:  # pragma: no cover
+    psycopg = None
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -43,9 +48,14 @@ def _parse_time(value: Any, now: datetime) -> tuple[datetime | None, str | None]
     if not isinstance(value, str) or not value:
         return None, "occurred_at must be an ISO 8601 timestamp string."
     try:
-        parsed = parse_datetime(value)
+        # datetime.fromisoformat (C) reads what browsers send (toISOString); Django's regex
+        # parser is the fallback for the rest of ISO 8601.
+        parsed = datetime.fromisoformat(value)
     except ValueError:
-        parsed = None
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
     if parsed is None:
         return None, f"occurred_at {value[:40]!r} is not an ISO 8601 timestamp."
     if timezone.is_naive(parsed):
@@ -135,8 +145,9 @@ def events_ingest(
     user_ids = {f["user_id"] for _, f in clean if f["user_id"] is not None}
     known_users = set(User.objects.filter(pk__in=user_ids).values_list("pk", flat=True)) if user_ids else set()
 
-    rows: list[Event] = []
+    rows: list[tuple] = []
     seen_in_batch: set[uuid.UUID] = set()
+    session_user_id = user.pk if user is not None and user.is_authenticated else None
     for index, f in clean:
         if f["product_id"] is not None and f["product_id"] not in known_products:
             result.rejected.append({"index": index, "errors": {"product_id": f"Unknown product {f['product_id']}."}})
@@ -148,30 +159,113 @@ def events_ingest(
             result.duplicates += 1
             continue
         seen_in_batch.add(f["id"])
-        rows.append(
-            Event(
-                id=f["id"],
-                type=f["type"],
-                occurred_at=f["occurred_at"],
-                received_at=now,
-                user_id=f["user_id"] if f["user_id"] is not None else (user.pk if user else None),
-                anonymous_id=f["anonymous_id"],
-                session_key=session_key,
-                product_id=f["product_id"],
-                query=f["query"],
-                properties=f["properties"],
-            )
-        )
+        rows.append((
+            f["id"], f["type"], f["occurred_at"], now,
+            f["user_id"] if f["user_id"] is not None else session_user_id,
+            f["anonymous_id"], session_key, f["product_id"], f["query"], f["properties"],
+        ))
     result.rejected.sort(key=lambda r: r["index"])
     if rows:
-        existing = set(Event.objects.filter(pk__in=[r.id for r in rows]).values_list("pk", flat=True))
-        fresh = [r for r in rows if r.id not in existing]
-        result.duplicates += len(rows) - len(fresh)
         with transaction.atomic():
-            # ignore_conflicts: a concurrent replay of the same ids cannot fail the batch.
-            Event.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=1000)
-        result.accepted = len(fresh)
+            inserted = _insert_events(rows)
+        result.accepted = inserted
+        # A replayed id (earlier batch or a concurrent replay) is skipped by the database.
+        result.duplicates += len(rows) - inserted
     return result
+
+
+_EVENT_COLUMNS = ("id", "type", "occurred_at", "received_at", "user_id", "anonymous_id", "session_key",
+                  "product_id", "query", "properties")
+_JSON_ENCODER = Event._meta.get_field("properties").encoder
+# 500 rows x 10 columns stays far below SQLite's and PostgreSQL's bound-parameter limits.
+_ROWS_PER_STATEMENT = 500
+
+
+def _insert_events(rows: list[tuple]) -> int:
+    """Insert new events, skipping ids that exist; returns how many were new.
+
+    This replaced a SELECT of existing ids followed by Event.objects.bulk_create: building 1,000
+    model instances and compiling them took most of a batch's time, and the database's own
+    conflict check (ON CONFLICT DO NOTHING) is cheaper and race-free. Measured in
+    docs/benchmarks/ingestion.md.
+    """
+    if connection.vendor == "postgresql":
+        return _insert_events_postgresql(rows)
+    return _insert_events_values(rows)
+
+
+def _insert_events_postgresql(rows: list[tuple]) -> int:
+    """One statement per batch: ten typed arrays unnested server-side.
+
+    A multi-row VALUES list of 10,000 placeholders spent most of its time in psycopg's client-side
+    query splitting; ten array literals keep the statement tiny and the parsing in the server.
+    """
+    columns = list(zip(*rows, strict=True))
+    dumps = json.JSONEncoder(cls=_JSON_ENCODER).encode if _JSON_ENCODER else json.dumps
+    params = [
+        _pg_array(str(v) for v in columns[0]),
+        _pg_array(columns[1]),
+        _pg_array(v.isoformat() for v in columns[2]),
+        _pg_array(v.isoformat() for v in columns[3]),
+        _pg_array(None if v is None else str(v) for v in columns[4]),
+        _pg_array(columns[5]),
+        _pg_array(columns[6]),
+        _pg_array(None if v is None else str(v) for v in columns[7]),
+        _pg_array(columns[8]),
+        _pg_array(dumps(v) for v in columns[9]),
+    ]
+    table = connection.ops.quote_name(Event._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (id, type, occurred_at, received_at, user_id, anonymous_id, session_key, "
+        "product_id, query, properties) "
+        "SELECT u.id, u.type, u.occurred_at, u.received_at, u.user_id, u.anonymous_id, u.session_key, "
+        "u.product_id, u.query, u.properties::jsonb FROM unnest("
+        "%s::uuid[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::text[], %s::text[], "
+        "%s::bigint[], %s::text[], %s::text[]) AS u(id, type, occurred_at, received_at, user_id, anonymous_id, "
+        "session_key, product_id, query, properties) ON CONFLICT DO NOTHING"
+    )
+    connection.ensure_connection()
+    # A server-binding cursor on Django's connection (same transaction): arrays go as parameters.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _pg_array(values: Any) -> str:
+    """A PostgreSQL array literal of strings (None -> NULL), every element quoted and escaped.
+
+    Building the literal with str.join is several times faster than psycopg's per-element list
+    dumper, which was the largest cost of a batch once the ORM was out of the way.
+    """
+    return "{" + ",".join(
+        "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
+    ) + "}"
+
+
+def _insert_events_values(rows: list[tuple]) -> int:
+    """SQLite: multi-row INSERT ... VALUES ... ON CONFLICT DO NOTHING, counting inserted rows."""
+    ops, native_uuid = connection.ops, connection.features.has_native_uuid_field
+    quote = ops.quote_name
+    columns = ", ".join(quote(c) for c in _EVENT_COLUMNS)
+    inserted = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            part = rows[start:start + _ROWS_PER_STATEMENT]
+            params: list[Any] = []
+            for (event_id, type_, occurred_at, received_at, user_id, anonymous_id, session, product_id,
+                 query, properties) in part:
+                params += [
+                    event_id if native_uuid else event_id.hex, type_,
+                    ops.adapt_datetimefield_value(occurred_at), ops.adapt_datetimefield_value(received_at),
+                    user_id, anonymous_id, session, product_id, query, ops.adapt_json_value(properties, _JSON_ENCODER),
+                ]
+            placeholders = ", ".join(["(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"] * len(part))
+            cursor.execute(
+                f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) VALUES {placeholders} ON CONFLICT DO NOTHING",
+                params,
+            )
+            inserted += cursor.rowcount
+    return inserted
 
 
 def event_record(
