@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from django.db.models import Count, Max
@@ -26,9 +27,33 @@ _faq_cache: dict[str, Any] = {}
 _product_cache: dict[str, Any] = {}
 
 
+# Which version is active is re-read from the registry at most every few seconds per process (the
+# artifact itself is cached by the registry): a promotion reaches every worker within this delay.
+ACTIVE_MODEL_TTL_SECONDS = 5.0
+_active: dict[str, Any] = {}
+
+
+def _active_model() -> Any:
+    now = time.monotonic()
+    with _lock:
+        if _active and now - _active["at"] < ACTIVE_MODEL_TTL_SECONDS:
+            return _active["model"]
+    loaded = model_load_active(INTENT_MODEL_NAME)
+    with _lock:
+        _active.update(at=now, model=loaded)
+    return loaded
+
+
+def clear_caches() -> None:
+    with _lock:
+        _active.clear()
+        _faq_cache.clear()
+        _product_cache.clear()
+
+
 def intent_model() -> Any:
     """The active intent model (cached per process by the registry), else deterministic keyword rules."""
-    loaded = model_load_active(INTENT_MODEL_NAME)
+    loaded = _active_model()
     return loaded.artifact if loaded is not None else _fallback
 
 
@@ -53,14 +78,18 @@ def faq_index() -> tuple[FaqIndex, dict[int, FAQEntry]]:
 
 
 def product_matcher() -> ProductMatcher:
+    with _lock:
+        if _product_cache and time.monotonic() - _product_cache["at"] < ACTIVE_MODEL_TTL_SECONDS:
+            return _product_cache["matcher"]
     stamp = Product.objects.sellable().aggregate(n=Count("id"), last=Max("id"))
     key = f"{stamp['n']}:{stamp['last']}"
     with _lock:
         if _product_cache.get("key") == key:
+            _product_cache["at"] = time.monotonic()
             return _product_cache["matcher"]
     matcher = ProductMatcher(list(Product.objects.sellable().values_list("id", "title")))
     with _lock:
-        _product_cache.update(key=key, matcher=matcher)
+        _product_cache.update(key=key, matcher=matcher, at=time.monotonic())
     return matcher
 
 

@@ -101,3 +101,13 @@ def guest_client(db):
 @pytest.fixture
 def plain_staff(db):
     return StaffFactory(is_superuser=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_support_caches():
+    """The engine caches the active model and the catalog matcher for a few seconds: not across tests."""
+    from support.engine import clear_caches
+
+    clear_caches()
+    yield
+    clear_caches()
