@@ -122,3 +122,20 @@ class Dashboard(Segment):
         proxy = True
         verbose_name = "dashboard"
         verbose_name_plural = "dashboard"
+
+
+class ActorSketch(models.Model):
+    """Per day and actor group ("active" = any event or order; "orders" = buyers), all countries:
+    the exact distinct count of that day and a HyperLogLog sketch (p=12, 4 KiB, ±1.6 %) of who.
+
+    Distinct counts over ranges too large to count exactly from DailyActor merge these sketches,
+    so KPIs and visitor/customer trends cost O(days), whatever the traffic (docs/analytics.md).
+    """
+
+    day = models.DateField()
+    metric = models.CharField(max_length=48)
+    actors = models.BigIntegerField(default=0)
+    registers = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "metric"], name="actorsketch_unique")]

@@ -44,8 +44,9 @@ from ecommerce.errors import DomainError
 from ecommerce.models import CartItem, Event, Order, OrderItem, Product, User, age_band_for
 
 from .expressions import actor_expr, buyer_expr, day_bounds, day_start, event_country_expr, gmv_lines, order_country_expr
-from .models import DailyActor, DailyMetric, HourlyMetric, SegmentMembership
-from .rollups import ANY, LINE_VALUE, ORDERS, event_metric
+from .models import ActorSketch, DailyActor, DailyMetric, HourlyMetric, SegmentMembership
+from .sketches import estimate, exact_limit
+from .rollups import ACTIVE, ANY, LINE_VALUE, ORDERS, event_metric
 
 EVENT_TYPES = tuple(Event.Type.values)
 BUSINESS_METRICS = ("revenue", "orders", "customers", "visitors")
@@ -149,6 +150,35 @@ def _actors(f: Filters, metrics: list[str]) -> QuerySet:
     return qs
 
 
+def _group_metrics(group: str) -> list[str]:
+    return [ANY, ORDERS] if group == ACTIVE else [ORDERS]
+
+
+def _use_sketches(f: Filters, group: str) -> bool:
+    """Sketches only for all-country, all-shopper ranges with more actor-days than the exact limit."""
+    if f.country or f.segment:
+        return False
+    total = ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group).aggregate(n=Sum("actors"))["n"]
+    return (total or 0) > exact_limit()
+
+
+def distinct_actors(f: Filters, group: str) -> int:
+    """Distinct actors of a group ("active" or "orders") over the range: exact from DailyActor,
+    or a HyperLogLog estimate (±1.6 %) when the range holds more actor-days than the limit."""
+    if _use_sketches(f, group):
+        return estimate(ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group)
+                        .values_list("registers", flat=True))
+    return _actors(f, _group_metrics(group)).aggregate(n=Count("actor", distinct=True))["n"]
+
+
+def _daily_active_sum(f: Filters) -> int:
+    """Σ over days of that day's distinct active actors (exact), for DAU."""
+    if not f.country and not f.segment:
+        return ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=ACTIVE).aggregate(
+            n=Sum("actors"))["n"] or 0
+    return sum(_actors(f, [ANY, ORDERS]).values("day").annotate(n=Count("actor", distinct=True)).values_list("n", flat=True))
+
+
 def gmv(f: Filters) -> Decimal:
     """GMV: Σ quantity × unit price over lines with quantity > 0 and price > 0 of non-cancelled orders."""
     return _lines(f).aggregate(v=Sum(LINE_VALUE))["v"] or Decimal("0")
@@ -167,7 +197,7 @@ def _kpi_values(f: Filters, *, force_raw: bool = False) -> dict[str, Any]:
             rows = rows.filter(country=f.country)
         agg = rows.aggregate(n=Sum("count"), amount=Sum("amount"))
         order_count, revenue = agg["n"] or 0, agg["amount"] or Decimal("0")
-        buyers = _actors(f, [ORDERS]).aggregate(n=Count("actor", distinct=True))["n"]
+        buyers = distinct_actors(f, ORDERS)
     if f.category_id is not None:
         # Visitors of a category: who viewed or bought in it (raw events of that category).
         visitors = _events(f).aggregate(n=Count(actor_expr(), distinct=True))["n"] + 0
@@ -178,13 +208,10 @@ def _kpi_values(f: Filters, *, force_raw: bool = False) -> dict[str, Any]:
         )
         wau = mau = None
     else:
-        active = _actors(f, [ANY, ORDERS])
-        visitors = active.aggregate(n=Count("actor", distinct=True))["n"]
-        daily = list(active.values("day").annotate(n=Count("actor", distinct=True)).values_list("n", flat=True))
-        wau = _actors(Filters(f.end - timedelta(days=6), f.end, f.segment, f.country), [ANY, ORDERS]).aggregate(
-            n=Count("actor", distinct=True))["n"]
-        mau = _actors(Filters(f.end - timedelta(days=29), f.end, f.segment, f.country), [ANY, ORDERS]).aggregate(
-            n=Count("actor", distinct=True))["n"]
+        visitors = distinct_actors(f, ACTIVE)
+        daily = [_daily_active_sum(f)]
+        wau = distinct_actors(Filters(f.end - timedelta(days=6), f.end, f.segment, f.country), ACTIVE)
+        mau = distinct_actors(Filters(f.end - timedelta(days=29), f.end, f.segment, f.country), ACTIVE)
     dau = round(sum(daily) / f.days, 2)
     return {
         "visitors": visitors,
@@ -288,10 +315,23 @@ def trends(f: Filters, *, metric: str, interval: str, force_raw: bool = False) -
         for row in rows.values("hour", field):
             values[_fmt_period(row["hour"], "hour")] = row[field]
     elif not raw and metric in ("customers", "visitors") and interval != "hour":
-        qs = _actors(f, [ORDERS] if metric == "customers" else [ANY, ORDERS])
-        for row in (qs.annotate(p=Trunc("day", interval, output_field=DateField())).values("p")
-                    .annotate(v=Count("actor", distinct=True))):
-            values[_fmt_period(row["p"], interval)] = row["v"]
+        group = ORDERS if metric == "customers" else ACTIVE
+        if interval == "day" and not f.country and not f.segment:
+            for day, n in (ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group)
+                           .values_list("day", "actors")):
+                values[day.isoformat()] = n  # each day's exact distinct count, stored by the rollup
+        elif interval == "day" or not _use_sketches(f, group):
+            # A day's distinct count is stored exactly; longer periods are exact below the limit.
+            qs = _actors(f, _group_metrics(group))
+            for row in (qs.annotate(p=Trunc("day", interval, output_field=DateField())).values("p")
+                        .annotate(v=Count("actor", distinct=True))):
+                values[_fmt_period(row["p"], interval)] = row["v"]
+        else:
+            by_period: dict[str, list[bytes]] = {}
+            for day, blob in (ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group)
+                              .values_list("day", "registers")):
+                by_period.setdefault(_trunc_start(day, interval).isoformat(), []).append(blob)
+            values = {key: estimate(blobs) for key, blobs in by_period.items()}
     elif not raw and interval != "hour":
         qs = DailyMetric.objects.filter(day__gte=f.start, day__lte=f.end,
                                         metric=ORDERS if metric in ("revenue", "orders") else event_metric(metric))

@@ -29,11 +29,13 @@ from .expressions import (
     gmv_lines,
     order_country_expr,
 )
-from .models import DailyActor, DailyMetric, HourlyMetric, RollupState
+from .models import ActorSketch, DailyActor, DailyMetric, HourlyMetric, RollupState
+from .sketches import sketch_of
 
 logger = logging.getLogger(__name__)
 
 ANY = "any"  # every event type together: visitors
+ACTIVE = "active"  # sketch group: any event or a non-cancelled order
 ORDERS = "orders"  # non-cancelled orders, GMV, buyers
 STATE_NAME = "default"
 # Recomputing a long history in one transaction would hold locks and memory for long: chunk it.
@@ -115,7 +117,18 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
     ):
         actors[(_as_date(row["day"]), ORDERS, row["actor"])] = row["ctry"]
 
+    groups: dict[tuple[date, str], set[str]] = defaultdict(set)
+    for (day, metric, actor) in actors:
+        if metric in (ANY, ORDERS):
+            groups[(day, ACTIVE)].add(actor)
+        if metric == ORDERS:
+            groups[(day, ORDERS)].add(actor)
+    sketches = [ActorSketch(day=d, metric=m, actors=len(members), registers=sketch_of(members))
+                for (d, m), members in groups.items()]
+
     with transaction.atomic():
+        ActorSketch.objects.filter(day__gte=start, day__lte=end).delete()
+        ActorSketch.objects.bulk_create(sketches, batch_size=500)
         DailyMetric.objects.filter(day__gte=start, day__lte=end).delete()
         HourlyMetric.objects.filter(hour__gte=t0, hour__lt=t1).delete()
         DailyActor.objects.filter(day__gte=start, day__lte=end).delete()

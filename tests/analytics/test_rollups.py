@@ -86,3 +86,27 @@ def test_hourly_rollup_feeds_hour_trends(db):
 
     assert series[7] == {"period": "2024-02-01T07:00", "value": 2}
     assert sum(p["value"] for p in series) == 2
+
+
+def test_sketch_estimates_match_exact_counts_on_small_data(gmv_shop, settings):
+    rollups_refresh_days(start=date(2024, 1, 1), end=date(2024, 4, 30))
+    exact = {k["key"]: k["value"] for k in queries.kpis(Filters(date(2024, 1, 1), date(2024, 4, 30)))["kpis"]}
+    exact_weeks = queries.trends(Filters(date(2024, 2, 1), date(2024, 4, 30)), metric="visitors", interval="week")
+
+    settings.ANALYTICS_EXACT_ACTOR_DAYS = 0  # force the HyperLogLog path
+    sketched = {k["key"]: k["value"] for k in queries.kpis(Filters(date(2024, 1, 1), date(2024, 4, 30)))["kpis"]}
+    sketched_weeks = queries.trends(Filters(date(2024, 2, 1), date(2024, 4, 30)), metric="visitors", interval="week")
+
+    # a handful of actors: HyperLogLog's linear counting is exact at this size
+    assert sketched == exact
+    assert sketched_weeks == exact_weeks
+    assert exact["visitors"] == 3  # alice, bob, anon-1 (alice in Feb and Apr is the same actor)
+
+
+def test_sketch_estimate_is_within_five_percent_on_many_actors():
+    from analytics.sketches import estimate, sketch_of
+
+    first = sketch_of(f"u{i}" for i in range(20_000))
+    second = sketch_of(f"u{i}" for i in range(10_000, 40_000))  # overlaps the first by 10,000
+
+    assert abs(estimate([first, second]) - 40_000) / 40_000 < 0.05
