@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Sum
 from django.http import HttpRequest
 
-from ..models import Category, CartItem
+from ..models import CartItem, Category
 from ..privacy import CONSENT_COOKIE
 
 NAV_CATEGORY_LIMIT = 12

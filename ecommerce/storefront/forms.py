@@ -29,12 +29,16 @@ class CartUpdateForm(forms.Form):
     product_id = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     quantity = forms.IntegerField(min_value=0, max_value=MAX_QUANTITY_PER_LINE, required=False)
     action = forms.ChoiceField(
-        choices=[(ACTION_ADD, "Add"), (ACTION_SET, "Update"), (ACTION_REMOVE, "Remove")], initial=ACTION_SET
+        choices=[(ACTION_ADD, "Add"), (ACTION_SET, "Update"), (ACTION_REMOVE, "Remove")],
+        initial=ACTION_SET,
     )
 
     def clean(self):
         data = super().clean()
-        if data.get("action") in (self.ACTION_ADD, self.ACTION_SET) and data.get("quantity") is None:
+        if (
+            data.get("action") in (self.ACTION_ADD, self.ACTION_SET)
+            and data.get("quantity") is None
+        ):
             self.add_error("quantity", "Give a quantity.")
         return data
 

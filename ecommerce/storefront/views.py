@@ -55,7 +55,9 @@ CONSENT_MAX_AGE = 180 * 24 * 3600  # ask again after about six months
 SORTS = {"title": "title", "price": "price", "-price": "-price"}
 
 
-def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
     return render(request, template, {**storefront_nav(request), **context}, status=status)
 
 
@@ -98,7 +100,9 @@ def _current_cart(request: HttpRequest, *, create: bool) -> Cart | None:
 def home(request: HttpRequest) -> HttpResponse:
     # Newest first: an alphabetical start would show only titles beginning with digits.
     products = product_list(in_stock_only=True).order_by("-created_at", "-pk")[:HOME_PRODUCTS]
-    return _page(request, "storefront/home.html", {"products": products, "categories": category_roots()})
+    return _page(
+        request, "storefront/home.html", {"products": products, "categories": category_roots()}
+    )
 
 
 @require_GET
@@ -108,14 +112,20 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     sort = request.GET.get("sort", "title")
     products = product_list(category=category).order_by(SORTS.get(sort, "title"), "pk")
     page = _paginate(request, products)
-    return _page(request, "storefront/category.html", {
-        "category": category,
-        "breadcrumb": category.ancestors(),
-        "subcategories": category.children.order_by("name"),
-        "page": page,
-        "sort": sort if sort in SORTS else "title",
-        "page_query": urlencode({"sort": sort}) + "&" if sort in SORTS and sort != "title" else "",
-    })
+    return _page(
+        request,
+        "storefront/category.html",
+        {
+            "category": category,
+            "breadcrumb": category.ancestors(),
+            "subcategories": category.children.order_by("name"),
+            "page": page,
+            "sort": sort if sort in SORTS else "title",
+            "page_query": urlencode({"sort": sort}) + "&"
+            if sort in SORTS and sort != "title"
+            else "",
+        },
+    )
 
 
 @require_GET
@@ -124,12 +134,16 @@ def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     query = form.cleaned_data["q"] if form.is_valid() else ""
     page = _paginate(request, product_list(query=query)) if query else None
-    return _page(request, "storefront/search.html", {
-        "form": form,
-        "query": query,
-        "page": page,
-        "page_query": urlencode({"q": query}) + "&",
-    })
+    return _page(
+        request,
+        "storefront/search.html",
+        {
+            "form": form,
+            "query": query,
+            "page": page,
+            "page_query": urlencode({"q": query}) + "&",
+        },
+    )
 
 
 @require_GET
@@ -140,12 +154,16 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
         raise Http404("No such product.")
     category = product.category
     breadcrumb = [*category.ancestors(), category] if category is not None else []
-    return _page(request, "storefront/product.html", {
-        "product": product,
-        "category": category,
-        "breadcrumb": breadcrumb,
-        "add_form": CartAddForm(initial={"product_id": product.pk, "quantity": 1}),
-    })
+    return _page(
+        request,
+        "storefront/product.html",
+        {
+            "product": product,
+            "category": category,
+            "breadcrumb": breadcrumb,
+            "add_form": CartAddForm(initial={"product_id": product.pk, "quantity": 1}),
+        },
+    )
 
 
 # --- cart and checkout ---------------------------------------------------------------------
@@ -156,11 +174,15 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
 def cart_detail(request: HttpRequest) -> HttpResponse:
     cart = _current_cart(request, create=False)
     items = list(cart.items.select_related("product__category").order_by("pk")) if cart else []
-    return _page(request, "storefront/cart.html", {
-        "cart": cart,
-        "items": items,
-        "total": sum((item.line_total for item in items)) if items else 0,
-    })
+    return _page(
+        request,
+        "storefront/cart.html",
+        {
+            "cart": cart,
+            "items": items,
+            "total": sum(item.line_total for item in items) if items else 0,
+        },
+    )
 
 
 @require_POST
@@ -168,19 +190,26 @@ def cart_update(request: HttpRequest) -> HttpResponse:
     form = CartUpdateForm(request.POST)
     fallback = reverse("storefront:cart")
     if not form.is_valid():
-        messages.error(request, "That cart change was not understood: " + "; ".join(
-            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+        messages.error(
+            request,
+            "That cart change was not understood: "
+            + "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),
+        )
         return redirect(_safe_next(request, fallback))
     cart = _current_cart(request, create=True)
     product_id = form.cleaned_data["product_id"]
     action = form.cleaned_data["action"]
     try:
         if action == CartUpdateForm.ACTION_ADD:
-            line = cart_add(cart=cart, product_id=product_id, quantity=form.cleaned_data["quantity"])
+            line = cart_add(
+                cart=cart, product_id=product_id, quantity=form.cleaned_data["quantity"]
+            )
             if line is not None:
                 messages.success(request, f"Added {line.product.title} to your cart.")
         elif action == CartUpdateForm.ACTION_SET:
-            cart_set_quantity(cart=cart, product_id=product_id, quantity=form.cleaned_data["quantity"])
+            cart_set_quantity(
+                cart=cart, product_id=product_id, quantity=form.cleaned_data["quantity"]
+            )
             messages.success(request, "Your cart is updated.")
         else:
             cart_set_quantity(cart=cart, product_id=product_id, quantity=0)
@@ -205,25 +234,41 @@ def checkout(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             try:
                 order = order_place_from_cart(
-                    cart=cart, user=user, email=data["email"], shipping_name=data["shipping_name"],
-                    shipping_address=data["shipping_address"], country=data["country"],
-                    anonymous_id=data["anonymous_id"], session_key=request.session.session_key or "",
+                    cart=cart,
+                    user=user,
+                    email=data["email"],
+                    shipping_name=data["shipping_name"],
+                    shipping_address=data["shipping_address"],
+                    country=data["country"],
+                    anonymous_id=data["anonymous_id"],
+                    session_key=request.session.session_key or "",
                 )
             except DomainError as exc:
                 form.add_error(None, str(exc))
             else:
                 placed = request.session.get(SESSION_PLACED_ORDERS, [])
-                request.session[SESSION_PLACED_ORDERS] = [order.number, *placed][:MAX_REMEMBERED_ORDERS]
+                request.session[SESSION_PLACED_ORDERS] = [order.number, *placed][
+                    :MAX_REMEMBERED_ORDERS
+                ]
                 return redirect("storefront:order_confirmation", number=order.number)
     else:
-        form = CheckoutForm(initial={
-            "shipping_name": user.get_full_name() if user else "",
-            "email": user.email if user else "",
-            "country": user.country if user else "",
-        })
-    return _page(request, "storefront/checkout.html", {
-        "form": form, "cart": cart, "items": items, "total": sum(i.line_total for i in items),
-    })
+        form = CheckoutForm(
+            initial={
+                "shipping_name": user.get_full_name() if user else "",
+                "email": user.email if user else "",
+                "country": user.country if user else "",
+            }
+        )
+    return _page(
+        request,
+        "storefront/checkout.html",
+        {
+            "form": form,
+            "cart": cart,
+            "items": items,
+            "total": sum(i.line_total for i in items),
+        },
+    )
 
 
 @require_GET
@@ -258,9 +303,13 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
 @require_GET
 @ensure_csrf_cookie
 def account(request: HttpRequest) -> HttpResponse:
-    return _page(request, "storefront/account.html", {
-        "orders": order_list_for(user=request.user)[:5],
-    })
+    return _page(
+        request,
+        "storefront/account.html",
+        {
+            "orders": order_list_for(user=request.user)[:5],
+        },
+    )
 
 
 class LoginView(auth_views.LoginView):
@@ -313,7 +362,11 @@ def consent(request: HttpRequest) -> HttpResponse:
     choice = form.cleaned_data["choice"]
     # Not HttpOnly: the tracker reads it in the browser before it stores or sends anything.
     response.set_cookie(
-        CONSENT_COOKIE, choice, max_age=CONSENT_MAX_AGE, samesite="Lax", secure=request.is_secure(),
+        CONSENT_COOKIE,
+        choice,
+        max_age=CONSENT_MAX_AGE,
+        samesite="Lax",
+        secure=request.is_secure(),
     )
     consent_record(user=request.user, allowed=choice == "yes")
     return response

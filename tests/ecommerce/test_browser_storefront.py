@@ -1,4 +1,4 @@
-"""A shopper in a real browser: consent, browse, search, cart, checkout, history; the tracker's events."""
+"""A shopper in a real browser: consent, browsing, search, cart, checkout, tracker events."""
 
 import time
 from decimal import Decimal
@@ -16,16 +16,23 @@ TRACKED_TYPES = {"page_view", "product_view", "search", "add_to_cart", "checkout
 def _catalogue():
     kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
     bags = CategoryFactory(name="Bags and Accessories", slug="bags")
-    stand = ProductFactory(title="regency cakestand 3 tier", category=kitchen, price=Decimal("12.75"), stock=20,
-                           description="A three-tier cake stand in pale green with pink roses.")
-    ProductFactory(title="set of 3 cake tins pantry design", category=kitchen, price=Decimal("4.95"), stock=30)
+    stand = ProductFactory(
+        title="regency cakestand 3 tier",
+        category=kitchen,
+        price=Decimal("12.75"),
+        stock=20,
+        description="A three-tier cake stand in pale green with pink roses.",
+    )
+    ProductFactory(
+        title="set of 3 cake tins pantry design", category=kitchen, price=Decimal("4.95"), stock=30
+    )
     ProductFactory(title="jumbo bag red retrospot", category=bags, price=Decimal("2.08"), stock=100)
     ProductFactory(title="lunch bag pink polkadot", category=bags, price=Decimal("1.65"), stock=0)
     return kitchen, stand
 
 
 def _wait_for_event_types(events, types: set[str], deadline_s: float = 15.0) -> set[str]:
-    """The tracker sends asynchronously (batch timer, beacons): poll the log until the types land."""
+    """The tracker sends asynchronously (batch timer, beacons): poll until the types land."""
     end = time.monotonic() + deadline_s
     seen: set[str] = set()
     while time.monotonic() < end:
@@ -106,7 +113,8 @@ def test_shopper_with_consent_browses_buys_and_is_tracked(live_server, page, scr
     assert mine.filter(type="product_view", product=stand, user=order.user).exists()
     assert mine.filter(type="search", query="bag", user=order.user).exists()
     add = mine.get(type="add_to_cart")
-    assert add.product_id == stand.pk and add.properties["quantity"] == 2
+    assert add.product_id == stand.pk
+    assert add.properties["quantity"] == 2
     assert mine.get(type="purchase").product_id == stand.pk
     assert order.status == Order.Status.PAID
     # withdraw consent so that closing the page sends nothing into the next test's database
@@ -117,7 +125,10 @@ def test_shopper_who_declines_is_not_tracked(live_server, page):
     # given
     _, stand = _catalogue()
     event_requests = []
-    page.on("request", lambda request: "/api/events/" in request.url and event_requests.append(request.url))
+    page.on(
+        "request",
+        lambda request: "/api/events/" in request.url and event_requests.append(request.url),
+    )
     # when: the shopper declines and then browses, searches and adds to the cart
     page.goto(live_server.url + "/")
     page.click("button[data-consent=no]")
@@ -135,7 +146,9 @@ def test_shopper_who_declines_is_not_tracked(live_server, page):
     assert page.evaluate("window.localStorage.length") == 0
     assert event_requests == []
     session_key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
-    assert not Event.objects.filter(session_key=session_key, type__in=TRACKED_TYPES | {"remove_from_cart"}).exists()
+    assert not Event.objects.filter(
+        session_key=session_key, type__in=TRACKED_TYPES | {"remove_from_cart"}
+    ).exists()
 
 
 def test_withdrawing_consent_forgets_the_anonymous_id(live_server, page):
@@ -191,10 +204,15 @@ def test_tracker_respects_do_not_track_even_with_consent(live_server, browser):
     _, stand = _catalogue()
     context = browser.new_context()
     context.add_cookies([{"name": "tracking_consent", "value": "yes", "url": live_server.url}])
-    context.add_init_script("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});")
+    context.add_init_script(
+        "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});"
+    )
     dnt_page = context.new_page()
     event_requests = []
-    dnt_page.on("request", lambda request: "/api/events/" in request.url and event_requests.append(request.url))
+    dnt_page.on(
+        "request",
+        lambda request: "/api/events/" in request.url and event_requests.append(request.url),
+    )
     # when
     dnt_page.goto(live_server.url + stand.get_absolute_url())
     tracked = dnt_page.evaluate("window.shopTracker.track('page_view', {})")
@@ -212,14 +230,17 @@ def test_tracker_flushes_a_full_batch_at_once_with_csrf_header(live_server, page
     page.goto(live_server.url + "/")
     page.click("button[data-consent=yes]")
     page.wait_for_load_state()
+
     # when: 20 events in one go (after sending what was queued, in the same JS turn so the
     # 5-second timer cannot interleave) make a full batch that goes out without waiting
     def full_batch(request):
         return "/api/events/" in request.url and len(request.post_data_json["events"]) == 20
 
     with page.expect_request(full_batch) as request_info:
-        page.evaluate("window.shopTracker.flush();"
-                      "for (let i = 0; i < 20; i++) window.shopTracker.track('page_view', {n: i});")
+        page.evaluate(
+            "window.shopTracker.flush();"
+            "for (let i = 0; i < 20; i++) window.shopTracker.track('page_view', {n: i});"
+        )
     request = request_info.value
     # then
     body = request.post_data_json
