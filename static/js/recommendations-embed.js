@@ -19,10 +19,24 @@
     return node;
   }
 
+  // Minimal layout for host pages without the shop's stylesheet; the host's CSS may override it.
+  var STYLE = ".shop-recs .product-grid{display:grid;gap:1rem;grid-template-columns:repeat(auto-fill,minmax(170px,1fr))}" +
+    ".shop-recs .product-card{border:1px solid #ddd;border-radius:8px;padding:.75rem;font-family:sans-serif}" +
+    ".shop-recs .product-card h3{font-size:1rem;margin:0 0 .5rem}.shop-recs .card-reason{color:#555;font-size:.85rem}";
+
+  function ensureStyle() {
+    if (document.getElementById("shop-recs-style")) { return; }
+    var style = el("style", { id: "shop-recs-style" });
+    style.textContent = STYLE;
+    document.head.appendChild(style);
+  }
+
   function render(container, payload) {
     var items = (payload && payload.items) || [];
     container.textContent = "";
     if (!items.length) { return; }
+    ensureStyle();
+    container.classList.add("shop-recs");
     var section = el("section", { "class": "recommendations", "data-recommendation-slot": "embed" });
     section.appendChild(el("h2", {}, container.getAttribute("data-title") || "Recommended for you"));
     var grid = el("div", { "class": "product-grid" });
