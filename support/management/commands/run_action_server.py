@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.core.management.base import BaseCommand
 
 
@@ -10,19 +12,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=5055)
+        parser.add_argument("--host", default=os.environ.get("SANIC_HOST", "0.0.0.0"))
         parser.add_argument("--cors", default="", help="Allowed CORS origins (default: none).")
 
     def handle(self, *args, **options) -> None:
-        import os
-
-        from rasa_sdk import endpoint
+        from rasa_sdk.endpoint import create_app
 
         from support.rasa_actions import build_executor
 
-        # One worker process: Django is already set up in this one, and sanic workers would
-        # re-import without it. The executor runs the actions in a thread (sync ORM).
-        os.environ.setdefault("ACTION_SERVER_SANIC_WORKERS", "1")
         executor = build_executor()
-        names = ", ".join(sorted(executor.actions))
-        self.stdout.write(f"Rasa action server on port {options['port']} with: {names}")
-        endpoint.run(executor, port=options["port"], cors_origins=options["cors"] or None)
+        # rasa_sdk's own runner spawns sanic worker processes that re-import the actions without
+        # Django set up; serve rasa_sdk's app (same /webhook, /health, /actions) in this process
+        # instead. The actions run the synchronous ORM code in a thread (asgiref).
+        app = create_app(executor, cors_origins=options["cors"] or None)
+        self.stdout.write(f"Rasa action server on {options['host']}:{options['port']} with: "
+                          + ", ".join(sorted(executor.actions)))
+        app.run(host=options["host"], port=options["port"], single_process=True, access_log=False,
+                motd=False)
