@@ -110,8 +110,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     category = get_object_or_404(Category, slug=slug)
     sort = request.GET.get("sort", "title")
-    products = product_list(category=category).order_by(SORTS.get(sort, "title"), "pk")
-    page = _paginate(request, products)
+    sort = sort if sort in SORTS else "title"
+    page = _paginate(request, product_list(category=category).order_by(SORTS[sort], "pk"))
     return _page(
         request,
         "storefront/category.html",
@@ -120,10 +120,9 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "breadcrumb": category.ancestors(),
             "subcategories": category.children.order_by("name"),
             "page": page,
-            "sort": sort if sort in SORTS else "title",
-            "page_query": urlencode({"sort": sort}) + "&"
-            if sort in SORTS and sort != "title"
-            else "",
+            "sort": sort,
+            # Pagination links keep a non-default sort order.
+            "page_query": urlencode({"sort": sort}) + "&" if sort != "title" else "",
         },
     )
 

@@ -17,6 +17,7 @@
   var FLUSH_INTERVAL_MS = 5000;
   var FLUSH_AT = 20;
   var MAX_QUEUE = 500; // a shopper offline for a long time cannot grow memory without bound
+  var CHUNK = 50; // events per request: ~20 KB, well under the 64 KB beacon/keepalive limit
   var STORAGE_KEY = "shop_anonymous_id";
   var ALLOWED_PROP_KEYS = 50;
 
@@ -143,13 +144,17 @@
   function flush(useBeacon) {
     if (!queue.length) return;
     if (!allowed()) { queue = []; return; }
-    var batch = queue.splice(0, queue.length);
-    if (useBeacon && navigator.sendBeacon) {
-      // text/plain keeps the beacon a "simple" request; the server parses the JSON itself.
-      var blob = new Blob([JSON.stringify({ events: batch })], { type: "text/plain;charset=UTF-8" });
-      if (navigator.sendBeacon(ENDPOINT, blob)) return;
+    var pending = queue.splice(0, queue.length);
+    // Beacons and keepalive requests are capped at 64 KB in flight: send in modest chunks.
+    for (var start = 0; start < pending.length; start += CHUNK) {
+      var batch = pending.slice(start, start + CHUNK);
+      if (useBeacon && navigator.sendBeacon) {
+        // text/plain keeps the beacon a "simple" request; the server parses the JSON itself.
+        var blob = new Blob([JSON.stringify({ events: batch })], { type: "text/plain;charset=UTF-8" });
+        if (navigator.sendBeacon(ENDPOINT, blob)) continue;
+      }
+      sendWithFetch(batch);
     }
-    sendWithFetch(batch);
   }
 
   function track(type, props) {

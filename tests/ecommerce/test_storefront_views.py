@@ -482,3 +482,13 @@ def test_listing_pages_query_count_does_not_grow_with_products():
     many = [_queries_for(url, params) for url, params in pages]
     # (the other apps' widgets may take a path with fewer queries once there is more to show)
     assert all(m <= f for m, f in zip(many, few, strict=True)), (many, few)
+
+
+def test_category_pagination_keeps_the_sort_and_ignores_unknown_sorts(client):
+    category = CategoryFactory(slug="paged")
+    for i in range(30):
+        ProductFactory(title=f"Item {i:02d}", price=Decimal(i + 1), category=category)
+    url = reverse("storefront:category", args=["paged"])
+    sorted_page = client.get(url, {"sort": "-price"})
+    assert 'href="?sort=-price&amp;page=2"' in sorted_page.content.decode()
+    assert client.get(url, {"sort": "drop table"}).context["sort"] == "title"
