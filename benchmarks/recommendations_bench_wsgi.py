@@ -1,0 +1,23 @@
+"""WSGI entry for the API benchmark: the real site plus one bare Django JSON view, same process.
+
+Used only by benchmarks/recommendations_api.py (gunicorn --pythonpath benchmarks
+recommendations_bench_wsgi:application). The bare view goes through the same middleware stack,
+so the comparison isolates what the recommendations endpoints add.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecommerce.settings")
+
+import django  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+django.setup()
+settings.ROOT_URLCONF = "recommendations_bench_urls"
+
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+application = get_wsgi_application()
