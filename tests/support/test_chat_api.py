@@ -173,21 +173,19 @@ def test_messages_are_length_capped_and_stored_verbatim(active_intent_model, sho
     assert "<script>alert(1)</script>" not in page
 
 
-def test_chat_is_throttled_per_session(settings, active_intent_model, guest_client):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "chat": "3/min"}}
+def test_chat_is_throttled_per_session(active_intent_model, guest_client):
     from rest_framework.throttling import ScopedRateThrottle
 
-    ScopedRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    # DRF reads the rates once at import: swap the class attribute for this test, then put it back.
+    original = ScopedRateThrottle.THROTTLE_RATES
+    ScopedRateThrottle.THROTTLE_RATES = {**original, "chat": "3/min"}
     try:
         conversation = start(guest_client)
         codes = [guest_client.post(f"/api/support/conversations/{conversation}/messages/", {"text": "hi"},
                                    format="json").status_code for _ in range(4)]
         assert codes[-1] == 429
     finally:
-        from rest_framework.settings import api_settings
-
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        ScopedRateThrottle.THROTTLE_RATES = original
 
 
 def test_asking_for_a_human_hands_off_and_the_bot_stops(active_intent_model, shopper_client):
