@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from ecommerce.errors import DomainError
 
 from .models import Ad, Advertiser, Campaign, DailyReport
-from .selectors import audience_estimate, report_rows, report_totals
+from .selectors import audience_estimate, live_ads_invalidate, report_rows, report_totals
 from .services import campaign_transition, report_rollups_refresh
 
 
@@ -100,6 +100,10 @@ class CampaignAdmin(admin.ModelAdmin):
         if db_field.name == "advertiser" and _is_advertiser_user(request):
             kwargs["queryset"] = request.user.advertiser_accounts.filter(is_active=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        live_ads_invalidate()  # serving picks up the edit at once
 
     # --- display -----------------------------------------------------------------------
     @admin.display(description="Audience size estimate")

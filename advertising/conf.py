@@ -63,5 +63,10 @@ def click_token_max_age() -> int:
     return int(_get("ADS_CLICK_MAX_AGE", 24 * 3600))
 
 
+def live_cache_seconds() -> float:
+    """How long a process reuses its snapshot of live campaigns (0 = reload every request)."""
+    return float(_get("ADS_LIVE_CACHE_SECONDS", 10.0))
+
+
 CTR_MODEL_NAME = "advertising.ctr"
 CLICK_SALT = "advertising.click"

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from ecommerce.models import Event, Product, User
 
+from . import conf
 from .auction import AdSpec, CampaignSpec, ShopperContext
 from .models import Ad, AudienceScore, Campaign, DailyReport, Impression
 
@@ -66,8 +70,42 @@ def campaign_spec_of(campaign: Campaign, today: date) -> CampaignSpec:
     )
 
 
+LIVE_VERSION_KEY = "advertising:live_version"
+_live_cache: dict[str, Any] = {"version": None, "at": 0.0, "pairs": []}
+
+
+def live_ads_invalidate() -> None:
+    """Tell every process to reload live campaigns (after a save, status change, budget out)."""
+    cache.set(LIVE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def live_ads_cached() -> list[tuple[AdSpec, Ad]]:
+    """`live_ads()` kept per process for a few seconds (ADS_LIVE_CACHE_SECONDS, default 10).
+
+    Loading 200 campaigns with their targeting costs far more than the rest of a request, so
+    serving reads a snapshot. A version key in the shared cache, bumped on every campaign change,
+    makes edits visible at once; only spend (and product stock) may be up to the TTL old, which
+    is safe because the charge itself re-checks the budget in its UPDATE.
+    """
+    ttl = conf.live_cache_seconds()
+    if ttl <= 0:
+        return live_ads()
+    version = cache.get(LIVE_VERSION_KEY)
+    if version is None:
+        version = uuid.uuid4().hex
+        cache.add(LIVE_VERSION_KEY, version, timeout=None)
+        version = cache.get(LIVE_VERSION_KEY) or version
+    snapshot = _live_cache
+    now = time.monotonic()
+    if snapshot["version"] == version and now - snapshot["at"] < ttl:
+        return snapshot["pairs"]
+    pairs = live_ads()
+    _live_cache.update({"version": version, "at": now, "pairs": pairs})
+    return pairs
+
+
 def live_ads(now: datetime | None = None) -> list[tuple[AdSpec, Ad]]:
-    """Every active ad of every live campaign, as auction specs (3 queries whatever the count)."""
+    """Every active ad of every live campaign, as auction specs (5 queries whatever the count)."""
     now = now or timezone.now()
     today = now.date()
     campaigns = (
@@ -143,20 +181,21 @@ def shopper_context(
     shown_today: dict[int, int] = {}
     shown_session: dict[int, int] = {}
     capped_ids = [c.id for c in campaigns if c.cap_per_user_day is not None or c.cap_per_session is not None]
-    if capped_ids:
-        start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        if authenticated:
-            shown_today = dict(Impression.objects.filter(user=user, created_at__gte=start_of_day,
-                                                         campaign_id__in=capped_ids)
-                               .values_list("campaign_id").annotate(n=Count("id")).order_by())
-        elif session_key:
-            # Without an account the session is the best "same shopper today" we have.
-            shown_today = dict(Impression.objects.filter(session_key=session_key, created_at__gte=start_of_day,
-                                                         campaign_id__in=capped_ids)
-                               .values_list("campaign_id").annotate(n=Count("id")).order_by())
-        if session_key:
-            shown_session = dict(Impression.objects.filter(session_key=session_key, campaign_id__in=capped_ids)
-                                 .values_list("campaign_id").annotate(n=Count("id")).order_by())
+    if capped_ids and (authenticated or session_key):
+        start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        # One query: today's count per campaign for this shopper (the account, or the session
+        # without one) and the count within this session.
+        today_who = Q(user=user) if authenticated else Q(session_key=session_key)
+        in_session = Q(session_key=session_key) if session_key else Q(pk__in=[])
+        who = (Q(user=user) | in_session) if authenticated and session_key else today_who
+        rows = (Impression.objects.filter(who, campaign_id__in=capped_ids)
+                .values("campaign_id")
+                .annotate(today=Count("id", filter=today_who & Q(created_at__gte=start_of_day)),
+                          session=Count("id", filter=in_session))
+                .order_by())
+        for row in rows:
+            shown_today[row["campaign_id"]] = row["today"]
+            shown_session[row["campaign_id"]] = row["session"]
     return ShopperContext(
         age=age, gender=gender or "", country=country or "", interest_category_ids=interests,
         segments=segments, viewed_product_days=viewed_p, carted_product_days=carted_p,

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Q, Sum, Value, When
@@ -33,7 +34,7 @@ from .ctr.features import feature_row
 from .models import (
     Ad, Advertiser, AudienceScore, Campaign, Click, Conversion, DailyReport, Impression,
 )
-from .selectors import live_ads, shopper_context
+from .selectors import live_ads_cached, live_ads_invalidate, shopper_context
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def campaign_save(
                     product_id=raw.get("product_id"), landing_url=raw.get("landing_url", ""))
             ad.full_clean()
             ad.save()
+    transaction.on_commit(live_ads_invalidate)
     return campaign
 
 
@@ -120,6 +122,7 @@ def campaign_transition(*, campaign: Campaign, to_status: str, user: User | None
     if not moved:
         raise InvalidTransition("The campaign changed meanwhile; reload and try again.")
     logger.info("advertising.campaign_transition", extra={"campaign_id": campaign.pk, "to": to_status})
+    transaction.on_commit(live_ads_invalidate)
     campaign.status = to_status
     return campaign
 
@@ -162,14 +165,46 @@ class PageContext:
     query: str = ""
 
 
-def _predict_ctr(rows: list[dict[str, str]], ads: list[Ad]) -> list[float]:
-    """pCTR per candidate from the active click model, else the smoothed historical CTR."""
+# pCTRs per (model version, context without the ad): every shopper with the same age band,
+# gender, country, segment, slot and hour gets the same predictions, so scoring 200 ads once per
+# context and reusing it saves most of the model's cost. Bounded; cleared when it fills up.
+_pctr_cache: dict[tuple, float] = {}
+_PCTR_CACHE_MAX = 50_000
+
+
+_active_model: dict[str, Any] = {"at": -1e9, "version": None, "loaded": None}
+
+
+def _active_ctr_model():
+    """The serving click model, looked up at most every ADS_LIVE_CACHE_SECONDS per process
+    (the same snapshot rule as live campaigns; a promotion bumps the live version key)."""
+    import time
+
     from ecommerce.ml import model_load_active
 
-    loaded = model_load_active(conf.CTR_MODEL_NAME) if rows else None
+    from .selectors import LIVE_VERSION_KEY
+
+    now, version = time.monotonic(), cache.get(LIVE_VERSION_KEY)
+    if version is None or version != _active_model["version"] or now - _active_model["at"] >= conf.live_cache_seconds():
+        _active_model.update({"at": now, "version": version, "loaded": model_load_active(conf.CTR_MODEL_NAME)})
+    return _active_model["loaded"]
+
+
+def _predict_ctr(rows: list[dict[str, str]], ads: list[Ad]) -> list[float]:
+    """pCTR per candidate from the active click model, else the smoothed historical CTR."""
+    loaded = _active_ctr_model() if rows else None
     if loaded is not None:
         try:
-            return [float(p) for p in loaded.artifact.predict_proba(rows)]
+            version = (loaded.version.pk, loaded.version.version)
+            keys = [(version, tuple(sorted(row.items()))) for row in rows]
+            missing = [i for i, key in enumerate(keys) if key not in _pctr_cache]
+            if missing:
+                predicted = loaded.artifact.predict_proba([rows[i] for i in missing])
+                if len(_pctr_cache) + len(missing) > _PCTR_CACHE_MAX:
+                    _pctr_cache.clear()
+                for i, p in zip(missing, predicted, strict=True):
+                    _pctr_cache[keys[i]] = float(p)
+            return [_pctr_cache[key] for key in keys]
         except Exception:  # a broken model must not break the page: fall back
             logger.exception("advertising.ctr_predict_failed", extra={"version": loaded.version.version})
     prior = conf.prior_ctr()
@@ -201,7 +236,7 @@ def ads_serve(
     n = max(0, min(n, conf.max_ads_per_request()))
     now = now or timezone.now()
     local_now = timezone.localtime(now)
-    pairs = live_ads(now)
+    pairs = live_ads_cached()
     if not pairs or n == 0:
         return []
     specs = {spec.campaign.id: spec.campaign for spec, _ in pairs}
@@ -223,19 +258,22 @@ def ads_serve(
     winners = auction.run_auction(candidates, n_slots=n, reserve_cpc=conf.reserve_cpc(), reserve_cpm=conf.reserve_cpm())
     authenticated_user = user if (user is not None and user.is_authenticated) else None
     served: list[dict[str, Any]] = []
-    for winner in winners:
-        ad = ad_rows[winner.ad.id]
-        is_cpm = winner.ad.campaign.bid_type == auction.CPM
-        charged = (winner.price / 1000) if is_cpm else Decimal("0")
-        with transaction.atomic():
+    logged: list[tuple[Ad, auction.Winner, Impression]] = []
+    with transaction.atomic():  # one commit for the whole page's ads
+        for winner in winners:
+            ad = ad_rows[winner.ad.id]
+            is_cpm = winner.ad.campaign.bid_type == auction.CPM
+            charged = (winner.price / 1000) if is_cpm else Decimal("0")
             if is_cpm and not campaign_charge(campaign_id=ad.campaign_id, amount=charged, today=local_now.date()):
+                transaction.on_commit(live_ads_invalidate)  # our snapshot's spend is stale: reload it
                 continue  # budget ran out between loading and charging: do not show it
             impression = Impression.objects.create(
                 campaign_id=ad.campaign_id, ad=ad, user=authenticated_user, session_key=session_key or "",
                 slot=page.slot, bid_type=winner.ad.campaign.bid_type, price=winner.price, charged=charged,
                 pctr=winner.pctr, features=features_by_ad[ad.pk], created_at=now,
             )
-            Ad.objects.filter(pk=ad.pk).update(impressions_count=F("impressions_count") + 1)
+            logged.append((ad, winner, impression))
+    for ad, winner, impression in logged:
         product = ad.product
         served.append({
             "impression_id": impression.pk,
@@ -282,13 +320,13 @@ def ad_click(*, token: str, user: User | None = None, session_key: str = "") -> 
                 user=authenticated_user or impression.user,
             )
             charged = Decimal("0")
-            if impression.bid_type == Campaign.BidType.CPC and campaign_charge(
-                campaign_id=impression.campaign_id, amount=impression.price
-            ):
-                charged = impression.price
+            if impression.bid_type == Campaign.BidType.CPC:
+                if campaign_charge(campaign_id=impression.campaign_id, amount=impression.price):
+                    charged = impression.price
+                else:
+                    transaction.on_commit(live_ads_invalidate)  # out of budget: stop serving it
             if charged:
                 Click.objects.filter(pk=click.pk).update(charged=charged)
-            Ad.objects.filter(pk=impression.ad_id).update(clicks_count=F("clicks_count") + 1)
     except IntegrityError:
         # Second click from the same impression: redirect again, charge nothing.
         logger.info("advertising.duplicate_click", extra={"impression_id": impression_id})
@@ -370,7 +408,22 @@ def report_rollups_refresh(*, days: int = 2, today: date | None = None) -> dict[
                 "revenue": entry.get("revenue", Decimal("0")),
             })
             rows += 1
+    ad_counters_refresh()
     return {"rows": rows, "conversions_attributed": attributed, "days": days, "until": str(end.date())}
+
+
+def ad_counters_refresh() -> None:
+    """Recount impressions and clicks per ad (the no-model pCTR fallback reads these).
+
+    Counted here, off the request path, instead of an UPDATE per served ad.
+    """
+    impressions = dict(Impression.objects.values_list("ad_id").annotate(Count("id")).order_by())
+    clicks = dict(Click.objects.values_list("ad_id").annotate(Count("id")).order_by())
+    for ad in Ad.objects.filter(pk__in=set(impressions) | set(clicks)).only("pk", "impressions_count", "clicks_count"):
+        n_imp, n_click = impressions.get(ad.pk, 0), clicks.get(ad.pk, 0)
+        if (ad.impressions_count, ad.clicks_count) != (n_imp, n_click):
+            Ad.objects.filter(pk=ad.pk).update(impressions_count=n_imp, clicks_count=n_click)
+    live_ads_invalidate()
 
 
 # --- privacy --------------------------------------------------------------------------------

@@ -81,6 +81,10 @@ def ctr_model_train(*, c_grid: tuple[float, ...] = C_GRID) -> dict[str, Any]:
                   "until": timezone.now().isoformat()},
     )
     promoted = model_version_promote(version=version, active_score_on_same_data=active_score)
+    if promoted:
+        from .selectors import live_ads_invalidate
+
+        live_ads_invalidate()  # serving processes pick up the new model
     logger.info("advertising.ctr_trained", extra={"version": version.version, "promoted": promoted})
     return {"status": "trained", "version": version.version, "promoted": promoted,
             "auc": metrics["auc"], "logloss": metrics["logloss"], "calibration": metrics["calibration"],

@@ -232,3 +232,10 @@ def test_ad_slot_template_tag_renders_sponsored_on_category_page(client):
         Context({"request": request, "category": category}))
     assert "Sponsored" in html and "/ads/click/" in html
     assert Impression.objects.get().session_key == request.session.session_key
+
+
+def test_pausing_a_campaign_stops_serving_at_once_despite_the_snapshot(api_client):
+    campaign = CampaignFactory()
+    assert len(_serve(api_client).json()["ads"]) == 1  # the live snapshot is now cached
+    campaign_transition(campaign=campaign, to_status="paused")
+    assert _serve(api_client).json()["ads"] == []
