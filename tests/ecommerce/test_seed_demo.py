@@ -25,7 +25,7 @@ def _seed(*extra: str) -> str:
     return out.getvalue()
 
 
-def test_seed_demo_loads_slice_profiles_accounts_and_sessions():
+def test_seed_demo_loads_slice_profiles_sessions_and_demo_accounts():
     # when
     output = _seed("--core-only")
     # then
@@ -40,19 +40,13 @@ def test_seed_demo_loads_slice_profiles_accounts_and_sessions():
     assert Event.objects.filter(type="search").exclude(query="").exists()
     assert Event.objects.filter(type="page_view", user__isnull=True).exists()  # anonymous visits
     assert "admin / " in output and "shopper / " in output
-
-
-def test_seed_demo_sessions_lead_to_the_real_purchases():
-    _seed("--core-only")
+    # the generated sessions lead to the real purchases
     checkout = Event.objects.filter(type="checkout_start", properties__order__isnull=False).first()
     order = Order.objects.get(number=checkout.properties["order"])
     assert checkout.occurred_at < order.placed_at
     assert checkout.user_id == order.user_id
     assert Event.objects.filter(type="purchase", properties__order=order.number).exists()
-
-
-def test_seed_demo_creates_staff_admin_and_shopper_with_orders_to_cancel_and_track():
-    output = _seed("--core-only")
+    # a staff admin and a shopper whose orders the support bot can cancel and track
     admin = User.objects.get(username="admin")
     assert admin.is_staff and admin.is_superuser
     password = output.split("admin / ")[1].split()[0]
