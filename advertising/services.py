@@ -99,8 +99,15 @@ def campaign_save(
                     product_id=raw.get("product_id"), landing_url=raw.get("landing_url", ""))
             ad.full_clean()
             ad.save()
-    transaction.on_commit(live_ads_invalidate)
+    _invalidate_now_and_on_commit()
     return campaign
+
+
+def _invalidate_now_and_on_commit() -> None:
+    """Bump the live snapshot now (this process and anyone reading before commit reload) and
+    again after commit (so nobody keeps a snapshot read between the two)."""
+    live_ads_invalidate()
+    transaction.on_commit(live_ads_invalidate)
 
 
 def campaign_transition(*, campaign: Campaign, to_status: str, user: User | None = None) -> Campaign:
@@ -122,7 +129,7 @@ def campaign_transition(*, campaign: Campaign, to_status: str, user: User | None
     if not moved:
         raise InvalidTransition("The campaign changed meanwhile; reload and try again.")
     logger.info("advertising.campaign_transition", extra={"campaign_id": campaign.pk, "to": to_status})
-    transaction.on_commit(live_ads_invalidate)
+    _invalidate_now_and_on_commit()
     campaign.status = to_status
     return campaign
 
