@@ -61,7 +61,8 @@ class TrainedRecommender:
     model: Recommender
     user_ids: list[str]
     item_ids: list[str]
-    history: sp.csr_matrix  # what the user already has (excluded from "recommended for you")
+    history: sp.csr_matrix  # the model's input per user (purchases, plus weaker browsing signal)
+    purchased: sp.csr_matrix | None = None  # bought before: excluded from "recommended for you"
     trained_at: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -96,15 +97,17 @@ def browsing_interactions(users: list[str], items: list[str], now: pd.Timestamp 
 
 
 def _fit_full(purchases: pd.DataFrame, text: dict[str, str], categories: dict[str, int]) -> tuple[
-    list[str], list[str], sp.csr_matrix, FitContext
+    list[str], list[str], sp.csr_matrix, sp.csr_matrix, FitContext
 ]:
+    """(users, items, model input, purchased, context) over the whole history."""
     users = sorted(purchases["user"].unique().tolist())
     items = sorted(purchases["item"].unique().tolist())
-    binary, context = build_matrices(purchases, users, items, item_text=text, item_category=categories)
+    purchased, context = build_matrices(purchases, users, items, item_text=text, item_category=categories)
+    matrix = purchased
     browsing = browsing_interactions(users, items, purchases["ts"].max())
     if browsing.nnz:
-        binary = binary.maximum(browsing).tocsr().astype(np.float32)
-    return users, items, binary, context
+        matrix = purchased.maximum(browsing).tocsr().astype(np.float32)
+    return users, items, matrix, purchased, context
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +155,12 @@ def recommenders_train(
     still precomputed, and the summary says so.
     """
     started = time.perf_counter()
-    summary: dict[str, Any] = {"status": "ok", "versions": {}, "promoted": {}}
+    summary: dict[str, Any] = {"status": "ok", "versions": {}, "promoted": {}, "timings": {}}
+
+    def lap(stage: str) -> None:
+        summary["timings"][stage] = round(time.perf_counter() - started, 2)
+        logger.info("recommendations.train_stage", extra={"stage": stage, "seconds": summary["timings"][stage]})
+
     purchases = purchase_history_frame()
     logger.info("recommendations.train_start", extra={"purchase_lines": int(len(purchases))})
     all_products = list(Product.objects.sellable().values_list("pk", flat=True))
@@ -177,11 +185,12 @@ def recommenders_train(
         logger.info("recommendations.train_fallback", extra={"purchase_lines": int(len(purchases))})
         return summary
 
+    lap("data_loaded")
     data_ref = {
         "cutoff_quantile": EVAL_QUANTILE, "cutoff": str(split.cutoff), "users_evaluated": int(len(split.eval_rows)),
         "train_users": len(split.users), "train_items": len(split.items), "purchase_lines": int(len(purchases)),
     }
-    users, items, matrix, context = _fit_full(purchases, text_all, cats_all)
+    users, items, matrix, purchased, context = _fit_full(purchases, text_all, cats_all)
     if serving_algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {serving_algorithm!r}")
     serving_version = None
@@ -190,14 +199,17 @@ def recommenders_train(
     ]
     for name, algorithm in jobs:
         metrics = evaluate_recommender(ALGORITHMS[algorithm](), split, EVAL_K)
+        lap(f"{algorithm}.evaluated")
         logger.info("recommendations.evaluated", extra={"algorithm": algorithm, PRIMARY_METRIC: metrics[PRIMARY_METRIC]})
         model = ALGORITHMS[algorithm]().fit(matrix, context)
         artifact = TrainedRecommender(
             algorithm=algorithm, model=model, user_ids=users, item_ids=items, history=matrix,
-            trained_at=timezone.now().isoformat(),
+            purchased=purchased, trained_at=timezone.now().isoformat(),
         )
         params = {"algorithm": algorithm, "config": _config_of(model)}
+        lap(f"{algorithm}.fitted")
         version = _register(name, artifact, {k: round(float(v), 6) for k, v in metrics.items()}, params, data_ref)
+        lap(f"{algorithm}.registered")
         promoted = _promote(version, split, algorithm)
         summary["versions"][name] = version.version
         summary["promoted"][name] = promoted
@@ -218,9 +230,11 @@ def recommenders_train(
                 version=challenger, trained=artifact_for(challenger)
             )
         _delete_stale_rows(keep=[v.pk for v in (active, challenger) if v is not None])
+        lap("user_rows_precomputed")
     summary["similar_rows"] = similar_items_precompute(
         version=active, purchases=purchases, text=text_all, categories=cats_all
     )
+    lap("similar_rows_precomputed")
     summary["seconds"] = round(time.perf_counter() - started, 2)
     logger.info("recommendations.train_done", extra={"seconds": summary["seconds"]})
     return summary
@@ -264,17 +278,21 @@ def _reasons_for(trained: TrainedRecommender, row: int, item_cols: np.ndarray, t
     if weights is None or history.nnz == 0:
         return ["Popular with customers like you"] * len(item_cols)
     owned = history.indices
-    block = weights[owned][:, item_cols]
-    block = block.toarray() if sp.issparse(block) else np.asarray(block)
+    if sp.issparse(weights):
+        block = weights[owned][:, item_cols].toarray()
+    else:
+        block = np.asarray(weights[np.ix_(owned, item_cols)])  # a small copy, not a row slab
     contribution = block * history.data[:, None]
     best = contribution.argmax(axis=0)
+    bought = set(trained.purchased.getrow(row).indices.tolist()) if trained.purchased is not None else set(owned)
     reasons = []
     for col, b in zip(range(len(item_cols)), best, strict=True):
         if contribution[b, col] <= 0:
             reasons.append("Trending now")
         else:
             title = titles.get(trained.item_ids[owned[b]], "")
-            reasons.append(f"Because you bought {title}"[:255] if title else "Picked for you")
+            verb = "bought" if owned[b] in bought else "viewed"
+            reasons.append(f"Because you {verb} {title}"[:255] if title else "Picked for you")
     return reasons
 
 
@@ -292,7 +310,8 @@ def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRe
         UserRecommendation.objects.filter(model_version=version).delete()
         for start in range(0, len(rows_to_score), batch_size):
             chunk = rows_to_score[start : start + batch_size]
-            exclude = trained.history[chunk].copy()
+            owned = trained.purchased if trained.purchased is not None else trained.history
+            exclude = owned[chunk].copy()
             exclude.data[:] = 1.0
             if not_sellable.any():
                 mask = sp.csr_matrix(np.tile(not_sellable, (len(chunk), 1)).astype(np.float32))
