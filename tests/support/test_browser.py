@@ -23,10 +23,17 @@ def test_shopper_bot_handoff_agent_reply_resolve_and_csat(live_server, browser, 
     agent_context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         shopper = shopper_context.new_page()
+        # The bubble on a storefront page opens the same chat...
+        shopper.goto(f"{live_server.url}/")
+        shopper.get_by_role("button", name="Chat with us").click()
+        bubble_box = shopper.locator("[data-support-panel] [data-chat-input]")
+        bubble_box.fill("hello")
+        bubble_box.press("Enter")
+        shopper.locator("[data-support-panel] .chat-bot").first.wait_for(timeout=15000)
+        screenshot(shopper, "support_chat_bubble")
+        # ...and the full chat page resumes that conversation.
         shopper.goto(f"{live_server.url}/support/chat/")
         box = shopper.locator("[data-support-chat-page] [data-chat-input]")
-        box.fill("hello")
-        box.press("Enter")
         shopper.locator(".chat-bot").first.wait_for(timeout=15000)
         assert "shop assistant" in shopper.locator(".chat-bot").first.inner_text()
         box.fill("<b>can I talk to a human please</b>")

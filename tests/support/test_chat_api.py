@@ -263,3 +263,16 @@ def test_keyword_fallback_serves_when_no_model_is_active(user, shopper_client):
 
 def test_start_resumes_the_open_conversation(shopper_client):
     assert start(shopper_client) == start(shopper_client)
+
+
+def test_chat_bubble_partial_renders_for_storefront_pages_only(rf):
+    from django.template.loader import render_to_string
+    from django.urls import resolve
+
+    request = rf.get("/some-page/")
+    request.resolver_match = None
+    html = render_to_string("support/_chat_bubble.html", {"request": request})
+    assert "data-support-bubble" in html and "support-chat.js" in html
+    request = rf.get("/support/chat/")
+    request.resolver_match = resolve("/support/chat/")
+    assert "data-support-bubble" not in render_to_string("support/_chat_bubble.html", {"request": request})
