@@ -139,3 +139,20 @@ class ActorSketch(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "metric"], name="actorsketch_unique")]
+
+
+class CohortCell(models.Model):
+    """Purchase retention precomputed by the rollup task: customers of a cohort (first period
+    with a non-cancelled order) active in a later period. Read by the dashboard when no segment
+    or country filter applies, so retention costs O(cohorts × periods) whatever the traffic."""
+
+    metric = models.CharField(max_length=48)
+    period = models.CharField(max_length=8)  # week | month
+    cohort = models.DateField()
+    period_start = models.DateField()
+    actors = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "period", "cohort", "period_start"], name="cohortcell_unique"),
+        ]

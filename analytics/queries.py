@@ -44,7 +44,7 @@ from ecommerce.errors import DomainError
 from ecommerce.models import CartItem, Event, Order, OrderItem, Product, User, age_band_for
 
 from .expressions import actor_expr, buyer_expr, day_bounds, day_start, event_country_expr, gmv_lines, order_country_expr
-from .models import ActorSketch, DailyActor, DailyMetric, HourlyMetric, SegmentMembership
+from .models import ActorSketch, CohortCell, DailyActor, DailyMetric, HourlyMetric, SegmentMembership
 from .sketches import estimate, exact_limit
 from .rollups import ACTIVE, ANY, LINE_VALUE, ORDERS, event_metric
 
@@ -528,25 +528,19 @@ def retention(f: Filters, *, period: str, event: str = "purchase", force_raw: bo
             rows = rows.filter(user_id__in=_segment_user_ids(f.segment))
     else:
         metric = ORDERS if event == "purchase" else event_metric(event)
-        base = DailyActor.objects.filter(metric=metric, day__lte=f.end)
-        if f.country:
-            base = base.filter(country=f.country)
-        if f.segment:
-            base = base.filter(actor__in=_segment_actor_keys(f.segment))
-        # cohort = the actor's first period (a window MIN over the actor's rows), then one
-        # GROUP BY (cohort, period) over that: a single scan of the actor-day rollup.
-        inner = base.annotate(
-            p=Trunc("day", period, output_field=DateField()),
-            cohort=Window(Min(Trunc("day", period, output_field=DateField())), partition_by=[F("actor")]),
-        ).values("actor", "p", "cohort")
-        inner_sql, inner_params = inner.query.sql_with_params()
-        start_param = connection.ops.adapt_datefield_value(_trunc_start(f.start, period))
-        sql = (f"SELECT cohort, p, COUNT(DISTINCT actor) FROM ({inner_sql}) AS cohorts "
-               f"WHERE cohort >= %s GROUP BY cohort, p")
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*inner_params, start_param])
-            fetched = cursor.fetchall()
-        rows = [{"cohort": _parse_date(c), "p": _parse_date(p), "n": n} for c, p, n in fetched]
+        cohort_from = _trunc_start(f.start, period)
+        if metric == ORDERS and not f.country and not f.segment:
+            # Precomputed by the rollup task (CohortCell): O(cohorts × periods) to read.
+            rows = [
+                {"cohort": c, "p": p, "n": n}
+                for c, p, n in CohortCell.objects.filter(
+                    metric=metric, period=period, cohort__gte=cohort_from, cohort__lte=f.end, period_start__lte=f.end,
+                ).values_list("cohort", "period_start", "actors")
+            ]
+        else:
+            rows = [{"cohort": c, "p": p, "n": n}
+                    for c, p, n in cohort_counts(metric=metric, period=period, end=f.end, country=f.country,
+                                                 segment=f.segment) if c >= cohort_from]
     table: dict[date, dict[int, int]] = {}
     for row in rows:
         cohort, p = _as_date(row["cohort"]), _as_date(row["p"])
@@ -560,6 +554,28 @@ def retention(f: Filters, *, period: str, event: str = "purchase", force_raw: bo
         retained = [table[cohort].get(k, 0) for k in range(width)]
         cohorts.append({"cohort": cohort.isoformat(), "size": retained[0], "retained": retained})
     return {"period": period, "event": event, "cohorts": cohorts}
+
+
+def cohort_counts(*, metric: str, period: str, end: date | None = None, country: str = "",
+                  segment: str = "") -> list[tuple[date, date, int]]:
+    """(cohort, period, distinct actors) from the actor-day rollup: cohort = the actor's first
+    period (a window MIN over the actor's rows), then one GROUP BY (cohort, period)."""
+    base = DailyActor.objects.filter(metric=metric)
+    if end is not None:
+        base = base.filter(day__lte=end)
+    if country:
+        base = base.filter(country=country)
+    if segment:
+        base = base.filter(actor__in=_segment_actor_keys(segment))
+    inner = base.annotate(
+        p=Trunc("day", period, output_field=DateField()),
+        cohort=Window(Min(Trunc("day", period, output_field=DateField())), partition_by=[F("actor")]),
+    ).values("actor", "p", "cohort")
+    inner_sql, inner_params = inner.query.sql_with_params()
+    sql = f"SELECT cohort, p, COUNT(DISTINCT actor) FROM ({inner_sql}) AS cohorts GROUP BY cohort, p"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, inner_params)
+        return [(_parse_date(c), _parse_date(p), int(n)) for c, p, n in cursor.fetchall()]
 
 
 def _parse_date(value: Any) -> date:

@@ -29,7 +29,7 @@ from .expressions import (
     gmv_lines,
     order_country_expr,
 )
-from .models import ActorSketch, DailyActor, DailyMetric, HourlyMetric, RollupState
+from .models import ActorSketch, CohortCell, DailyActor, DailyMetric, HourlyMetric, RollupState
 from .sketches import sketch_of
 
 logger = logging.getLogger(__name__)
@@ -146,9 +146,25 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
     return {"daily": len(daily), "hourly": len(hourly), "actors": len(actors)}
 
 
-def rollups_refresh_days(*, start: date, end: date) -> dict[str, int]:
-    """Recompute every rollup row of the days start..end (inclusive). Safe to run again."""
-    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0}
+def cohorts_refresh() -> int:
+    """Recompute the purchase cohort table from the actor-day rollup (all history, one transaction)."""
+    from .queries import cohort_counts
+
+    cells = [
+        CohortCell(metric=ORDERS, period=period, cohort=c, period_start=p, actors=n)
+        for period in ("week", "month")
+        for c, p, n in cohort_counts(metric=ORDERS, period=period)
+    ]
+    with transaction.atomic():
+        CohortCell.objects.all().delete()
+        CohortCell.objects.bulk_create(cells, batch_size=2000)
+    return len(cells)
+
+
+def rollups_refresh_days(*, start: date, end: date, with_cohorts: bool = True) -> dict[str, int]:
+    """Recompute every rollup row of the days start..end (inclusive), then the cohort table.
+    Safe to run again."""
+    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "cohort_cells": 0}
     cursor = start
     while cursor <= end:
         chunk_end = min(end, cursor + timedelta(days=CHUNK_DAYS - 1))
@@ -157,6 +173,7 @@ def rollups_refresh_days(*, start: date, end: date) -> dict[str, int]:
             totals[key] += value
         totals["days"] += (chunk_end - cursor).days + 1
         cursor = chunk_end + timedelta(days=1)
+    totals["cohort_cells"] = cohorts_refresh() if with_cohorts else 0
     logger.info("analytics.rollups_refreshed", extra={"start": start.isoformat(), "end": end.isoformat(), **totals})
     return totals
 
@@ -205,9 +222,10 @@ def rollups_refresh_pending() -> dict[str, Any]:
             .annotate(day=TruncDate("placed_at")).values_list("day", flat=True).distinct()
         )
         ranges = _days_to_ranges(days)
-    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0}
+    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "cohort_cells": 0}
     for low, high in ranges:
-        for key, value in rollups_refresh_days(start=low, end=high).items():
+        for key, value in rollups_refresh_days(start=low, end=high, with_cohorts=False).items():
             totals[key] += value
+    totals["cohort_cells"] = cohorts_refresh()
     RollupState.objects.filter(pk=state.pk).update(last_received_at=started, last_order_updated_at=started)
     return {**totals, "ranges": [(a.isoformat(), b.isoformat()) for a, b in ranges]}

@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, default=[50_000, 5_000_000])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="keep the generated data when its size matches")
+    parser.add_argument("--generate-only", action="store_true", help="generate the first size and stop")
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
     if not url.startswith("postgres"):
@@ -204,9 +205,14 @@ def main() -> None:
             t0 = time.perf_counter()
             counts = generate(connection, size)
             gen_s = time.perf_counter() - t0
+            if args.generate_only:
+                print(f"generated {counts} in {gen_s:.1f} s")
+                return
         t0 = time.perf_counter()
         rolled = rollups_refresh_pending()
         roll_s = time.perf_counter() - t0
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # what autovacuum does after a bulk insert; keeps plans honest
         rollup_backed, raw = dashboard_queries()
         timings = {name: timed(fn, args.repeat) for name, fn in {**rollup_backed, **raw}.items()}
         results[size] = {"counts": counts, "generate_s": gen_s, "rollup_s": roll_s, "rolled": rolled, "timings": timings,

@@ -102,6 +102,8 @@ def test_retention_by_month_counts_active_customers_per_offset(db):
     result = queries.retention(jan_apr, period="month")
 
     assert queries.retention(jan_apr, period="month", force_raw=True) == result
+    uk = Filters(date(2024, 1, 1), date(2024, 4, 30), country="United Kingdom")  # live DailyActor path
+    assert queries.retention(uk, period="month")["cohorts"] == result["cohorts"]
     assert result["cohorts"] == [
         {"cohort": "2024-01-01", "size": 2, "retained": [2, 1, 0, 1]},
         {"cohort": "2024-02-01", "size": 1, "retained": [1, 1, 0]},
