@@ -100,6 +100,8 @@ def describe(centroid_z: np.ndarray, centroid: np.ndarray, means: np.ndarray, fe
     if not noun:
         low_activity = all(z.get(f, 0) < 0 for f in ("orders", "product_views", "searches") if f in z)
         noun = "occasional shoppers" if low_activity else "typical shoppers"
+    if time_word and noun == "typical shoppers":
+        noun = "shoppers"  # "Weekend shoppers", not "Weekend typical shoppers"
     name = f"{time_word} {noun}".strip()
     name = name[0].upper() + name[1:]
     ranked = sorted(range(len(features)), key=lambda i: -abs(centroid_z[i]))[:3]

@@ -57,3 +57,9 @@ def test_describe_names_window_shoppers():
     z = np.array([-1.2, 0.0, 0.0, 0.0, 0.0, 0.8, 0.0, 0.0])
     name, _ = describe(z, np.ones(8), np.ones(8), FEATURES)
     assert name == "Window shoppers"
+
+
+def test_describe_time_word_alone_reads_naturally():
+    z = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    name, _ = describe(z, np.ones(8), np.ones(8), FEATURES)
+    assert name == "Weekend shoppers"
