@@ -218,7 +218,20 @@ def _predict_ctr(rows: list[dict[str, str]], ads: list[Ad]) -> list[float]:
     return [auction.smoothed_ctr(ad.clicks_count, ad.impressions_count, prior=prior) for ad in ads]
 
 
-def _features(*, shopper: auction.ShopperContext, ad: Ad, slot: str, segment: str, now: datetime) -> dict[str, str]:
+def _page_match(ad: Ad, page_category_id: int | None, query_words: frozenset[str]) -> str:
+    """Is the ad about what the page is about? Same category, or the search words in its title."""
+    product = ad.product if ad.product_id else None
+    if product is None:
+        return "0"
+    if page_category_id is not None and product.category_id == page_category_id:
+        return "1"
+    if query_words and query_words & set(product.title.lower().split()):
+        return "1"
+    return "0"
+
+
+def _features(*, shopper: auction.ShopperContext, ad: Ad, slot: str, segment: str, now: datetime,
+              page_match: str) -> dict[str, str]:
     from ecommerce.models import age_band_for
 
     return feature_row({
@@ -226,7 +239,7 @@ def _features(*, shopper: auction.ShopperContext, ad: Ad, slot: str, segment: st
         "gender": shopper.gender, "country": shopper.country, "segment": segment,
         "ad": ad.pk, "campaign": ad.campaign_id,
         "category": ad.product.category_id if ad.product_id and ad.product else "",
-        "slot": slot, "hour": now.hour, "weekday": now.weekday(),
+        "slot": slot, "hour": now.hour, "weekday": now.weekday(), "page_match": page_match,
     })
 
 
@@ -256,8 +269,15 @@ def ads_serve(
     if not allowed:
         return []
     ad_rows = {ad.pk: ad for _, ad in pairs}
+    # Never advertise the very product the shopper is looking at.
+    allowed = [spec for spec in allowed if not (page.product_id and spec.product_id == page.product_id)]
+    page_category_id = page.category_id
+    if page_category_id is None and page.product_id:
+        page_category_id = Product.objects.filter(pk=page.product_id).values_list("category_id", flat=True).first()
+    query_words = frozenset(w for w in page.query.lower().split() if len(w) > 2)
     segment = sorted(shopper.segments)[0] if shopper.segments else ""
-    feature_rows = [_features(shopper=shopper, ad=ad_rows[spec.id], slot=page.slot, segment=segment, now=local_now)
+    feature_rows = [_features(shopper=shopper, ad=ad_rows[spec.id], slot=page.slot, segment=segment, now=local_now,
+                              page_match=_page_match(ad_rows[spec.id], page_category_id, query_words))
                     for spec in allowed]
     pctrs = _predict_ctr(feature_rows, [ad_rows[spec.id] for spec in allowed])
     candidates = [auction.Candidate(ad=spec, pctr=p) for spec, p in zip(allowed, pctrs, strict=True)]

@@ -239,3 +239,12 @@ def test_pausing_a_campaign_stops_serving_at_once_despite_the_snapshot(api_clien
     assert len(_serve(api_client).json()["ads"]) == 1  # the live snapshot is now cached
     campaign_transition(campaign=campaign, to_status="paused")
     assert _serve(api_client).json()["ads"] == []
+
+
+def test_product_page_never_advertises_the_product_itself(api_client):
+    campaign = CampaignFactory()
+    other = CampaignFactory()
+    own_product = campaign.ads.get().product
+    ads = _serve(api_client, slot="product", product_id=own_product.pk, n=2).json()["ads"]
+    assert [a["campaign_id"] for a in ads] == [other.pk]
+    assert Impression.objects.get(campaign=other).features["page_match"] == "0"
