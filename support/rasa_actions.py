@@ -20,7 +20,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -74,7 +74,10 @@ class ShopAction(Action):
         return await sync_to_async(self._run_in_django, thread_sensitive=True)(dispatcher, tracker, domain)
 
     def _run_in_django(self, dispatcher, tracker, domain):
-        close_old_connections()
+        # Like Django's request_started: drop connections past CONN_MAX_AGE or broken. Never inside
+        # an atomic block (a caller's transaction, e.g. a test's) whose connection is still needed.
+        if not connection.in_atomic_block:
+            close_old_connections()
         return self.run_sync(dispatcher, tracker, domain)
 
     def run_sync(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:

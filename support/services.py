@@ -40,8 +40,10 @@ def _owned(user: User | None) -> bool:
 def conversation_get_for_owner(*, conversation_id: int, user: User | None, session_key: str,
                                for_update: bool = False) -> Conversation:
     """The conversation only if the caller owns it (their account, or their anonymous session)."""
+    if not _owned(user) and not session_key:
+        raise NotFound("Conversation not found.")
     qs = Conversation.objects.select_for_update() if for_update else Conversation.objects.all()
-    owner = Q(user=user) if _owned(user) else Q(user__isnull=True, session_key=session_key or "\x00")
+    owner = Q(user=user) if _owned(user) else Q(user__isnull=True, session_key=session_key)
     conversation = qs.filter(owner, pk=conversation_id).first()
     if conversation is None:
         raise NotFound("Conversation not found.")

@@ -62,12 +62,23 @@ def training_examples(*, max_bitext_per_intent: int | None = None, seed: int = 1
 def intent_model_retrain(*, max_bitext_per_intent: int | None = None, seed: int = 13) -> dict[str, Any]:
     examples = training_examples(max_bitext_per_intent=max_bitext_per_intent, seed=seed)
     model, report = train_intent_model(examples, seed=seed)
+    summary = intent_model_register_and_promote(
+        model=model, report=report,
+        params={"C": report["C"], "seed": seed, "max_bitext_per_intent": max_bitext_per_intent})
+    summary["corrections"] = examples.sources.count("correction")
+    return summary
+
+
+def intent_model_register_and_promote(*, model: Any, report: dict[str, Any],
+                                      params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score on the fixed promotion data, register, and promote only if strictly better than the
+    active version scored on the same data."""
     rows = promotion_rows()
     scores = evaluate(model, rows, with_predictions=False)
     metrics: dict[str, Any] = {
         "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"],
-        "validation_accuracy": report["validation_accuracy"], "threshold": report["threshold"],
-        "language_thresholds": report["language_thresholds"],
+        "validation_accuracy": report.get("validation_accuracy"), "threshold": report.get("threshold"),
+        "language_thresholds": report.get("language_thresholds", {}),
     }
     for name in PROMOTION_FILES:
         metrics[f"accuracy_{name.removesuffix('.csv')}"] = evaluate(model, read_labelled_csv(EVAL_DIR / name),
@@ -77,8 +88,8 @@ def intent_model_retrain(*, max_bitext_per_intent: int | None = None, seed: int 
                                                    with_predictions=False)["accuracy"]
     version = model_version_register(
         name=INTENT_MODEL_NAME, artifact=model, metrics=metrics, primary_metric="accuracy",
-        params={"C": report["C"], "seed": seed, "max_bitext_per_intent": max_bitext_per_intent},
-        data_ref={"sources": report["sources"], "n_train": report["n_train"],
+        params=params or {},
+        data_ref={"sources": report.get("sources", {}), "n_train": report.get("n_train"),
                   "promotion_data": list(PROMOTION_FILES), "n_promotion": len(rows)},
     )
     active = model_version_get_active(name=INTENT_MODEL_NAME)
@@ -88,4 +99,4 @@ def intent_model_retrain(*, max_bitext_per_intent: int | None = None, seed: int 
     promoted = model_version_promote(version=version, active_score_on_same_data=active_score)
     logger.info("support.intents_retrained", extra={"version": version.version, "promoted": promoted})
     return {"version": version.version, "promoted": promoted, "accuracy": metrics["accuracy"],
-            "active_accuracy_same_data": active_score, "corrections": examples.sources.count("correction")}
+            "active_accuracy_same_data": active_score}

@@ -55,13 +55,14 @@
 
   ChatWidget.prototype.start = function () {
     var self = this;
-    if (this.conversation) return Promise.resolve();
-    return api("POST", "/api/support/conversations/", {}).then(function (data) {
+    if (this.starting) return this.starting;  // one start, however many clicks or early sends
+    this.starting = api("POST", "/api/support/conversations/", {}).then(function (data) {
       self.conversation = data;
       self.render(data.messages || []);
       self.showStatus();
       self.timer = setInterval(function () { self.poll(); }, POLL_MS);
-    }).catch(function (e) { self.fail(e); });
+    }).catch(function (e) { self.starting = null; self.fail(e); });
+    return this.starting;
   };
 
   ChatWidget.prototype.poll = function () {
@@ -76,11 +77,15 @@
 
   ChatWidget.prototype.send = function () {
     var self = this, text = this.input.value.trim();
-    if (!text || !this.conversation) return;
+    if (!text) return;
     this.input.value = "";
     this.error.textContent = "";
-    api("POST", "/api/support/conversations/" + this.conversation.id + "/messages/", { text: text })
-      .then(function (data) { self.conversation = Object.assign(self.conversation, data); self.render(data.messages || []); self.showStatus(); })
+    // A message typed before the conversation exists waits for it instead of being dropped.
+    this.start().then(function () {
+      if (!self.conversation) { self.input.value = text; return null; }
+      return api("POST", "/api/support/conversations/" + self.conversation.id + "/messages/", { text: text });
+    })
+      .then(function (data) { if (!data) return; self.conversation = Object.assign(self.conversation, data); self.render(data.messages || []); self.showStatus(); })
       .catch(function (e) { self.input.value = text; self.fail(e); });
   };
 
