@@ -8,11 +8,14 @@ from celery import shared_task
 
 
 @shared_task(name="advertising.retrain_ctr", acks_late=False, soft_time_limit=20 * 60, time_limit=25 * 60)
-def retrain_ctr_task() -> dict[str, Any]:
-    """Retrain the click model from the impression/click logs; promote only if better."""
-    from .training import ctr_model_train
+def retrain_ctr_task(c_grid: list[float] | None = None) -> dict[str, Any]:
+    """Retrain the click model from the impression/click logs; promote only if better.
 
-    return ctr_model_train()
+    `c_grid` overrides the regularization values tried (small JSON list; default in training.py).
+    """
+    from .training import C_GRID, ctr_model_train
+
+    return ctr_model_train(c_grid=tuple(c_grid) if c_grid else C_GRID)
 
 
 @shared_task(name="advertising.refresh_report_rollups", acks_late=True)

@@ -31,9 +31,9 @@ MAX_TRAINING_IMPRESSIONS = 500_000
 MIN_TRAINING_IMPRESSIONS = 200
 HELD_OUT_FRACTION = 0.2
 C_GRID = (0.03, 0.1, 0.3, 1.0)
-# Our own logs have a few thousand distinct feature values: 2**18 buckets keep collisions rare
+# Our own logs have a few thousand distinct feature values: 2**16 buckets keep collisions rare
 # and the artifact small (the weights are a dense vector).
-N_FEATURES = 2**18
+N_FEATURES = 2**16
 
 
 def training_rows(limit: int = MAX_TRAINING_IMPRESSIONS) -> tuple[list[dict[str, str]], np.ndarray]:

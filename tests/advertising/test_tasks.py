@@ -67,7 +67,7 @@ def test_tasks_run_on_real_worker(celery_worker_real):
              features={"slot": slot, "ad": str(campaign.ads.first().pk)})
     # when
     rollup = refresh_report_rollups_task.delay(days=2).get(timeout=120)
-    trained = retrain_ctr_task.delay().get(timeout=300)
+    trained = retrain_ctr_task.delay(c_grid=[0.1]).get(timeout=300)
     # then
     assert rollup["rows"] >= 1
     reports = DailyReport.objects.filter(campaign=campaign)
