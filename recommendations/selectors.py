@@ -400,22 +400,28 @@ def purchase_history_frame():  # -> pandas.DataFrame (pandas imported lazily: no
     quantity (user/item are database ids as strings, basket the order id).
     """
     import pandas as pd
+    from django.db import connection
 
-    rows = (
+    queryset = (
         OrderItem.objects.filter(
             quantity__gt=0, unit_price__gt=0, order__user__isnull=False, product__is_non_product=False
         )
         .exclude(order__status=Order.Status.CANCELLED)
         .values_list("order__user_id", "product_id", "order__placed_at", "order_id", "quantity")
-        .iterator(chunk_size=20000)
     )
-    frame = pd.DataFrame(list(rows), columns=["user", "item", "ts", "basket", "quantity"])
+    # The ORM's per-row converters (datetime parsing on SQLite) cost ~10 s on UCI's 400k lines;
+    # the same SQL through a plain cursor plus one vectorised to_datetime takes a fraction.
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    frame = pd.DataFrame(rows, columns=["user", "item", "ts", "basket", "quantity"])
     if frame.empty:
         return frame
     frame["user"] = frame["user"].astype(str)
     frame["item"] = frame["item"].astype(str)
     frame["basket"] = frame["basket"].astype(str)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601").dt.tz_localize(None)
     return frame
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ecommerce import ml
@@ -262,6 +262,25 @@ def artifact_for(version: ModelVersion) -> TrainedRecommender:
 # Precompute
 
 
+def _bulk_insert(model: type, columns: list[str], rows: list[tuple], batch_size: int = 10000) -> None:
+    """Plain INSERT ... executemany for hundreds of thousands of precomputed rows.
+
+    bulk_create builds a model instance and compiles SQL per row: profiled at ~75% of the whole
+    pipeline on UCI (216k user rows + 150k neighbour rows). Values here are plain ints/floats/
+    strings we computed, so skipping the model layer loses nothing.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            cursor.executemany(sql, rows[start : start + batch_size])
+
+
 def _reasons_for(trained: TrainedRecommender, row: int, item_cols: np.ndarray, titles: dict[str, str]) -> list[str]:
     """'Because you bought X': the history item contributing most to each recommended item."""
     history = trained.history.getrow(row)
@@ -306,6 +325,7 @@ def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRe
     known_users = set(User.objects.filter(pk__in=[int(u) for u in trained.user_ids]).values_list("pk", flat=True))
     rows_to_score = np.array([r for r, u in enumerate(trained.user_ids) if int(u) in known_users], dtype=np.int64)
     written = 0
+    now = timezone.now()
     with transaction.atomic():
         UserRecommendation.objects.filter(model_version=version).delete()
         for start in range(0, len(rows_to_score), batch_size):
@@ -317,18 +337,17 @@ def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRe
                 mask = sp.csr_matrix(np.tile(not_sellable, (len(chunk), 1)).astype(np.float32))
                 exclude = exclude.maximum(mask).tocsr()
             ids, scores = trained.model.recommend(chunk, k=top_n, exclude=exclude)
-            objects = []
+            objects: list[tuple] = []
             for row, item_cols, item_scores in zip(chunk, ids, scores, strict=True):
                 valid = item_cols >= 0
                 cols = item_cols[valid]
                 reasons = _reasons_for(trained, int(row), cols, titles)
                 user_pk = int(trained.user_ids[row])
                 for rank, (col, score, reason) in enumerate(zip(cols, item_scores[valid], reasons, strict=True)):
-                    objects.append(UserRecommendation(
-                        user_id=user_pk, product_id=int(item_pks[col]), rank=rank, score=float(score),
-                        reason=reason, model_version=version,
-                    ))
-            UserRecommendation.objects.bulk_create(objects, batch_size=5000)
+                    objects.append((user_pk, int(item_pks[col]), rank, float(score), reason, version.pk, now))
+            _bulk_insert(UserRecommendation,
+                         ["user_id", "product_id", "rank", "score", "reason", "model_version_id", "created_at"],
+                         objects)
             written += len(objects)
             logger.info("recommendations.precompute_progress",
                         extra={"version_id": version.pk, "users_done": int(start + len(chunk)),
@@ -364,7 +383,8 @@ def similar_items_precompute(*, version: ModelVersion | None, purchases: pd.Data
             similar = (cf + content * 0.3).tocsr()
             together = BasketCoPurchase(neighbours=top_n, shrinkage=5.0).fit(binary, ctx).similarity
     item_pks = [int(i) for i in items]
-    objects = []
+    version_pk = version.pk if version is not None else None
+    objects: list[tuple] = []
     for kind, matrix in ((SimilarProduct.Kind.SIMILAR, similar), (SimilarProduct.Kind.BOUGHT_TOGETHER, together)):
         if matrix is None:
             continue
@@ -379,13 +399,11 @@ def similar_items_precompute(*, version: ModelVersion | None, purchases: pd.Data
             for rank, pos in enumerate(order):
                 if vals[pos] <= 0:
                     continue
-                objects.append(SimilarProduct(
-                    product_id=item_pks[row], similar_id=item_pks[cols[pos]], kind=kind, rank=rank,
-                    score=float(vals[pos]), model_version=version,
-                ))
+                objects.append((item_pks[row], item_pks[cols[pos]], str(kind), rank, float(vals[pos]), version_pk))
     with transaction.atomic():
         SimilarProduct.objects.all().delete()
-        SimilarProduct.objects.bulk_create(objects, batch_size=5000)
+        _bulk_insert(SimilarProduct, ["product_id", "similar_id", "kind", "rank", "score", "model_version_id"],
+                     objects)
     logger.info("recommendations.similar_precomputed", extra={"rows": len(objects)})
     return len(objects)
 
