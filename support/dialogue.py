@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from . import actions, engine
@@ -257,5 +256,3 @@ class Dialogue:
         return ActionResult(render("not_confirmed", shopper.language), ok=False)
 
 
-def max_price_of(entities: Entities) -> Decimal | None:
-    return entities.max_price

@@ -10,7 +10,7 @@ from rasa_sdk.interfaces import ActionNotFoundException
 from ecommerce.models import Order
 from support.models import Conversation
 from support.rasa_actions import build_executor, rasa_sender_token
-from tests.factories import OrderFactory, OrderItemFactory, ProductFactory, UserFactory
+from tests.factories import OrderFactory, OrderItemFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
