@@ -41,9 +41,6 @@ class AdInline(admin.StackedInline):
     fields = ["headline", "product", "image_url", "landing_url", "is_active"]
     raw_id_fields = ["product"]
 
-    def _own(self, request, obj=None):
-        return True
-
     def has_view_permission(self, request, obj=None):
         return _is_advertiser_user(request) or super().has_view_permission(request, obj)
 

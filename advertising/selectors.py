@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from ecommerce.models import Event, Product, User
@@ -110,7 +110,7 @@ def live_ads(now: datetime | None = None) -> list[tuple[AdSpec, Ad]]:
     today = now.date()
     campaigns = (
         Campaign.objects.live(now)
-        .filter(spend_total__lt=models_F_total())
+        .filter(spend_total__lt=F("total_budget"))
         .prefetch_related("interest_categories", "retarget_categories", "ads__product")
     )
     out: list[tuple[AdSpec, Ad]] = []
@@ -125,12 +125,6 @@ def live_ads(now: datetime | None = None) -> list[tuple[AdSpec, Ad]]:
                 sellable = False
             out.append((AdSpec(id=ad.pk, campaign=spec, product_id=ad.product_id, product_sellable=sellable), ad))
     return out
-
-
-def models_F_total():
-    from django.db.models import F
-
-    return F("total_budget")
 
 
 def shopper_context(

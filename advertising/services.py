@@ -20,7 +20,6 @@ from typing import Any
 
 from django.core import signing
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.urls import reverse

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ecommerce.ml import model_load_active, model_version_promote, model_version_register
@@ -105,7 +105,6 @@ def audience_scores_refresh(*, campaign_id: int) -> dict[str, Any]:
     if campaign is None:
         return {"status": "missing"}
     product_ids, category_ids = _campaign_targets(campaign)
-    target = Q(product_id__in=product_ids) | Q(product__category_id__in=category_ids)
     tokens: dict[int, list[str]] = defaultdict(list)
     positives: set[int] = set()
     events = (Event.objects.filter(user__isnull=False, product__isnull=False,
@@ -123,7 +122,6 @@ def audience_scores_refresh(*, campaign_id: int) -> dict[str, Any]:
             positives.add(user_id)
         else:
             tokens[user_id].append(f"bought:cat={category_id}")
-    del target
     now_year = timezone.now().year
     users = list(User.objects.filter(is_active=True, is_staff=False, date_erased__isnull=True)
                  .values_list("pk", "birth_year", "gender", "country"))

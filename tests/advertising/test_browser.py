@@ -16,7 +16,7 @@ def test_campaign_created_in_admin_serves_clicks_and_reports(live_server, page, 
     # given a catalogue and a staff member
     category = CategoryFactory(name="Kitchen", slug="kitchen")
     promoted = ProductFactory(title="regency cakestand 3 tier", category=category, price=Decimal("12.75"), stock=20)
-    ProductFactory(title="set of 3 cake tins", category=category, stock=5)
+    tins = ProductFactory(title="set of 3 cake tins", category=category, stock=5)
     StaffFactory(username="boss", password="correct-horse-battery")
     url = live_server.url
     landing = f"{url}/products/{promoted.pk}/"
@@ -60,9 +60,12 @@ def test_campaign_created_in_admin_serves_clicks_and_reports(live_server, page, 
     slot.locator("a.ad-card").first.click()
     page.wait_for_url(landing)
     assert Click.objects.filter(campaign=campaign).count() == 1
-    # and on the product page the slot serves as well
-    page.goto(f"{url}/products/{promoted.pk}/")
+    # and on another product's page the slot serves as well (never on the promoted product's own)
+    page.goto(f"{url}/products/{tins.pk}/")
     assert page.locator("[data-ad-slot=product] .ad-sponsored").count() == 1
+    screenshot(page, "advertising-product-sponsored")
+    page.goto(f"{url}/products/{promoted.pk}/")
+    assert page.locator("[data-ad-slot=product] .ad-sponsored").count() == 0
     # the report after the rollup shows the click
     page.goto(f"{url}/admin/advertising/campaign/{campaign.pk}/report/")
     page.click("button[name=refresh]")
