@@ -20,7 +20,7 @@ def payload(action: str, *, sender_id: str = "rasa-user-1", text: str = "", slot
     return {
         "next_action": action,
         "sender_id": sender_id,
-        "version": "3.6.0",
+        "version": "3.21.0",
         "tracker": {
             "sender_id": sender_id,
             "slots": slots or {},
@@ -135,3 +135,56 @@ def test_expired_or_forged_sender_token_is_anonymous(user, settings):
 def test_action_server_lists_the_shop_actions():
     assert sorted(build_executor().actions) == ["action_cancel_order", "action_handoff_to_human", "action_order_status",
                                                 "action_recommend_products", "action_return_request"]
+
+
+async def _asgi_request(app, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    """One HTTP request to rasa_sdk's sanic app over ASGI (what run_action_server serves)."""
+    import json
+
+    messages = [{"type": "http.request", "body": json.dumps(body).encode() if body else b"", "more_body": False}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+    await app(scope, receive, send)
+    payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(payload or b"null")
+
+
+def test_webhook_over_http_on_the_action_server_app(user):
+    import asyncio
+
+    from rasa_sdk.endpoint import create_app
+    from sanic import Sanic
+
+    OrderFactory(user=user, number="536365", status=Order.Status.PAID)
+    Sanic.test_mode = True  # allows a fresh app named "rasa_sdk" per test
+    app = create_app(build_executor(), cors_origins=None)
+
+    async def exchange():
+        inbox, outbox = asyncio.Queue(), asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+        lifespan = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put))
+        assert (await asyncio.wait_for(outbox.get(), 30))["type"] == "lifespan.startup.complete"
+        results = [
+            await _asgi_request(app, "GET", "/health"),
+            await _asgi_request(app, "POST", "/webhook", payload("action_order_status", sender_id=rasa_sender_token(user),
+                                                                text="where is my order 536365")),
+            await _asgi_request(app, "POST", "/webhook", payload("action_launch_rockets")),
+        ]
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(lifespan, 30)
+        return results
+
+    health, status, unknown = async_to_sync(exchange)()
+    assert health == (200, {"status": "ok"})
+    assert status[0] == 200 and "Order 536365" in status[1]["responses"][0]["text"]
+    assert unknown[0] == 404 and unknown[1]["action_name"] == "action_launch_rockets"
