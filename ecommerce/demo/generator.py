@@ -17,7 +17,6 @@ import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,29 +49,37 @@ STOPWORDS = {"with", "pack", "small", "large", "mini", "jumbo", "assorted", "col
 # ---------------------------------------------------------------- the UCI slice
 
 
-def slice_keep_filter(*, path: Path = SLICE_PATH, max_customers: int | None) -> Any:
-    """A row filter keeping the invoices of the first `max_customers` customers of the slice
-    (by id) and a proportional handful of guest invoices; None keeps everything."""
-    if max_customers is None:
-        return None
+@dataclass(frozen=True)
+class SliceSelection:
+    """Which customers and guest invoices of the slice to load."""
+
+    customer_ids: frozenset[str]
+    guest_invoices: frozenset[str]
+
+    def keep(self, row: RetailRow) -> bool:
+        return row.customer_id in self.customer_ids if row.customer_id else row.invoice in self.guest_invoices
+
+
+def slice_selection(*, path: Path = SLICE_PATH, max_customers: int | None) -> SliceSelection:
+    """All of the slice, or its first `max_customers` customers (by id) and a proportional
+    handful of guest invoices (quick tests)."""
     customers: set[str] = set()
     guests: set[str] = set()
     with open_text(path) as handle:
         for row in csv.DictReader(handle):
             cid = _customer_id(row["CustomerID"])
-            (customers.add(cid) if cid else guests.add(row["InvoiceNo"].strip()))
-    chosen = set(sorted(customers)[:max_customers])
-    chosen_guests = set(sorted(guests)[:max(1, max_customers // 5)])
+            if cid:
+                customers.add(cid)
+            else:
+                guests.add(row["InvoiceNo"].strip())
+    if max_customers is None:
+        return SliceSelection(frozenset(customers), frozenset(guests))
+    return SliceSelection(frozenset(sorted(customers)[:max_customers]),
+                          frozenset(sorted(guests)[:max(1, max_customers // 5)]))
 
-    def keep(row: RetailRow) -> bool:
-        return row.customer_id in chosen if row.customer_id else row.invoice in chosen_guests
 
-    return keep
-
-
-def demo_slice_import(*, max_customers: int | None = None, progress: bool = False) -> ImportReport:
-    return import_online_retail(path=SLICE_PATH, keep=slice_keep_filter(max_customers=max_customers),
-                                progress=progress)
+def demo_slice_import(*, selection: SliceSelection, progress: bool = False) -> ImportReport:
+    return import_online_retail(path=SLICE_PATH, keep=selection.keep, progress=progress)
 
 
 # ---------------------------------------------------------------- profiles
@@ -330,17 +337,6 @@ def _browse_session(seed: int, index: int, rng: random.Random, product_ids: list
     return session.rows
 
 
-def demo_customers(*, max_customers: int | None = None) -> list[User]:
-    """The imported slice customers (external ids of the slice), for profile assignment."""
-    keep = slice_keep_filter(max_customers=max_customers)
-    ids: set[str] = set()
-    with open_text(SLICE_PATH) as handle:
-        for row in csv.DictReader(handle):
-            cid = _customer_id(row["CustomerID"])
-            if cid and (keep is None or keep(_probe_row(cid))):
-                ids.add(cid)
-    return list(User.objects.filter(external_id__in=sorted(ids)).order_by("pk"))
-
-
-def _probe_row(customer_id: str) -> RetailRow:
-    return RetailRow("", "", "", 1, timezone.now(), Decimal("0"), customer_id, "")
+def demo_customers(*, selection: SliceSelection) -> list[User]:
+    """The imported customers of the selected slice, for profile assignment."""
+    return list(User.objects.filter(external_id__in=sorted(selection.customer_ids)).order_by("pk"))

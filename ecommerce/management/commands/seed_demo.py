@@ -38,11 +38,12 @@ class Command(BaseCommand):
         started = time.perf_counter()
 
         self.stdout.write("Importing the UCI Online Retail demo slice...")
-        report = generator.demo_slice_import(max_customers=max_customers, progress=options["progress"])
+        selection = generator.slice_selection(max_customers=max_customers)
+        report = generator.demo_slice_import(selection=selection, progress=options["progress"])
         for line in report.lines():
             self.stdout.write("  " + line)
 
-        customers = generator.demo_customers(max_customers=max_customers)
+        customers = generator.demo_customers(selection=selection)
         generator.demo_profiles_assign(seed=seed, customers=customers)
         self.stdout.write(f"Profiles (birth year, gender, interests) for {len(customers):,} customers.")
 
