@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import (
+    CharField,
     Count,
     DateField,
     F,
@@ -37,16 +38,15 @@ from django.db.models.functions import (
     Ntile,
     Trunc,
 )
-from django.db.models import CharField
 from django.utils import timezone
 
 from ecommerce.errors import DomainError
-from ecommerce.models import CartItem, Event, Order, OrderItem, Product, User, age_band_for
+from ecommerce.models import AGE_BANDS, CartItem, Event, Order, Product, User, age_band_for
 
 from .expressions import actor_expr, buyer_expr, day_bounds, day_start, event_country_expr, gmv_lines, order_country_expr
 from .models import ActorSketch, CohortCell, DailyActor, DailyMetric, HourlyMetric, SegmentMembership
-from .sketches import estimate, exact_limit
 from .rollups import ACTIVE, ANY, LINE_VALUE, ORDERS, event_metric
+from .sketches import estimate, exact_limit
 
 EVENT_TYPES = tuple(Event.Type.values)
 BUSINESS_METRICS = ("revenue", "orders", "customers", "visitors")
@@ -759,8 +759,6 @@ def distributions(f: Filters, *, field: str) -> dict[str, Any]:
                 counts[band] = counts.get(band, 0) + n
             else:
                 unknown += n
-        from ecommerce.models import AGE_BANDS
-
         buckets = [{"bucket": label, "count": counts.get(label, 0)} for _, _, label in AGE_BANDS]
         buckets.append({"bucket": "unknown", "count": unknown})
     elif field == "gender":

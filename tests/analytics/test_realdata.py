@@ -8,7 +8,6 @@ afterwards, so the other tests of the session still start from an empty database
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import pandas as pd
 import pytest
