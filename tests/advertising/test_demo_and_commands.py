@@ -76,3 +76,23 @@ def test_evaluate_ctr_command_rejects_bad_input(tmp_path):
     with pytest.raises(CommandError):
         call_command("evaluate_ctr", "--csv", str(log), "--label", "clicked", "--time-column", "ts",
                      "--features", "nope")
+
+
+def test_evaluate_ctr_orders_numeric_time_as_numbers(tmp_path):
+    # given a log whose epoch-second times would sort wrongly as text ("10" < "9")
+    log = tmp_path / "epoch.csv"
+    rng = np.random.default_rng(2)
+    with open(log, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["app", "t", "y"])
+        for i in range(1200):
+            app = int(rng.integers(4))
+            # early rows (t < 960) never click app 3; a text sort would mix late rows into training
+            writer.writerow([app, i, int(i >= 960 and app == 3 and rng.random() < 0.5 or rng.random() < 0.05)])
+    out = tmp_path / "m.json"
+    call_command("evaluate_ctr", "--csv", str(log), "--label", "y", "--time-column", "t", "--features", "app",
+                 "--test-fraction", "0.2", "--json", str(out), "--no-tune", "--n-features", "1024", stdout=StringIO())
+    result = json.loads(out.read_text())
+    assert result["n_test"] == 240
+    # trained only on the first 960 rows, the model cannot know app 3 gets clicked later
+    assert result["calibration"] < 0.8

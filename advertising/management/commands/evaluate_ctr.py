@@ -32,6 +32,19 @@ class Command(BaseCommand):
         parser.add_argument("--c-grid", default="0.3,1,3", help="Values of C tried on the validation slice.")
         parser.add_argument("--n-features", type=int, default=2**20, help="Hashing space (default 2**20).")
 
+    @staticmethod
+    def _time_order(column):
+        """Numbers sort as numbers (epoch seconds), anything else as dates; text as a last resort."""
+        import pandas as pd
+
+        numeric = pd.to_numeric(column, errors="coerce")
+        if numeric.notna().all():
+            return numeric
+        parsed = pd.to_datetime(column, errors="coerce")
+        if parsed.notna().all():
+            return parsed
+        return column
+
     def handle(self, *args, **options) -> None:
         import pandas as pd
 
@@ -54,7 +67,8 @@ class Command(BaseCommand):
             frame = pd.read_csv(path, usecols=columns, dtype=str)
         except ValueError as exc:
             raise CommandError(f"Cannot read columns {columns}: {exc}") from exc
-        frame = frame.sort_values(options["time_column"], kind="mergesort")  # stable: ties keep file order
+        frame = frame.assign(_order=self._time_order(frame[options["time_column"]]))
+        frame = frame.sort_values("_order", kind="mergesort")  # stable: ties keep file order
         try:
             labels = frame[options["label"]].astype(float).astype(int).tolist()
         except ValueError as exc:
