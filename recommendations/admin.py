@@ -16,7 +16,12 @@ from ecommerce.privacy import audit_record
 
 from .conf import ACTIVE_MODEL_NAME
 from .models import BusinessRules, RecommenderVersion, SimilarProduct, UserRecommendation
-from .selectors import buy_it_again_for, online_ctr_by_version, recommendations_for
+from .selectors import (
+    buy_it_again_for,
+    online_ctr_by_version,
+    recommendations_for,
+    recommendations_generation_bump,
+)
 
 
 def _enqueue_retrain() -> None:
@@ -39,6 +44,14 @@ class BusinessRulesAdmin(admin.ModelAdmin):
                       "description": "Half of the shoppers (stable per shopper) see this version's "
                                      "precomputed rows; compare CTR per version in the model list."}),
     )
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:  # type: ignore[no-untyped-def]
+        super().save_related(request, form, formsets, change)
+        recommendations_generation_bump()  # cached answers must follow the new rules
+
+    def delete_model(self, request: HttpRequest, obj: BusinessRules) -> None:
+        super().delete_model(request, obj)
+        recommendations_generation_bump()
 
 
 @admin.register(RecommenderVersion)
@@ -123,6 +136,7 @@ class RecommenderVersionAdmin(admin.ModelAdmin):
             rules = BusinessRules.objects.create(name="Default rules")
         rules.challenger_version = chosen[0]
         rules.save(update_fields=["challenger_version", "updated_at"])
+        recommendations_generation_bump()
         _enqueue_retrain()  # precomputes the challenger's rows too
         self.message_user(request, f"A/B test started: v{chosen[0].version} serves half of the shoppers.")
 

@@ -6,8 +6,10 @@ why it is shown (reason), where it comes from (source) and which model version p
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from django.core.cache import cache
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -18,8 +20,16 @@ from rest_framework.views import APIView
 from ecommerce.errors import NotFound, PermissionDenied
 from ecommerce.models import Product, User
 
+from .conf import RESPONSE_CACHE_SECONDS
 from .models import SimilarProduct
-from .selectors import MAX_K, Recommendation, recommendations_for, similar_products_for
+from .selectors import (
+    MAX_K,
+    Recommendation,
+    recommendations_for,
+    recommendations_generation,
+    session_viewed_product_ids,
+    similar_products_for,
+)
 
 K_PARAMETER = OpenApiParameter("k", int, description=f"How many items, 1..{MAX_K} (default 10).")
 
@@ -54,9 +64,26 @@ def _k_from(request: Request) -> int:
     return query.validated_data["k"]
 
 
-def _answer(items: list[Recommendation], k: int, **extra: Any) -> Response:
-    return Response({"k": k, "count": len(items), **extra,
-                     "items": RecommendationItemSerializer(items, many=True).data})
+def _payload(items: list[Recommendation], k: int, **extra: Any) -> dict[str, Any]:
+    data = RecommendationItemSerializer(items, many=True).data
+    return {"k": k, "count": len(items), **extra, "items": [dict(item) for item in data]}
+
+
+def _cached_payload(key_parts: tuple, compute: Any) -> dict[str, Any]:
+    """Serve a recent identical answer from the cache.
+
+    Keys carry the generation counter (bumped by retrains and rule changes) so those show at
+    once with a shared cache; otherwise entries live RESPONSE_CACHE_SECONDS. The serving
+    benchmark (docs/benchmarks/recommendations.md) is why: computing an answer costs ~15 ms of
+    queries, a cache hit well under 1 ms.
+    """
+    raw = ":".join(str(p) for p in (recommendations_generation(), *key_parts))
+    key = "recs:api:" + hashlib.sha256(raw.encode()).hexdigest()
+    payload = cache.get(key)
+    if payload is None:
+        payload = compute()
+        cache.set(key, payload, RESPONSE_CACHE_SECONDS)
+    return payload
 
 
 class MyRecommendationsApi(APIView):
@@ -68,9 +95,16 @@ class MyRecommendationsApi(APIView):
     @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
     def get(self, request: Request) -> Response:
         k = _k_from(request)
-        session_key = request.session.session_key or "" if hasattr(request, "session") else ""
+        session = getattr(request._request, "session", None)
         user = request.user if request.user.is_authenticated else None
-        return _answer(recommendations_for(user=user, session_key=session_key, k=k), k)
+        viewed = session_viewed_product_ids(user=None, session=session) if session is not None else []
+        # Logged-in: per customer. Anonymous: shoppers with the same recent views share an answer.
+        identity = ("user", user.pk) if user is not None else ("views", tuple(viewed))
+        return Response(_cached_payload(
+            ("me", identity, k),
+            lambda: _payload(recommendations_for(user=user, k=k, session=session,
+                                                 viewed=None if user is not None else viewed), k),
+        ))
 
 
 class UserRecommendationsApi(APIView):
@@ -87,7 +121,7 @@ class UserRecommendationsApi(APIView):
         customer = User.objects.filter(pk=user_id, is_active=True).first()
         if customer is None:
             raise NotFound(f"User {user_id} does not exist.")
-        return _answer(recommendations_for(user=customer, k=k), k, user_id=user_id)
+        return Response(_payload(recommendations_for(user=customer, k=k), k, user_id=user_id))
 
 
 class _ProductNeighboursApi(APIView):
@@ -98,10 +132,17 @@ class _ProductNeighboursApi(APIView):
     @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
     def get(self, request: Request, product_id: int) -> Response:
         k = _k_from(request)
-        product = Product.objects.sellable().filter(pk=product_id).first()
-        if product is None:
+
+        def compute() -> dict[str, Any] | None:
+            product = Product.objects.sellable().filter(pk=product_id).first()
+            if product is None:
+                return {"missing": True}
+            return _payload(similar_products_for(product=product, kind=self.kind, k=k), k, product_id=product_id)
+
+        payload = _cached_payload((self.kind, product_id, k), compute)
+        if payload.get("missing"):
             raise NotFound(f"Product {product_id} does not exist.")
-        return _answer(similar_products_for(product=product, kind=self.kind, k=k), k, product_id=product_id)
+        return Response(payload)
 
 
 class SimilarProductsApi(_ProductNeighboursApi):

@@ -21,3 +21,5 @@ PRECOMPUTE_TOP_N = _int("RECOMMENDATIONS_PRECOMPUTE_TOP_N", 30)
 SIMILAR_TOP_N = _int("RECOMMENDATIONS_SIMILAR_TOP_N", 20)
 # Customers with an order or event in this many days are "active" and get precomputed rows.
 ACTIVE_USER_DAYS = _int("RECOMMENDATIONS_ACTIVE_USER_DAYS", 365 * 3)
+# How long an identical API answer is reused (retrains and rule changes invalidate it sooner).
+RESPONSE_CACHE_SECONDS = _int("RECOMMENDATIONS_RESPONSE_CACHE_SECONDS", 60)

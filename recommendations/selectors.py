@@ -54,6 +54,25 @@ class Recommendation:
 # ---------------------------------------------------------------------------------------------
 # Building blocks
 
+GENERATION_KEY = "recs:generation"
+
+
+def recommendations_generation() -> int:
+    """A counter bumped by every retrain and rule change: part of every serving cache key."""
+    value = cache.get(GENERATION_KEY)
+    if value is None:
+        cache.add(GENERATION_KEY, 1, None)
+        value = cache.get(GENERATION_KEY) or 1
+    return int(value)
+
+
+def recommendations_generation_bump() -> None:
+    """Invalidate cached recommendation answers (all processes with a shared cache; others expire)."""
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:
+        cache.set(GENERATION_KEY, 2, None)
+
 
 def business_rules_get() -> BusinessRules | None:
     """The newest active rules row, or None (then only sellable/in-stock filtering applies)."""
@@ -125,28 +144,40 @@ def popular_product_ids(*, category_ids: Sequence[int] = (), limit: int = 200) -
     return ids
 
 
-def session_viewed_product_ids(*, user: User | None, session_key: str) -> list[int]:
-    """The products this shopper looked at or carted most recently (newest first, unique)."""
-    conditions = Q()
-    if session_key:
-        conditions |= Q(session_key=session_key)
-    if user is not None and user.is_authenticated:
-        conditions |= Q(user=user)
-    if not conditions:
-        return []
-    rows = (
-        Event.objects.filter(conditions, product__isnull=False)
-        .filter(type__in=[Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART, Event.Type.RECOMMENDATION_CLICK])
-        .order_by("-occurred_at")
-        .values_list("product_id", flat=True)[: SESSION_HISTORY_LIMIT * 5]
-    )
+SESSION_VIEWS_KEY = "recommendations_recent_views"
+
+
+def session_viewed_product_ids(*, user: User | None, session_key: str = "", session=None) -> list[int]:
+    """The products this shopper looked at most recently (newest first, unique).
+
+    From the session's own list (kept by the product-page widget for consenting shoppers, so a
+    fresh view counts on the very next page) and, for logged-in customers, their logged views
+    and carts (the event log is indexed by user; it is not indexed by session key).
+    """
     seen: list[int] = []
-    for pid in rows:
-        if pid not in seen:
-            seen.append(pid)
-        if len(seen) >= SESSION_HISTORY_LIMIT:
-            break
-    return seen
+    if session is not None:
+        for pid in session.get(SESSION_VIEWS_KEY, []) or []:
+            if isinstance(pid, int) and pid not in seen:
+                seen.append(pid)
+    if user is not None and user.is_authenticated and len(seen) < SESSION_HISTORY_LIMIT:
+        rows = (
+            Event.objects.filter(user=user, product__isnull=False)
+            .filter(type__in=[Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART, Event.Type.RECOMMENDATION_CLICK])
+            .order_by("-occurred_at")
+            .values_list("product_id", flat=True)[: SESSION_HISTORY_LIMIT * 5]
+        )
+        for pid in rows:
+            if pid not in seen:
+                seen.append(pid)
+            if len(seen) >= SESSION_HISTORY_LIMIT:
+                break
+    return seen[:SESSION_HISTORY_LIMIT]
+
+
+def session_view_remember(*, session, product_id: int) -> None:
+    """Put a viewed product at the front of the session's list (bounded). Callers check consent."""
+    current = [p for p in (session.get(SESSION_VIEWS_KEY, []) or []) if isinstance(p, int) and p != product_id]
+    session[SESSION_VIEWS_KEY] = [product_id, *current][:SESSION_HISTORY_LIMIT]
 
 
 def ab_bucket(*, user: User | None, session_key: str = "") -> int:
@@ -284,8 +315,14 @@ def recommendations_for(
     session_key: str = "",
     k: int = 10,
     exclude_product_ids: Iterable[int] = (),
+    session=None,
+    viewed: list[int] | None = None,
 ) -> list[Recommendation]:
-    """Personal recommendations with reasons; never empty while anything is sellable."""
+    """Personal recommendations with reasons; never empty while anything is sellable.
+
+    `session` (the request's session) or `viewed` (product ids, newest first) feed the
+    session-based fallback.
+    """
     k = max(1, min(int(k), MAX_K))
     rules = business_rules_get()
     allowed = servable_products(rules)
@@ -305,9 +342,9 @@ def recommendations_for(
              version.version if version else None)
             for r in rows.order_by("rank")[: want * 2]
         )
-    viewed: list[int] = []
     if not collector.full:
-        viewed = session_viewed_product_ids(user=user, session_key=session_key)
+        if viewed is None:
+            viewed = session_viewed_product_ids(user=user, session_key=session_key, session=session)
         collector.add(_session_candidates(viewed, limit=want))
     if not collector.full and viewed:
         category_ids = list(
@@ -337,10 +374,21 @@ def products_recommended_for(
     k: int = 10,
     exclude_product_ids: Iterable[int] = (),
 ) -> list[Product]:
-    """Cross-app interface: the products to recommend to this shopper (never empty if any is sellable)."""
+    """Cross-app interface: the products to recommend to this shopper (never empty if any is sellable).
+
+    With a `session_key`, the views remembered in that session count too.
+    """
+    session = None
+    if session_key:
+        from importlib import import_module
+
+        from django.conf import settings
+
+        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
     return [
         r.product
-        for r in recommendations_for(user=user, session_key=session_key, k=k, exclude_product_ids=exclude_product_ids)
+        for r in recommendations_for(user=user, session_key=session_key, k=k,
+                                     exclude_product_ids=exclude_product_ids, session=session)
     ]
 
 

@@ -36,7 +36,7 @@ from .algorithms.base import DEFAULT_EVENT_WEIGHTS
 from .conf import ACTIVE_MODEL_NAME, PRECOMPUTE_TOP_N, SIMILAR_TOP_N
 from .evaluation import Split, build_matrices, evaluate_recommender, temporal_split
 from .models import BusinessRules, SimilarProduct, UserRecommendation
-from .selectors import product_side_information, purchase_history_frame
+from .selectors import product_side_information, purchase_history_frame, recommendations_generation_bump
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +181,7 @@ def recommenders_train(
         )
         summary["similar_rows"] = similar_items_precompute(version=None, purchases=purchases, text=text_all,
                                                            categories=cats_all)
+        recommendations_generation_bump()
         summary["seconds"] = round(time.perf_counter() - started, 2)
         logger.info("recommendations.train_fallback", extra={"purchase_lines": int(len(purchases))})
         return summary
@@ -235,6 +236,7 @@ def recommenders_train(
         version=active, purchases=purchases, text=text_all, categories=cats_all
     )
     lap("similar_rows_precomputed")
+    recommendations_generation_bump()
     summary["seconds"] = round(time.perf_counter() - started, 2)
     logger.info("recommendations.train_done", extra={"seconds": summary["seconds"]})
     return summary

@@ -21,7 +21,13 @@ from django import template
 from django.urls import reverse
 
 from ..models import SimilarProduct
-from ..selectors import Recommendation, buy_it_again_for, recommendations_for, similar_products_for
+from ..selectors import (
+    Recommendation,
+    buy_it_again_for,
+    recommendations_for,
+    session_view_remember,
+    similar_products_for,
+)
 from ..services import recommendation_impressions_record
 
 register = template.Library()
@@ -45,9 +51,24 @@ def _cart_product_ids(cart: Any) -> list[int]:
         return []
 
 
+def _consented(request: Any) -> bool:
+    """The shopper said yes to tracking (the storefront's banner; DNT/GPC count as no)."""
+    if request is None:
+        return False
+    from ecommerce.storefront.context import consent_state
+
+    return consent_state(request) == "yes"
+
+
 def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: Any) -> list[Recommendation]:
-    session_key = getattr(getattr(request, "session", None), "session_key", None) or ""
+    session = getattr(request, "session", None)
+    session_key = getattr(session, "session_key", None) or ""
     shopper = user if user is not None and getattr(user, "is_authenticated", False) else None
+    if slot.startswith("product_") and product is not None and session is not None and _consented(request):
+        # Remember the view in the session: the next page's "Recommended for you" follows it at
+        # once, without waiting for the event log or a retrain. Only with consent (the banner
+        # promises we store nothing about browsing otherwise).
+        session_view_remember(session=session, product_id=product.pk)
     if slot == "product_similar" and product is not None:
         return similar_products_for(product=product, kind=SimilarProduct.Kind.SIMILAR, k=k)
     if slot == "product_together" and product is not None:
@@ -55,7 +76,8 @@ def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: A
     if slot == "account":
         return buy_it_again_for(user=shopper, k=k) if shopper is not None else []
     exclude = _cart_product_ids(cart) if slot == "cart" else []
-    return recommendations_for(user=shopper, session_key=session_key, k=k, exclude_product_ids=exclude)
+    return recommendations_for(user=shopper, session_key=session_key, k=k, exclude_product_ids=exclude,
+                               session=session)
 
 
 @register.inclusion_tag("recommendations/_widget.html", takes_context=True)

@@ -108,3 +108,14 @@ def test_click_redirect_records_and_goes_to_own_product(client):
 
 def test_click_unknown_product_404(client):
     assert client.get("/recommendations/click/999999/").status_code == 404
+
+
+def test_me_answers_follow_a_retrain_or_rule_change(api_client):
+    from recommendations.selectors import recommendations_generation_bump
+
+    first = ProductFactory()
+    assert [i["product_id"] for i in api_client.get("/api/recommendations/me/?k=5").json()["items"]] == [first.pk]
+    second = ProductFactory()
+    recommendations_generation_bump()  # what a retrain or an admin rule change does
+    ids = [i["product_id"] for i in api_client.get("/api/recommendations/me/?k=5").json()["items"]]
+    assert set(ids) == {first.pk, second.pk}

@@ -75,13 +75,28 @@ def test_products_recommended_for_excludes_out_of_stock_inactive_and_excluded(us
 
 
 def test_products_recommended_for_session_views_use_similar_items():
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from recommendations.selectors import session_view_remember
+
     viewed, neighbour = ProductFactory.create_batch(2)
     ProductFactory.create_batch(4)
     SimilarProductFactory(product=viewed, similar=neighbour, score=0.9, rank=0)
-    EventFactory(type=Event.Type.PRODUCT_VIEW, product=viewed, session_key="sess-1")
-    recs = recommendations_for(user=None, session_key="sess-1", k=3)
-    assert recs[0].product.pk == neighbour.pk
+    session = SessionStore()
+    session_view_remember(session=session, product_id=viewed.pk)
+    session.save()
+    got = products_recommended_for(user=None, session_key=session.session_key, k=3)
+    assert got[0].pk == neighbour.pk
+    recs = recommendations_for(user=None, session=session, k=3)
     assert viewed.title in recs[0].reason
+
+
+def test_recommendations_for_logged_in_views_from_event_log(user):
+    viewed, neighbour = ProductFactory.create_batch(2)
+    ProductFactory.create_batch(3)
+    SimilarProductFactory(product=viewed, similar=neighbour, score=0.9, rank=0)
+    EventFactory(type=Event.Type.PRODUCT_VIEW, product=viewed, user=user)
+    assert recommendations_for(user=user, k=3)[0].product.pk == neighbour.pk
 
 
 def test_recommendations_for_business_rules_pin_exclude_and_cap(user):
