@@ -122,8 +122,8 @@ class ConversationMessagesApi(ShopperChatApi):
         body = TextIn(data=request.data)
         body.is_valid(raise_exception=True)
         conversation = self.conversation(request, conversation_id)
-        created = services.shopper_message_post(conversation=conversation, text=body.validated_data["text"])
-        conversation.refresh_from_db()
+        conversation, created = services.shopper_message_post(conversation=conversation,
+                                                               text=body.validated_data["text"])
         return Response({**ConversationOut(conversation).data, "cursor": created[-1].id,
                          "messages": MessageOut(created, many=True).data}, status=status.HTTP_201_CREATED)
 

@@ -67,8 +67,11 @@ def conversation_start(*, user: User | None, session_key: str, language: str = "
     return conversation
 
 
-def shopper_message_post(*, conversation: Conversation, text: str) -> list[Message]:
-    """Store the shopper's message and, while the bot has the conversation, the bot's reply."""
+def shopper_message_post(*, conversation: Conversation, text: str) -> tuple[Conversation, list[Message]]:
+    """Store the shopper's message and, while the bot has the conversation, the bot's reply.
+
+    Returns the updated conversation with the new messages (so callers need no re-read).
+    """
     text = _clean_text(text)
     with transaction.atomic():
         conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
@@ -76,24 +79,25 @@ def shopper_message_post(*, conversation: Conversation, text: str) -> list[Messa
             # A new question after resolution reopens with the bot (and a fresh dialogue state).
             conv.status, conv.state, conv.assigned_agent = Conversation.Status.BOT, {}, None
         conv.language = detect_language(text)
-        created = [Message.objects.create(conversation=conv, sender=Message.Sender.SHOPPER, text=text)]
         if conv.status != Conversation.Status.BOT:
             conv.save()
-            return created  # a human has it (or it waits for one): the bot stays quiet
+            # a human has it (or it waits for one): the bot stays quiet
+            return conv, [Message.objects.create(conversation=conv, sender=Message.Sender.SHOPPER, text=text)]
         dialogue = Dialogue(state=dict(conv.state or {}), shopper_user=conv.user, session_key=conv.session_key)
         turn = dialogue.respond(text)
-        shopper_message = created[0]
-        shopper_message.intent = turn.intent[:64]
-        shopper_message.confidence = turn.confidence
-        shopper_message.data = {"entities": turn.entities}
-        shopper_message.save(update_fields=["intent", "confidence", "data"])
+        created = [
+            Message.objects.create(conversation=conv, sender=Message.Sender.SHOPPER, text=text,
+                                   intent=turn.intent[:64], confidence=turn.confidence,
+                                   data={"entities": turn.entities}),
+            Message.objects.create(conversation=conv, sender=Message.Sender.BOT,
+                                   text=turn.reply[:MESSAGE_MAX_CHARS], data=turn.data),
+        ]
         conv.state = dialogue.state
         conv.save()
-        created.append(Message.objects.create(conversation=conv, sender=Message.Sender.BOT,
-                                              text=turn.reply[:MESSAGE_MAX_CHARS], data=turn.data))
         if turn.handoff_reason:
             conversation_handoff(conversation=conv, reason=turn.handoff_reason)
-    return created
+            conv.refresh_from_db()
+    return conv, created
 
 
 def conversation_summary(conversation: Conversation) -> str:
