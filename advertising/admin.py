@@ -10,6 +10,7 @@ import csv
 from decimal import Decimal
 
 from django.contrib import admin, messages
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -40,6 +41,11 @@ class AdInline(admin.StackedInline):
     extra = 1
     fields = ["headline", "product", "image_url", "landing_url", "is_active"]
     raw_id_fields = ["product"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.URLField):
+            kwargs["assume_scheme"] = "https"  # Django 6 default; typed "shop.com/x" -> https
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def has_view_permission(self, request, obj=None):
         return _is_advertiser_user(request) or super().has_view_permission(request, obj)

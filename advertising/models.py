@@ -175,6 +175,14 @@ class Campaign(models.Model):
         return self.total_budget - self.spend_total
 
 
+def landing_url_is_safe(url: str) -> bool:
+    """http(s) anywhere, or a path on this shop; never another scheme or a //host URL."""
+    lowered = url.strip().lower()
+    if lowered.startswith(("http://", "https://")):
+        return True
+    return lowered.startswith("/") and not lowered.startswith(("//", "/\\"))
+
+
 class Ad(models.Model):
     """One creative. The landing URL is the only place a click on it may redirect to."""
 
@@ -194,7 +202,7 @@ class Ad(models.Model):
         return self.headline
 
     def clean(self) -> None:
-        if self.landing_url and not self.landing_url.lower().startswith(("http://", "https://", "/")):
+        if self.landing_url and not landing_url_is_safe(self.landing_url):
             raise ValidationError({"landing_url": "The landing URL must be an http(s) URL."})
 
 

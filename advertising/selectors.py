@@ -71,7 +71,8 @@ def campaign_spec_of(campaign: Campaign, today: date) -> CampaignSpec:
 
 
 LIVE_VERSION_KEY = "advertising:live_version"
-_live_cache: dict[str, Any] = {"version": None, "at": 0.0, "pairs": []}
+# (version, loaded at, pairs): replaced as one tuple so a reader never sees half an update.
+_live_snapshot: tuple[str | None, float, list] = (None, 0.0, [])
 
 
 def live_ads_invalidate() -> None:
@@ -95,12 +96,13 @@ def live_ads_cached() -> list[tuple[AdSpec, Ad]]:
         version = uuid.uuid4().hex
         cache.add(LIVE_VERSION_KEY, version, timeout=None)
         version = cache.get(LIVE_VERSION_KEY) or version
-    snapshot = _live_cache
+    global _live_snapshot
+    cached_version, loaded_at, cached_pairs = _live_snapshot
     now = time.monotonic()
-    if snapshot["version"] == version and now - snapshot["at"] < ttl:
-        return snapshot["pairs"]
+    if cached_version == version and now - loaded_at < ttl:
+        return cached_pairs
     pairs = live_ads()
-    _live_cache.update({"version": version, "at": now, "pairs": pairs})
+    _live_snapshot = (version, now, pairs)
     return pairs
 
 

@@ -31,6 +31,7 @@ from ecommerce.models import Category, Order, Product, User
 from . import auction, conf
 from .ctr.features import feature_row
 from .models import (
+    landing_url_is_safe,
     Ad, Advertiser, AudienceScore, Campaign, Click, Conversion, DailyReport, Impression,
 )
 from .selectors import live_ads_cached, live_ads_invalidate, shopper_context
@@ -338,6 +339,9 @@ def ad_click(*, token: str, user: User | None = None, session_key: str = "") -> 
     if impression is None:
         raise InvalidClickToken("Invalid ad link.")
     landing_url = impression.ad.landing_url
+    if not landing_url_is_safe(landing_url):  # rows written around validation: never redirect off-scheme
+        logger.warning("advertising.unsafe_landing_url", extra={"ad_id": impression.ad_id})
+        landing_url = "/"
     authenticated_user = user if (user is not None and user.is_authenticated) else None
     try:
         with transaction.atomic():

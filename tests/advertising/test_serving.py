@@ -248,3 +248,16 @@ def test_product_page_never_advertises_the_product_itself(api_client):
     ads = _serve(api_client, slot="product", product_id=own_product.pk, n=2).json()["ads"]
     assert [a["campaign_id"] for a in ads] == [other.pk]
     assert Impression.objects.get(campaign=other).features["page_match"] == "0"
+
+
+def test_click_never_redirects_to_a_protocol_relative_or_script_url(api_client):
+    from advertising.models import landing_url_is_safe
+
+    assert not landing_url_is_safe("//evil.example.com/")
+    assert not landing_url_is_safe("javascript:alert(1)")
+    assert landing_url_is_safe("/products/1/") and landing_url_is_safe("https://brand.example.com/x")
+    campaign = CampaignFactory(with_ad=False)
+    AdFactory(campaign=campaign, landing_url="//evil.example.com/")  # written around validation
+    ad = _serve(api_client).json()["ads"][0]
+    response = api_client.get(ad["click_url"])
+    assert response.status_code == 302 and response["Location"] == "/"
