@@ -197,16 +197,20 @@ def _active_ctr_model():
     return _active_model["loaded"]
 
 
-def _predict_ctr(rows: list[dict[str, str]], ads: list[Ad]) -> list[float]:
-    """pCTR per candidate from the active click model, else the smoothed historical CTR."""
-    loaded = _active_ctr_model() if rows else None
+def _predict_ctr(ads: list[Ad], row_for, context_key: tuple) -> list[float]:
+    """pCTR per candidate from the active click model, else the smoothed historical CTR.
+
+    Model predictions are cached per (model version, page/shopper context, ad): the feature row
+    of an ad is only built when that combination was never scored by this process.
+    """
+    loaded = _active_ctr_model() if ads else None
     if loaded is not None:
         try:
             version = (loaded.version.pk, loaded.version.version)
-            keys = [(version, tuple(sorted(row.items()))) for row in rows]
+            keys = [(version, context_key, ad.pk) for ad in ads]
             missing = [i for i, key in enumerate(keys) if key not in _pctr_cache]
             if missing:
-                predicted = loaded.artifact.predict_proba([rows[i] for i in missing])
+                predicted = loaded.artifact.predict_proba([row_for(ads[i]) for i in missing])
                 if len(_pctr_cache) + len(missing) > _PCTR_CACHE_MAX:
                     _pctr_cache.clear()
                 for i, p in zip(missing, predicted, strict=True):
@@ -276,12 +280,15 @@ def ads_serve(
         page_category_id = Product.objects.filter(pk=page.product_id).values_list("category_id", flat=True).first()
     query_words = frozenset(w for w in page.query.lower().split() if len(w) > 2)
     segment = sorted(shopper.segments)[0] if shopper.segments else ""
-    feature_rows = [_features(shopper=shopper, ad=ad_rows[spec.id], slot=page.slot, segment=segment, now=local_now,
-                              page_match=_page_match(ad_rows[spec.id], page_category_id, query_words))
-                    for spec in allowed]
-    pctrs = _predict_ctr(feature_rows, [ad_rows[spec.id] for spec in allowed])
+
+    def row_for(ad: Ad) -> dict[str, str]:
+        return _features(shopper=shopper, ad=ad, slot=page.slot, segment=segment, now=local_now,
+                         page_match=_page_match(ad, page_category_id, query_words))
+
+    context_key = (shopper.age, shopper.gender, shopper.country, segment, page.slot, local_now.hour,
+                   local_now.weekday(), page_category_id, query_words)
+    pctrs = _predict_ctr([ad_rows[spec.id] for spec in allowed], row_for, context_key)
     candidates = [auction.Candidate(ad=spec, pctr=p) for spec, p in zip(allowed, pctrs, strict=True)]
-    features_by_ad = {spec.id: row for spec, row in zip(allowed, feature_rows, strict=True)}
     winners = auction.run_auction(candidates, n_slots=n, reserve_cpc=conf.reserve_cpc(), reserve_cpm=conf.reserve_cpm())
     authenticated_user = user if (user is not None and user.is_authenticated) else None
     served: list[dict[str, Any]] = []
@@ -297,7 +304,7 @@ def ads_serve(
             impression = Impression.objects.create(
                 campaign_id=ad.campaign_id, ad=ad, user=authenticated_user, session_key=session_key or "",
                 slot=page.slot, bid_type=winner.ad.campaign.bid_type, price=winner.price, charged=charged,
-                pctr=winner.pctr, features=features_by_ad[ad.pk], created_at=now,
+                pctr=winner.pctr, features=row_for(ad), created_at=now,
             )
             logged.append((ad, winner, impression))
     for ad, winner, impression in logged:
