@@ -261,3 +261,18 @@ def test_click_never_redirects_to_a_protocol_relative_or_script_url(api_client):
     ad = _serve(api_client).json()["ads"][0]
     response = api_client.get(ad["click_url"])
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_segment_targeting_uses_analytics_segments(api_client):
+    from analytics.services import segment_save
+
+    from advertising.selectors import audience_estimate
+
+    loyal, other = UserFactory(), UserFactory()
+    segment_save(key="loyal", name="Loyal", user_ids=[loyal.pk])
+    campaign = CampaignFactory(segments=["loyal"])
+    api_client.force_login(other)
+    assert _serve(api_client).json()["ads"] == []
+    api_client.force_login(loyal)
+    assert [a["campaign_id"] for a in _serve(api_client).json()["ads"]] == [campaign.pk]
+    assert audience_estimate(campaign=campaign)["matching_users"] == 1
