@@ -52,6 +52,22 @@ def session_insert_view(request):
     return JsonResponse({"ads": []})
 
 
+def drf_view_factory():
+    """The same DRF shell as the ad endpoint (AllowAny, throttle "ads", session) doing nothing."""
+    from rest_framework.permissions import AllowAny
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    class EmptyAdsApi(APIView):
+        permission_classes = [AllowAny]
+        throttle_scope = "ads"
+
+        def get(self, request):
+            return Response({"ads": []})
+
+    return EmptyAdsApi.as_view()
+
+
 def build() -> None:
     from advertising.demo import simulated_traffic_store
     from advertising.models import Ad, Advertiser, Campaign, Click, Impression
@@ -104,6 +120,7 @@ def main() -> None:
     build()
     urlconf = types.ModuleType("bench_urls")
     urlconf.urlpatterns = [path("bare/", bare_view), path("floor/", session_insert_view),
+                          path("drf/", drf_view_factory()),
                           path("", include("ecommerce.urls"))]
     settings.ROOT_URLCONF = urlconf
     from django.urls import clear_url_caches
@@ -113,6 +130,8 @@ def main() -> None:
     bare = timed(client, "/bare/", ROUNDS)
     ads = timed(client, "/api/ads/serve/?slot=listing&n=2", ROUNDS)
     floor = timed(client, "/floor/", ROUNDS)
+    drf = timed(client, "/drf/", ROUNDS)
+    print(f"empty DRF view (AllowAny, throttle 'ads', session auth): median {statistics.median(drf) * 1000:.2f} ms")
     floor_med = statistics.median(floor)
     bare_med, ads_med = statistics.median(bare), statistics.median(ads)
     print(f"bare JSON view: median {bare_med * 1000:.2f} ms, p90 {sorted(bare)[int(ROUNDS * 0.9)] * 1000:.2f} ms")
