@@ -45,7 +45,7 @@ test: install-dev
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 	    echo "Installing Debian's chromium for the browser tests..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	  else echo "The browser tests need /usr/bin/chromium: sudo apt-get install chromium"; exit 1; fi; }
 	$(PY) -m pytest $(PYTEST_ARGS)
 
