@@ -8,7 +8,13 @@ def bare_json(request):
     return JsonResponse({"items": [], "k": 10})
 
 
+def bare_json_with_user(request):
+    """The same, but it looks at the logged-in user (session + user queries), as any personal view must."""
+    return JsonResponse({"items": [], "k": 10, "user": request.user.pk})
+
+
 urlpatterns = [
     path("bench/bare/", bare_json),
+    path("bench/bare-user/", bare_json_with_user),
     path("", include("ecommerce.urls")),
 ]

@@ -52,12 +52,15 @@ def _cart_product_ids(cart: Any) -> list[int]:
 
 
 def _consented(request: Any) -> bool:
-    """The shopper said yes to tracking (the storefront's banner; DNT/GPC count as no)."""
+    """The shopper said yes to tracking (the consent banner; DNT/GPC count as no)."""
     if request is None:
         return False
-    from ecommerce.storefront.context import consent_state
+    allowed = getattr(request, "tracking_allowed", None)  # set by ecommerce.middleware
+    if allowed is None:
+        from ecommerce.privacy import tracking_allowed
 
-    return consent_state(request) == "yes"
+        allowed = tracking_allowed(request)
+    return bool(allowed)
 
 
 def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: Any) -> list[Recommendation]:
