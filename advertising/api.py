@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -44,6 +46,7 @@ class AdServeApi(APIView):
     permission_classes = [AllowAny]
     throttle_scope = "ads"
 
+    @extend_schema(parameters=[ServeInput], responses=OpenApiTypes.OBJECT, summary="Ads for a slot, for the current shopper")
     def get(self, request: Request) -> Response:
         data = ServeInput(data=request.query_params)
         data.is_valid(raise_exception=True)
@@ -112,11 +115,13 @@ class CampaignListApi(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "ads"
 
+    @extend_schema(responses=CampaignSerializer(many=True), operation_id="ads_campaigns_list")
     def get(self, request: Request) -> Response:
         campaigns = Campaign.objects.visible_to(request.user).prefetch_related(
             "ads", "interest_categories", "retarget_categories")
         return Response(CampaignSerializer(campaigns, many=True).data)
 
+    @extend_schema(request=CampaignSerializer, responses={201: CampaignSerializer})
     def post(self, request: Request) -> Response:
         serializer = CampaignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -135,9 +140,11 @@ class CampaignDetailApi(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "ads"
 
+    @extend_schema(responses=CampaignSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(CampaignSerializer(_campaign_or_404(request, pk)).data)
 
+    @extend_schema(request=CampaignSerializer, responses=CampaignSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         campaign = _campaign_or_404(request, pk)
         serializer = CampaignSerializer(campaign, data=request.data, partial=True)
@@ -156,6 +163,7 @@ class CampaignTransitionApi(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "ads"
 
+    @extend_schema(request=TransitionInput, responses=CampaignSerializer)
     def post(self, request: Request, pk: int) -> Response:
         campaign = _campaign_or_404(request, pk)
         data = TransitionInput(data=request.data)
@@ -171,5 +179,6 @@ class CampaignAudienceApi(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "ads"
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
         return Response(audience_estimate(campaign=_campaign_or_404(request, pk)))

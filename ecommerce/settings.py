@@ -189,6 +189,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status` field with different choices: name each enum after its owner.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "ecommerce.models.Order.Status",
+        "CampaignStatusEnum": "advertising.models.Campaign.Status",
+        "ConversationStatusEnum": "support.models.Conversation.Status",
+    },
 }
 # 1,000 events of ~1 KB each fit comfortably; anything larger is refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)

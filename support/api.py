@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -99,6 +101,7 @@ class ShopperChatApi(APIView):
 
 
 class ConversationStartApi(ShopperChatApi):
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT, summary="Start or resume the shopper's conversation")
     def post(self, request):
         language = str(request.data.get("language", "en"))[:8] if hasattr(request.data, "get") else "en"
         conversation = services.conversation_start(user=request.user, session_key=_session_key(request),
@@ -109,6 +112,7 @@ class ConversationStartApi(ShopperChatApi):
 
 
 class ConversationMessagesApi(ShopperChatApi):
+    @extend_schema(parameters=[AfterIn], responses=OpenApiTypes.OBJECT, summary="Messages after a cursor")
     def get(self, request, conversation_id: int):
         params = AfterIn(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -118,6 +122,7 @@ class ConversationMessagesApi(ShopperChatApi):
         return Response({**ConversationOut(conversation).data, "cursor": cursor,
                          "messages": MessageOut(messages, many=True).data})
 
+    @extend_schema(request=TextIn, responses={201: OpenApiTypes.OBJECT}, summary="Send a message; returns the bot's reply")
     def post(self, request, conversation_id: int):
         body = TextIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -133,6 +138,7 @@ class CsatIn(serializers.Serializer):
 
 
 class ConversationCsatApi(ShopperChatApi):
+    @extend_schema(request=CsatIn, responses=ConversationOut)
     def post(self, request, conversation_id: int):
         body = CsatIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -154,6 +160,7 @@ class QueueIn(serializers.Serializer):
 
 
 class AgentQueueApi(AgentApi):
+    @extend_schema(parameters=[QueueIn], responses=OpenApiTypes.OBJECT, operation_id="support_agent_queue")
     def get(self, request):
         params = QueueIn(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -164,6 +171,7 @@ class AgentQueueApi(AgentApi):
 
 
 class AgentConversationApi(AgentApi):
+    @extend_schema(parameters=[AfterIn], responses=OpenApiTypes.OBJECT, operation_id="support_agent_conversation")
     def get(self, request, conversation_id: int):
         params = AfterIn(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -181,6 +189,7 @@ class AgentConversationApi(AgentApi):
 
 
 class AgentClaimApi(AgentApi):
+    @extend_schema(request=None, responses=AgentConversationOut)
     def post(self, request, conversation_id: int):
         conversation = services.conversation_claim(conversation_id=conversation_id, agent=request.user)
         return Response(AgentConversationOut(conversation).data)
@@ -191,6 +200,7 @@ class AssignIn(serializers.Serializer):
 
 
 class AgentAssignApi(AgentApi):
+    @extend_schema(request=AssignIn, responses=AgentConversationOut)
     def post(self, request, conversation_id: int):
         body = AssignIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -200,6 +210,7 @@ class AgentAssignApi(AgentApi):
 
 
 class AgentReplyApi(AgentApi):
+    @extend_schema(request=TextIn, responses={201: AgentMessageOut})
     def post(self, request, conversation_id: int):
         body = TextIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -209,6 +220,7 @@ class AgentReplyApi(AgentApi):
 
 
 class AgentNoteApi(AgentApi):
+    @extend_schema(request=TextIn, responses={201: AgentMessageOut})
     def post(self, request, conversation_id: int):
         body = TextIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -218,6 +230,7 @@ class AgentNoteApi(AgentApi):
 
 
 class AgentResolveApi(AgentApi):
+    @extend_schema(request=None, responses=AgentConversationOut)
     def post(self, request, conversation_id: int):
         conversation = services.conversation_resolve(conversation_id=conversation_id, agent=request.user)
         return Response(AgentConversationOut(conversation).data)
@@ -228,6 +241,7 @@ class IntentIn(serializers.Serializer):
 
 
 class AgentCorrectIntentApi(AgentApi):
+    @extend_schema(request=IntentIn, responses=OpenApiTypes.OBJECT)
     def post(self, request, message_id: int):
         body = IntentIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -238,11 +252,13 @@ class AgentCorrectIntentApi(AgentApi):
 
 
 class AgentCannedApi(AgentApi):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response([{"id": c.pk, "title": c.title, "text": c.text, "text_zh": c.text_zh}
                          for c in CannedResponse.objects.order_by("title")])
 
 
 class AgentIntentsApi(AgentApi):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(list(ALL_INTENTS))

@@ -14,7 +14,7 @@ class IngestionTokenScheme(OpenApiAuthenticationExtension):
 
 class CsrfSessionScheme(OpenApiAuthenticationExtension):
     target_class = "ecommerce.api.authentication.CsrfEnforcedSessionAuthentication"
-    name = "cookieAuth"
+    name = "csrfCookieAuth"
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid",
