@@ -68,3 +68,27 @@ def test_widget_titles_are_escaped():
 def test_empty_catalog_renders_nothing():
     request = _request()
     assert "recommendations" not in render_to_string("recommendations/_home.html", {"request": request, "user": request.user})
+
+
+def test_cart_widget_leaves_out_what_is_in_the_cart():
+    from ecommerce.models import Cart, CartItem
+
+    in_cart, other = ProductFactory.create_batch(2)
+    cart = Cart.objects.create(session_key="cart-session")
+    CartItem.objects.create(cart=cart, product=in_cart, quantity=1)
+    request = _request()
+    html = render_to_string("recommendations/_cart.html", {"request": request, "user": request.user, "cart": cart})
+    assert f"/recommendations/click/{other.pk}/" in html
+    assert f"/recommendations/click/{in_cart.pk}/" not in html
+
+
+def test_product_widget_remembers_view_only_with_consent():
+    from recommendations.selectors import SESSION_VIEWS_KEY
+
+    product = ProductFactory()
+    request = _request()
+    render_to_string("recommendations/_product.html", {"request": request, "user": request.user, "product": product})
+    assert SESSION_VIEWS_KEY not in request.session
+    request.COOKIES["tracking_consent"] = "yes"
+    render_to_string("recommendations/_product.html", {"request": request, "user": request.user, "product": product})
+    assert request.session[SESSION_VIEWS_KEY] == [product.pk]
