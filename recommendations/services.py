@@ -33,7 +33,7 @@ from .algorithms import (
     interaction_matrix,
 )
 from .algorithms.base import DEFAULT_EVENT_WEIGHTS
-from .conf import ACTIVE_MODEL_NAME, PRECOMPUTE_TOP_N, SIMILAR_TOP_N
+from .conf import ACTIVE_MODEL_NAME, ACTIVE_USER_DAYS, PRECOMPUTE_TOP_N, SIMILAR_TOP_N
 from .evaluation import Split, build_matrices, evaluate_recommender, temporal_split
 from .models import BusinessRules, SimilarProduct, UserRecommendation
 from .selectors import product_side_information, purchase_history_frame, recommendations_generation_bump
@@ -223,12 +223,15 @@ def recommenders_train(
             loaded_model = artifact_for(serving_version)
         else:
             loaded_model = artifact_for(active)
-        summary["user_rows"] = user_recommendations_precompute(version=active, trained=loaded_model)
+        active_users = active_customer_ids(purchases)
+        summary["active_customers"] = len(active_users)
+        summary["user_rows"] = user_recommendations_precompute(version=active, trained=loaded_model,
+                                                               only_user_ids=active_users)
         rules = BusinessRules.objects.filter(is_active=True).select_related("challenger_version").first()
         challenger = rules.challenger_version if rules else None
         if challenger is not None and challenger.pk != active.pk:
             summary["challenger_rows"] = user_recommendations_precompute(
-                version=challenger, trained=artifact_for(challenger)
+                version=challenger, trained=artifact_for(challenger), only_user_ids=active_users
             )
         _delete_stale_rows(keep=[v.pk for v in (active, challenger) if v is not None])
         lap("user_rows_precomputed")
@@ -317,15 +320,30 @@ def _reasons_for(trained: TrainedRecommender, row: int, item_cols: np.ndarray, t
     return reasons
 
 
+def active_customer_ids(purchases: pd.DataFrame, days: int = ACTIVE_USER_DAYS) -> set[str]:
+    """Customers who bought within `days` of the newest purchase (measured on the data's own clock,
+    so an imported history counts as recent). Only they get precomputed rows; others fall back."""
+    if purchases.empty:
+        return set()
+    newest = purchases["ts"].max()
+    recent = purchases[purchases["ts"] >= newest - pd.Timedelta(days=days)]
+    return set(recent["user"].unique().tolist())
+
+
 def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRecommender,
-                                    top_n: int = PRECOMPUTE_TOP_N, batch_size: int = 1024) -> int:
+                                    top_n: int = PRECOMPUTE_TOP_N, batch_size: int = 1024,
+                                    only_user_ids: set[str] | None = None) -> int:
     """Replace `version`'s UserRecommendation rows with fresh top-N lists (idempotent)."""
     item_pks = np.array([int(i) for i in trained.item_ids])
     sellable = set(Product.objects.sellable().filter(pk__in=item_pks.tolist()).values_list("pk", flat=True))
     not_sellable = np.array([pk not in sellable for pk in item_pks])
     titles = {str(pk): t for pk, t in Product.objects.filter(pk__in=item_pks.tolist()).values_list("pk", "title")}
     known_users = set(User.objects.filter(pk__in=[int(u) for u in trained.user_ids]).values_list("pk", flat=True))
-    rows_to_score = np.array([r for r, u in enumerate(trained.user_ids) if int(u) in known_users], dtype=np.int64)
+    rows_to_score = np.array(
+        [r for r, u in enumerate(trained.user_ids)
+         if int(u) in known_users and (only_user_ids is None or u in only_user_ids)],
+        dtype=np.int64,
+    )
     written = 0
     now = timezone.now()
     with transaction.atomic():

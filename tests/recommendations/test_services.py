@@ -89,3 +89,13 @@ def test_recommendation_impressions_record_logs_slot_and_version(user):
     assert [e.properties["slot"] for e in events] == ["home", "home"]
     assert events[0].properties["model_version"] == 3
     assert events[0].user == user
+
+
+def test_active_customer_ids_keeps_recent_buyers_only():
+    import pandas as pd
+
+    from recommendations.services import active_customer_ids
+
+    frame = pd.DataFrame({"user": ["old", "new"], "ts": pd.to_datetime(["2010-01-01", "2011-12-01"])})
+    assert active_customer_ids(frame, days=365) == {"new"}
+    assert active_customer_ids(frame.iloc[:0]) == set()
