@@ -121,8 +121,8 @@ def main() -> None:
             "bare_json_view_logged_in": ("/bench/bare-user/", cookie),
             "recommendations_me_logged_in": ("/api/recommendations/me/?k=10", cookie),
             "recommendations_me_anonymous": ("/api/recommendations/me/?k=10", ""),
-            "products_similar": (f"/api/products/{product_id}/similar/?k=10", ""),
             "products_bought_together": (f"/api/products/{product_id}/bought-together/?k=10", ""),
+            "products_similar": (f"/api/products/{product_id}/similar/?k=10", ""),
         }
         for name, (path, cookie_value) in cases.items():
             results[name] = measure(args.port, path, cookie_value, args.seconds, args.concurrency)
