@@ -21,6 +21,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -201,11 +202,22 @@ def main() -> None:
     server = _start_gunicorn(env, args.port, args.workers)
     try:
         _wait_ready(args.port, token)
+        # BENCH_PROFILE=out.txt: sample the gunicorn workers with py-spy (raw flame-graph format)
+        # during the run to see where request time goes; a profiled run's figures are not comparable.
+        profiler = None
+        if os.environ.get("BENCH_PROFILE"):
+            profiler = subprocess.Popen([str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(server.pid),
+                                         "--subprocesses", "--format", "raw", "-o", os.environ["BENCH_PROFILE"]],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(2)
         api_seconds, accepted, problems = run_api(args.port, token, bodies, args.clients)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+            profiler.wait(timeout=60)
     finally:
         server.terminate()
         try:
-            server.wait(timeout=20)
+            server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
     sent = args.batches * BATCH_SIZE
