@@ -91,17 +91,18 @@ def artifact_path_for(name: str, version: int) -> Path:
     return Path(settings.ML_ARTIFACT_ROOT) / name / f"{version}.joblib"
 
 
-def _write_artifact_atomically(artifact: Any, path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".joblib")
+def _dump_to_temporary_file(artifact: Any, folder: Path) -> Path:
+    """joblib.dump into a temporary file in `folder` (same filesystem as the final path, so the
+    later os.replace is atomic). Nothing is left behind if the dump fails."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".joblib")
     os.close(fd)
     try:
         joblib.dump(artifact, tmp_name, compress=3)
-        os.replace(tmp_name, path)  # atomic on one filesystem: readers never see half a file
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    return _sha256_of(path)
+    except BaseException:
+        os.unlink(tmp_name)
+        raise
+    return Path(tmp_name)
 
 
 def model_version_register(
@@ -115,37 +116,49 @@ def model_version_register(
     data_ref: dict[str, Any] | None = None,
     notes: str = "",
 ) -> ModelVersion:
-    """Save a trained artifact and record it as a new `trained` version of `name`."""
+    """Save a trained artifact and record it as a new `trained` version of `name`.
+
+    The artifact is dumped and hashed first; it is moved to its final path
+    (<ML_ARTIFACT_ROOT>/<name>/<version>.joblib) inside the transaction that inserts the row, so
+    only the trainer that won a version number ever writes that number's file: two trainers
+    racing for the same number cannot overwrite each other's artifact.
+    """
     if primary_metric not in metrics:
         raise DomainError(f"metrics must contain the primary metric {primary_metric!r}")
-    for attempt in range(5):
-        next_version = (ModelVersion.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0) + 1
-        path = artifact_path_for(name, next_version)
-        sha = _write_artifact_atomically(artifact, path)
-        try:
-            with transaction.atomic():
-                row = ModelVersion.objects.create(
-                    name=name,
-                    version=next_version,
-                    status=ModelVersion.Status.TRAINED,
-                    artifact_path=str(path.relative_to(settings.ML_ARTIFACT_ROOT)),
-                    sha256=sha,
-                    params=params or {},
-                    metrics=metrics,
-                    primary_metric=primary_metric,
-                    higher_is_better=higher_is_better,
-                    data_ref=data_ref or {},
-                    library_versions=library_versions(),
-                    git_sha=_git_sha(),
-                    notes=notes,
-                )
-        except IntegrityError:
-            # Another trainer took this version number between our read and insert: try the next.
-            logger.info("ml.version_race", extra={"model_name": name, "attempt": attempt})
-            continue
-        logger.info("ml.version_registered", extra={"model_name": name, "version": next_version})
-        return row
-    raise DomainError(f"could not allocate a version number for {name}")
+    tmp_path = _dump_to_temporary_file(artifact, Path(settings.ML_ARTIFACT_ROOT) / name)
+    try:
+        sha = _sha256_of(tmp_path)
+        for attempt in range(5):
+            next_version = (ModelVersion.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0) + 1
+            path = artifact_path_for(name, next_version)
+            try:
+                with transaction.atomic():
+                    row = ModelVersion.objects.create(
+                        name=name,
+                        version=next_version,
+                        status=ModelVersion.Status.TRAINED,
+                        artifact_path=str(path.relative_to(settings.ML_ARTIFACT_ROOT)),
+                        sha256=sha,
+                        params=params or {},
+                        metrics=metrics,
+                        primary_metric=primary_metric,
+                        higher_is_better=higher_is_better,
+                        data_ref=data_ref or {},
+                        library_versions=library_versions(),
+                        git_sha=_git_sha(),
+                        notes=notes,
+                    )
+                    os.replace(tmp_path, path)  # atomic: readers never see half a file
+            except IntegrityError:
+                # Another trainer took this version number between our read and insert: try the next.
+                logger.info("ml.version_race", extra={"model_name": name, "attempt": attempt})
+                continue
+            logger.info("ml.version_registered", extra={"model_name": name, "version": next_version})
+            return row
+        raise DomainError(f"could not allocate a version number for {name}")
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
 
 
 def model_version_get_active(*, name: str) -> ModelVersion | None:
