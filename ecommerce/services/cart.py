@@ -12,7 +12,10 @@ MAX_QUANTITY_PER_LINE = 99
 
 def cart_get_or_create(*, user: User | None, session_key: str | None) -> Cart:
     if user is not None and user.is_authenticated:
-        cart, _ = Cart.objects.get_or_create(user=user)
+        try:
+            cart, _ = Cart.objects.get_or_create(user=user)
+        except IntegrityError:  # two first requests of the same user raced to create it
+            cart = Cart.objects.get(user=user)
         return cart
     if not session_key:
         raise DomainError("A session is needed to keep a cart.")
