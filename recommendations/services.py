@@ -154,6 +154,8 @@ def recommenders_train(
     the fallback (session -> category popularity -> trending), content-based similar items are
     still precomputed, and the summary says so.
     """
+    if serving_algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {serving_algorithm!r}")
     started = time.perf_counter()
     summary: dict[str, Any] = {"status": "ok", "versions": {}, "promoted": {}, "timings": {}}
 
@@ -192,8 +194,6 @@ def recommenders_train(
         "train_users": len(split.users), "train_items": len(split.items), "purchase_lines": int(len(purchases)),
     }
     users, items, matrix, purchased, context = _fit_full(purchases, text_all, cats_all)
-    if serving_algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {serving_algorithm!r}")
     serving_version = None
     jobs = [(ACTIVE_MODEL_NAME, serving_algorithm)] + [
         (f"recommendations.{a}", a) for a in comparison_algorithms if a != serving_algorithm
