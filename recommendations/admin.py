@@ -56,9 +56,9 @@ class BusinessRulesAdmin(admin.ModelAdmin):
 
 @admin.register(RecommenderVersion)
 class RecommenderVersionAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "status", "ndcg", "precision", "recall", "hit_rate", "coverage",
-                    "online_impressions", "online_clicks", "online_ctr", "created_at")
-    list_filter = ("name", "status")
+    # No filter sidebar: the metric and CTR columns need the width, and there are few versions.
+    list_display = ("name", "version", "status", "ndcg", "recall", "hit_rate", "coverage",
+                    "online_impressions", "online_clicks", "online_ctr")
     readonly_fields = [f.name for f in RecommenderVersion._meta.fields]
     actions = ["retrain_now", "start_ab_test"]
     change_list_template = "admin/recommendations/recommenderversion/change_list.html"

@@ -95,3 +95,21 @@ def test_anonymous_without_consent_views_are_not_remembered(live_server, page):
     first = page.locator("[data-recommendation-slot=home] article").first
     first.wait_for()
     assert "Because you viewed" not in first.inner_text()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_admin_versions_and_preview_in_browser(live_server, page, screenshot, client, staff):
+    customers, _, _ = two_cluster_shop()
+    recommenders_train()
+    _login(page, live_server, client, staff)
+    page.goto(live_server.url + "/admin/recommendations/recommenderversion/")
+    assert "recommendations.personalized" in page.inner_text("#result_list")
+    assert page.get_by_role("button", name="Retrain now").count() == 1
+    screenshot(page, "recommendations-admin-versions")
+    page.get_by_role("link", name="Preview a customer").click()
+    page.fill("#customer", str(customers[0].pk))
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state()
+    assert "Because you bought" in page.inner_text("#content")
+    screenshot(page, "recommendations-admin-preview")
