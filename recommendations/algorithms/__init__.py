@@ -17,6 +17,7 @@ from .hybrid import Hybrid
 from .item_knn import BasketCoPurchase, ItemKNN
 from .mf import ImplicitALS, ImplicitBPR, ImplicitItemKNN
 from .popularity import CategoryPopularity, MostPopular, TrendingPopularity
+from .repeat import RepeatPurchase
 from .user_knn import UserKNN, cosine, pearson, user_based_cf
 
 
@@ -29,6 +30,20 @@ def hybrid_default() -> Hybrid:
         components={
             "ease": (lambda: EASE(l2=100.0, half_life_days=60.0), 1.0),
             "trending": (lambda: TrendingPopularity(half_life_days=7.0), 0.1),
+        },
+        half_life_days=90.0,
+    )
+
+
+def hybrid_repeat() -> Hybrid:
+    """The hybrid plus the customer's own repeat purchases, for the `repeat` protocol (buy it
+    again). Weights chosen on the repeat-protocol validation split inside the training window
+    (validation NDCG@10 0.256 -> 0.321)."""
+    return Hybrid(
+        components={
+            "ease": (lambda: EASE(l2=100.0, half_life_days=60.0), 1.0),
+            "trending": (lambda: TrendingPopularity(half_life_days=7.0), 0.1),
+            "repeat": (lambda: RepeatPurchase(half_life_days=120.0, count_power=1.0), 2.0),
         },
         half_life_days=90.0,
     )
@@ -55,6 +70,8 @@ ALGORITHMS: dict[str, Callable[[], Recommender]] = {
     "rp3beta": lambda: RP3Beta(alpha=1.0, beta=0.5),
     "ease": lambda: EASE(l2=200.0),
     "hybrid": hybrid_default,
+    "repeat_purchase": lambda: RepeatPurchase(half_life_days=120.0, count_power=1.0),
+    "hybrid_repeat": hybrid_repeat,
 }
 
 BASELINES = ("implicit_bm25", "implicit_bm25_k100", "implicit_als", "user_knn", "most_popular")
@@ -62,6 +79,6 @@ BASELINES = ("implicit_bm25", "implicit_bm25_k100", "implicit_als", "user_knn", 
 __all__ = [
     "ALGORITHMS", "BASELINES", "EASE", "BasketCoPurchase", "CategoryPopularity", "ContentTfidf",
     "FitContext", "Hybrid", "ImplicitALS", "ImplicitBPR", "ImplicitItemKNN", "ItemKNN", "MostPopular",
-    "RP3Beta", "Recommender", "TrendingPopularity", "UserKNN", "cosine", "hybrid_default",
+    "RP3Beta", "Recommender", "RepeatPurchase", "hybrid_repeat", "TrendingPopularity", "UserKNN", "cosine", "hybrid_default",
     "interaction_matrix", "pearson", "top_k", "user_based_cf", "weighted_history",
 ]

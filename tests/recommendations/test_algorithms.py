@@ -204,3 +204,18 @@ def test_every_registered_algorithm_fits_and_recommends_on_tiny_data():
         ids, scores = factory().fit(TINY, context).recommend([0, 3], k=2, exclude=TINY[[0, 3]])
         assert ids.shape == (2, 2), name
         assert not set(ids[0].tolist()) & {0, 1}, name
+
+
+def test_repeat_purchase_ranks_often_and_recently_bought_items_first():
+    from recommendations.algorithms import RepeatPurchase
+
+    day = 86400.0
+    matrix = sp.csr_matrix(np.array([[1, 1, 1, 0]], dtype=np.float32))
+    counts = sp.csr_matrix(np.array([[5, 1, 1, 0]], dtype=np.float32))
+    last = sp.csr_matrix(np.array([[10 * day, 100 * day, 1 * day, 0]]))
+    model = RepeatPurchase(half_life_days=30, count_power=1.0).fit(
+        matrix, FitContext(last_seen=last, now=100 * day, extra={"counts": counts})
+    )
+    ids, scores = model.recommend([0], k=4)
+    assert ids[0, :3].tolist() == [1, 0, 2]  # recent single buy, then 5 buys 90 days ago, then old
+    assert scores[0, 3] == 0.0  # never bought: no score from this component

@@ -51,6 +51,9 @@ class Command(BaseCommand):
         names = list(ALGORITHMS) if options["algorithms"] == "all" else [
             a.strip() for a in options["algorithms"].split(",") if a.strip()
         ]
+        if options["protocol"] == "repeat" and options["algorithms"] == ",".join(DEFAULT_ALGORITHMS):
+            # re-purchases count: also show the customer's own history and the blend with it
+            names += ["repeat_purchase", "hybrid_repeat"]
         unknown = [n for n in names if n not in ALGORITHMS]
         if unknown or not names:
             raise CommandError(f"Unknown algorithms {unknown}; known: {', '.join(ALGORITHMS)}.")
