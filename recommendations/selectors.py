@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from ecommerce.models import Event, ModelVersion, Order, OrderItem, Product, User
@@ -414,7 +414,8 @@ def similar_products_for(*, product: Product, kind: str = SimilarProduct.Kind.SI
 
 
 def buy_it_again_for(*, user: User, k: int = 10) -> list[Recommendation]:
-    """Products the customer bought before, most often and most recently first."""
+    """Products the customer bought before: most often first, then most recently (the repeat
+    protocol's figures show both matter for wholesale re-orders)."""
     k = max(1, min(int(k), MAX_K))
     if user is None or not user.is_authenticated:
         return []
@@ -424,8 +425,8 @@ def buy_it_again_for(*, user: User, k: int = 10) -> list[Recommendation]:
         OrderItem.objects.filter(order__user=user, quantity__gt=0, unit_price__gt=0)
         .exclude(order__status=Order.Status.CANCELLED)
         .values("product_id")
-        .annotate(times=Count("order", distinct=True))
-        .order_by("-times", "product_id")[: k * 5]
+        .annotate(times=Count("order", distinct=True), last=Max("order__placed_at"))
+        .order_by("-times", "-last", "product_id")[: k * 5]
     )
     collector = _Collector(allowed=allowed, excluded=set(), want=k)
     collector.add(
