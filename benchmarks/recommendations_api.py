@@ -95,11 +95,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--port", type=int, default=8103)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--session-engine", default="", help="experiment: e.g. django.contrib.sessions.backends.cached_db")
     args = parser.parse_args()
     cookie, user_id, product_id = _session_cookie_for_a_customer()
     # DEBUG stays as configured (the embedded default is on; production settings need PostgreSQL
     # and HTTPS, which this local harness does not have); both views pay the same overhead.
     env = {**os.environ, "THROTTLE_RECOMMENDATIONS": "1000000/s"}
+    if args.session_engine:
+        env["RECS_BENCH_SESSION_ENGINE"] = args.session_engine
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "--pythonpath", f"{ROOT},{ROOT / 'benchmarks'}",
          "--workers", str(args.workers), "--bind", f"127.0.0.1:{args.port}", "--log-level", "warning",
@@ -137,7 +140,8 @@ def main() -> None:
             if "logged_in" in name:
                 r["throughput_vs_bare_logged_in"] = round(r["rps"] / bare_user["rps"], 3) if bare_user["rps"] else None
                 r["p99_vs_bare_logged_in"] = round(r["p99_ms"] / bare_user["p99_ms"], 2) if bare_user["p99_ms"] else None
-        print(json.dumps({"concurrency": args.concurrency, "seconds": args.seconds, "workers": args.workers,
+        print(json.dumps({"session_engine": args.session_engine or "settings default",
+                          "concurrency": args.concurrency, "seconds": args.seconds, "workers": args.workers,
                           "user_id": user_id, "product_id": product_id, "results": results}, indent=2))
     finally:
         server.send_signal(signal.SIGTERM)

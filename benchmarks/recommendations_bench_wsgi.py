@@ -17,6 +17,10 @@ from django.conf import settings  # noqa: E402
 
 django.setup()
 settings.ROOT_URLCONF = "recommendations_bench_urls"
+# Experiment knob: e.g. django.contrib.sessions.backends.cached_db, to see what a cached session
+# engine would do for logged-in endpoints (a core setting; not changed in the project).
+if os.environ.get("RECS_BENCH_SESSION_ENGINE"):
+    settings.SESSION_ENGINE = os.environ["RECS_BENCH_SESSION_ENGINE"]
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
