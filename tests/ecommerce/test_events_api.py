@@ -1,3 +1,4 @@
+import json
 import uuid
 
 import pytest
@@ -99,8 +100,6 @@ def test_ingest_rejects_batches_over_the_limit_and_non_list_bodies(consenting_cl
 
 
 def test_ingest_accepts_sendbeacon_text_plain(consenting_client):
-    import json
-
     body = json.dumps({"events": [_event()]})
     response = consenting_client.generic("POST", "/api/events/", body, content_type="text/plain;charset=UTF-8")
     assert response.status_code == 200 and response.json()["accepted"] == 1
@@ -119,3 +118,39 @@ def test_do_not_track_header_overrides_consent(consenting_client):
     response = consenting_client.post("/api/events/", {"events": [_event()]}, format="json", HTTP_DNT="1")
     assert response.status_code == 403
     assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("type", []),
+        ("product_id", 2**70),
+        ("product_id", 0),
+        ("anonymous_id", "abc\x00def"),
+        ("query", "\ud800"),
+    ],
+)
+def test_ingest_rejects_hostile_values_per_item_never_500(consenting_client, field, value):
+    import json
+
+    # given a batch with one good event and one hostile one
+    body = json.dumps({"events": [_event(), _event(**{field: value})]})
+    # when
+    response = consenting_client.generic("POST", "/api/events/", body, content_type="application/json")
+    # then the good one lands and the hostile one is a per-item rejection naming the field
+    assert response.status_code == 200
+    result = response.json()
+    assert result["accepted"] == 1
+    assert result["rejected"][0]["index"] == 1 and field in result["rejected"][0]["errors"]
+    assert Event.objects.count() == 1
+
+
+def test_ingest_rejects_nan_in_properties_per_item(consenting_client):
+    body = '{"events": [%s, %s]}' % (
+        json.dumps(_event()),
+        json.dumps(_event())[:-1] + ', "properties": {"price": NaN}}',
+    )
+    response = consenting_client.generic("POST", "/api/events/", body, content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert "properties" in response.json()["rejected"][0]["errors"]
