@@ -131,8 +131,6 @@ def test_do_not_track_header_overrides_consent(consenting_client):
     ],
 )
 def test_ingest_rejects_hostile_values_per_item_never_500(consenting_client, field, value):
-    import json
-
     # given a batch with one good event and one hostile one
     body = json.dumps({"events": [_event(), _event(**{field: value})]})
     # when
