@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test venv install install-dev migrate seed train serve worker beat lint benchmarks clean
+.PHONY: demo test venv install install-dev migrate seed train logins serve worker beat clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,8 @@ migrate: install
 	$(PY) manage.py migrate --no-input
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	@mkdir -p var
+	$(PY) manage.py seed_demo | tee var/seed_demo.log
 
 train: install
 	$(PY) manage.py train_models
@@ -37,8 +38,13 @@ serve: install
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+logins:
+	@echo "" && echo "Demo logins (new passwords on every seed):"
+	@grep -E "admin / |shopper / |Support agent:" var/seed_demo.log | sed 's/^ */  /'
+	@echo "Shop: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/" && echo ""
+
 ## make demo: venv, install, migrate, load demo data, train the models, serve on 127.0.0.1:8000
-demo: seed train serve
+demo: seed train logins serve
 
 ## make test: the whole suite (SQLite + eager Celery by default; CI sets DATABASE_URL and CELERY_BROKER_URL)
 test: install-dev
@@ -54,9 +60,6 @@ worker: install
 
 beat: install
 	$(VENV)/bin/celery -A ecommerce beat -l info
-
-benchmarks: install-dev
-	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) var staticfiles screenshots .pytest_cache
