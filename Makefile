@@ -1,4 +1,6 @@
 # Two commands on a fresh machine with Python 3.11: `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
