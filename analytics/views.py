@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -29,5 +30,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             .values_list("country", flat=True).distinct().order_by("country")[:300]
         ),
         "event_types": queries.EVENT_TYPES,
+        # How many API calls the page makes at once (ANALYTICS_DASHBOARD_PARALLEL, default 4).
+        "max_parallel": int(getattr(settings, "ANALYTICS_DASHBOARD_PARALLEL", 4)),
     }
     return render(request, "analytics/dashboard.html", context)

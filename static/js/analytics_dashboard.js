@@ -12,6 +12,20 @@
   const money2 = new Intl.NumberFormat(undefined, { style: "currency", currency: "GBP" });
   const num = new Intl.NumberFormat();
 
+  // At most N requests in flight (data-max-parallel): the API answers fast, and the test
+  // server over an in-memory SQLite database must not get concurrent queries.
+  const maxParallel = Math.max(1, Number(root.dataset.maxParallel || 4));
+  let inFlight = 0;
+  const waiting = [];
+  async function limitedFetch(resource, options) {
+    if (inFlight >= maxParallel) await new Promise((resolve) => waiting.push(resolve));
+    inFlight += 1;
+    try { return await fetch(resource, options); } finally {
+      inFlight -= 1;
+      const next = waiting.shift();
+      if (next) next();
+    }
+  }
   function csrfToken() {
     const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     return m ? decodeURIComponent(m[1]) : "";
@@ -28,7 +42,7 @@
     return API + endpoint + "/?" + params.toString();
   }
   async function getJSON(endpoint, extra) {
-    const response = await fetch(url(endpoint, extra), { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const response = await limitedFetch(url(endpoint, extra), { credentials: "same-origin", headers: { Accept: "application/json" } });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(body.detail || JSON.stringify(body));
     return body;
@@ -114,7 +128,7 @@
     };
   }
   async function postFunnel(format) {
-    return fetch(API + "funnel/" + (format ? "?format=" + format : ""), {
+    return limitedFetch(API + "funnel/" + (format ? "?format=" + format : ""), {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: format === "csv" ? "text/csv" : "application/json" },
       body: JSON.stringify(funnelBody()),
@@ -288,7 +302,7 @@
     } catch (e) { fail("an-clusters", e); }
   }
   async function API_GET_SEGMENTS() {
-    const response = await fetch(API + "segments/", { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const response = await limitedFetch(API + "segments/", { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (!response.ok) throw new Error("HTTP " + response.status);
     return response.json();
   }

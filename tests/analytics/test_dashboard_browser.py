@@ -9,7 +9,10 @@ from tests.factories.analytics import build_demo_shop
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_dashboard_renders_every_panel_in_a_browser(live_server, page, screenshot, staff):
+def test_dashboard_renders_every_panel_in_a_browser(live_server, page, screenshot, staff, settings):
+    # The live server shares one in-memory SQLite connection between its request threads:
+    # concurrent API calls from the page can deadlock it, so the page fetches one at a time.
+    settings.ANALYTICS_DASHBOARD_PARALLEL = 1
     # given a demo-like shop, rolled up and segmented, and a logged-in staff member
     build_demo_shop(shoppers=40)
     rollups_refresh_pending()
