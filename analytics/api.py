@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -110,6 +110,7 @@ WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class WindowField(serializers.Field):
     """A conversion window: seconds (int) or "30m", "24h", "7d"."""
 

@@ -289,6 +289,8 @@ class Event(models.Model):
             models.Index(fields=["product", "occurred_at"]),
             models.Index(fields=["anonymous_id", "occurred_at"]),
             models.Index(fields=["occurred_at"]),
+            # The analytics rollup finds late-arriving events by the time they were received.
+            models.Index(fields=["received_at"]),
         ]
 
     def __str__(self) -> str:
