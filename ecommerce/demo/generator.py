@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from ..importers.common import ImportReport, insert_ignoring_conflicts, open_text
@@ -80,6 +80,32 @@ def slice_selection(*, path: Path = SLICE_PATH, max_customers: int | None) -> Sl
 
 def demo_slice_import(*, selection: SliceSelection, progress: bool = False) -> ImportReport:
     return import_online_retail(path=SLICE_PATH, keep=selection.keep, progress=progress)
+
+
+@transaction.atomic
+def demo_history_bring_forward() -> timedelta:
+    """Move the imported slice's year (2010-12..2011-12) so its last invoice falls yesterday.
+
+    A demo shop whose history stopped in 2011 shows empty "last 30 days" dashboards, no trending
+    products and no retargeting windows. Whole days only, so weekdays and hours are kept (the
+    activity heat-map stays true). A second run finds the history already recent and moves nothing.
+    Real imports (import_dataset) never do this: their dates are the data.
+    """
+    latest = Order.objects.filter(source="uci").order_by("-placed_at").values_list("placed_at", flat=True).first()
+    if latest is None:
+        return timedelta(0)
+    days = (timezone.now() - timedelta(days=1) - latest).days
+    days -= days % 7  # keep weekdays: the heat-map and "weekend shopper" clusters stay true
+    if days < 7:
+        return timedelta(0)
+    shift = timedelta(days=days)
+    uci_orders = Order.objects.filter(source="uci")
+    uci_orders.update(placed_at=F("placed_at") + shift)
+    uci_orders.filter(shipped_at__isnull=False).update(shipped_at=F("shipped_at") + shift)
+    uci_orders.filter(delivered_at__isnull=False).update(delivered_at=F("delivered_at") + shift)
+    # Before the shift every event in a demo database came from the import (sessions come later).
+    Event.objects.filter(occurred_at__lte=latest).update(occurred_at=F("occurred_at") + shift)
+    return shift
 
 
 # ---------------------------------------------------------------- profiles

@@ -94,3 +94,32 @@ def test_seed_demo_runs_every_registered_demo_step_after_the_core_data():
         plugins._demo_steps[:] = [s for s in plugins._demo_steps if s.func is not record_step]
     assert seen and seen[0][0] == 7 and seen[0][1] > 0
     assert "test step ran" in output
+
+
+
+@pytest.mark.django_db
+def test_seed_demo_brings_the_slice_history_forward_to_yesterday_keeping_weekdays():
+    import csv
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    from ecommerce.demo.generator import SLICE_PATH
+    from ecommerce.importers.common import open_text
+
+    # when
+    call_command("seed_demo", "--max-customers", "5", "--core-only", "--max-events", "200", stdout=StringIO())
+    # then the newest imported invoice lies in the last week, on the weekday and hour it had in 2011
+    latest = Order.objects.filter(source="uci").order_by("-placed_at").first()
+    assert timezone.now() - timedelta(days=8) < latest.placed_at < timezone.now()
+    with open_text(SLICE_PATH) as handle:
+        original = next(datetime.fromisoformat(row["InvoiceDate"]) for row in csv.DictReader(handle)
+                        if row["InvoiceNo"] == latest.number)
+    assert latest.placed_at.weekday() == original.weekday()
+    assert (latest.placed_at.hour, latest.placed_at.minute) == (original.hour, original.minute)
+    # and purchase events moved with their orders
+    bought = Order.objects.filter(source="uci", user__isnull=False, status="delivered").order_by("-placed_at").first()
+    assert Event.objects.filter(type="purchase", user=bought.user, occurred_at=bought.placed_at).exists()
+    # when seeded again, nothing moves a second time
+    call_command("seed_demo", "--max-customers", "5", "--core-only", "--max-events", "200", stdout=StringIO())
+    assert Order.objects.get(pk=latest.pk).placed_at == latest.placed_at

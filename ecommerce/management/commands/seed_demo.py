@@ -42,6 +42,9 @@ class Command(BaseCommand):
         report = generator.demo_slice_import(selection=selection, progress=options["progress"])
         for line in report.lines():
             self.stdout.write("  " + line)
+        shift = generator.demo_history_bring_forward()
+        if shift:
+            self.stdout.write(f"  moved the slice's history forward {shift.days:,} days so it ends yesterday.")
 
         customers = generator.demo_customers(selection=selection)
         generator.demo_profiles_assign(seed=seed, customers=customers)
