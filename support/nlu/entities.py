@@ -10,10 +10,12 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-# UCI invoice numbers are 6 digits (cancellations prefixed C); shop orders W<yymmdd><hex>.
-# Bitext-style long ids (8-12 digits) are accepted too so a Rasa deployment's ids pass through.
+# UCI invoice numbers are 6 digits (cancellations prefixed C); shop orders W<yymmdd><hex>, and
+# any other W-prefixed id of 6-12 letters/digits with a run of 4+ digits (e.g. the demo's WDEMO0003;
+# the digit run keeps words such as "Wednesday" out).
 _ORDER = re.compile(
-    r"(?<![A-Za-z0-9_@.])#?\s?((?:[Ww]\d{6}[0-9A-Fa-f]{2,8})|(?:[Cc]?\d{6})|(?:[Tt]\d{6}))(?![A-Za-z0-9_@])"
+    r"(?<![A-Za-z0-9_@.])#?\s?((?:[Ww]\d{6}[0-9A-Fa-f]{2,8})|(?:[Ww](?=[0-9A-Za-z]*\d{4})[0-9A-Za-z]{6,12})"
+    r"|(?:[Cc]?\d{6})|(?:[Tt]\d{6}))(?![A-Za-z0-9_@])"
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _AMOUNT_PATTERNS = (

@@ -89,6 +89,10 @@ def test_extract_order_numbers_in_uci_and_shop_styles_with_and_without_hash():
     assert extract("订单536365到哪了").order_numbers == ["536365"]
     assert extract("credit note C536379").order_numbers == ["C536379"]
     assert extract("call me on 07700900123").order_numbers == []
+    # the demo shop's numbers, and W-prefixed ids with letters in them
+    assert extract("where is my order WDEMO0003?").order_numbers == ["WDEMO0003"]
+    assert extract("wdemo0004 cancel").order_numbers == ["WDEMO0004"]
+    assert extract("see you Wednesday at 10").order_numbers == []
 
 
 def test_extract_emails_and_amounts_with_maximum():
