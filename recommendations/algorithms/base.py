@@ -166,6 +166,27 @@ class Recommender:
         return np.vstack(all_ids), np.vstack(all_scores)
 
 
+
+class ItemSimilarityRecommender(Recommender):
+    """A recommender whose model is an item x item similarity matrix (row i = neighbours of i).
+
+    Scores are the user's weighted history times the similarity: score_j = sum_i w_ui * sim(i, j).
+    Subclasses only build `self.similarity` in `fit`.
+    """
+
+    similarity: sp.csr_matrix
+
+    def score(self, user_rows: np.ndarray) -> np.ndarray:
+        return np.asarray((self.user_items[user_rows] @ self.similarity).todense())
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        return np.asarray((history @ self.similarity).todense())
+
+    def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        row = self.similarity.getrow(item)
+        order = np.argsort(-row.data, kind="stable")[:k]
+        return row.indices[order], row.data[order]
+
 def normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0

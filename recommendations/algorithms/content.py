@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .base import FitContext, Recommender, keep_top_k_per_row
+from .base import FitContext, ItemSimilarityRecommender, keep_top_k_per_row
 
 
 def content_similarity(texts: list[str], *, neighbours: int = 50) -> sp.csr_matrix:
@@ -24,7 +24,7 @@ def content_similarity(texts: list[str], *, neighbours: int = 50) -> sp.csr_matr
     return keep_top_k_per_row(sim, neighbours)
 
 
-class ContentTfidf(Recommender):
+class ContentTfidf(ItemSimilarityRecommender):
     """score(u, j) = sum over the user's items i of w(u, i) * text_sim(i, j)."""
 
     name = "content"
@@ -43,13 +43,3 @@ class ContentTfidf(Recommender):
         self.similarity = content_similarity(list(texts), neighbours=self.neighbours)
         return self
 
-    def score(self, user_rows: np.ndarray) -> np.ndarray:
-        return np.asarray((self.user_items[user_rows] @ self.similarity).todense())
-
-    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        return np.asarray((history @ self.similarity).todense())
-
-    def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        row = self.similarity.getrow(item)
-        order = np.argsort(-row.data, kind="stable")[:k]
-        return row.indices[order], row.data[order]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .base import FitContext, Recommender, keep_top_k_per_row
+from .base import FitContext, ItemSimilarityRecommender, keep_top_k_per_row
 
 
 def bm25_weight(matrix: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_matrix:
@@ -39,7 +39,7 @@ def cosine_item_similarity(
     return keep_top_k_per_row(sim, neighbours)
 
 
-class ItemKNN(Recommender):
+class ItemKNN(ItemSimilarityRecommender):
     """score(u, j) = sum over the user's items i of w(u, i) * sim(i, j), sim pruned to top-K.
 
     similarity="cosine" uses the raw matrix; "bm25" weights it first (K1, B).
@@ -73,17 +73,9 @@ class ItemKNN(Recommender):
         self.similarity = cosine_item_similarity(matrix, shrinkage=self.shrinkage, neighbours=self.neighbours)
         return self
 
-    def score(self, user_rows: np.ndarray) -> np.ndarray:
-        # neighbours of i are row i; score_j = sum_i w_ui * sim(i, j)
-        return np.asarray((self.user_items[user_rows] @ self.similarity).todense())
-
-    def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        row = self.similarity.getrow(item)
-        order = np.argsort(-row.data, kind="stable")[:k]
-        return row.indices[order], row.data[order]
 
 
-class BasketCoPurchase(Recommender):
+class BasketCoPurchase(ItemSimilarityRecommender):
     """Co-occurrence within the same basket (invoice or session), cosine-normalised.
 
     "Customers also bought": items that land in the same basket complement each other.
@@ -103,13 +95,3 @@ class BasketCoPurchase(Recommender):
         self.similarity = cosine_item_similarity(baskets, shrinkage=self.shrinkage, neighbours=self.neighbours)
         return self
 
-    def score(self, user_rows: np.ndarray) -> np.ndarray:
-        return np.asarray((self.user_items[user_rows] @ self.similarity).todense())
-
-    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        return np.asarray((history @ self.similarity).todense())
-
-    def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        row = self.similarity.getrow(item)
-        order = np.argsort(-row.data, kind="stable")[:k]
-        return row.indices[order], row.data[order]
