@@ -13,6 +13,8 @@ Slots read: order_number, email, address, confirmed (bool), max_price, product_q
 
 from __future__ import annotations
 
+import abc
+
 import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -67,7 +69,7 @@ def _order_number(tracker: Tracker) -> str:
     return found[0] if found else ""
 
 
-class ShopAction(Action):
+class ShopAction(Action, abc.ABC):
     """Runs the synchronous Django code in a worker thread and closes stale DB connections."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]):
@@ -80,8 +82,9 @@ class ShopAction(Action):
             close_old_connections()
         return self.run_sync(dispatcher, tracker, domain)
 
+    @abc.abstractmethod
     def run_sync(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """The action itself, synchronous, with Django's ORM available."""
 
 
 class OrderAction(ShopAction):

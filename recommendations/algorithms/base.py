@@ -6,6 +6,8 @@ database ids and back.
 
 from __future__ import annotations
 
+import abc
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +127,7 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> t
     return ids.astype(np.int64), best
 
 
-class Recommender:
+class Recommender(abc.ABC):
     """Base class. Subclasses implement `fit` and `score`; `recommend` is shared."""
 
     name = "base"
@@ -140,9 +142,9 @@ class Recommender:
         self.n_users, self.n_items = self.user_items.shape
         return self
 
+    @abc.abstractmethod
     def score(self, user_rows: np.ndarray) -> np.ndarray:
         """Dense (len(user_rows), n_items) preference scores; higher is better."""
-        raise NotImplementedError
 
     def recommend(
         self,
