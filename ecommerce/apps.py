@@ -7,4 +7,12 @@ class EcommerceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from .api import schema  # noqa: F401  (registers OpenAPI auth extensions)
+        from .auth_backends import forget_saved_user
+        from .models import User
+
+        # Every saved or deleted user leaves the login cache (see auth_backends).
+        post_save.connect(forget_saved_user, sender=User, dispatch_uid="ecommerce.forget_saved_user")
+        post_delete.connect(forget_saved_user, sender=User, dispatch_uid="ecommerce.forget_deleted_user")

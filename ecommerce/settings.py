@@ -99,12 +99,14 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dev server read while a Celery-eager request writes; 20 s waits out short locks.
+    # CONN_MAX_AGE applies here too: opening a connection runs these PRAGMAs and registers
+    # Django's SQL functions, ~40% of a signed-in API request; runserver closes each thread's
+    # connection when the thread ends.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 if not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Production (DJANGO_DEBUG=0) needs a PostgreSQL DATABASE_URL.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -126,6 +128,17 @@ if _cache_url:
     CACHES = {"default": env.cache_url_config(_cache_url)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Signed-in requests read the session and the user from the shared cache instead of the database
+# (half the cost of a personal API request, docs/benchmarks/recommendations.md). Only with a
+# shared cache: a per-process LocMem cache cannot tell other processes that a session ended or a
+# user changed. cached_db still writes sessions to the database, so a cache flush logs nobody out.
+SESSION_ENGINE = env.str(
+    "DJANGO_SESSION_ENGINE",
+    default="django.contrib.sessions.backends.cached_db" if _cache_url else "django.contrib.sessions.backends.db",
+)
+AUTHENTICATION_BACKENDS = ["ecommerce.auth_backends.CachedModelBackend"]
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=300 if _cache_url else 0)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
@@ -160,7 +173,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.ScopedRateThrottle",
+        "ecommerce.api.throttling.CounterScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "events": env.str("THROTTLE_EVENTS", default="600/min"),

@@ -8,17 +8,17 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from ecommerce.api.authentication import CsrfEnforcedSessionAuthentication
+from ecommerce.api.throttling import CounterScopedRateThrottle
 
 from . import selectors, services
 from .models import MESSAGE_MAX_CHARS, CannedResponse, Conversation, Message
 from .nlu.data import ALL_INTENTS
 
 
-class SessionScopedRateThrottle(ScopedRateThrottle):
+class SessionScopedRateThrottle(CounterScopedRateThrottle):
     """The same scope's rate, counted per session too (ScopedRateThrottle counts per user or IP)."""
 
     def get_cache_key(self, request, view):
@@ -92,7 +92,7 @@ def _session_key(request) -> str:
 class ShopperChatApi(APIView):
     authentication_classes = [CsrfEnforcedSessionAuthentication]
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle, SessionScopedRateThrottle]
+    throttle_classes = [CounterScopedRateThrottle, SessionScopedRateThrottle]
     throttle_scope = "chat"
 
     def conversation(self, request, conversation_id: int) -> Conversation:

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from ..auth_backends import user_cache_forget_many
 from ..importers.common import ImportReport, insert_ignoring_conflicts, open_text
 from ..importers.online_retail import RetailRow, _customer_id, import_online_retail
 from ..models import Category, Event, Order, OrderItem, Product, User
@@ -142,6 +143,7 @@ def demo_profiles_assign(*, seed: int, customers: list[User]) -> int:
             favourites.append(rng.choice(all_categories))
         links += [through(user_id=user.pk, category_id=c) for c in dict.fromkeys(favourites)]
     User.objects.bulk_update(customers, ["birth_year", "gender"], batch_size=1000)
+    user_cache_forget_many([user.pk for user in customers])  # bulk_update sends no post_save
     through.objects.bulk_create(links, ignore_conflicts=True, batch_size=1000)
     return len(customers)
 

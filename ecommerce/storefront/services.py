@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from ..auth_backends import user_cache_forget
 from ..models import User
 
 logger = logging.getLogger(__name__)
@@ -19,5 +20,6 @@ def consent_record(*, user: User | None, allowed: bool) -> None:
         return
     if user.tracking_consent != allowed:
         User.objects.filter(pk=user.pk).update(tracking_consent=allowed)
+        user_cache_forget(user.pk)  # update() sends no post_save
         user.tracking_consent = allowed
     logger.info("privacy.consent_recorded", extra={"user_id": user.pk, "allowed": allowed})

@@ -340,7 +340,7 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         anonymous_session_key = request.session.session_key or ""
         user = form.save()
-        auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        auth_login(request, user, backend="ecommerce.auth_backends.CachedModelBackend")
         cart_merge_into_user(session_key=anonymous_session_key, user=user)
         messages.success(request, "Welcome! Your account is ready.")
         return redirect(_safe_next(request, reverse("storefront:account")))

@@ -58,3 +58,20 @@ def test_settings_embedded_default_starts_with_nothing_set(tmp_path):
 def test_settings_production_passes_the_security_checks():
     result = _check(PRODUCTION, "--deploy", "--tag", "security", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def _session_and_login_cache(env: dict[str, str]) -> list[str]:
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
+    code = "from django.conf import settings; print(settings.SESSION_ENGINE, settings.AUTH_USER_CACHE_SECONDS)"
+    result = subprocess.run([sys.executable, str(MANAGE), "shell", "-c", code], env=clean, cwd=settings.BASE_DIR,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1].split()  # after "N objects imported automatically"
+
+
+def test_settings_cache_sessions_and_logins_only_with_a_shared_cache(tmp_path):
+    sqlite = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    # LocMem is per process: another gunicorn worker would keep a logged-out session alive.
+    assert _session_and_login_cache(sqlite) == ["django.contrib.sessions.backends.db", "0"]
+    shared = {**sqlite, "CACHE_URL": "redis://127.0.0.1:6379/15"}
+    assert _session_and_login_cache(shared) == ["django.contrib.sessions.backends.cached_db", "300"]
