@@ -1,10 +1,18 @@
 """Throughput and latency of the recommendations API against a bare Django JSON view, both
 served by the same gunicorn (2 sync workers), with keep-alive HTTP clients in threads.
 
-    DATABASE_URL=sqlite:////tmp/recommendations.sqlite3 \
-        .venv/bin/python benchmarks/recommendations_api.py [--seconds 15] [--concurrency 8]
+    # production-like: PostgreSQL, the Redis cache, DEBUG off (no HTTPS redirect on loopback)
+    DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=127.0.0.1 DJANGO_SECURE_SSL_REDIRECT=0 \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_recs CACHE_URL=redis://127.0.0.1:6379/12 \
+        .venv/bin/python benchmarks/recommendations_api.py [--seconds 15] [--concurrency 4]
 
-The database must hold a trained catalogue (import_dataset online_retail + train_models).
+    # the embedded default's database, with or without CACHE_URL
+    DATABASE_URL=sqlite:////tmp/recommendations.sqlite3 [CACHE_URL=redis://127.0.0.1:6379/13] \
+        .venv/bin/python benchmarks/recommendations_api.py
+
+The database must hold a trained catalogue (import_dataset online_retail + train_models). More than
+one gunicorn worker needs a shared cache (CACHE_URL) to be a supported setup: with the per-process
+LocMem cache, sessions and user rows are read from the database on every request.
 Throttling stays on but with a per-second window far above the load (THROTTLE_RECOMMENDATIONS=
 1000000/s): DRF keeps every request time of the window in the cache, so a per-minute window at
 this rate would measure the pickling of that history instead of the endpoint. Figures go to docs/benchmarks/recommendations.md; the 2-core box is shared,

@@ -7,12 +7,16 @@ class EcommerceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_delete, post_save
 
         from .api import schema  # noqa: F401  (registers OpenAPI auth extensions)
         from .auth_backends import forget_saved_user
         from .models import User
+        from .sessions import rekey_signed_in_session
 
         # Every saved or deleted user leaves the login cache (see auth_backends).
         post_save.connect(forget_saved_user, sender=User, dispatch_uid="ecommerce.forget_saved_user")
         post_delete.connect(forget_saved_user, sender=User, dispatch_uid="ecommerce.forget_deleted_user")
+        # Signed-in session keys carry the user id, so serving views need one cache round trip.
+        user_logged_in.connect(rekey_signed_in_session, dispatch_uid="ecommerce.rekey_signed_in_session")

@@ -27,6 +27,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.db import transaction
 
+from .cache_batch import MISSING, batched_forget, batched_value
+
 TOMBSTONE = "forgotten"
 # Longer than any request takes from reading the row to storing it; a login (which saves
 # last_login) therefore costs that many seconds of uncached lookups, which is harmless.
@@ -42,6 +44,7 @@ def user_cache_forget(user_id: Any) -> None:
     if not settings.AUTH_USER_CACHE_SECONDS:
         return
     key = user_cache_key(user_id)
+    batched_forget(key)
     cache.set(key, TOMBSTONE, TOMBSTONE_SECONDS)
     transaction.on_commit(lambda: cache.set(key, TOMBSTONE, TOMBSTONE_SECONDS))
 
@@ -51,6 +54,8 @@ def user_cache_forget_many(user_ids: list[Any]) -> None:
     if not settings.AUTH_USER_CACHE_SECONDS or not user_ids:
         return
     tombstones = {user_cache_key(user_id): TOMBSTONE for user_id in user_ids}
+    for key in tombstones:
+        batched_forget(key)
     cache.set_many(tombstones, TOMBSTONE_SECONDS)
     transaction.on_commit(lambda: cache.set_many(tombstones, TOMBSTONE_SECONDS))
 
@@ -63,7 +68,9 @@ class CachedModelBackend(ModelBackend):
         if not seconds:
             return super().get_user(user_id)
         key = user_cache_key(user_id)
-        cached = cache.get(key)
+        cached = batched_value(key)  # fetched with the request's other reads (cache_batch)?
+        if cached is MISSING:
+            cached = cache.get(key)
         if cached is None or cached == TOMBSTONE:
             user = super().get_user(user_id)  # None when missing or inactive
             if user is not None and cached is None:

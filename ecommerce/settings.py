@@ -132,10 +132,11 @@ else:
 # Signed-in requests read the session and the user from the shared cache instead of the database
 # (half the cost of a personal API request, docs/benchmarks/recommendations.md). Only with a
 # shared cache: a per-process LocMem cache cannot tell other processes that a session ended or a
-# user changed. cached_db still writes sessions to the database, so a cache flush logs nobody out.
+# user changed. ecommerce.sessions is Django's cached_db (sessions still written to the database,
+# so a cache flush logs nobody out) whose signed-in keys carry the user id as a lookup hint.
 SESSION_ENGINE = env.str(
     "DJANGO_SESSION_ENGINE",
-    default="django.contrib.sessions.backends.cached_db" if _cache_url else "django.contrib.sessions.backends.db",
+    default="ecommerce.sessions" if _cache_url else "django.contrib.sessions.backends.db",
 )
 AUTHENTICATION_BACKENDS = ["ecommerce.auth_backends.CachedModelBackend"]
 AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=300 if _cache_url else 0)

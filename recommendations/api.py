@@ -10,9 +10,10 @@ import hashlib
 import json
 from typing import Any
 
+from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -21,7 +22,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ecommerce.api.negotiation import JsonOnlyContentNegotiation
+from ecommerce.api.throttling import CounterScopedRateThrottle
+from ecommerce.auth_backends import user_cache_key
+from ecommerce.cache_batch import MISSING as NOT_BATCHED
+from ecommerce.cache_batch import batched_value, cache_batch
 from ecommerce.errors import NotFound, PermissionDenied
+from ecommerce.sessions import SessionStore as HintedSessionStore
+from ecommerce.sessions import session_user_hint
 from ecommerce.models import Product, User
 
 from .conf import RESPONSE_CACHE_SECONDS
@@ -59,7 +67,7 @@ def _k_from(request: Request) -> int:
     Parsed by hand rather than through a serializer: this runs on every widget fetch and the
     serving benchmark is measured against a bare view.
     """
-    raw = request.query_params.get("k")
+    raw = request.GET.get("k")
     if raw is None or raw == "":
         return 10
     try:
@@ -76,6 +84,10 @@ def _payload(items: list[Recommendation], k: int, **extra: Any) -> dict[str, Any
     return {"k": k, "count": len(items), **extra, "items": [dict(item) for item in data]}
 
 
+def _answer_key(key_parts: tuple) -> str:
+    return "recs:api:" + hashlib.sha256(":".join(str(p) for p in key_parts).encode()).hexdigest()
+
+
 def _cached_json(key_parts: tuple, compute: Any) -> tuple[bytes, dict[str, Any] | None]:
     """A recent identical answer, already encoded, from the cache (one round trip).
 
@@ -85,10 +97,12 @@ def _cached_json(key_parts: tuple, compute: Any) -> tuple[bytes, dict[str, Any] 
     computing an answer costs ~15 ms of queries, a cache hit well under 1 ms.
     Returns (JSON bytes, the payload when it was just computed else None).
     """
-    key = "recs:api:" + hashlib.sha256(":".join(str(p) for p in key_parts).encode()).hexdigest()
-    found = cache.get_many([GENERATION_KEY, key])
-    generation = found.get(GENERATION_KEY) or recommendations_generation()
-    entry = found.get(key)
+    key = _answer_key(key_parts)
+    generation, entry = batched_value(GENERATION_KEY), batched_value(key)
+    if generation is NOT_BATCHED or entry is NOT_BATCHED:
+        found = cache.get_many([GENERATION_KEY, key])
+        generation, entry = found.get(GENERATION_KEY), found.get(key)
+    generation = generation or recommendations_generation()
     if entry is not None and entry[0] == generation:
         return entry[1], None
     payload = compute()
@@ -101,24 +115,84 @@ def _json_response(body: bytes) -> HttpResponse:
     return HttpResponse(body, content_type="application/json")
 
 
-class MyRecommendationsApi(APIView):
+class _OneRoundTripApi(APIView):
+    """Serving views: every cache read the request will make, fetched in one round trip.
+
+    The keys of the session, the user row, the rate-limit counter, the generation and the cached
+    answer are known before anything is read (a signed-in session key carries the user id,
+    ecommerce/sessions.py), so they go to the cache together (ecommerce/cache_batch.py) instead
+    of one after another. Sessions without that hint are read first, then the rest in one batch.
+    A key guessed wrong (an invalid k, a session whose user no longer authenticates) is just read
+    normally, and a rate-limit count taken on a wrong guess is given back.
+    """
+
+    throttle_scope = "recommendations"
+    # These views only speak JSON: skip parsing the Accept header (DRF's documented
+    # IgnoreClientContentNegotiation pattern, ecommerce/api/negotiation.py).
+    content_negotiation_class = JsonOnlyContentNegotiation
+
+    def answer_key_parts(self, request: HttpRequest, user_id: int | None, **kwargs: Any) -> tuple | None:
+        """The key parts of the cached answer this request will read; None: nothing to batch."""
+        return None
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        session = getattr(request, "session", None)
+        keys = []
+        user_id = session_user_hint(session.session_key) if isinstance(session, HintedSessionStore) else None
+        if user_id is not None:
+            keys.append(session.cache_key)  # the session itself comes with the batch
+        elif session is not None:
+            raw_user_id = session.get(SESSION_KEY)  # loads the session: a round trip of its own
+            try:
+                user_id = int(raw_user_id) if raw_user_id is not None else None
+            except (TypeError, ValueError):
+                user_id = None
+        keys.append(GENERATION_KEY)
+        if user_id is not None:
+            keys.append(user_cache_key(user_id))
+        try:
+            parts = self.answer_key_parts(request, user_id, **kwargs)
+        except ValidationError:
+            parts = None  # a bad k: the view answers 400 in its own time
+        if parts is not None:
+            keys.append(_answer_key(parts))
+        counter = CounterScopedRateThrottle.expected_counter(
+            request, self.throttle_scope, str(user_id) if user_id is not None else None
+        )
+        with cache_batch(keys=keys, counters=[counter] if counter else []):
+            return super().dispatch(request, *args, **kwargs)
+
+
+def _my_answer_key_parts(k: int, user_id: int | None, viewed: list[int]) -> tuple:
+    # Logged-in: per customer. Anonymous: shoppers with the same recent views share an answer.
+    identity = ("user", user_id) if user_id is not None else ("views", tuple(viewed))
+    return ("me", identity, k)
+
+
+def _session_views(request: HttpRequest) -> list[int]:
+    session = getattr(request, "session", None)
+    return session_viewed_product_ids(user=None, session=session) if session is not None else []
+
+
+class MyRecommendationsApi(_OneRoundTripApi):
     """Recommendations for the current shopper: the logged-in user, else the session's views."""
 
     permission_classes = [AllowAny]
-    throttle_scope = "recommendations"
+
+    def answer_key_parts(self, request: HttpRequest, user_id: int | None, **kwargs: Any) -> tuple | None:
+        viewed = _session_views(request) if user_id is None else []  # a customer's key ignores views
+        return _my_answer_key_parts(_k_from(request), user_id, viewed)
 
     @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
     def get(self, request: Request) -> Response:
         k = _k_from(request)
         session = getattr(request._request, "session", None)
         user = request.user if request.user.is_authenticated else None
-        viewed = session_viewed_product_ids(user=None, session=session) if session is not None else []
-        # Logged-in: per customer. Anonymous: shoppers with the same recent views share an answer.
-        identity = ("user", user.pk) if user is not None else ("views", tuple(viewed))
+        viewed = _session_views(request._request) if user is None else []
         body, _ = _cached_json(
-            ("me", identity, k),
+            _my_answer_key_parts(k, user.pk if user is not None else None, viewed),
             lambda: _payload(recommendations_for(user=user, k=k, session=session,
-                                                 viewed=None if user is not None else viewed), k),
+                                                 viewed=viewed if user is None else None), k),
         )
         return _json_response(body)
 
@@ -140,10 +214,12 @@ class UserRecommendationsApi(APIView):
         return Response(_payload(recommendations_for(user=customer, k=k), k, user_id=user_id))
 
 
-class _ProductNeighboursApi(APIView):
+class _ProductNeighboursApi(_OneRoundTripApi):
     permission_classes = [AllowAny]
-    throttle_scope = "recommendations"
     kind = SimilarProduct.Kind.SIMILAR
+
+    def answer_key_parts(self, request: HttpRequest, user_id: int | None, **kwargs: Any) -> tuple | None:
+        return (str(self.kind), kwargs["product_id"], _k_from(request))
 
     @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
     def get(self, request: Request, product_id: int) -> Response:

@@ -11,7 +11,10 @@ in a short stretch, the usual trade of fixed windows (django-ratelimit makes the
 
 from __future__ import annotations
 
+from django.http import HttpRequest
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+
+from ..cache_batch import batched_count
 
 
 class FixedWindowCounterThrottle(SimpleRateThrottle):
@@ -24,15 +27,20 @@ class FixedWindowCounterThrottle(SimpleRateThrottle):
         if ident_key is None:
             return True
         self.now = self.timer()
+        self.key = self._window_key(ident_key)
+        count = batched_count(self.key)  # already counted in this request's cache batch?
+        if count is None:
+            try:
+                count = self.cache.incr(self.key)
+            except ValueError:  # first request of this window
+                count = 1 if self.cache.add(self.key, 1, self.expiry) else self.cache.incr(self.key)
+        return count <= self.num_requests
+
+    def _window_key(self, ident_key: str) -> str:
         window = int(self.now // self.duration)
         self.window_ends_at = (window + 1) * self.duration
-        self.key = f"{ident_key}:{window}"
-        try:
-            count = self.cache.incr(self.key)
-        except ValueError:  # first request of this window
-            # +1 s so the key outlives the window even when clocks differ slightly
-            count = 1 if self.cache.add(self.key, 1, self.duration + 1) else self.cache.incr(self.key)
-        return count <= self.num_requests
+        self.expiry = self.duration + 1  # +1 s: the key outlives its window even with clock skew
+        return f"{ident_key}:{window}"
 
     def wait(self) -> float:
         """Seconds until the window resets (DRF sends it as Retry-After)."""
@@ -45,3 +53,21 @@ class CounterScopedRateThrottle(ScopedRateThrottle, FixedWindowCounterThrottle):
     ScopedRateThrottle.allow_request picks the view's scope and rate, then its super() call
     lands in FixedWindowCounterThrottle (method resolution order) instead of the history list.
     """
+
+    @classmethod
+    def expected_counter(cls, request: HttpRequest, scope: str, user_id: str | None) -> tuple[str, int] | None:
+        """(counter key, expiry) a request will be counted against, for ecommerce.cache_batch.
+
+        `user_id` is the session's (not yet verified) user; if authentication later disagrees,
+        the throttle simply counts under its own key.
+        """
+        rate = cls.THROTTLE_RATES.get(scope)
+        if rate is None:
+            return None
+        throttle = cls()
+        throttle.scope = scope
+        throttle.num_requests, throttle.duration = throttle.parse_rate(rate)
+        throttle.now = throttle.timer()
+        ident = user_id if user_id is not None else throttle.get_ident(request)
+        key = throttle._window_key(throttle.cache_format % {"scope": scope, "ident": ident})
+        return key, throttle.expiry

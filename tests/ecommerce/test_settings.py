@@ -74,4 +74,4 @@ def test_settings_cache_sessions_and_logins_only_with_a_shared_cache(tmp_path):
     # LocMem is per process: another gunicorn worker would keep a logged-out session alive.
     assert _session_and_login_cache(sqlite) == ["django.contrib.sessions.backends.db", "0"]
     shared = {**sqlite, "CACHE_URL": "redis://127.0.0.1:6379/15"}
-    assert _session_and_login_cache(shared) == ["django.contrib.sessions.backends.cached_db", "300"]
+    assert _session_and_login_cache(shared) == ["ecommerce.sessions", "300"]

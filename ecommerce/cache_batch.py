@@ -1,0 +1,108 @@
+"""One cache round trip for the reads and counters a request is known to need.
+
+A signed-in serving request reads its session, its user row, the rate-limit counter, the
+recommendations generation and the cached answer: five round trips to Redis, each ~0.1 ms of
+mostly CPU on the reference box (more across a network). Once the session is loaded, the keys of
+the other four are known, so a view can fetch them in one pipelined round trip inside
+`cache_batch(...)`; the code that normally reads them (the login backend, the throttle, the
+answer cache) asks `batched_value` / `batched_count` first and falls back to its own cache call
+when the key was not batched. Nothing is cached longer or differently: the batch only moves the
+same reads earlier in the same request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.core.cache import cache
+
+MISSING = object()
+
+# Counter: INCR, and give a new key its window's expiry (same value format as cache.incr/add).
+# Sent in one pipeline with the MGET (measured: a single Lua script doing both was ~15 µs slower).
+_COUNT_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+_current: ContextVar[dict[str, Any] | None] = ContextVar("cache_batch", default=None)
+
+
+def _redis_client():
+    """The raw redis-py client behind a django-redis cache, else None (LocMem, tests)."""
+    client = getattr(cache, "client", None)
+    if client is None or not hasattr(client, "get_client"):
+        return None
+    return client
+
+
+def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, Any], dict[str, int]]:
+    backend = _redis_client()
+    if backend is None:  # in-process caches: no round trip to save
+        values = cache.get_many(keys)
+        counts = {}
+        for key, ttl in counters:
+            try:
+                counts[key] = cache.incr(key)
+            except ValueError:
+                counts[key] = 1 if cache.add(key, 1, ttl) else cache.incr(key)
+        return values, counts
+    made = [backend.make_key(key) for key in keys]
+    pipe = backend.get_client(write=True).pipeline(transaction=False)
+    if made:
+        pipe.mget(made)
+    for key, ttl in counters:
+        pipe.eval(_COUNT_LUA, 1, backend.make_key(key), ttl)
+    replies = pipe.execute()
+    raw_values = replies.pop(0) if made else []
+    values = {key: backend.decode(raw) for key, raw in zip(keys, raw_values, strict=True) if raw is not None}
+    counts = {key: int(n) for (key, _), n in zip(counters, replies, strict=True)}
+    return values, counts
+
+
+@contextmanager
+def cache_batch(*, keys: Iterable[str] = (), counters: Iterable[tuple[str, int]] = ()) -> Iterator[None]:
+    """Read `keys` and increment `counters` ((key, expiry seconds)) now, in one round trip."""
+    keys = list(dict.fromkeys(keys))
+    values, counts = _fetch(keys, list(counters))
+    batch = {"values": values, "keys": set(keys), "counts": counts}
+    token = _current.set(batch)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+        # A count nobody used was taken on a wrong guess (say a forged session key naming another
+        # user, or a window that ended mid-request): give it back.
+        for key in batch["counts"]:
+            try:
+                cache.decr(key)
+            except ValueError:
+                pass
+
+
+def batched_value(key: str) -> Any:
+    """The batched value of `key` (None when the cache had none), or MISSING if not batched."""
+    batch = _current.get()
+    if batch is None or key not in batch["keys"]:
+        return MISSING
+    return batch["values"].get(key)
+
+
+def batched_count(key: str) -> int | None:
+    """The counter value the batch already incremented for `key`, once; None if not batched."""
+    batch = _current.get()
+    if batch is None:
+        return None
+    return batch["counts"].pop(key, None)
+
+
+def batched_forget(key: str) -> None:
+    """A write in this request changed `key`: later reads must go to the cache again."""
+    batch = _current.get()
+    if batch is not None:
+        batch["keys"].discard(key)
+        batch["values"].pop(key, None)
