@@ -14,15 +14,22 @@ Staleness is the risk, so:
 - The password hash stays inside the cached row, so Django's session-hash check still logs out
   other sessions after a password change, and `is_active` is checked on every request.
 - Off (plain ModelBackend behaviour) when AUTH_USER_CACHE_SECONDS is 0, which the settings choose
-  for the per-process LocMem cache: one process cannot tell the others to forget.
+  for the per-process LocMem cache: one process cannot tell the others to forget. With a shared
+  cache, every process writes tombstones whatever its own AUTH_USER_CACHE_SECONDS (a Celery worker
+  or `manage.py changepassword` must still reach the web servers' cache).
+- If the cache is down, users are read from the database; a tombstone that cannot be written is
+  logged, and the row it should have dropped expires within AUTH_USER_CACHE_SECONDS.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import django
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.db import transaction
@@ -33,31 +40,41 @@ TOMBSTONE = "forgotten"
 # Longer than any request takes from reading the row to storing it; a login (which saves
 # last_login) therefore costs that many seconds of uncached lookups, which is harmless.
 TOMBSTONE_SECONDS = 10
+# Pickled model instances belong to one Django version (and it warns on others): new key space.
+KEY_PREFIX = f"auth:user:{django.__version__}:"
+
+logger = logging.getLogger(__name__)
 
 
 def user_cache_key(user_id: Any) -> str:
-    return f"auth:user:{user_id}"
+    return f"{KEY_PREFIX}{user_id}"
 
 
-def user_cache_forget(user_id: Any) -> None:
-    """Drop a user's cached row now and once the current transaction (if any) commits."""
-    if not settings.AUTH_USER_CACHE_SECONDS:
-        return
-    key = user_cache_key(user_id)
-    batched_forget(key)
-    cache.set(key, TOMBSTONE, TOMBSTONE_SECONDS)
-    transaction.on_commit(lambda: cache.set(key, TOMBSTONE, TOMBSTONE_SECONDS))
+def _forgetting_enabled() -> bool:
+    return bool(settings.AUTH_USER_CACHE_SECONDS or settings.SHARED_CACHE)
+
+
+def _write_tombstones(keys: list[str]) -> None:
+    try:
+        cache.set_many(dict.fromkeys(keys, TOMBSTONE), TOMBSTONE_SECONDS)
+    except Exception:  # the cache is down: rows it holds expire within AUTH_USER_CACHE_SECONDS
+        logger.exception("auth.user_cache_forget_failed", extra={"keys": len(keys)})
 
 
 def user_cache_forget_many(user_ids: list[Any]) -> None:
-    """user_cache_forget for a bulk write (bulk_update sends no signals)."""
-    if not settings.AUTH_USER_CACHE_SECONDS or not user_ids:
+    """Drop cached user rows now and once the current transaction (if any) commits."""
+    if not _forgetting_enabled() or not user_ids:
         return
-    tombstones = {user_cache_key(user_id): TOMBSTONE for user_id in user_ids}
-    for key in tombstones:
+    keys = [user_cache_key(user_id) for user_id in user_ids]
+    for key in keys:
         batched_forget(key)
-    cache.set_many(tombstones, TOMBSTONE_SECONDS)
-    transaction.on_commit(lambda: cache.set_many(tombstones, TOMBSTONE_SECONDS))
+    _write_tombstones(keys)
+    transaction.on_commit(lambda: _write_tombstones(keys))
+
+
+def user_cache_forget(user_id: Any) -> None:
+    """Drop a user's cached row (post_save/post_delete do it; call it after QuerySet.update())."""
+    user_cache_forget_many([user_id])
 
 
 class CachedModelBackend(ModelBackend):
@@ -69,12 +86,19 @@ class CachedModelBackend(ModelBackend):
             return super().get_user(user_id)
         key = user_cache_key(user_id)
         cached = batched_value(key)  # fetched with the request's other reads (cache_batch)?
-        if cached is MISSING:
-            cached = cache.get(key)
-        if cached is None or cached == TOMBSTONE:
+        try:
+            if cached is MISSING:
+                cached = cache.get(key)
+        except Exception:  # the cache is down: the database still answers
+            logger.warning("auth.user_cache_unavailable", exc_info=True)
+            return super().get_user(user_id)
+        if not isinstance(cached, get_user_model()):  # a miss or a tombstone
             user = super().get_user(user_id)  # None when missing or inactive
             if user is not None and cached is None:
-                cache.add(key, user, seconds)  # add: never overwrites a tombstone set meanwhile
+                try:
+                    cache.add(key, user, seconds)  # add: never overwrites a tombstone set meanwhile
+                except Exception:
+                    logger.warning("auth.user_cache_unavailable", exc_info=True)
             return user
         return cached if self.user_can_authenticate(cached) else None
 

@@ -33,11 +33,19 @@ _current: ContextVar[dict[str, Any] | None] = ContextVar("cache_batch", default=
 
 
 def _redis_client():
-    """The raw redis-py client behind a django-redis cache, else None (LocMem, tests)."""
+    """django-redis's DefaultClient behind the cache, else None (LocMem, other clients).
+
+    Exactly DefaultClient: the pipeline below sends raw MGET/EVAL and decodes like it does;
+    HerdClient wraps values and ShardClient spreads keys over servers, so they take the plain path.
+    """
     client = getattr(cache, "client", None)
-    if client is None or not hasattr(client, "get_client"):
+    if client is None:
         return None
-    return client
+    try:
+        from django_redis.client import DefaultClient
+    except ImportError:
+        return None
+    return client if type(client) is DefaultClient else None
 
 
 def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, Any], dict[str, int]]:
@@ -80,7 +88,7 @@ def cache_batch(*, keys: Iterable[str] = (), counters: Iterable[tuple[str, int]]
         for key in batch["counts"]:
             try:
                 cache.decr(key)
-            except ValueError:
+            except Exception:  # expired, or the cache is down: the window ends soon anyway
                 pass
 
 

@@ -29,7 +29,9 @@ MAX_ID_DIGITS = 40 - RANDOM_CHARS - 1  # session_key is a 40-character column
 
 
 def base36(number: int) -> str:
-    """Lowercase base 36, as int(text, 36) reads it back."""
+    """Lowercase base 36 of a non-negative integer, as int(text, 36) reads it back."""
+    if number < 0:
+        raise ValueError("base36 takes non-negative integers")
     alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
     text = ""
     while True:
@@ -60,9 +62,12 @@ class SessionStore(CachedDBStore):
         if user_id is None:
             return super()._get_new_session_key()
         try:
-            suffix = SEPARATOR + base36(int(user_id))
+            number = int(user_id)
         except (TypeError, ValueError):  # a non-integer primary key: no hint
             return super()._get_new_session_key()
+        if number < 0 or len(base36(number)) > MAX_ID_DIGITS:  # would not fit the 40-char column
+            return super()._get_new_session_key()
+        suffix = SEPARATOR + base36(number)
         while True:
             session_key = get_random_string(RANDOM_CHARS, VALID_KEY_CHARS) + suffix
             if not self.exists(session_key):

@@ -140,6 +140,12 @@ SESSION_ENGINE = env.str(
 )
 AUTHENTICATION_BACKENDS = ["ecommerce.auth_backends.CachedModelBackend"]
 AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=300 if _cache_url else 0)
+SHARED_CACHE = bool(_cache_url)
+if not DEBUG and not SHARED_CACHE and (AUTH_USER_CACHE_SECONDS or SESSION_ENGINE == "ecommerce.sessions"):
+    raise ImproperlyConfigured(
+        "AUTH_USER_CACHE_SECONDS and the ecommerce.sessions engine need a shared cache (CACHE_URL): "
+        "a per-process cache would keep logged-out sessions and changed users alive in other processes."
+    )
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]

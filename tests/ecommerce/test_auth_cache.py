@@ -38,6 +38,14 @@ def _signed_in(user: User) -> APIClient:
     return client
 
 
+def _signed_in_and_cached(user: User) -> APIClient:
+    """A signed-in client whose user row is in the cache (so the next check is about invalidation)."""
+    client = _signed_in(user)
+    assert client.get(PRIVACY_PAGE).wsgi_request.user.is_authenticated
+    assert isinstance(cache.get(user_cache_key(user.pk)), User)
+    return client
+
+
 def _user_queries(captured: CaptureQueriesContext) -> list[str]:
     table = User._meta.db_table
     return [q["sql"] for q in captured.captured_queries if f'FROM "{table}"' in q["sql"]]
@@ -69,8 +77,7 @@ def test_without_the_setting_every_request_loads_the_user(settings, user):
 
 @pytest.mark.django_db
 def test_password_change_logs_out_other_sessions_despite_the_cache(cached_logins, user):
-    client = _signed_in(user)
-    assert client.get(PRIVACY_PAGE).wsgi_request.user.is_authenticated  # row now cached
+    client = _signed_in_and_cached(user)
     user.set_password("a-brand-new-passphrase")
     user.save()
     response = client.get(PRIVACY_PAGE)
@@ -79,8 +86,7 @@ def test_password_change_logs_out_other_sessions_despite_the_cache(cached_logins
 
 @pytest.mark.django_db
 def test_deactivated_user_is_signed_out_on_the_next_request(cached_logins, user):
-    client = _signed_in(user)
-    assert client.get(PRIVACY_PAGE).wsgi_request.user.is_authenticated
+    client = _signed_in_and_cached(user)
     user.is_active = False
     user.save(update_fields=["is_active"])
     assert not client.get(PRIVACY_PAGE).wsgi_request.user.is_authenticated
@@ -88,8 +94,7 @@ def test_deactivated_user_is_signed_out_on_the_next_request(cached_logins, user)
 
 @pytest.mark.django_db
 def test_deleted_user_is_signed_out_on_the_next_request(cached_logins, user):
-    client = _signed_in(user)
-    assert client.get(PRIVACY_PAGE).wsgi_request.user.is_authenticated
+    client = _signed_in_and_cached(user)
     User.objects.filter(pk=user.pk).delete()  # queryset delete still sends post_delete per row
     assert cache.get(user_cache_key(user.pk)) == TOMBSTONE
     assert not client.get(PRIVACY_PAGE).wsgi_request.user.is_authenticated
@@ -97,8 +102,7 @@ def test_deleted_user_is_signed_out_on_the_next_request(cached_logins, user):
 
 @pytest.mark.django_db
 def test_profile_edits_show_on_the_next_request(cached_logins, user):
-    client = _signed_in(user)
-    client.get(PRIVACY_PAGE)
+    client = _signed_in_and_cached(user)
     user.first_name = "Renamed"
     user.save()
     assert client.get(PRIVACY_PAGE).wsgi_request.user.first_name == "Renamed"
@@ -159,3 +163,35 @@ def test_password_login_uses_the_cached_backend(cached_logins, user):
     client = APIClient()
     assert client.login(username=user.username, password="correct-horse-battery")
     assert client.session["_auth_user_backend"] == "ecommerce.auth_backends.CachedModelBackend"
+
+
+@pytest.mark.django_db
+def test_an_inactive_row_in_the_cache_does_not_sign_anyone_in(cached_logins, user):
+    client = _signed_in_and_cached(user)
+    inactive = User.objects.get(pk=user.pk)
+    inactive.is_active = False
+    cache.set(user_cache_key(user.pk), inactive, 300)  # as if the deactivation had been missed
+    assert not client.get(PRIVACY_PAGE).wsgi_request.user.is_authenticated
+
+
+@pytest.mark.django_db
+def test_with_the_cache_down_users_come_from_the_database(cached_logins, user, monkeypatch):
+    _signed_in_and_cached(user)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache unavailable")
+
+    for name in ("get", "add", "set_many"):
+        monkeypatch.setattr(cache, name, down)
+    assert CachedModelBackend().get_user(user.pk).pk == user.pk
+    user.first_name = "Saved while the cache is down"
+    user.save()  # the tombstone cannot be written: logged, the save still succeeds
+
+
+@pytest.mark.django_db
+def test_processes_without_the_login_cache_still_write_tombstones_to_a_shared_cache(settings, user):
+    settings.AUTH_USER_CACHE_SECONDS = 0  # e.g. a Celery worker or manage.py changepassword
+    settings.SHARED_CACHE = True
+    user.set_password("changed-elsewhere-passphrase")
+    user.save()
+    assert cache.get(user_cache_key(user.pk)) == TOMBSTONE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import SESSION_KEY, update_session_auth_hash
 from django.core.cache import cache
 from django.test import RequestFactory
 from rest_framework.test import APIClient
@@ -40,6 +40,16 @@ def test_login_issues_a_key_carrying_the_user_id(hinted_sessions, user):
     assert session_user_hint(key) == user.pk
     assert len(key) <= 40
     assert client.get(ME).wsgi_request.user.pk == user.pk
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("user_id", [36**11, -5])
+def test_ids_that_would_not_fit_a_session_key_get_a_plain_key(hinted_sessions, user_id):
+    store = SessionStore()
+    store[SESSION_KEY] = str(user_id)
+    store.create()
+    assert len(store.session_key) == 32
+    assert session_user_hint(store.session_key) is None
 
 
 @pytest.mark.django_db

@@ -75,3 +75,9 @@ def test_settings_cache_sessions_and_logins_only_with_a_shared_cache(tmp_path):
     assert _session_and_login_cache(sqlite) == ["django.contrib.sessions.backends.db", "0"]
     shared = {**sqlite, "CACHE_URL": "redis://127.0.0.1:6379/15"}
     assert _session_and_login_cache(shared) == ["ecommerce.sessions", "300"]
+
+
+def test_settings_production_refuses_login_caching_without_a_shared_cache():
+    result = _check({**PRODUCTION, "AUTH_USER_CACHE_SECONDS": "300"})
+    assert result.returncode != 0
+    assert "need a shared cache (CACHE_URL)" in result.stderr
