@@ -2,12 +2,12 @@
 
 A signed-in serving request reads its session, its user row, the rate-limit counter, the
 recommendations generation and the cached answer: five round trips to Redis, each ~0.1 ms of
-mostly CPU on the reference box (more across a network). Once the session is loaded, the keys of
-the other four are known, so a view can fetch them in one pipelined round trip inside
-`cache_batch(...)`; the code that normally reads them (the login backend, the throttle, the
-answer cache) asks `batched_value` / `batched_count` first and falls back to its own cache call
-when the key was not batched. Nothing is cached longer or differently: the batch only moves the
-same reads earlier in the same request.
+mostly CPU on the reference box (more across a network). When the keys are known up front (a
+signed-in session key carries the user id, ecommerce/sessions.py) a view fetches them all in one
+pipelined round trip inside `cache_batch(...)`; the code that normally reads them (the session
+store, the login backend, the throttle, the answer cache) asks `batched_value` / `batched_count`
+first and falls back to its own cache call when the key was not batched. Nothing is cached longer
+or differently: the batch only moves the same reads earlier in the same request.
 """
 
 from __future__ import annotations
