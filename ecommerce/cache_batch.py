@@ -32,6 +32,14 @@ return n
 _current: ContextVar[dict[str, Any] | None] = ContextVar("cache_batch", default=None)
 
 
+def counter_increment(key: str, expiry: int) -> int:
+    """Add one to a counter that expires `expiry` seconds after its first increment."""
+    try:
+        return cache.incr(key)
+    except ValueError:  # the first increment creates it; add() loses to a concurrent first
+        return 1 if cache.add(key, 1, expiry) else cache.incr(key)
+
+
 def _redis_client():
     """django-redis's DefaultClient behind the cache, else None (LocMem, other clients).
 
@@ -51,14 +59,7 @@ def _redis_client():
 def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, Any], dict[str, int]]:
     backend = _redis_client()
     if backend is None:  # in-process caches: no round trip to save
-        values = cache.get_many(keys)
-        counts = {}
-        for key, ttl in counters:
-            try:
-                counts[key] = cache.incr(key)
-            except ValueError:
-                counts[key] = 1 if cache.add(key, 1, ttl) else cache.incr(key)
-        return values, counts
+        return cache.get_many(keys), {key: counter_increment(key, ttl) for key, ttl in counters}
     made = [backend.make_key(key) for key in keys]
     pipe = backend.get_client(write=True).pipeline(transaction=False)
     if made:

@@ -128,6 +128,7 @@ if _cache_url:
     CACHES = {"default": env.cache_url_config(_cache_url)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SHARED_CACHE = bool(_cache_url)  # one cache for every process (Redis), not per-process memory
 
 # Signed-in requests read the session and the user from the shared cache instead of the database
 # (half the cost of a personal API request, docs/benchmarks/recommendations.md). Only with a
@@ -136,11 +137,10 @@ else:
 # so a cache flush logs nobody out) whose signed-in keys carry the user id as a lookup hint.
 SESSION_ENGINE = env.str(
     "DJANGO_SESSION_ENGINE",
-    default="ecommerce.sessions" if _cache_url else "django.contrib.sessions.backends.db",
+    default="ecommerce.sessions" if SHARED_CACHE else "django.contrib.sessions.backends.db",
 )
 AUTHENTICATION_BACKENDS = ["ecommerce.auth_backends.CachedModelBackend"]
-AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=300 if _cache_url else 0)
-SHARED_CACHE = bool(_cache_url)
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=300 if SHARED_CACHE else 0)
 if not DEBUG and not SHARED_CACHE and (AUTH_USER_CACHE_SECONDS or SESSION_ENGINE == "ecommerce.sessions"):
     raise ImproperlyConfigured(
         "AUTH_USER_CACHE_SECONDS and the ecommerce.sessions engine need a shared cache (CACHE_URL): "

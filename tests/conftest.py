@@ -153,3 +153,9 @@ def tmp_dir():
     path = Path(tempfile.mkdtemp())
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def cached_logins(settings):
+    """Turn on the login cache (ecommerce/auth_backends.py) whatever the configured cache is."""
+    settings.AUTH_USER_CACHE_SECONDS = 300

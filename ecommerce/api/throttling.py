@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
-from ..cache_batch import batched_count
+from ..cache_batch import batched_count, counter_increment
 
 
 class FixedWindowCounterThrottle(SimpleRateThrottle):
@@ -30,10 +30,7 @@ class FixedWindowCounterThrottle(SimpleRateThrottle):
         self.key = self._window_key(ident_key)
         count = batched_count(self.key)  # already counted in this request's cache batch?
         if count is None:
-            try:
-                count = self.cache.incr(self.key)
-            except ValueError:  # first request of this window
-                count = 1 if self.cache.add(self.key, 1, self.expiry) else self.cache.incr(self.key)
+            count = counter_increment(self.key, self.expiry)
         return count <= self.num_requests
 
     def _window_key(self, ident_key: str) -> str:

@@ -21,11 +21,6 @@ ME = "/api/recommendations/me/?k=3"
 PRIVACY_PAGE = "/account/privacy/"
 
 
-@pytest.fixture
-def cached_logins(settings):
-    settings.AUTH_USER_CACHE_SECONDS = 300
-
-
 def _tombstone_expired(user: User) -> None:
     """Creating or logging in a user saves it, which leaves a 10 s tombstone; skip that wait."""
     cache.delete(user_cache_key(user.pk))

@@ -14,11 +14,6 @@ from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import MISSING, batched_count, batched_value
 
 
-@pytest.fixture
-def cached_logins(settings):
-    settings.AUTH_USER_CACHE_SECONDS = 300
-
-
 def test_batch_reads_values_and_counts_once():
     cache.set("batch:a", {"x": 1})
     cache.set("batch:n", 7)
