@@ -281,3 +281,8 @@ def report_totals(rows) -> dict[str, Any]:
     totals["avg_cpc"] = (totals["spend"] / totals["clicks"]).quantize(Decimal("0.0001")) if totals["clicks"] else Decimal("0")
     totals["roas"] = float(totals["revenue"] / totals["spend"]) if totals["spend"] else 0.0
     return dict(totals)
+
+
+def lookalike_campaign_ids() -> list[int]:
+    """Live campaigns that serve only to a scored lookalike audience (they need AudienceScore rows)."""
+    return list(Campaign.objects.live().filter(lookalike_min_score__isnull=False).order_by("pk").values_list("pk", flat=True))

@@ -31,3 +31,15 @@ def refresh_audience_scores_task(campaign_id: int) -> dict[str, Any]:
     from .training import audience_scores_refresh
 
     return audience_scores_refresh(campaign_id=campaign_id)
+
+
+@shared_task(name="advertising.refresh_all_audience_scores", acks_late=True)
+def refresh_all_audience_scores_task() -> dict[str, Any]:
+    """Nightly: one refresh_audience_scores task per live lookalike campaign (fan-out, so more
+    workers finish sooner and one failing campaign does not stop the others)."""
+    from .selectors import lookalike_campaign_ids
+
+    campaign_ids = lookalike_campaign_ids()
+    for campaign_id in campaign_ids:
+        refresh_audience_scores_task.delay(campaign_id)
+    return {"campaigns": len(campaign_ids)}

@@ -14,3 +14,4 @@ class AnalyticsConfig(AppConfig):
         plugins.register_training_job("analytics", demo.train_segments, order=90)
         plugins.register_erasure_step("analytics", services.segment_memberships_erase)
         plugins.register_export_step("analytics", services.segment_memberships_export)
+        plugins.register_data_loaded_hook("analytics", services.rollups_refresh_enqueue)

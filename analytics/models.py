@@ -112,6 +112,8 @@ class RollupState(models.Model):
     name = models.CharField(max_length=32, unique=True)
     last_received_at = models.DateTimeField(null=True, blank=True)
     last_order_updated_at = models.DateTimeField(null=True, blank=True)
+    # When any refresh (pending, a day range or all history) last finished: the dashboard shows it.
+    refreshed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
 

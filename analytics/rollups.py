@@ -174,8 +174,35 @@ def rollups_refresh_days(*, start: date, end: date, with_cohorts: bool = True) -
         totals["days"] += (chunk_end - cursor).days + 1
         cursor = chunk_end + timedelta(days=1)
     totals["cohort_cells"] = cohorts_refresh() if with_cohorts else 0
+    _mark_refreshed()
     logger.info("analytics.rollups_refreshed", extra={"start": start.isoformat(), "end": end.isoformat(), **totals})
     return totals
+
+
+def _mark_refreshed() -> None:
+    RollupState.objects.update_or_create(name=STATE_NAME, defaults={"refreshed_at": timezone.now()})
+
+
+def _history_range(today: date) -> tuple[date, date]:
+    """First and last day holding an event or an order (today when there are none; the range
+    always reaches today so today's rows exist even before its first event)."""
+    bounds = [
+        Event.objects.aggregate(a=Min("occurred_at"), b=Max("occurred_at")),
+        Order.objects.aggregate(a=Min("placed_at"), b=Max("placed_at")),
+    ]
+    lows = [b["a"] for b in bounds if b["a"]]
+    highs = [b["b"] for b in bounds if b["b"]]
+    if not lows:
+        return today, today
+    low = timezone.localtime(min(lows)).date()
+    high = max(timezone.localtime(max(highs)).date(), today)
+    return low, high
+
+
+def rollups_refresh_all() -> dict[str, Any]:
+    """Recompute every day of history (an operator's repair after a bulk change)."""
+    low, high = _history_range(timezone.localdate())
+    return {**rollups_refresh_days(start=low, end=high), "start": low.isoformat(), "end": high.isoformat()}
 
 
 def _days_to_ranges(days: set[date]) -> list[tuple[date, date]]:
@@ -199,18 +226,7 @@ def rollups_refresh_pending() -> dict[str, Any]:
     started = timezone.now()
     state, _ = RollupState.objects.get_or_create(name=STATE_NAME)
     if state.last_received_at is None:
-        bounds = [
-            Event.objects.aggregate(a=Min("occurred_at"), b=Max("occurred_at")),
-            Order.objects.aggregate(a=Min("placed_at"), b=Max("placed_at")),
-        ]
-        lows = [b["a"] for b in bounds if b["a"]]
-        highs = [b["b"] for b in bounds if b["b"]]
-        if not lows:
-            ranges = [(timezone.localdate(started), timezone.localdate(started))]
-        else:
-            low = timezone.localtime(min(lows)).date()
-            high = max(timezone.localtime(max(highs)).date(), timezone.localdate(started))
-            ranges = [(low, high)]
+        ranges = [_history_range(timezone.localdate(started))]
     else:
         days = {timezone.localdate(started)}
         days.update(
@@ -227,5 +243,7 @@ def rollups_refresh_pending() -> dict[str, Any]:
         for key, value in rollups_refresh_days(start=low, end=high, with_cohorts=False).items():
             totals[key] += value
     totals["cohort_cells"] = cohorts_refresh()
-    RollupState.objects.filter(pk=state.pk).update(last_received_at=started, last_order_updated_at=started)
+    RollupState.objects.filter(pk=state.pk).update(
+        last_received_at=started, last_order_updated_at=started, refreshed_at=timezone.now()
+    )
     return {**totals, "ranges": [(a.isoformat(), b.isoformat()) for a, b in ranges]}

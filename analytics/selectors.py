@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Count, QuerySet
 
-from .models import Segment, SegmentMembership
+from .models import RollupState, Segment, SegmentMembership
 
 
 def segments_for_user(*, user_id: int) -> list[str]:
@@ -25,3 +27,9 @@ def segment_list(*, kind: str | None = None) -> QuerySet[Segment]:
     if kind:
         qs = qs.filter(kind=kind)
     return qs.order_by("kind", "key")
+
+
+def rollups_refreshed_at() -> datetime | None:
+    """When the dashboard's rollups were last refreshed (None: never)."""
+    return RollupState.objects.filter(refreshed_at__isnull=False).values_list("refreshed_at", flat=True).order_by(
+        "-refreshed_at").first()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from django.db import transaction
@@ -65,3 +66,15 @@ def segment_memberships_erase(user: User) -> dict[str, int]:
 def segment_memberships_export(user: User) -> list[str]:
     """Privacy export step: which segments the shopper is in."""
     return sorted(SegmentMembership.objects.filter(user=user).values_list("segment__key", flat=True))
+
+
+def rollups_refresh_enqueue(*, start: date, end: date) -> None:
+    """Queue a rollup refresh of start..end once the current transaction commits.
+
+    Registered as the data-loaded hook: imports write history whose `received_at` lies before the
+    pending-refresh watermark, so only an explicit range makes their days appear on the dashboard.
+    With eager Celery (the embedded default) it runs at once.
+    """
+    from .tasks import refresh_rollups_task
+
+    refresh_rollups_task.delay_on_commit(start.isoformat(), end.isoformat())

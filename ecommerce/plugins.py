@@ -7,12 +7,14 @@ model training and privacy erasure have to reach all of them. Each app registers
     plugins.register_training_job("recommendations", train_recommenders)
     plugins.register_erasure_step("support", erase_conversations_of)   # f(user) -> {"rows": n}
     plugins.register_export_step("support", export_conversations_of)   # f(user) -> JSON-able
+    plugins.register_data_loaded_hook("analytics", rollups_refresh_enqueue)  # f(*, start, end)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 
@@ -27,6 +29,7 @@ _demo_steps: list[Step] = []
 _training_jobs: list[Step] = []
 _erasure_steps: list[Step] = []
 _export_steps: list[Step] = []
+_data_loaded_hooks: list[Step] = []
 
 
 def _register(bucket: list[Step], app: str, func: Callable[..., Any], order: int) -> None:
@@ -54,6 +57,18 @@ def register_erasure_step(app: str, func: Callable[..., Any], order: int = 50) -
 def register_export_step(app: str, func: Callable[..., Any], order: int = 50) -> None:
     """func(user) -> JSON-able data; part of the shopper's "download my data"."""
     _register(_export_steps, app, func, order)
+
+
+def register_data_loaded_hook(app: str, func: Callable[..., Any], order: int = 50) -> None:
+    """func(*, start: date, end: date) -> None; called after a bulk load (an import, the demo seed)
+    wrote history dated start..end, which per-event paths (late-event watermarks) do not see."""
+    _register(_data_loaded_hooks, app, func, order)
+
+
+def data_loaded(*, start: date, end: date) -> None:
+    """Tell every app that rows dated start..end (inclusive) were bulk-loaded."""
+    for step in _data_loaded_hooks:
+        step.func(start=start, end=end)
 
 
 def demo_steps() -> list[Step]:

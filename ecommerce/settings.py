@@ -236,6 +236,7 @@ CELERY_TASK_ROUTES = {
     "recommendations.*": {"queue": "ml"},
     "support.retrain_*": {"queue": "ml"},
     "advertising.retrain_*": {"queue": "ml"},
+    "advertising.refresh_audience_scores": {"queue": "ml"},  # fits a classifier over every shopper
     "analytics.cluster_*": {"queue": "ml"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -265,6 +266,16 @@ CELERY_BEAT_SCHEDULE = {
     "advertising-report-rollups-every-10-minutes": {
         "task": "advertising.refresh_report_rollups",
         "schedule": timedelta(minutes=10),
+    },
+    # Segments feed ad targeting and the dashboard's segment filter; audience scores feed
+    # lookalike campaigns. Both read the whole history, so nightly, after the retrains.
+    "analytics-nightly-segments": {
+        "task": "analytics.cluster_segments",
+        "schedule": crontab(hour=4, minute=30),
+    },
+    "advertising-nightly-audience-scores": {
+        "task": "advertising.refresh_all_audience_scores",
+        "schedule": crontab(hour=5, minute=0),
     },
 }
 

@@ -101,6 +101,20 @@ def staff_client(staff):
     return client
 
 
+def _forget_result_backend(app) -> None:
+    """Celery caches the result backend on first use (an eager task run earlier in the session
+    caches the disabled one); drop it so the next use builds one from the current settings."""
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
+
+
+def _share_result_backend(app) -> None:
+    """One result backend for the test thread and the worker thread: a non-thread-safe backend is
+    otherwise cached per thread, and `cache+memory://` would then hold two separate stores."""
+    _forget_result_backend(app)
+    app._backend_cache = app._get_backend()
+
+
 @pytest.fixture
 def celery_worker_real(transactional_db):
     """A real Celery worker thread consuming the real broker (Redis in CI, memory:// otherwise).
@@ -119,13 +133,18 @@ def celery_worker_real(transactional_db):
         broker_url=broker,
         result_backend="cache+memory://" if not settings.CELERY_RESULT_BACKEND else settings.CELERY_RESULT_BACKEND,
     )
-    # Drop stale connections so the new broker URL is used.
+    # Drop stale connections, producers and the cached result backend (an eager task run earlier
+    # in the session creates them for the old settings) so the new broker and backend URLs are used.
     app._pool = None
+    app.amqp._producer_pool = None
+    _share_result_backend(app)
     with start_worker(app, pool="solo", perform_ping_check=False, queues=["default", "ml"],
                       shutdown_timeout=30) as worker:
         yield worker
     app.conf.update(previous)
     app._pool = None
+    app.amqp._producer_pool = None
+    _forget_result_backend(app)
 
 
 @pytest.fixture(scope="session")

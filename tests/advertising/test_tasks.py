@@ -76,3 +76,20 @@ def test_tasks_run_on_real_worker(celery_worker_real):
     assert trained["status"] == "trained" and trained["promoted"] is True
     active = ModelVersion.objects.get(name="advertising.ctr", status="active")
     assert active.primary_metric == "logloss" and active.metrics["auc"] > 0.6
+
+
+@pytest.mark.django_db
+def test_refresh_all_audience_scores_fans_out_to_live_lookalike_campaigns(monkeypatch):
+    from advertising.tasks import refresh_all_audience_scores_task, refresh_audience_scores_task
+    from tests.factories.advertising import CampaignFactory
+
+    lookalike = CampaignFactory(lookalike_min_score=0.5)
+    CampaignFactory()  # no lookalike audience: nothing to score
+    CampaignFactory(lookalike_min_score=0.5, status="paused")  # not live
+    queued = []
+    monkeypatch.setattr(refresh_audience_scores_task, "delay", queued.append)
+
+    result = refresh_all_audience_scores_task()
+
+    assert queued == [lookalike.pk]
+    assert result == {"campaigns": 1}
