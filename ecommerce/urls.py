@@ -1,6 +1,12 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+# The merchant's back office carries the shop's name, not "Django administration".
+admin.site.site_header = f"{settings.SHOP_NAME} administration"
+admin.site.site_title = f"{settings.SHOP_NAME} admin"
+admin.site.index_title = "Back office"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
