@@ -80,9 +80,12 @@ class Filters:
 
 
 def default_range(days: int = 30) -> tuple[date, date]:
-    """Last `days` days ending on the latest rolled-up day (demo and imported data are historical)."""
-    latest = DailyMetric.objects.aggregate(d=Max("day"))["d"] or timezone.localdate()
-    return latest - timedelta(days=days - 1), latest
+    """The last `days` days up to and including today, so today's orders show; when the newest
+    data is older than that (an import of past years), the `days` days ending on its last day."""
+    today = timezone.localdate()
+    latest = DailyMetric.objects.aggregate(d=Max("day"))["d"] or today
+    end = today if latest > today - timedelta(days=days) else latest
+    return end - timedelta(days=days - 1), end
 
 
 def _segment_user_ids(key: str) -> QuerySet:
@@ -232,6 +235,22 @@ KPI_LABELS = {
     "mau": "Monthly active (last 30 days)", "orders": "Orders", "customers": "Buying customers",
     "gmv": "GMV", "aov": "Average order value", "conversion_rate": "Conversion rate",
 }
+# Shown on the dashboard: a figure a merchant cannot compare with another tool's is no use.
+KPI_DEFINITIONS = {
+    "visitors": "Distinct people (signed-in customers and anonymous browsers) with any event or order in the range.",
+    "dau": "People active on a day, averaged over the days of the range.",
+    "wau": "Distinct people active in the 7 days ending on the range's last day.",
+    "mau": "Distinct people active in the 30 days ending on the range's last day.",
+    "orders": "Orders placed in the range; cancelled orders are left out.",
+    "customers": "Distinct people with at least one order (not cancelled) in the range.",
+    "gmv": "Gross merchandise value: quantity × unit price over the lines of orders that were not cancelled; "
+           "return lines and free items are left out, shipping and fee lines count.",
+    "aov": "GMV ÷ orders. Shopify's average order value divides sales after discounts by orders and GA4's "
+           "average purchase revenue divides purchase revenue by purchases: with no discounts they agree.",
+    "conversion_rate": "Buying customers ÷ visitors: the share of the people seen in the range who ordered "
+                       "(GA4's user conversion rate). Shopify's online-store rate counts sessions that reached "
+                       "an order instead, which is lower when people visit several times before buying.",
+}
 
 
 def _change(current: Any, previous: Any) -> float | None:
@@ -249,8 +268,8 @@ def kpis(f: Filters, *, force_raw: bool = False) -> dict[str, Any]:
         "start": f.start.isoformat(), "end": f.end.isoformat(),
         "previous_start": prev_f.start.isoformat(), "previous_end": prev_f.end.isoformat(),
         "kpis": [
-            {"key": key, "label": label, "value": _num(current[key]), "previous": _num(previous[key]),
-             "change": _change(current[key], previous[key])}
+            {"key": key, "label": label, "definition": KPI_DEFINITIONS[key], "value": _num(current[key]),
+             "previous": _num(previous[key]), "change": _change(current[key], previous[key])}
             for key, label in KPI_LABELS.items()
         ],
     }
@@ -884,4 +903,7 @@ def rfm_summary(*, as_of: date | None = None) -> dict[str, Any]:
     grid = [[0] * 5 for _ in range(5)]
     for r in rows:
         grid[r["r"] - 1][r["f"] - 1] += 1
-    return {"as_of": as_of.isoformat(), "customers": total, "segments": summary, "grid_r_by_f": grid}
+    # as_of is exclusive (scores count orders placed before it); people read "as of" as the last
+    # day included, so the page shows orders_through.
+    return {"as_of": as_of.isoformat(), "orders_through": (as_of - timedelta(days=1)).isoformat(),
+            "customers": total, "segments": summary, "grid_r_by_f": grid}

@@ -12,7 +12,7 @@ from ecommerce.models import Category
 
 from . import queries
 from .models import DailyMetric
-from .selectors import segment_list
+from .selectors import rollups_refreshed_at, segment_list
 
 
 @staff_member_required
@@ -30,6 +30,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             .values_list("country", flat=True).distinct().order_by("country")[:300]
         ),
         "event_types": queries.EVENT_TYPES,
+        # Six step pickers: the default funnel, then empty ones a merchant may fill.
+        "funnel_step_defaults": [*queries.DEFAULT_FUNNEL, "", ""][:6],
+        "kpi_definitions": [(key, label, queries.KPI_DEFINITIONS[key]) for key, label in queries.KPI_LABELS.items()],
+        "refreshed_at": rollups_refreshed_at(),
         # How many API calls the page makes at once (ANALYTICS_DASHBOARD_PARALLEL, default 4).
         "max_parallel": int(getattr(settings, "ANALYTICS_DASHBOARD_PARALLEL", 4)),
     }

@@ -109,5 +109,17 @@ def describe(centroid_z: np.ndarray, centroid: np.ndarray, means: np.ndarray, fe
     for i in ranked:
         direction = "more" if centroid_z[i] > 0 else "less"
         parts.append(f"{LABELS.get(features[i], features[i])} {direction} than average "
-                     f"({centroid[i]:.2f} vs {means[i]:.2f})")
+                     f"({_figure(features[i], centroid[i])} vs {_figure(features[i], means[i])})")
     return name, "; ".join(parts).capitalize() + "."
+
+
+SHARE_FEATURES = {"weekend_share", "night_share"}
+
+
+def _figure(feature: str, value: float) -> str:
+    """Every feature is a count, an amount or a share, so never below zero: a centroid mapped back
+    from log space can land a hair under it, which read as "-0.00". Shares read as percentages."""
+    value = max(float(value), 0.0)
+    if feature in SHARE_FEATURES:
+        return f"{value * 100:.0f}%"
+    return f"{value:.2f}"

@@ -95,6 +95,7 @@
           change = (k.change > 0 ? "▲ " : k.change < 0 ? "▼ " : "") + (Math.abs(k.change) * 100).toFixed(1) + "% vs previous";
           cls = k.change > 0 ? "an-up" : k.change < 0 ? "an-down" : "an-flat";
         }
+        if (k.definition) card.title = k.definition;
         const c = el("div", change, "c " + cls);
         c.title = "Previous period " + data.previous_start + " – " + data.previous_end + ": " + (k.previous === null ? "–" : fmt(k.previous));
         card.appendChild(c);
@@ -122,7 +123,7 @@
     return {
       start: f.get("start"), end: f.get("end"), segment: f.get("segment") || "", country: f.get("country") || "",
       category: f.get("category") ? Number(f.get("category")) : null,
-      steps: document.getElementById("an-funnel-steps").value.split(",").map((s) => s.trim()).filter(Boolean),
+      steps: Array.from(document.querySelectorAll("#an-funnel-steps .an-funnel-step")).map((s) => s.value).filter(Boolean),
       window: document.getElementById("an-funnel-window").value,
       breakdown: document.getElementById("an-funnel-breakdown").value,
     };
@@ -271,7 +272,7 @@
   async function loadSegments() {
     try {
       const rfm = await getJSON("rfm", "", true);
-      document.getElementById("an-rfm-note").textContent = num.format(rfm.customers) + " customers scored as of " + rfm.as_of + " (R, F, M = 1–5 by quintile).";
+      document.getElementById("an-rfm-note").textContent = num.format(rfm.customers) + " customers scored on their orders up to and including " + rfm.orders_through + " (R, F, M = 1–5 by quintile).";
       const segs = rfm.segments.filter((s) => s.size > 0);
       chart("an-rfm-chart", {
         type: "bar",
@@ -338,7 +339,7 @@
   document.getElementById("an-trend-metric").addEventListener("change", loadTrend);
   document.getElementById("an-trend-interval").addEventListener("change", loadTrend);
   ["an-funnel-window", "an-funnel-breakdown"].forEach((id) => document.getElementById(id).addEventListener("change", loadFunnel));
-  document.getElementById("an-funnel-steps").addEventListener("change", loadFunnel);
+  document.querySelectorAll("#an-funnel-steps .an-funnel-step").forEach((s) => s.addEventListener("change", loadFunnel));
   ["an-ret-period", "an-ret-event"].forEach((id) => document.getElementById(id).addEventListener("change", loadRetention));
   document.getElementById("an-heat-event").addEventListener("change", loadHeatmap);
   wireCsvLinks();

@@ -42,6 +42,19 @@ def test_dashboard_renders_every_panel_in_a_browser(live_server, page, screensho
     assert page.locator("#an-clusters table tbody tr").count() >= 2
     assert page.locator(".an-error").count() == 1 and page.locator("#an-trend-error").inner_text() == ""
     assert page.evaluate("Object.keys(Chart.instances).length") >= 6
+    assert "Figures last refreshed" in page.locator("#an-refreshed").inner_text()
+    assert "GMV ÷ orders" in page.locator("#an-definitions").text_content()
+    # the funnel's steps are picked from the event types, not typed: drop steps 3 and 4
+    assert "checkout_start" in page.locator("#an-funnel-table").inner_text()
+    steps = page.locator("#an-funnel-steps .an-funnel-step")
+    assert steps.count() == 6
+    with page.expect_response(lambda r: "/api/analytics/funnel/" in r.url):
+        steps.nth(3).select_option("")
+    with page.expect_response(lambda r: "/api/analytics/funnel/" in r.url):
+        steps.nth(2).select_option("")
+    page.wait_for_function("!document.querySelector('#an-funnel-table').innerText.includes('checkout_start')")
+    assert "add_to_cart" in page.locator("#an-funnel-table").inner_text()
+    screenshot(page, "analytics_dashboard_two_step_funnel")
 
     # and the admin index links to it
     page.goto(f"{live_server.url}/admin/")

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from analytics import queries
 from analytics.models import DailyMetric
 from analytics.rollups import rollups_refresh_pending
 from analytics.selectors import rollups_refreshed_at
@@ -99,3 +100,31 @@ def test_beat_schedule_names_only_registered_tasks():
     assert scheduled - registered == set()
     # the two jobs that feed ad targeting are on the schedule
     assert {"analytics.cluster_segments", "advertising.refresh_all_audience_scores"} <= scheduled
+
+
+def _daily_row(day: date) -> None:
+    DailyMetric.objects.create(day=day, metric="orders", count=1, amount=Decimal("1.00"))
+
+
+def test_default_range_ends_today_when_there_is_recent_data():
+    today = timezone.localdate()
+    _daily_row(today - timedelta(days=1))  # the last rollup was yesterday; today's orders count too
+
+    start, end = queries.default_range()
+
+    assert (start, end) == (today - timedelta(days=29), today)
+
+
+def test_default_range_ends_on_the_last_day_of_historic_data():
+    _daily_row(date(2011, 12, 9))
+
+    assert queries.default_range() == (date(2011, 11, 10), date(2011, 12, 9))
+
+
+def test_rfm_summary_names_the_last_day_it_counts():
+    order(UserFactory(), at(2024, 5, 31, 12), [(ProductFactory(), 1, "3.00")])
+
+    summary = queries.rfm_summary()
+
+    assert summary["as_of"] == "2024-06-01"  # exclusive cut-off, as the API documents
+    assert summary["orders_through"] == "2024-05-31"

@@ -31,6 +31,18 @@ def test_describe_names_weekend_bargain_hunters():
     assert "average item price less than average (2.50 vs 12.00)" in description.lower()
 
 
+def test_describe_never_shows_negative_figures_and_shows_shares_as_percentages():
+    z = np.array([-1.5, 0.0, 0.0, 1.2, 0.0, 0.0, 0.0, 0.0])
+    centroid = np.array([-0.0004, 20, 2.5, 0.9, 0.1, 3, 0, 0.2])  # orders a hair below zero
+    means = np.array([2.6, 25, 12, 0.4, 0.1, 3, 0, 0.2])
+
+    _, description = describe(z, centroid, means, FEATURES)
+
+    assert "-0" not in description
+    assert "orders less than average (0.00 vs 2.60)" in description.lower()
+    assert "(90% vs 40%)" in description
+
+
 def test_choose_and_fit_rejects_identical_shoppers():
     with pytest.raises(ValueError, match="too alike"):
         choose_and_fit(np.ones((10, 3)))
