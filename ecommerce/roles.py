@@ -61,12 +61,11 @@ ROLES: dict[str, Role] = {r.key: r for r in [
           *_model_perms("support", "faqentry", EDIT), *_model_perms("support", "cannedresponse", EDIT),
           *_model_perms("support", "policytext", ("view", "change")))),
     Role("analyst", "Analysts",
-         "Read the analytics dashboard and API, the support metrics, model versions and ad reports; "
-         "manage saved segments. No access to individual customers' orders or lists.",
+         "Read the analytics dashboard and API, the support metrics and model versions; manage saved "
+         "segments. No access to individual customers' orders or lists.",
          (VIEW_ANALYTICS, VIEW_SUPPORT_METRICS,
           *_model_perms("analytics", "dashboard"), *_model_perms("analytics", "segment", EDIT),
-          *_model_perms("ecommerce", "modelversion"), *_model_perms("recommendations", "recommenderversion"),
-          *_model_perms("advertising", "dailyreport"))),
+          *_model_perms("ecommerce", "modelversion"), *_model_perms("recommendations", "recommenderversion"))),
     Role("catalog_manager", "Catalog managers",
          "Edit products and categories, the recommendation business rules; retrain the recommender "
          "and start A/B tests.",
