@@ -11,8 +11,8 @@ import csv
 from decimal import Decimal
 
 from django.contrib import admin, messages
-from django.db import models
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse

@@ -27,18 +27,18 @@ from ecommerce.api.throttling import CounterScopedRateThrottle
 from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import MISSING as NOT_BATCHED
 from ecommerce.cache_batch import batched_value, cache_batch
-from ecommerce.errors import NotFound, PermissionDenied
+from ecommerce.errors import NotFound
 from ecommerce.sessions import SessionStore as HintedSessionStore
 from ecommerce.sessions import session_user_hint
-from ecommerce.models import Product, User
+from ecommerce.models import Product
 
 from .conf import RESPONSE_CACHE_SECONDS
 from .models import SimilarProduct
 from .selectors import (
-    customer_get_for_recommendations,
     GENERATION_KEY,
     MAX_K,
     Recommendation,
+    customer_get_for_recommendations,
     recommendations_for,
     recommendations_generation,
     session_viewed_product_ids,

@@ -79,7 +79,8 @@ def order_transition(*, order: Order, to_status: str, note: str = "") -> Order:
 
 def order_cancel(*, number: str, actor: User | None, email: str = "") -> Order:
     with transaction.atomic():
-        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True, perm=MANAGE_ORDERS)
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
+                                 perm=MANAGE_ORDERS)
         if not order.can_cancel():
             raise InvalidTransition(
                 f"Order {order.number} is {order.get_status_display().lower()} and can no longer be cancelled."
@@ -92,7 +93,8 @@ def order_change_address(*, number: str, actor: User | None, address: str, email
     if not address or len(address) > 1000:
         raise DomainError("Give a shipping address of at most 1,000 characters.")
     with transaction.atomic():
-        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True, perm=MANAGE_ORDERS)
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
+                                 perm=MANAGE_ORDERS)
         if order.status not in (Order.Status.PENDING, Order.Status.PAID):
             raise InvalidTransition(f"Order {order.number} has already shipped; its address cannot change.")
         order.shipping_address = address
@@ -107,7 +109,8 @@ def order_return_deadline(order: Order):
 
 def order_request_return(*, number: str, actor: User | None, email: str = "") -> Order:
     with transaction.atomic():
-        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True, perm=MANAGE_ORDERS)
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
+                                 perm=MANAGE_ORDERS)
         if not order.can_transition_to(Order.Status.RETURNED):
             raise InvalidTransition(
                 f"Order {order.number} is {order.get_status_display().lower()}; only shipped or delivered orders can be returned."
