@@ -130,3 +130,20 @@ def test_demo_agent_is_a_support_agent_and_demo_advertiser_is_not_staff():
     seed_demo_advertising(seed=3, stdout=StringIO())
     demo_advertiser = User.objects.get(username="advertiser")
     assert not demo_advertiser.is_staff and demo_advertiser.advertiser_accounts.count() == 1
+
+
+@pytest.mark.parametrize(("role", "cancelled"), [(None, False), ("marketing", False), ("support_agent", False),
+                                                 ("order_manager", True)])
+def test_the_support_bot_uses_the_same_order_permissions(role, cancelled):
+    # given: an employee chatting with the bot about another customer's paid order
+    from support.actions import Shopper, cancel_order
+    from tests.factories import OrderFactory
+
+    order = OrderFactory(status="paid")
+    employee = RoleStaffFactory(role=role)
+    # when
+    result = cancel_order(Shopper(user=employee), order.number)
+    # then: only the order managers' permission reaches it, exactly as in the API
+    order.refresh_from_db()
+    assert (order.status == "cancelled") is cancelled
+    assert result.code == ("done" if cancelled else "not_found")
