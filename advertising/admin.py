@@ -1,7 +1,8 @@
 """Admin: campaigns with validation, audience estimate, lifecycle actions, daily report + CSV.
 
-Advertiser users (staff accounts linked to an Advertiser) see and edit only their own campaigns;
-shop staff without an advertiser link and superusers see everything.
+Shop staff with the Marketing role (advertising.* model permissions) manage every advertiser's
+campaigns here. Advertisers are not staff and never reach the admin: their portal is the API,
+scoped to their own advertiser (Campaign.objects.visible_to).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import csv
 from decimal import Decimal
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,11 +24,6 @@ from ecommerce.errors import DomainError
 from .models import Ad, Advertiser, Campaign, DailyReport
 from .selectors import audience_estimate, live_ads_invalidate, report_rows, report_totals
 from .services import campaign_transition, report_rollups_refresh
-
-
-def _is_advertiser_user(request: HttpRequest) -> bool:
-    user = request.user
-    return user.is_active and user.is_staff and not user.is_superuser and user.advertiser_accounts.exists()
 
 
 @admin.register(Advertiser)
@@ -46,15 +43,6 @@ class AdInline(admin.StackedInline):
         if isinstance(db_field, models.URLField):
             kwargs["assume_scheme"] = "https"  # Django 6 default; typed "shop.com/x" -> https
         return super().formfield_for_dbfield(db_field, request, **kwargs)
-
-    def has_view_permission(self, request, obj=None):
-        return _is_advertiser_user(request) or super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return _is_advertiser_user(request) or super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return _is_advertiser_user(request) or super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return False  # impressions reference ads: deactivate instead
@@ -84,25 +72,8 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user).select_related("advertiser")
 
-    def has_module_permission(self, request):
-        return _is_advertiser_user(request) or super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        return _is_advertiser_user(request) or super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return _is_advertiser_user(request) or super().has_add_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return _is_advertiser_user(request) or super().has_change_permission(request, obj)
-
     def has_delete_permission(self, request, obj=None):
         return False  # billing records reference campaigns: finish them instead
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "advertiser" and _is_advertiser_user(request):
-            kwargs["queryset"] = request.user.advertiser_accounts.filter(is_active=True)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -157,11 +128,13 @@ class CampaignAdmin(admin.ModelAdmin):
         return own + super().get_urls()
 
     def _campaign(self, request, pk: int) -> Campaign:
+        if not self.has_view_permission(request):  # admin_view only checks is_staff
+            raise PermissionDenied
         return get_object_or_404(self.get_queryset(request), pk=pk)
 
     def report_view(self, request, pk: int):
         campaign = self._campaign(request, pk)
-        if request.method == "POST" and request.POST.get("refresh"):
+        if request.method == "POST" and request.POST.get("refresh") and self.has_change_permission(request):
             report_rollups_refresh(days=int(request.POST.get("days", "2") or 2))
             self.message_user(request, "Report refreshed from the logs.")
         rows = list(report_rows(campaign=campaign))

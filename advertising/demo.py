@@ -80,7 +80,8 @@ def seed_demo_advertising(*, seed: int, stdout) -> None:
     if Campaign.objects.filter(advertiser__in=advertisers).exists():
         stdout.write("advertising: demo campaigns exist already\n")
         return
-    demo_user, created = User.objects.get_or_create(username="advertiser", defaults={"is_staff": True,
+    # An advertiser login is a customer account, not staff (it reaches its campaigns by membership).
+    demo_user, created = User.objects.get_or_create(username="advertiser", defaults={"is_staff": False,
                                                                                       "email": "advertiser@example.com"})
     if created:
         demo_user.set_password("advertiser-demo")

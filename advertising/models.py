@@ -16,12 +16,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ecommerce.roles import VIEW_ALL_CAMPAIGNS, user_can
+
 MONEY = {"max_digits": 14, "decimal_places": 6}  # CPM charges are fractions of a penny
 ZERO = Decimal("0")
 
 
 class Advertiser(models.Model):
-    """A merchant or brand that buys ads. Its users see only its campaigns (admin and API)."""
+    """A merchant or brand that buys ads. Its users (non-staff accounts) reach only its campaigns."""
 
     name = models.CharField(max_length=200, unique=True)
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="advertiser_accounts")
@@ -37,10 +39,11 @@ class Advertiser(models.Model):
 
 class CampaignQuerySet(models.QuerySet):
     def visible_to(self, user) -> CampaignQuerySet:
-        """Superusers and shop staff without an advertiser account see all; others their own."""
-        if not user or not user.is_authenticated:
+        """Holders of advertising.view_campaign (Marketing, superusers) see all; an advertiser's
+        members see its campaigns; everyone else, staff or not, none."""
+        if not user or not user.is_authenticated or not user.is_active:
             return self.none()
-        if user.is_superuser or (user.is_staff and not user.advertiser_accounts.exists()):
+        if user_can(user, VIEW_ALL_CAMPAIGNS):
             return self
         return self.filter(advertiser__users=user).distinct()
 

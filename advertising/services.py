@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from ecommerce.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from ecommerce.models import Category, Order, Product, User
+from ecommerce.roles import ADD_ANY_CAMPAIGN, CHANGE_ALL_CAMPAIGNS, user_can
 
 from . import auction, conf
 from .ctr.features import feature_row
@@ -56,8 +57,12 @@ def advertiser_for(user: User) -> Advertiser | None:
 
 
 def campaign_check_access(*, campaign: Campaign, user: User) -> None:
+    """May `user` change this campaign? Its advertiser's members and holders of
+    advertising.change_campaign may; others get NotFound (or PermissionDenied if they may see it)."""
     if not Campaign.objects.visible_to(user).filter(pk=campaign.pk).exists():
         raise NotFound("No such campaign.")
+    if not (user_can(user, CHANGE_ALL_CAMPAIGNS) or campaign.advertiser.users.filter(pk=user.pk).exists()):
+        raise PermissionDenied("You may not change this campaign.")
 
 
 CAMPAIGN_FIELDS = (
@@ -77,7 +82,7 @@ def campaign_save(
         advertiser = advertiser or advertiser_for(user)
         if advertiser is None:
             raise PermissionDenied("Your account is not linked to an advertiser.")
-        if not (user.is_superuser or advertiser.users.filter(pk=user.pk).exists()):
+        if not (user_can(user, ADD_ANY_CAMPAIGN) or advertiser.users.filter(pk=user.pk).exists()):
             raise PermissionDenied("You may only create campaigns for your own advertiser.")
         campaign = Campaign(advertiser=advertiser)
     else:
@@ -488,3 +493,22 @@ def export_ad_data_of(user: User) -> dict[str, Any]:
 
 def product_sellable(product: Product | None) -> bool:
     return product is not None and product.is_active and not product.is_non_product and product.stock > 0
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+@transaction.atomic
+def advertiser_account_create(*, name: str, username: str, email: str, password: str) -> tuple[Advertiser, User]:
+    """A non-staff login that belongs to one advertiser (created if new) and reaches only its
+    campaigns. Advertisers are customers of the shop, never staff."""
+    from ecommerce.services.staff import account_fields_check
+
+    name, username = (name or "").strip(), (username or "").strip()
+    if not name or len(name) > 200:
+        raise DomainError("Give an advertiser name of 1 to 200 characters.")
+    account_fields_check(username=username, email=email, password=password)
+    advertiser, _ = Advertiser.objects.get_or_create(name=name)
+    user = User.objects.create_user(username=username, email=email, password=password, is_staff=False)
+    advertiser.users.add(user)
+    logger.info("advertising.account_created", extra={"advertiser_id": advertiser.pk, "user_id": user.pk})
+    return advertiser, user

@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
+
+from ecommerce.roles import VIEW_ANALYTICS, user_can
 
 from .models import Dashboard, Segment
 
@@ -11,6 +14,8 @@ class DashboardAdmin(admin.ModelAdmin):
     """The admin index entry for the analytics dashboard (a page of its own, not a table)."""
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         return HttpResponseRedirect(reverse("analytics:dashboard"))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -23,10 +28,10 @@ class DashboardAdmin(admin.ModelAdmin):
         return False
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_active and request.user.is_staff
+        return user_can(request.user, VIEW_ANALYTICS)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff
+        return user_can(request.user, VIEW_ANALYTICS)
 
 
 @admin.register(Segment)

@@ -1,4 +1,4 @@
-"""Staff-only JSON API of the dashboard (the dashboard page fetches exactly these endpoints).
+"""JSON API (permission analytics.view_analytics) of the dashboard (the dashboard page fetches exactly these endpoints).
 
 Every table is also CSV: add `?format=csv` (POST funnel too). Validation happens in input
 serializers; domain rules (unknown metric/step) raise DomainError, mapped to 400.
@@ -15,11 +15,13 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from ecommerce.api.permissions import HasPerm
+from ecommerce.roles import VIEW_ANALYTICS
 
 from . import queries
 from .models import Segment
@@ -134,7 +136,7 @@ class FunnelInputSerializer(FilterSerializer):
 
 
 class AnalyticsApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [HasPerm(VIEW_ANALYTICS, "Analytics is for staff with the analytics permission.")]
     throttle_scope = "analytics"
     renderer_classes = [JSONRenderer, CSVRenderer]
     csv_name = "analytics"

@@ -124,6 +124,7 @@ class Dashboard(Segment):
         proxy = True
         verbose_name = "dashboard"
         verbose_name_plural = "dashboard"
+        permissions = [("view_analytics", "Can see the shop's analytics (dashboard page and API)")]
 
 
 class ActorSketch(models.Model):

@@ -1,21 +1,22 @@
-"""The staff dashboard page: a shell whose charts fetch the JSON API (analytics/api.py)."""
+"""The analytics dashboard page (permission analytics.view_analytics): a shell whose charts fetch the JSON API (analytics/api.py)."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from ecommerce.decorators import perm_required
 from ecommerce.models import Category
+from ecommerce.roles import VIEW_ANALYTICS
 
 from . import queries
 from .models import DailyMetric
 from .selectors import rollups_refreshed_at, segment_list
 
 
-@staff_member_required
+@perm_required(VIEW_ANALYTICS)
 @ensure_csrf_cookie
 def dashboard(request: HttpRequest) -> HttpResponse:
     start, end = queries.default_range()

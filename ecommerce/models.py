@@ -211,6 +211,11 @@ class Order(models.Model):
             models.Index(fields=["status", "placed_at"]),
         ]
         ordering = ["-placed_at"]
+        # Capabilities over other customers' orders (ecommerce/roles.py); a shopper needs none for their own.
+        permissions = [
+            ("view_customer_orders", "Can see any customer's orders (API, chatbot)"),
+            ("manage_orders", "Can cancel, return or re-address any customer's order"),
+        ]
 
     def __str__(self) -> str:
         return f"Order {self.number}"

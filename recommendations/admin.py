@@ -5,6 +5,7 @@ the business rules."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,6 +14,7 @@ from django.utils.html import format_html
 
 from ecommerce.models import User
 from ecommerce.privacy import audit_record
+from ecommerce.roles import RETRAIN_RECOMMENDERS, VIEW_CUSTOMER_RECOMMENDATIONS, user_can
 
 from .conf import ACTIVE_MODEL_NAME
 from .models import BusinessRules, RecommenderVersion, SimilarProduct, UserRecommendation
@@ -74,8 +76,11 @@ class RecommenderVersionAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         self._ctr = online_ctr_by_version()
-        extra = {"preview_url": reverse("admin:recommendations_preview"),
-                 "retrain_url": reverse("admin:recommendations_retrain"), **(extra_context or {})}
+        # Only the buttons the user's role may use (the views check again).
+        extra = {"preview_url": reverse("admin:recommendations_preview")
+                 if user_can(request.user, VIEW_CUSTOMER_RECOMMENDATIONS) else "",
+                 "retrain_url": reverse("admin:recommendations_retrain")
+                 if self.has_retrain_permission(request) else "", **(extra_context or {})}
         return super().changelist_view(request, extra)
 
     def _metric(self, obj: RecommenderVersion, key: str) -> str:
@@ -120,12 +125,15 @@ class RecommenderVersionAdmin(admin.ModelAdmin):
         data = self._online(obj)
         return f"{data['ctr']:.2%}" if data.get("impressions") else "–"
 
-    @admin.action(description="Retrain now (train, evaluate, promote, precompute)")
+    def has_retrain_permission(self, request: HttpRequest) -> bool:
+        return user_can(request.user, RETRAIN_RECOMMENDERS)
+
+    @admin.action(description="Retrain now (train, evaluate, promote, precompute)", permissions=["retrain"])
     def retrain_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         _enqueue_retrain()
         self.message_user(request, "Retraining started in the background.", messages.SUCCESS)
 
-    @admin.action(description="Start an A/B test with the selected version as challenger")
+    @admin.action(description="Start an A/B test with the selected version as challenger", permissions=["retrain"])
     def start_ab_test(self, request: HttpRequest, queryset: QuerySet) -> None:
         chosen = list(queryset.filter(name=ACTIVE_MODEL_NAME)[:2])
         if len(chosen) != 1:
@@ -152,14 +160,16 @@ class RecommenderVersionAdmin(admin.ModelAdmin):
 
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not request.user.is_staff:
-            return HttpResponse(status=403)
+        if not self.has_retrain_permission(request):
+            raise PermissionDenied
         _enqueue_retrain()
         self.message_user(request, "Retraining started in the background.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:recommendations_recommenderversion_changelist"))
 
     def preview_view(self, request: HttpRequest) -> HttpResponse:
         """A customer's recommendations as the shop would show them, with the reason for each."""
+        if not user_can(request.user, VIEW_CUSTOMER_RECOMMENDATIONS):
+            raise PermissionDenied
         query = (request.GET.get("customer") or "").strip()[:150]
         customer = None
         error = ""

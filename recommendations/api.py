@@ -27,10 +27,10 @@ from ecommerce.api.throttling import CounterScopedRateThrottle
 from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import MISSING as NOT_BATCHED
 from ecommerce.cache_batch import batched_value, cache_batch
-from ecommerce.errors import NotFound, PermissionDenied
+from ecommerce.errors import NotFound
 from ecommerce.sessions import SessionStore as HintedSessionStore
 from ecommerce.sessions import session_user_hint
-from ecommerce.models import Product, User
+from ecommerce.models import Product
 
 from .conf import RESPONSE_CACHE_SECONDS
 from .models import SimilarProduct
@@ -38,6 +38,7 @@ from .selectors import (
     GENERATION_KEY,
     MAX_K,
     Recommendation,
+    customer_get_for_recommendations,
     recommendations_for,
     recommendations_generation,
     session_viewed_product_ids,
@@ -198,7 +199,7 @@ class MyRecommendationsApi(_OneRoundTripApi):
 
 
 class UserRecommendationsApi(APIView):
-    """A customer's recommendations: staff for anyone, a shopper only for themself."""
+    """A customer's recommendations: a shopper's own, anyone's with view_customer_recommendations."""
 
     permission_classes = [IsAuthenticated]
     throttle_scope = "recommendations"
@@ -206,11 +207,7 @@ class UserRecommendationsApi(APIView):
     @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
     def get(self, request: Request, user_id: int) -> Response:
         k = _k_from(request)
-        if not request.user.is_staff and request.user.pk != user_id:
-            raise PermissionDenied("You may only see your own recommendations.")
-        customer = User.objects.filter(pk=user_id, is_active=True).first()
-        if customer is None:
-            raise NotFound(f"User {user_id} does not exist.")
+        customer = customer_get_for_recommendations(actor=request.user, customer_id=user_id)
         return Response(_payload(recommendations_for(user=customer, k=k), k, user_id=user_id))
 
 

@@ -37,6 +37,7 @@ class UserRecommendation(models.Model):
         ]
         indexes = [models.Index(fields=["user", "model_version", "rank"])]
         ordering = ["user", "rank"]
+        permissions = [("view_customer_recommendations", "Can see any customer's recommendations")]
 
 
 class SimilarProduct(models.Model):
@@ -102,3 +103,4 @@ class RecommenderVersion(ModelVersion):
     class Meta:
         proxy = True
         verbose_name = "recommender model version"
+        permissions = [("retrain_recommenders", "Can retrain the recommender and start A/B tests")]

@@ -19,7 +19,9 @@ from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from ecommerce.errors import NotFound
 from ecommerce.models import Event, ModelVersion, Order, OrderItem, Product, User
+from ecommerce.roles import VIEW_CUSTOMER_RECOMMENDATIONS, perm_require
 
 from .conf import (
     ACTIVE_MODEL_NAME,
@@ -307,6 +309,18 @@ def _popular_candidates(category_ids: Sequence[int], source: str) -> list[tuple[
 
 # ---------------------------------------------------------------------------------------------
 # Public API
+
+
+def customer_get_for_recommendations(*, actor: User | None, customer_id: int) -> User:
+    """The customer whose list `actor` may read: themself, or anyone with
+    recommendations.view_customer_recommendations (a list reveals what someone bought)."""
+    own = actor is not None and actor.is_authenticated and actor.pk == customer_id
+    if not own:
+        perm_require(actor, VIEW_CUSTOMER_RECOMMENDATIONS, "You may only see your own recommendations.")
+    customer = User.objects.filter(pk=customer_id, is_active=True).first()
+    if customer is None:
+        raise NotFound(f"User {customer_id} does not exist.")
+    return customer
 
 
 def recommendations_for(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group
+
+from ecommerce.roles import ROLES, role_groups_sync
 
 from .models import CannedResponse, FAQEntry, PolicyText
 from .replies import DEFAULT_POLICIES
@@ -54,8 +56,9 @@ def support_demo_step(*, seed: int, stdout) -> None:
         agent.set_password(password)
         agent.save()
         stdout.write(f"Support agent: username '{AGENT_USERNAME}', password '{password}' (console at /support/console/)")
-    permission = Permission.objects.get(codename="handle_conversations", content_type__app_label="support")
-    agent.user_permissions.add(permission)
+    # The agent's rights come from its role group, like any employee's (ecommerce/roles.py).
+    role_groups_sync()
+    agent.groups.add(Group.objects.get(name=ROLES["support_agent"].group))
     stdout.write(f"Support: {len(FAQ)} FAQ entries, {len(CANNED)} canned responses, {len(DEFAULT_POLICIES)} policy texts.")
 
 

@@ -36,7 +36,8 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        permissions = [("handle_conversations", "Can handle support conversations (agent console)")]
+        permissions = [("handle_conversations", "Can handle support conversations (agent console)"),
+                       ("view_support_metrics", "Can see the support metrics page")]
         indexes = [models.Index(fields=["status", "updated_at"])]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ecommerce.errors import Conflict, DomainError, NotFound, PermissionDenied
 from ecommerce.models import User
+from ecommerce.roles import HANDLE_CONVERSATIONS, user_can
 
 from .conf import agent_max_active, auto_assign
 from .dialogue import Dialogue
@@ -21,7 +22,7 @@ from .nlu.data import ALL_INTENTS
 from .nlu.text import detect_language
 
 logger = logging.getLogger(__name__)
-PERMISSION = "support.handle_conversations"
+PERMISSION = HANDLE_CONVERSATIONS
 
 
 def _clean_text(text: str) -> str:
@@ -146,7 +147,8 @@ def agents_queryset():
 
 
 def is_agent(user: User | None) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_staff and user.has_perm(PERMISSION))
+    """An employee (staff) holding support.handle_conversations; staff alone is not enough."""
+    return bool(user_can(user, PERMISSION) and user.is_staff)
 
 
 def _active_load(agent_ids: list[int]) -> dict[int, int]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
+
+from ecommerce.decorators import perm_required
+from ecommerce.roles import HANDLE_CONVERSATIONS, VIEW_SUPPORT_METRICS
 
 from . import selectors, services
 from .engine import intent_model_version
@@ -16,7 +18,7 @@ def chat_page(request):
     return render(request, "support/chat.html", {})
 
 
-@staff_member_required
+@perm_required(HANDLE_CONVERSATIONS, "Support agents only.")
 @ensure_csrf_cookie
 def console_page(request):
     if not services.is_agent(request.user):
@@ -24,7 +26,7 @@ def console_page(request):
     return render(request, "support/console.html", {})
 
 
-@staff_member_required
+@perm_required(VIEW_SUPPORT_METRICS)
 def metrics_page(request):
     return render(request, "support/metrics.html", {
         "metrics": selectors.support_metrics(), "counts": selectors.queue_counts(),

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import RoleStaffFactory, StaffFactory, UserFactory
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # around it are still synchronous, so Django's async-safety guard would be a false alarm.
@@ -70,7 +70,14 @@ def other_user(db):
 
 @pytest.fixture
 def staff(db):
+    """A superuser; tests about a capability use `staff_in_role` instead."""
     return StaffFactory()
+
+
+@pytest.fixture
+def staff_in_role(db):
+    """staff_in_role("order_manager") -> a staff user in that role group; staff_in_role(None): no role."""
+    return lambda role, **fields: RoleStaffFactory(role=role, **fields)
 
 
 @pytest.fixture

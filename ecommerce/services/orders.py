@@ -2,7 +2,8 @@
 
 Services that act for a shopper take `actor` and check ownership themselves (the support bot and
 the storefront call the same functions), raising NotFound for someone else's order so that
-nothing reveals it exists.
+nothing reveals it exists. Only the ecommerce.view_customer_orders / ecommerce.manage_orders
+permissions (ecommerce/roles.py) reach other customers' orders.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from ..errors import DomainError, InvalidTransition, NotFound
 from ..models import Cart, Event, Order, OrderItem, Product, User
+from ..roles import MANAGE_ORDERS, VIEW_CUSTOMER_ORDERS, user_can
 from .events import event_id_for, event_record
 
 logger = logging.getLogger(__name__)
@@ -25,17 +27,20 @@ logger = logging.getLogger(__name__)
 RETURN_WINDOW_DAYS = 30
 
 
-def _order_for_actor(*, number: str, actor: User | None, email: str = "", for_update: bool = False) -> Order:
-    """An order the actor may act on: their own, or a guest order proven by number + email."""
+def _order_for_actor(*, number: str, actor: User | None, email: str = "", for_update: bool = False,
+                     perm: str = VIEW_CUSTOMER_ORDERS) -> Order:
+    """An order the actor may act on: their own, a guest order proven by number + email, or any
+    order when the actor holds `perm` (VIEW_CUSTOMER_ORDERS to read, MANAGE_ORDERS to change).
+    Being staff grants nothing here."""
     qs = Order.objects.select_for_update() if for_update else Order.objects.all()
     order = qs.filter(number=str(number).strip()).first()
     if order is None:
         raise NotFound("No order with that number was found for you.")
-    if actor is not None and actor.is_authenticated and actor.is_staff:
-        return order
     if actor is not None and actor.is_authenticated and order.user_id == actor.pk:
         return order
     if email and order.email and order.email.strip().lower() == email.strip().lower():
+        return order
+    if user_can(actor, perm):
         return order
     # Same message as a missing order: another customer's order must not be revealed.
     raise NotFound("No order with that number was found for you.")
@@ -74,7 +79,8 @@ def order_transition(*, order: Order, to_status: str, note: str = "") -> Order:
 
 def order_cancel(*, number: str, actor: User | None, email: str = "") -> Order:
     with transaction.atomic():
-        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True)
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
+                                 perm=MANAGE_ORDERS)
         if not order.can_cancel():
             raise InvalidTransition(
                 f"Order {order.number} is {order.get_status_display().lower()} and can no longer be cancelled."
@@ -87,7 +93,8 @@ def order_change_address(*, number: str, actor: User | None, address: str, email
     if not address or len(address) > 1000:
         raise DomainError("Give a shipping address of at most 1,000 characters.")
     with transaction.atomic():
-        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True)
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
+                                 perm=MANAGE_ORDERS)
         if order.status not in (Order.Status.PENDING, Order.Status.PAID):
             raise InvalidTransition(f"Order {order.number} has already shipped; its address cannot change.")
         order.shipping_address = address
@@ -102,7 +109,8 @@ def order_return_deadline(order: Order):
 
 def order_request_return(*, number: str, actor: User | None, email: str = "") -> Order:
     with transaction.atomic():
-        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True)
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
+                                 perm=MANAGE_ORDERS)
         if not order.can_transition_to(Order.Status.RETURNED):
             raise InvalidTransition(
                 f"Order {order.number} is {order.get_status_display().lower()}; only shipped or delivered orders can be returned."

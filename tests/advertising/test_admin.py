@@ -1,4 +1,4 @@
-"""Admin: advertisers see only their campaigns; validation errors; report and CSV."""
+"""Admin: Marketing manages campaigns, advertisers stay out; validation errors; report and CSV."""
 
 from decimal import Decimal
 
@@ -7,35 +7,54 @@ from django.test import Client
 from django.utils import timezone
 
 from advertising.models import Campaign, DailyReport
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import RoleStaffFactory, StaffFactory, UserFactory
 from tests.factories.advertising import AdvertiserFactory, CampaignFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _advertiser_client():
+    """An advertiser login: a non-staff member of its advertiser (create_advertiser makes these)."""
     advertiser = AdvertiserFactory()
-    user = UserFactory(is_staff=True)
+    user = UserFactory()
     advertiser.users.add(user)
     client = Client()
     client.force_login(user)
     return advertiser, client
 
 
-def test_advertiser_user_sees_only_own_campaigns_in_admin():
+def _marketing_client():
+    client = Client()
+    client.force_login(RoleStaffFactory(role="marketing"))
+    return client
+
+
+def test_advertiser_is_kept_out_of_the_admin_and_reaches_only_own_campaigns_by_api():
     advertiser, client = _advertiser_client()
     mine = CampaignFactory(advertiser=advertiser, name="Mine")
     theirs = CampaignFactory(name="Theirs")
-    page = client.get("/admin/advertising/campaign/")
-    assert page.status_code == 200
-    assert b"Mine" in page.content and b"Theirs" not in page.content
-    assert client.get(f"/admin/advertising/campaign/{theirs.pk}/change/").status_code in (302, 404)
-    assert client.get(f"/admin/advertising/campaign/{theirs.pk}/report/").status_code == 404
-    assert client.get(f"/admin/advertising/campaign/{mine.pk}/change/").status_code == 200
+    # the admin is for staff: an advertiser is sent to its login page
+    assert client.get("/admin/advertising/campaign/").status_code == 302
+    assert client.get(f"/admin/advertising/campaign/{mine.pk}/report/").status_code == 302
+    # the API shows its own campaigns only
+    assert [c["name"] for c in client.get("/api/ads/campaigns/").json()] == ["Mine"]
+    assert client.get(f"/api/ads/campaigns/{mine.pk}/").status_code == 200
+    assert client.get(f"/api/ads/campaigns/{theirs.pk}/").status_code == 404
+
+
+def test_staff_without_marketing_role_sees_no_campaigns_in_admin():
+    staff = RoleStaffFactory(role=None)
+    campaign = CampaignFactory(name="Theirs")
+    client = Client()
+    client.force_login(staff)
+    assert client.get("/admin/advertising/campaign/").status_code == 403
+    assert client.get(f"/admin/advertising/campaign/{campaign.pk}/report/").status_code == 403
+    page = _marketing_client().get("/admin/advertising/campaign/")
+    assert page.status_code == 200 and b"Theirs" in page.content
 
 
 def test_admin_form_rejects_bid_above_budget_and_impossible_ages():
-    advertiser, client = _advertiser_client()
+    advertiser, client = AdvertiserFactory(), _marketing_client()
     now = timezone.now()
     form = {
         "advertiser": advertiser.pk, "name": "Bad", "objective": "traffic",

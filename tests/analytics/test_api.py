@@ -14,12 +14,17 @@ GET_ENDPOINTS = ["kpis", "trends", "retention", "rfm", "segments", "top", "heatm
 
 
 @pytest.mark.parametrize("name", GET_ENDPOINTS)
-def test_analytics_api_is_staff_only(name, user_client, api_client):
+def test_analytics_api_needs_the_analytics_permission(name, user_client, api_client, staff_in_role):
     assert user_client.get(reverse(f"analytics:{name}")).status_code == 403
     assert api_client.get(reverse(f"analytics:{name}")).status_code == 403
+    # is_staff alone (an employee without the analyst role) is not enough
+    api_client.force_login(staff_in_role(None))
+    assert api_client.get(reverse(f"analytics:{name}")).status_code == 403
+    api_client.force_login(staff_in_role("analyst"))
+    assert api_client.get(reverse(f"analytics:{name}")).status_code == 200
 
 
-def test_funnel_api_is_staff_only(user_client):
+def test_funnel_api_needs_the_analytics_permission(user_client):
     assert user_client.post(reverse("analytics:funnel"), {}, format="json").status_code == 403
 
 
@@ -116,11 +121,13 @@ def test_schema_documents_analytics_endpoints(staff_client):
         assert f"/api/analytics/{name}/" in paths
 
 
-def test_dashboard_page_is_staff_only(client, user, staff):
+def test_dashboard_page_needs_the_analytics_permission(client, user, staff_in_role):
     url = reverse("analytics:dashboard")
-    client.force_login(user)
-    assert client.get(url).status_code == 302  # to the admin login
-    client.force_login(staff)
+    assert client.get(url).status_code == 302  # anonymous: to the admin login
+    for refused in (user, staff_in_role(None), staff_in_role("marketing")):
+        client.force_login(refused)
+        assert client.get(url).status_code == 403
+    client.force_login(staff_in_role("analyst"))
     response = client.get(url)
     assert response.status_code == 200
     assert b"analytics/chartjs" in response.content or b"chart" in response.content

@@ -13,7 +13,7 @@ from ecommerce.errors import DomainError, InvalidTransition, NotFound
 from ecommerce.models import Cart, CartItem, Event, Order
 from ecommerce.services import orders as order_services
 from ecommerce.services.events import event_id_for
-from tests.factories import OrderFactory, OrderItemFactory, ProductFactory
+from tests.factories import OrderFactory, OrderItemFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -95,9 +95,55 @@ def test_shopper_cannot_see_or_act_on_another_shoppers_order(user, other_user):
     assert order.status == "paid" and order.shipping_address == "1 High Street, London"
 
 
-def test_staff_may_act_on_any_order(staff, other_user):
+def test_superuser_may_act_on_any_order(staff, other_user):
     order = OrderFactory(user=other_user, status="paid")
     assert order_services.order_cancel(number=order.number, actor=staff).status == "cancelled"
+
+
+@pytest.mark.parametrize("role", [None, "analyst", "catalog_manager", "marketing"])
+def test_staff_without_an_order_role_cannot_read_or_cancel_others_orders(staff_in_role, other_user, role):
+    # given a customer's paid order and an employee whose role has nothing to do with orders
+    order = OrderFactory(user=other_user, status="paid")
+    employee = staff_in_role(role)
+    # when / then: the order does not exist for them, and it stays paid
+    with pytest.raises(NotFound, match=NOT_FOUND_MESSAGE):
+        order_services.order_get_for_actor(number=order.number, actor=employee)
+    with pytest.raises(NotFound, match=NOT_FOUND_MESSAGE):
+        order_services.order_cancel(number=order.number, actor=employee)
+    order.refresh_from_db()
+    assert order.status == "paid"
+
+
+def test_support_agent_reads_but_cannot_cancel_others_orders(staff_in_role, other_user):
+    order = OrderFactory(user=other_user, status="paid")
+    agent = staff_in_role("support_agent")
+    assert order_services.order_get_for_actor(number=order.number, actor=agent).pk == order.pk
+    with pytest.raises(NotFound):
+        order_services.order_cancel(number=order.number, actor=agent)
+    with pytest.raises(NotFound):
+        order_services.order_change_address(number=order.number, actor=agent, address="Elsewhere 1")
+
+
+def test_order_manager_may_read_and_cancel_any_order(staff_in_role, other_user):
+    order = OrderFactory(user=other_user, status="paid")
+    manager = staff_in_role("order_manager")
+    assert order_services.order_get_for_actor(number=order.number, actor=manager).pk == order.pk
+    assert order_services.order_cancel(number=order.number, actor=manager).status == "cancelled"
+
+
+def test_order_api_refuses_an_advertiser_and_staff_without_role(client, staff_in_role, other_user):
+    # the report: a staff advertiser read and cancelled a customer's paid order over the API
+    from advertising.models import Advertiser
+
+    order = OrderFactory(user=other_user, status="paid")
+    advertiser = UserFactory()
+    Advertiser.objects.create(name="Acme Ads").users.add(advertiser)
+    for actor in (advertiser, staff_in_role(None)):
+        client.force_login(actor)
+        assert client.get(f"/api/orders/{order.number}/").status_code == 404
+        assert client.post(f"/api/orders/{order.number}/cancel/").status_code == 404
+    order.refresh_from_db()
+    assert order.status == "paid"
 
 
 def test_guest_order_is_found_by_number_and_email_only():

@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from ecommerce.models import Category, Event, Order, OrderItem, Product, User
@@ -25,9 +26,37 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class StaffFactory(UserFactory):
+    """A superuser (every permission). For least-privilege tests use RoleStaffFactory."""
+
     username = factory.Sequence(lambda n: f"staff{n}")
     is_staff = True
     is_superuser = True
+
+
+def role_group(role: str) -> Group:
+    """The role's group (ecommerce/roles.py); re-created if a transactional test flushed it."""
+    from ecommerce.roles import ROLES, role_groups_sync
+
+    group = Group.objects.filter(name=ROLES[role].group).first()
+    if group is None:
+        role_groups_sync()
+        group = Group.objects.get(name=ROLES[role].group)
+    return group
+
+
+class RoleStaffFactory(UserFactory):
+    """A staff account in one role: RoleStaffFactory(role="analyst"); role=None is staff with no role."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"employee{n}")
+    is_staff = True
+
+    @factory.post_generation
+    def role(self, create: bool, extracted: str | None, **kwargs) -> None:
+        if create and extracted:
+            self.groups.add(role_group(extracted))
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):

@@ -76,3 +76,19 @@ def test_admin_business_rules_editable(admin_client):
 def test_admin_not_staff_redirected(client, user):
     client.force_login(user)
     assert client.get("/admin/recommendations/recommenderversion/preview/").status_code == 302
+
+
+def test_admin_preview_and_retrain_need_their_permissions(client, staff_in_role, django_capture_on_commit_callbacks):
+    # given: an analyst may list the versions but neither preview a customer nor retrain
+    client.force_login(staff_in_role("analyst"))
+    listing = client.get("/admin/recommendations/recommenderversion/")
+    assert listing.status_code == 200 and "Retrain now" not in listing.content.decode()
+    assert client.get("/admin/recommendations/recommenderversion/preview/").status_code == 403
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert client.post("/admin/recommendations/recommenderversion/retrain/").status_code == 403
+    assert callbacks == []
+    # a catalog manager retrains; a support agent previews
+    client.force_login(staff_in_role("catalog_manager"))
+    assert client.post("/admin/recommendations/recommenderversion/retrain/").status_code == 302
+    client.force_login(staff_in_role("support_agent"))
+    assert client.get("/admin/recommendations/recommenderversion/preview/").status_code == 200

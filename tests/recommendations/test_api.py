@@ -44,11 +44,20 @@ def test_me_rejects_k_outside_range(api_client, k):
     assert "k" in response.json()
 
 
-def test_user_recommendations_staff_sees_anyone(staff_client, user):
+def test_user_recommendations_permission_holder_sees_anyone(api_client, staff_in_role, user):
     ProductFactory()
-    response = staff_client.get(f"/api/recommendations/users/{user.pk}/?k=3")
+    api_client.force_login(staff_in_role("support_agent"))
+    response = api_client.get(f"/api/recommendations/users/{user.pk}/?k=3")
     assert response.status_code == 200
     assert response.json()["user_id"] == user.pk
+
+
+@pytest.mark.parametrize("role", [None, "analyst", "marketing"])
+def test_user_recommendations_staff_without_the_permission_forbidden(api_client, staff_in_role, user, role):
+    api_client.force_login(staff_in_role(role))
+    response = api_client.get(f"/api/recommendations/users/{user.pk}/")
+    assert response.status_code == 403
+    assert "own" in response.json()["detail"]
 
 
 def test_user_recommendations_non_staff_other_user_forbidden(user_client, other_user):

@@ -131,6 +131,15 @@ def test_canned_responses_and_console_and_metrics_pages(agent_client, staff_clie
     assert page.status_code == 200 and b"Containment rate" in page.content
 
 
+def test_metrics_page_needs_the_metrics_permission(client, staff_in_role):
+    client.force_login(staff_in_role(None))
+    assert client.get("/support/metrics/").status_code == 403
+    assert client.get("/support/console/").status_code == 403
+    client.force_login(staff_in_role("analyst"))
+    assert client.get("/support/metrics/").status_code == 200
+    assert client.get("/support/console/").status_code == 403
+
+
 def test_support_metrics_containment_handoff_and_csat(agent):
     contained = ConversationFactory()
     MessageFactory(conversation=contained)
