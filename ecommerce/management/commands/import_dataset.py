@@ -58,7 +58,7 @@ class Command(BaseCommand):
         except OSError as exc:  # unreadable file: permissions, I/O error
             raise CommandError(f"{path}: cannot read ({exc.strerror or exc}). Nothing was imported.") from exc
         except DatabaseError as exc:  # a backstop: rows are validated before they are written
-            logger.exception("import.database_error", extra={"dataset": options["dataset"]})
+            logger.warning("import.database_error", extra={"dataset": options["dataset"]})
             problem = " ".join(str(exc).split())
             raise CommandError(f"{path}: the database refused the import ({problem}). "
                                "Nothing was imported.") from exc
