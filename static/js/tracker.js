@@ -39,6 +39,7 @@
   var FLUSH_AT = 20;
   var MAX_QUEUE = 500; // a shopper offline for a long time cannot grow storage without bound
   var CHUNK = 50; // events per request: ~20 KB, well under the 64 KB beacon/keepalive limit
+  var KEEPALIVE_MAX_BYTES = 60000; // browsers reject a keepalive fetch over 64 KB outright
   var STORAGE_KEY = "shop_anonymous_id";
   var QUEUE_KEY = "shop_event_queue";
   var RETRY_KEY = "shop_event_retry";
@@ -292,13 +293,16 @@
     var controller = window.AbortController ? new AbortController() : null;
     var timeout = controller ? window.setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS) : null;
     var ids = batch.map(function (e) { return e.id; });
+    var body = JSON.stringify({ events: batch });
     return fetch(ENDPOINT, {
       method: "POST",
       mode: "same-origin",
       credentials: "same-origin",
-      keepalive: true, // the request may outlive the page; if its answer is lost, the next page resends
+      // The request may outlive the page (if its answer is lost, the next page resends), but an
+      // oversized keepalive body would fail every time and block the queue: send those plainly.
+      keepalive: new Blob([body]).size <= KEEPALIVE_MAX_BYTES,
       headers: headers,
-      body: JSON.stringify({ events: batch }),
+      body: body,
       signal: controller ? controller.signal : undefined
     }).then(function (response) {
       if (timeout !== null) window.clearTimeout(timeout);

@@ -196,3 +196,19 @@ def test_full_queue_keeps_the_newest_and_withdrawn_consent_clears_it(live_server
     page.wait_for_load_state()
     # then the tracker leaves nothing behind
     assert page.evaluate("Object.keys(window.localStorage).filter(k => k.startsWith('shop_'))") == []
+
+
+def test_a_batch_too_big_for_keepalive_is_still_delivered(live_server, fast_page):
+    # given a consenting shopper whose queue is empty
+    page = fast_page
+    _catalogue()
+    page.goto(live_server.url + "/")
+    page.click("button[data-consent=yes]")
+    page.wait_for_load_state()
+    assert _wait(page, lambda: _queued_ids(page) == [])
+    # when an event carries 70 KB of properties (over the 64 KB a keepalive request may hold)
+    page.evaluate("window.shopTracker.track('page_view', {marker: 'big', notes: 'x'.repeat(70000)});"
+                  "window.shopTracker.flush();")
+    # then it is delivered anyway, not retried forever
+    assert _wait(page, lambda: Event.objects.filter(properties__marker="big").exists())
+    assert _wait(page, lambda: _queued_ids(page) == [])
