@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
 import re
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +42,87 @@ def open_text(path: str | Path, encoding: str = "utf-8") -> Iterator[TextIO]:
         yield handle
     finally:
         handle.close()
+
+
+class ImportFileError(ValueError):
+    """A file the importer cannot trust. The import stops and writes nothing.
+
+    The message is one line, "<path>, line <n>: <problem>", for the command's CommandError.
+    """
+
+    def __init__(self, path: str | Path, line: int | None, problem: str) -> None:
+        self.path, self.line, self.problem = Path(path), line, problem
+        where = f", line {line}" if line else ""
+        super().__init__(f"{path}{where}: {problem}")
+
+
+class CheckedLines:
+    """The text lines of a plain or gzipped file, each checked before a parser sees it.
+
+    Lines are read as bytes and decoded one at a time, so an error names its exact line (a
+    text wrapper decodes 8 KB blocks and would blame a line before the bad one). A NUL byte
+    is refused here: PostgreSQL cannot store it in text and no CSV of ours contains one, so
+    it means a binary or damaged file. `line` is the number of the last line handed out.
+    """
+
+    def __init__(self, path: Path, binary: io.BufferedIOBase, encoding: str) -> None:
+        self.path, self.line = path, 0
+        self._binary, self._encoding = binary, encoding
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for raw in self._binary:
+                self.line += 1
+                if b"\x00" in raw:
+                    raise ImportFileError(self.path, self.line, "contains a NUL byte (a binary or damaged file)")
+                try:
+                    text = raw.decode(self._encoding)
+                except UnicodeDecodeError as exc:
+                    raise ImportFileError(
+                        self.path, self.line,
+                        f"is not valid {self._encoding.upper()} text (byte {exc.start + 1} of the line)",
+                    ) from None
+                yield text
+        except EOFError as exc:
+            raise ImportFileError(self.path, self.line + 1, f"the gzip data is truncated ({exc})") from None
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            raise ImportFileError(self.path, self.line + 1, f"the gzip data is corrupt ({exc})") from None
+
+
+@contextmanager
+def open_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[CheckedLines]:
+    """Open a plain or gzipped text file (sniffed, whatever its name) as CheckedLines."""
+    path = Path(path)
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        if gzipped:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+                yield CheckedLines(path, unzipped, encoding)  # type: ignore[arg-type]
+        else:
+            yield CheckedLines(path, raw, encoding)
+
+
+def csv_records(lines: CheckedLines, **fmtparams: Any) -> Iterator[list[str]]:
+    """csv.reader over checked lines; a CSV error becomes an ImportFileError naming the line.
+
+    The field size cap is csv's default (131,072 characters): no field of a real data set
+    comes near it, and a longer one means a lost closing quote swallowed the rest of the file.
+    """
+    reader = csv.reader(lines, **fmtparams)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        problem = str(exc)
+        if "field larger than field limit" in problem:
+            problem = f"a field is longer than {csv.field_size_limit():,} characters"
+        raise ImportFileError(lines.path, lines.line, f"is not valid CSV: {problem}") from None
+
+
+def require_length(path: Path, line: int, column: str, value: str, limit: int) -> None:
+    """A key longer than its column cannot be cut short (two keys could become one row)."""
+    if len(value) > limit:
+        raise ImportFileError(path, line, f"{column} is {len(value):,} characters long, at most {limit} fit")
 
 
 @dataclass

@@ -4,12 +4,16 @@ MovieLens is licensed for research use without redistribution: it is read in pla
 shared data folder and never copied into the repository. Users get external ids
 "movielens:<id>", movies SKUs "ML-<id>" with their genres as categories under "Movies", and
 each rating becomes a `rating` event with a deterministic id, so a rerun adds nothing.
+
+All or nothing: the import is one transaction, and a bad file (NUL byte, oversized field, an
+empty file) raises ImportFileError naming the file and line, which rolls back the users and
+movies already written. Malformed lines are skipped and counted, as in the UCI importer.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -22,7 +26,7 @@ from tqdm import tqdm
 
 from ..models import Category, Event, Product, User
 from ..services.events import event_id_for
-from .common import ImportReport, ensure_categories, open_text, table_counts
+from .common import ImportFileError, ImportReport, csv_records, ensure_categories, open_lines, table_counts
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,11 @@ REFERENCE_YEAR = 1998
 NOMINAL_PRICE = Decimal("3.99")
 RATINGS_PER_CHUNK = 10_000
 ENCODING = "latin-1"  # u.item has accented titles in ISO-8859-1
+# Ids up to 9 digits (ML-100K has 943 users, 1,682 movies); a timestamp up to 10 digits (year
+# 2286): anything longer is a malformed line, not a value to overflow a column with.
+_ID = re.compile(r"[0-9]{1,9}")
+_STAMP = re.compile(r"[0-9]{1,10}")
+MAX_AGE = 120
 
 
 def _required(directory: Path, name: str) -> Path:
@@ -48,15 +57,14 @@ def import_movielens(*, directory: str | Path, limit_rows: int | None = None, pr
     started = time.perf_counter()
     report = ImportReport(dataset=DATASET)
     counted = {"categories": Category, "products": Product, "users": User, "events": Event}
-    before = table_counts(counted)
     user_path, item_path, data_path = (_required(directory, n) for n in ("u.user", "u.item", "u.data"))
-    genres = _read_genres(directory / "u.genre")
-
-    user_ids = _import_users(user_path, report)
-    product_ids = _import_items(item_path, genres, report)
-    _import_ratings(data_path, user_ids, product_ids, report, limit_rows=limit_rows, progress=progress)
-
-    after = table_counts(counted)
+    with transaction.atomic():
+        before = table_counts(counted)
+        genres = _read_genres(directory / "u.genre")
+        user_ids = _import_users(user_path, report)
+        product_ids = _import_items(item_path, genres, report)
+        _import_ratings(data_path, user_ids, product_ids, report, limit_rows=limit_rows, progress=progress)
+        after = table_counts(counted)
     report.created = {label: after[label] - before[label] for label in counted}
     report.totals = after
     report.seconds = time.perf_counter() - started
@@ -70,28 +78,38 @@ def _read_genres(path: Path) -> list[str]:
                 "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
                 "Romance", "Sci-Fi", "Thriller", "War", "Western"]
     genres: list[tuple[int, str]] = []
-    with open_text(path, ENCODING) as handle:
-        for line in handle:
-            if "|" in line:
-                name, index = line.strip().split("|")
-                genres.append((int(index), name))
+    with open_lines(path, ENCODING) as lines:
+        for line in lines:
+            name, _, index = line.strip().partition("|")
+            if name and _ID.fullmatch(index):
+                genres.append((int(index), name[:120]))
+            elif line.strip():
+                raise ImportFileError(path, lines.line, "not a genre line (name|index)")
+    if not genres:
+        raise ImportFileError(path, None, "the file is empty (no genres)")
     return [name for _, name in sorted(genres)]
+
+
+def _require_lines(path: Path, lines_read: int) -> None:
+    if lines_read == 0:
+        raise ImportFileError(path, None, "the file is empty")
 
 
 def _import_users(path: Path, report: ImportReport) -> dict[str, int]:
     unusable = make_password(None)
     rows = []
-    with open_text(path, ENCODING) as handle:
-        for parts in csv.reader(handle, delimiter="|"):
+    with open_lines(path, ENCODING) as lines:
+        for parts in csv_records(lines, delimiter="|"):
             report.rows_read += 1
-            if len(parts) < 5 or not parts[0].isdigit() or not parts[1].isdigit():
+            if len(parts) < 5 or not _ID.fullmatch(parts[0]) or not _ID.fullmatch(parts[1]) \
+                    or not 0 < int(parts[1]) <= MAX_AGE:
                 report.skipped["u.user: malformed line"] += 1
                 continue
             gender = {"M": "m", "F": "f"}.get(parts[2].strip().upper(), "")
             rows.append(User(username=f"ml-user-{parts[0]}", external_id=f"movielens:{parts[0]}",
                              birth_year=REFERENCE_YEAR - int(parts[1]), gender=gender, password=unusable))
-    with transaction.atomic():
-        User.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+        _require_lines(path, lines.line)
+    User.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
     return {ext.split(":", 1)[1]: pk for ext, pk in
             User.objects.filter(external_id__startswith="movielens:").values_list("external_id", "id")}
 
@@ -100,11 +118,11 @@ def _import_items(path: Path, genres: list[str], report: ImportReport) -> dict[s
     movies = ensure_categories(["Movies"])["Movies"]
     categories = ensure_categories(genres, parent=movies, slug_prefix="movies-")
     rows = []
-    with open_text(path, ENCODING) as handle:
-        for parts in csv.reader(handle, delimiter="|"):
+    with open_lines(path, ENCODING) as lines:
+        for parts in csv_records(lines, delimiter="|"):
             report.rows_read += 1
             flags = parts[5:]
-            if len(parts) < 6 or not parts[0].isdigit():
+            if len(parts) < 6 or not _ID.fullmatch(parts[0]):
                 report.skipped["u.item: malformed line"] += 1
                 continue
             movie_genres = [genres[i] for i, flag in enumerate(flags[:len(genres)]) if flag.strip() == "1"]
@@ -114,10 +132,10 @@ def _import_items(path: Path, genres: list[str], report: ImportReport) -> dict[s
                 category=categories[movie_genres[0]] if movie_genres else None,
                 price=NOMINAL_PRICE,
                 stock=1000,
-                attributes={"source": SOURCE, "genres": movie_genres, "release_date": parts[2]},
+                attributes={"source": SOURCE, "genres": movie_genres, "release_date": parts[2][:32]},
             ))
-    with transaction.atomic():
-        Product.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+        _require_lines(path, lines.line)
+    Product.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
     return {sku[3:]: pk for sku, pk in Product.objects.filter(sku__startswith="ML-").values_list("sku", "id")}
 
 
@@ -126,19 +144,18 @@ def _import_ratings(path: Path, user_ids: dict[str, int], product_ids: dict[str,
     batch: list[Event] = []
 
     def flush() -> None:
-        with transaction.atomic():
-            Event.objects.bulk_create(batch, ignore_conflicts=True, batch_size=5000)
+        Event.objects.bulk_create(batch, ignore_conflicts=True, batch_size=5000)
         batch.clear()
 
-    with open_text(path, ENCODING) as handle:
-        bar = tqdm(handle, total=limit_rows or 100_000, desc="ratings", unit=" rows", unit_scale=True,
+    with open_lines(path, ENCODING) as lines:
+        bar = tqdm(lines, total=limit_rows or 100_000, desc="ratings", unit=" rows", unit_scale=True,
                    file=sys.stderr, disable=not progress, mininterval=0.5)
         for count, line in enumerate(bar, start=1):
             if limit_rows is not None and count > limit_rows:
                 break
             report.rows_read += 1
             parts = line.split()
-            if len(parts) != 4 or not all(p.isdigit() for p in parts):
+            if len(parts) != 4 or not all(_ID.fullmatch(p) for p in parts[:3]) or not _STAMP.fullmatch(parts[3]):
                 report.skipped["u.data: malformed line"] += 1
                 continue
             user, item, rating, stamp = parts
@@ -158,5 +175,7 @@ def _import_ratings(path: Path, user_ids: dict[str, int], product_ids: dict[str,
             if len(batch) >= RATINGS_PER_CHUNK:
                 flush()
         bar.close()
+        if limit_rows != 0:
+            _require_lines(path, lines.line)
     if batch:
         flush()

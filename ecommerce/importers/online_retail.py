@@ -1,19 +1,22 @@
 """Import the UCI Online Retail data set (invoice lines of a UK gift shop, 2010-12 to 2011-12).
 
-Two streaming passes over the CSV (plain or gzipped), so memory stays bounded by the number of
-distinct products and customers (a few thousand), never by the number of rows:
+All or nothing: the whole import is one transaction, and a bad file (truncated or corrupt
+gzip, a NUL byte, invalid UTF-8, an oversized field or key, no rows, a wrong header) raises
+ImportFileError naming the file and line before anything is written, because:
 
-1. scan: validate every row, count skips by reason, and aggregate per stock code (the most
-   common description -> title, the latest positive price, units sold) and per customer (the
-   most common country). Then products, categories and customers are created in bulk.
-2. load: group rows by invoice and write orders, order lines and purchase events in chunks of
-   invoices, each chunk in one transaction.
+1. scan: validates every line of the file, counts skipped rows by reason, and aggregates per
+   stock code (the most common description -> title, the latest positive price, units sold)
+   and per customer (the most common country). Nothing is written while the file is read.
+2. write (one transaction): categories, products and customers in bulk, then orders, order
+   lines and purchase events in chunks of invoices (a chunk is one round of statements, not a
+   commit). Any error, a second read of a file that changed meanwhile included, rolls back all.
 
-Every write is keyed by a natural key (Product.sku, User.external_id, Order.number,
-(OrderItem.order, line_number), the deterministic Event id) and inserted with
-ignore_conflicts, so a rerun, or a full run after a `--limit-rows` run, adds only what is
-missing. Existing products and customers are never overwritten (a merchant may have edited
-them).
+Streaming keeps memory bounded by the number of distinct products and customers (a few
+thousand), never by the number of rows. Every write is keyed by a natural key (Product.sku,
+User.external_id, Order.number, (OrderItem.order, line_number), the deterministic Event id) and
+inserted ignoring conflicts, so a rerun, or a full run after a `--limit-rows` run, adds only
+what is missing. Existing products and customers are never overwritten (a merchant may have
+edited them).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from tqdm import tqdm
 
@@ -38,13 +41,16 @@ from ..models import Category, Event, Order, OrderItem, Product, User
 from ..services.events import event_id_for
 from .common import (
     CATEGORY_NAMES,
+    ImportFileError,
     ImportReport,
     bulk_load_session,
     category_for_description,
+    csv_records,
     display_title,
     ensure_categories,
     insert_ignoring_conflicts,
-    open_text,
+    open_lines,
+    require_length,
     table_counts,
 )
 
@@ -55,11 +61,20 @@ DATASET = "online_retail"
 # orders, never recommended, advertised or counted as products (Product.is_non_product).
 FEE_STOCK_CODES = frozenset({"POST", "DOT", "M", "C2", "BANK CHARGES", "D", "AMAZONFEE", "B", "CRUK", "S"})
 COLUMNS = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country")
-# ~1,000 invoices are ~21,000 lines: one transaction of a few MB, and few round trips.
+# ~1,000 invoices are ~21,000 lines: a few MB of rows per round of statements, few round trips.
 INVOICES_PER_CHUNK = 1000
 INSERT_BATCH = 5000
 SOURCE = "uci"
 ITEM_COLUMNS = ["order_id", "product_id", "title", "quantity", "unit_price", "line_number"]
+# Keys cannot be cut short to fit: the column lengths of the rows they become.
+KEY_LIMITS = {"InvoiceNo": Order._meta.get_field("number").max_length,
+              "StockCode": Product._meta.get_field("sku").max_length,
+              "CustomerID": User._meta.get_field("external_id").max_length}
+MAX_QUANTITY = 2**31 - 1  # IntegerField on every database
+MAX_PRICE = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)
+# Serialises imports on PostgreSQL (pg_advisory_xact_lock): a second run waits for the first
+# to commit or roll back, then finds its rows and adds only what is missing.
+ADVISORY_LOCK_KEY = 0x5543_4931  # "UCI1"
 EVENT_COLUMNS = ["id", "type", "occurred_at", "received_at", "user_id", "anonymous_id", "session_key",
                  "product_id", "query", "properties"]
 
@@ -126,6 +141,8 @@ def parse_row(raw: list[str], index: dict[str, int]) -> tuple[RetailRow | None, 
         return None, "quantity is not an integer"
     if quantity == 0:
         return None, "zero quantity"
+    if abs(quantity) > MAX_QUANTITY:
+        return None, "quantity out of range"
     try:
         unit_price = Decimal(price_raw.strip())
     except InvalidOperation:
@@ -134,6 +151,8 @@ def parse_row(raw: list[str], index: dict[str, int]) -> tuple[RetailRow | None, 
         return None, "unit price is not a number"
     if unit_price < 0:
         return None, "negative unit price (an accounting adjustment, not a sale)"
+    if unit_price > MAX_PRICE:
+        return None, "unit price out of range"
     if unit_price == 0 and is_fee_code(stock_code):
         return None, "zero price on a fee line"
     try:
@@ -151,24 +170,35 @@ RowFilter = Callable[[RetailRow], bool]
 
 def _rows(path: Path, *, limit_rows: int | None, report: ImportReport | None,
           keep: RowFilter | None, progress: bool, desc: str, total: int | None) -> Iterator[RetailRow]:
-    """Stream validated rows; count reads and skips into `report` when given (the first pass)."""
-    with open_text(path) as handle:
-        reader = csv.reader(handle)
+    """Stream validated rows; count reads and skips into `report` when given (the first pass).
+
+    Raises ImportFileError for a file that cannot be trusted as a whole (see the module doc).
+    """
+    with open_lines(path) as lines:
+        reader = csv_records(lines)
         header = next(reader, None)
         if header is None:
-            return
+            raise ImportFileError(path, None, "the file is empty (no header line)")
         header = [h.strip().lstrip("\ufeff") for h in header]
         missing = [c for c in COLUMNS if c not in header]
         if missing:
-            raise ValueError(f"{path.name} is not a UCI Online Retail file: missing columns {', '.join(missing)}")
+            raise ImportFileError(path, 1, f"not a UCI Online Retail file: missing columns {', '.join(missing)}")
         index = {name: header.index(name) for name in COLUMNS}
+        keys = [(name, index[name], limit) for name, limit in KEY_LIMITS.items()]
         bar = tqdm(reader, total=total, desc=desc, unit=" rows", unit_scale=True, file=sys.stderr,
                    disable=not progress, mininterval=0.5)
-        for count, raw in enumerate(bar, start=1):
-            if limit_rows is not None and count > limit_rows:
+        count = data_rows = 0
+        for raw in bar:
+            if limit_rows is not None and count >= limit_rows:
                 break
+            count += 1
             if not raw:
                 continue
+            data_rows += 1
+            for name, column, limit in keys:
+                if column < len(raw) and len(raw[column]) > limit:  # cheap test first: rare
+                    value = _customer_id(raw[column]) if name == "CustomerID" else raw[column].strip()
+                    require_length(path, lines.line, name, value, limit)
             row, reason = parse_row(raw, index)
             if row is not None and keep is not None and not keep(row):
                 continue
@@ -179,6 +209,8 @@ def _rows(path: Path, *, limit_rows: int | None, report: ImportReport | None,
             if row is not None:
                 yield row
         bar.close()
+        if data_rows == 0 and limit_rows != 0:
+            raise ImportFileError(path, lines.line + 1, "no data rows after the header")
 
 
 @dataclass
@@ -197,13 +229,19 @@ def import_online_retail(
     keep: RowFilter | None = None,
     progress: bool = True,
 ) -> ImportReport:
-    """Import (or complete) the UCI Online Retail file at `path`. Safe to run again."""
+    """Import (or complete) the UCI Online Retail file at `path`, all or nothing. Safe to rerun.
+
+    Raises ImportFileError (a ValueError) for a bad file; nothing is written then.
+    """
     path = Path(path)
     started = time.perf_counter()
     report = ImportReport(dataset=DATASET)
     counted = {"categories": Category, "products": Product, "customers": User, "orders": Order,
                "order_items": OrderItem, "events": Event}
-    with bulk_load_session():
+    with bulk_load_session(), transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
         before = table_counts(counted)
         report = _import(path, report, limit_rows=limit_rows, keep=keep, progress=progress)
         after = table_counts(counted)
@@ -242,7 +280,7 @@ def _import(path: Path, report: ImportReport, *, limit_rows: int | None, keep: R
     user_ids = _create_customers(countries)
     del products, countries
 
-    # Pass 2: orders, lines and purchase events, a chunk of invoices per transaction.
+    # Pass 2: orders, lines and purchase events, a chunk of invoices at a time.
     next_line: dict[str, int] = defaultdict(int)  # an invoice split across the file keeps counting
     chunk: dict[str, list[RetailRow]] = {}
     for row in _rows(path, limit_rows=limit_rows, report=None, keep=keep, progress=progress,
@@ -280,8 +318,7 @@ def _create_products(products: dict[str, _ProductStats]) -> dict[str, int]:
             is_non_product=fee,
             attributes={"source": SOURCE, "uci_description": raw_title},
         ))
-    with transaction.atomic():
-        Product.objects.bulk_create(rows, ignore_conflicts=True, batch_size=INSERT_BATCH)
+    Product.objects.bulk_create(rows, ignore_conflicts=True, batch_size=INSERT_BATCH)
     return dict(Product.objects.values_list("sku", "id"))
 
 
@@ -292,8 +329,7 @@ def _create_customers(countries: dict[str, Counter]) -> dict[str, int]:
              password=unusable, is_active=True)
         for cid, counter in countries.items()
     ]
-    with transaction.atomic():
-        User.objects.bulk_create(rows, ignore_conflicts=True, batch_size=INSERT_BATCH)
+    User.objects.bulk_create(rows, ignore_conflicts=True, batch_size=INSERT_BATCH)
     ids: dict[str, int] = {}
     wanted = list(countries)
     for start in range(0, len(wanted), 2000):  # bounded IN lists for SQLite's parameter limit
@@ -320,36 +356,35 @@ def _write_invoices(chunk: dict[str, list[RetailRow]], product_ids: dict[str, in
             country=first.country,
             source=SOURCE,
         ))
-    with transaction.atomic():
-        Order.objects.bulk_create(orders, ignore_conflicts=True, batch_size=INSERT_BATCH)
-        order_ids = dict(Order.objects.filter(number__in=list(chunk)).values_list("number", "id"))
-        # Lines and events of a chunk are written in one transaction, so an invoice that already
-        # has every line we are about to write also has its events: skip it (fast reruns).
-        existing_lines = dict(
-            OrderItem.objects.filter(order_id__in=list(order_ids.values()))
-            .values("order_id").annotate(n=Count("id")).values_list("order_id", "n")
-        )
-        items: list[tuple] = []
-        events: list[tuple] = []
-        for invoice, lines in chunk.items():
-            order_id = order_ids[invoice]
-            if existing_lines.get(order_id, 0) >= next_line[invoice] + len(lines):
-                next_line[invoice] += len(lines)
-                continue
-            for row in lines:
-                next_line[invoice] += 1
-                line_number = next_line[invoice]
-                product_id = product_ids[row.stock_code]
-                items.append((order_id, product_id, row.description or row.stock_code, row.quantity,
-                              row.unit_price, line_number))
-                if row.quantity > 0 and row.unit_price > 0 and not row.is_cancellation \
-                        and not is_fee_code(row.stock_code):
-                    events.append((
-                        event_id_for(SOURCE, invoice, line_number), Event.Type.PURCHASE.value,
-                        row.invoiced_at, row.invoiced_at,
-                        user_ids.get(row.customer_id) if row.customer_id else None, "", "", product_id, "",
-                        {"order": invoice, "quantity": row.quantity, "price": str(row.unit_price),
-                         "source": SOURCE},
-                    ))
-        insert_ignoring_conflicts(OrderItem, ITEM_COLUMNS, items)
-        insert_ignoring_conflicts(Event, EVENT_COLUMNS, events)
+    Order.objects.bulk_create(orders, ignore_conflicts=True, batch_size=INSERT_BATCH)
+    order_ids = dict(Order.objects.filter(number__in=list(chunk)).values_list("number", "id"))
+    # Lines and events are written in the same transaction, so an invoice that already has
+    # every line we are about to write also has its events: skip it (fast reruns).
+    existing_lines = dict(
+        OrderItem.objects.filter(order_id__in=list(order_ids.values()))
+        .values("order_id").annotate(n=Count("id")).values_list("order_id", "n")
+    )
+    items: list[tuple] = []
+    events: list[tuple] = []
+    for invoice, lines in chunk.items():
+        order_id = order_ids[invoice]
+        if existing_lines.get(order_id, 0) >= next_line[invoice] + len(lines):
+            next_line[invoice] += len(lines)
+            continue
+        for row in lines:
+            next_line[invoice] += 1
+            line_number = next_line[invoice]
+            product_id = product_ids[row.stock_code]
+            items.append((order_id, product_id, row.description or row.stock_code, row.quantity,
+                          row.unit_price, line_number))
+            if row.quantity > 0 and row.unit_price > 0 and not row.is_cancellation \
+                    and not is_fee_code(row.stock_code):
+                events.append((
+                    event_id_for(SOURCE, invoice, line_number), Event.Type.PURCHASE.value,
+                    row.invoiced_at, row.invoiced_at,
+                    user_ids.get(row.customer_id) if row.customer_id else None, "", "", product_id, "",
+                    {"order": invoice, "quantity": row.quantity, "price": str(row.unit_price),
+                     "source": SOURCE},
+                ))
+    insert_ignoring_conflicts(OrderItem, ITEM_COLUMNS, items)
+    insert_ignoring_conflicts(Event, EVENT_COLUMNS, events)

@@ -1,10 +1,18 @@
-"""python manage.py import_dataset online_retail PATH | movielens DIR [--limit-rows N]"""
+"""python manage.py import_dataset online_retail PATH | movielens DIR [--limit-rows N]
+
+An import is all or nothing: any failure rolls the whole import back and ends in one
+CommandError line (file, line, problem) with exit status 1.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -12,7 +20,8 @@ class Command(BaseCommand):
         "Import a real data set. online_retail PATH: the UCI Online Retail CSV (.csv or .csv.gz) "
         "into products, customers, orders, order lines and purchase events. movielens DIR: the "
         "MovieLens 100K folder (u.user, u.item, u.data) into users, products and rating events, "
-        "for benchmarks only. Both are safe to rerun: nothing is added twice."
+        "for benchmarks only. Both are all or nothing (a bad file writes no row) and safe to rerun: "
+        "nothing is added twice."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,19 +42,26 @@ class Command(BaseCommand):
                 raise CommandError(f"No such file: {path}")
             from ecommerce.importers.online_retail import import_online_retail
 
-            try:
-                report = import_online_retail(path=path, limit_rows=limit, progress=progress)
-            except ValueError as exc:
-                raise CommandError(str(exc)) from exc
+            def run():
+                return import_online_retail(path=path, limit_rows=limit, progress=progress)
         else:
             if not path.is_dir():
                 raise CommandError(f"No such folder: {path}")
             from ecommerce.importers.movielens import import_movielens
 
-            try:
-                report = import_movielens(directory=path, limit_rows=limit, progress=progress)
-            except (ValueError, FileNotFoundError) as exc:
-                raise CommandError(str(exc)) from exc
+            def run():
+                return import_movielens(directory=path, limit_rows=limit, progress=progress)
+        try:
+            report = run()
+        except (ValueError, FileNotFoundError) as exc:  # ImportFileError is a ValueError
+            raise CommandError(f"{exc}. Nothing was imported.") from exc
+        except OSError as exc:  # unreadable file: permissions, I/O error
+            raise CommandError(f"{path}: cannot read ({exc.strerror or exc}). Nothing was imported.") from exc
+        except DatabaseError as exc:  # a backstop: rows are validated before they are written
+            logger.warning("import.database_error", extra={"dataset": options["dataset"]})
+            problem = " ".join(str(exc).split())
+            raise CommandError(f"{path}: the database refused the import ({problem}). "
+                               "Nothing was imported.") from exc
         for line in report.lines():
             self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS("Import finished."))
