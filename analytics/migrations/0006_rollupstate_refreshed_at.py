@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0004_cohortcell'),
+        ('analytics', '0005_roles'),
     ]
 
     operations = [
