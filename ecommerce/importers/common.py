@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -135,6 +136,17 @@ class ImportReport:
     created: dict[str, int] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # The span of the dates the file's rows carry: rollups and other derived tables of those days
+    # must be recomputed after the import (ecommerce.plugins.data_loaded).
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+    def saw(self, when: datetime) -> None:
+        """Widen the dated span to include `when`."""
+        if self.first_at is None or when < self.first_at:
+            self.first_at = when
+        if self.last_at is None or when > self.last_at:
+            self.last_at = when
 
     @property
     def rows_skipped(self) -> int:

@@ -163,6 +163,7 @@ def _import_ratings(path: Path, user_ids: dict[str, int], product_ids: dict[str,
                 report.skipped["u.data: unknown user or item"] += 1
                 continue
             occurred_at = datetime.fromtimestamp(int(stamp), tz=UTC)
+            report.saw(occurred_at)
             batch.append(Event(
                 id=event_id_for(SOURCE, user, item, stamp),
                 type=Event.Type.RATING,

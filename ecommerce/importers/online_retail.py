@@ -206,6 +206,8 @@ def _rows(path: Path, *, limit_rows: int | None, report: ImportReport | None,
                 report.rows_read += 1
                 if row is None:
                     report.skipped[reason] += 1
+                else:
+                    report.saw(row.invoiced_at)
             if row is not None:
                 yield row
         bar.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -217,3 +218,17 @@ def test_import_online_retail_full_uci_file_lands_whole_and_idempotently():
     # then nothing is added
     assert _counts() == before
     assert all(count == 0 for count in again.created.values())
+
+
+def test_import_command_queues_the_analytics_refresh_of_the_imported_days(tmp_path, django_capture_on_commit_callbacks):
+    from analytics.models import DailyMetric
+
+    path = _write_csv(tmp_path)
+    out = io.StringIO()
+    # when the command imports (the refresh it queues runs once the import has committed)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_dataset", "online_retail", str(path), "--no-progress", stdout=out)
+    # then the dated span of the imported rows (skipped rows do not count) is rolled up, nothing else run
+    assert "Queued a refresh of analytics for 2010-12-01 to 2011-01-05." in out.getvalue()
+    assert DailyMetric.objects.filter(metric="orders", day="2010-12-01").get().count == 1
+    assert DailyMetric.objects.filter(metric="orders", day="2011-01-05").exists()
