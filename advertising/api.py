@@ -15,20 +15,20 @@ from rest_framework.views import APIView
 
 from ecommerce.errors import NotFound
 from ecommerce.models import Category
+from ecommerce.privacy import Tracking, tracking_for
 
 from . import conf, services
 from .models import Ad, Campaign
 from .selectors import audience_estimate
 
 
-def _ensure_session_key(request: HttpRequest) -> str:
-    """Frequency caps per session need a session; create one (a functional cookie) if missing."""
+def _tracking_with_session(request: HttpRequest) -> Tracking:
+    """The consent rule's answer; with consent, frequency caps per session need a session key,
+    so one is created if missing. Without consent no session is created."""
     session = getattr(request, "session", None)
-    if session is None:
-        return ""
-    if not session.session_key:
+    if session is not None and not session.session_key and tracking_for(request).allowed:
         session.save()
-    return session.session_key or ""
+    return tracking_for(request)
 
 
 class ServeInput(serializers.Serializer):
@@ -57,7 +57,7 @@ class AdServeApi(APIView):
         page = services.PageContext(slot=params["slot"], product_id=params.get("product_id"),
                                     category_id=category_id, query=params.get("query", ""))
         n = params.get("n") or conf.slot_sizes().get(params["slot"], 1)
-        ads = services.ads_serve(user=request.user, session_key=_ensure_session_key(request), page=page, n=n)
+        ads = services.ads_serve(tracking=_tracking_with_session(request._request), page=page, n=n)
         return Response({"ads": ads})
 
 
@@ -66,8 +66,7 @@ class AdServeApi(APIView):
 def ad_click_view(request: HttpRequest, token: str) -> HttpResponse:
     """GET ads/click/<token>/ -> 302 to the ad's own landing URL, or 400 for a bad token."""
     try:
-        landing_url = services.ad_click(token=token, user=request.user,
-                                        session_key=getattr(request.session, "session_key", "") or "")
+        landing_url = services.ad_click(token=token, tracking=tracking_for(request))
     except services.InvalidClickToken as exc:
         return HttpResponseBadRequest(str(exc), content_type="text/plain")
     return HttpResponseRedirect(landing_url)

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from ecommerce.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from ecommerce.models import Category, Order, Product, User
+from ecommerce.privacy import Tracking
 from ecommerce.roles import ADD_ANY_CAMPAIGN, CHANGE_ALL_CAMPAIGNS, user_can
 
 from . import auction, conf
@@ -257,9 +258,16 @@ def click_token_for(impression_id: int) -> str:
 
 
 def ads_serve(
-    *, user: User | None, session_key: str, page: PageContext, n: int, now: datetime | None = None,
+    *, tracking: Tracking, page: PageContext, n: int, now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Pick, price, charge (CPM) and log up to `n` ads for this shopper and page."""
+    """Pick, price, charge (CPM) and log up to `n` ads for this shopper and page.
+
+    Without tracking consent (ecommerce.privacy.tracking_for) the auction sees an anonymous
+    shopper (contextual ads only, no profile or history) and the impression is stored without
+    user, session or demographic fields; frequency-capped campaigns are left out, since their
+    caps cannot be counted for a shopper we may not recognise.
+    """
+    user, session_key = tracking.user, tracking.session_key
     if page.slot not in SLOTS:
         raise UnknownSlot(f"Unknown slot {page.slot!r}; use one of {', '.join(SLOTS)}.")
     n = max(0, min(n, conf.max_ads_per_request()))
@@ -268,6 +276,11 @@ def ads_serve(
     pairs = live_ads_cached()
     if not pairs or n == 0:
         return []
+    if not tracking.allowed:
+        pairs = [(spec, ad) for spec, ad in pairs
+                 if spec.campaign.cap_per_user_day is None and spec.campaign.cap_per_session is None]
+        if not pairs:
+            return []
     specs = {spec.campaign.id: spec.campaign for spec, _ in pairs}
     shopper = shopper_context(user=user, session_key=session_key, campaigns=list(specs.values()), now=now)
     seconds = local_now.hour * 3600 + local_now.minute * 60 + local_now.second
@@ -334,7 +347,7 @@ def ads_serve(
 
 # --- clicks ---------------------------------------------------------------------------------
 
-def ad_click(*, token: str, user: User | None = None, session_key: str = "") -> str:
+def ad_click(*, token: str, tracking: Tracking) -> str:
     """Verify the signed token, record the click once, charge CPC once; return the landing URL.
 
     The redirect target is ALWAYS the ad's stored landing URL: the token carries only an
@@ -354,12 +367,13 @@ def ad_click(*, token: str, user: User | None = None, session_key: str = "") -> 
     if not landing_url_is_safe(landing_url):  # rows written around validation: never redirect off-scheme
         logger.warning("advertising.unsafe_landing_url", extra={"ad_id": impression.ad_id})
         landing_url = "/"
-    authenticated_user = user if (user is not None and user.is_authenticated) else None
+    # Billed either way; linked to the shopper only with consent (tracking.user is None without).
+    authenticated_user = tracking.user
     try:
         with transaction.atomic():
             click = Click.objects.create(
                 impression=impression, campaign_id=impression.campaign_id, ad_id=impression.ad_id,
-                user=authenticated_user or impression.user,
+                user=authenticated_user or (impression.user if tracking.allowed else None),
             )
             charged = Decimal("0")
             if impression.bid_type == Campaign.BidType.CPC:
@@ -376,7 +390,7 @@ def ad_click(*, token: str, user: User | None = None, session_key: str = "") -> 
     from ecommerce.services.events import event_record
 
     event_record(
-        type="ad_click", user=authenticated_user, product_id=impression.ad.product_id, session_key=session_key,
+        type="ad_click", tracking=tracking, product_id=impression.ad.product_id,
         properties={"ad_id": impression.ad_id, "campaign_id": impression.campaign_id,
                     "impression_id": impression.pk, "slot": impression.slot},
     )
@@ -470,24 +484,37 @@ def ad_counters_refresh() -> None:
 
 # --- privacy --------------------------------------------------------------------------------
 
-def erase_ad_data_of(user: User) -> dict[str, int]:
+def _ad_rows_of(user: User, subject: Any) -> tuple[Any, Any]:
+    """The shopper's impressions (account or pre-login sessions) and the clicks on them."""
+    session_keys = sorted(getattr(subject, "session_keys", ()) or ())
+    who = Q(user=user) | (Q(user__isnull=True, session_key__in=session_keys) if session_keys else Q(pk__in=[]))
+    impressions = Impression.objects.filter(who)
+    clicks = Click.objects.filter(Q(user=user) | Q(user__isnull=True, impression__in=impressions.values("pk")))
+    return impressions, clicks
+
+
+def erase_ad_data_of(user: User, *, subject: Any = None) -> dict[str, int]:
     """Unlink the shopper from impressions/clicks (billing records stay, anonymous)."""
-    impressions = Impression.objects.filter(user=user).update(user=None, session_key="", features={})
-    clicks = Click.objects.filter(user=user).update(user=None)
+    impressions, clicks = _ad_rows_of(user, subject)
+    n_clicks = clicks.update(user=None)  # before the impressions lose the session key that finds them
+    n_impressions = impressions.update(user=None, session_key="", features={})
     scores, _ = AudienceScore.objects.filter(user=user).delete()
-    return {"impressions": impressions, "clicks": clicks, "audience_scores": scores}
+    return {"impressions": n_impressions, "clicks": n_clicks, "audience_scores": scores}
 
 
-def export_ad_data_of(user: User) -> dict[str, Any]:
+def export_ad_data_of(user: User, *, subject: Any = None) -> dict[str, Any]:
+    impressions, clicks = _ad_rows_of(user, subject)
     return {
         "ad_impressions": [
-            {"ad_id": i.ad_id, "campaign_id": i.campaign_id, "slot": i.slot, "shown_at": i.created_at.isoformat()}
-            for i in Impression.objects.filter(user=user).order_by("created_at")[:50_000]
+            {"ad_id": i.ad_id, "campaign_id": i.campaign_id, "slot": i.slot, "shown_at": i.created_at.isoformat(),
+             "session_key": i.session_key, "features": i.features}
+            for i in impressions.order_by("created_at")[:50_000]
         ],
         "ad_clicks": [
             {"ad_id": c.ad_id, "campaign_id": c.campaign_id, "clicked_at": c.created_at.isoformat()}
-            for c in Click.objects.filter(user=user).order_by("created_at")[:50_000]
+            for c in clicks.order_by("created_at")[:50_000]
         ],
+        "audience_scores": list(AudienceScore.objects.filter(user=user).values("campaign_id", "score")),
     }
 
 

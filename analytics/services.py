@@ -12,7 +12,7 @@ from django.db import transaction
 from ecommerce.errors import DomainError
 from ecommerce.models import User
 
-from .models import Segment, SegmentMembership
+from .models import DailyActor, Segment, SegmentMembership
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +57,36 @@ def segment_save(
     return segment
 
 
-def segment_memberships_erase(user: User) -> dict[str, int]:
-    """Privacy erasure step: a shopper's segment memberships are personal data."""
+def _actor_keys(user: User, subject: Any) -> list[str]:
+    """The shopper's keys in the actor-day rollup: "u<id>" and "a<anonymous id>" (the rollups'
+    actor_expr), the anonymous ids being those ecommerce.privacy proved to be theirs."""
+    if subject is not None:
+        return list(subject.actor_keys())
+    return [f"u{user.pk}"]
+
+
+def segment_memberships_erase(user: User, *, subject: Any = None) -> dict[str, int]:
+    """Privacy erasure step: segment memberships and actor-day rows are personal data.
+
+    Actor-day rows are deleted, not re-keyed: re-running the rollup over the (now anonymous)
+    events would not count the shopper either. Aggregates (daily metrics, HyperLogLog sketches,
+    cohort cells) hold counts only and stay.
+    """
     deleted, _ = SegmentMembership.objects.filter(user=user).delete()
-    return {"segment_memberships": deleted}
+    actor_days, _ = DailyActor.objects.filter(actor__in=_actor_keys(user, subject)).delete()
+    return {"segment_memberships": deleted, "daily_actors": actor_days}
 
 
-def segment_memberships_export(user: User) -> list[str]:
-    """Privacy export step: which segments the shopper is in."""
-    return sorted(SegmentMembership.objects.filter(user=user).values_list("segment__key", flat=True))
+def segment_memberships_export(user: User, *, subject: Any = None) -> dict[str, Any]:
+    """Privacy export step: which segments the shopper is in, and the actor-day rows."""
+    return {
+        "segments": sorted(SegmentMembership.objects.filter(user=user).values_list("segment__key", flat=True)),
+        "active_days": [
+            {"day": row["day"].isoformat(), "metric": row["metric"], "actor": row["actor"], "country": row["country"]}
+            for row in DailyActor.objects.filter(actor__in=_actor_keys(user, subject))
+            .order_by("day", "metric", "actor").values("day", "metric", "actor", "country")[:50_000]
+        ],
+    }
 
 
 def rollups_refresh_enqueue(*, start: date, end: date) -> None:

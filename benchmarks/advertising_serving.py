@@ -45,10 +45,11 @@ def bare_view(request):
 
 def session_insert_view(request):
     """A floor for any view that logs something: read the session, write one row, commit."""
+    from ecommerce.privacy import Tracking
     from ecommerce.services.events import event_record
 
     request.session.get("x")
-    event_record(type="ad_impression", session_key=request.session.session_key or "")
+    event_record(type="ad_impression", tracking=Tracking.consented(session_key=request.session.session_key or ""))
     return JsonResponse({"ads": []})
 
 

@@ -3,16 +3,40 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
+from django.utils.functional import empty
 
 from .privacy import tracking_allowed
 
 
 class PrivacyConsentMiddleware:
-    """Sets request.tracking_allowed once, so views, templates and the tracker agree."""
+    """Sets request.tracking_allowed once, so views, templates and the tracker agree; and marks
+    every personal response `Cache-Control: private, no-store`.
+
+    A middleware rather than a decorator per view: a response can only be personal if the view
+    read the session (the signed-in user is found through it; the cart, the chat and guest orders
+    hang on it), and Django flags exactly that (`session.accessed`). So one rule covers /api/me/*,
+    orders, account pages, personal recommendations, the chat and any view added later, without
+    anyone remembering a decorator; pages that never looked at the session stay cacheable.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.tracking_allowed = tracking_allowed(request)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if _is_personal(request):
+            patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+def _is_personal(request: HttpRequest) -> bool:
+    session = getattr(request, "session", None)
+    if session is not None and session.accessed and not session.is_empty():
+        return True
+    # A view may know the user without the session (an ingestion token, a test client).
+    user = getattr(request, "user", None)
+    if user is None or getattr(user, "_wrapped", None) is empty:  # never looked at: not personal
+        return False
+    return bool(getattr(user, "is_authenticated", False))

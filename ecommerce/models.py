@@ -302,6 +302,29 @@ class Event(models.Model):
         return f"{self.type} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+class UserAlias(models.Model):
+    """What a shopper did before signing in, recorded at login (ecommerce.privacy.user_login_link)
+    so that "download my data" and "delete my account" find it.
+
+    `session`: the pre-login session key (written only with tracking consent: without it nothing
+    is stored under that key). `guest_order`: the number of a guest order placed in that session
+    with the account's email. Deleted with the rest at erasure.
+    """
+
+    class Kind(models.TextChoices):
+        SESSION = "session"
+        GUEST_ORDER = "guest_order"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="aliases")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind", "value"], name="useralias_unique")]
+        verbose_name_plural = "user aliases"
+
+
 class IngestionToken(models.Model):
     """A server-side integration's key for POST /api/events/ with user_id. Only the hash is kept."""
 

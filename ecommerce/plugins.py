@@ -5,9 +5,14 @@ model training and privacy erasure have to reach all of them. Each app registers
 
     plugins.register_demo_step("advertising", seed_demo_campaigns, order=30)
     plugins.register_training_job("recommendations", train_recommenders)
-    plugins.register_erasure_step("support", erase_conversations_of)   # f(user) -> {"rows": n}
-    plugins.register_export_step("support", export_conversations_of)   # f(user) -> JSON-able
     plugins.register_data_loaded_hook("analytics", rollups_refresh_enqueue)  # f(*, start, end)
+    plugins.register_erasure_step("support", erase_conversations_of)   # f(user, *, subject) -> {"rows": n}
+    plugins.register_export_step("support", export_conversations_of)   # f(user, *, subject) -> JSON-able
+    plugins.register_login_step("support", claim_session_conversation)  # f(*, user, previous_session_key)
+
+Erasure and export steps get the ecommerce.privacy.DataSubject (the account plus its pre-login
+session keys and anonymous ids) and must cover the same rows: the export holds exactly what
+erasure removes.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ _training_jobs: list[Step] = []
 _erasure_steps: list[Step] = []
 _export_steps: list[Step] = []
 _data_loaded_hooks: list[Step] = []
+_login_steps: list[Step] = []
 
 
 def _register(bucket: list[Step], app: str, func: Callable[..., Any], order: int) -> None:
@@ -50,12 +56,13 @@ def register_training_job(app: str, func: Callable[..., Any], order: int = 50) -
 
 
 def register_erasure_step(app: str, func: Callable[..., Any], order: int = 50) -> None:
-    """func(user) -> dict of counts; erases or anonymizes that app's personal data of the user."""
+    """func(user, *, subject) -> dict of counts; erases or anonymizes that app's personal data
+    of the data subject (the user and their pre-login session keys / anonymous ids)."""
     _register(_erasure_steps, app, func, order)
 
 
 def register_export_step(app: str, func: Callable[..., Any], order: int = 50) -> None:
-    """func(user) -> JSON-able data; part of the shopper's "download my data"."""
+    """func(user, *, subject) -> JSON-able data; part of the shopper's "download my data"."""
     _register(_export_steps, app, func, order)
 
 
@@ -69,6 +76,10 @@ def data_loaded(*, start: date, end: date) -> None:
     """Tell every app that rows dated start..end (inclusive) were bulk-loaded."""
     for step in _data_loaded_hooks:
         step.func(start=start, end=end)
+def register_login_step(app: str, func: Callable[..., Any], order: int = 50) -> None:
+    """func(*, user, previous_session_key) -> None; runs when a shopper signs in, with the key of
+    the session they had before (e.g. to hand that session's chat to the account)."""
+    _register(_login_steps, app, func, order)
 
 
 def demo_steps() -> list[Step]:
@@ -85,3 +96,7 @@ def erasure_steps() -> list[Step]:
 
 def export_steps() -> list[Step]:
     return list(_export_steps)
+
+
+def login_steps() -> list[Step]:
+    return list(_login_steps)

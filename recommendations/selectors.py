@@ -467,7 +467,8 @@ def purchase_history_frame():  # -> pandas.DataFrame (pandas imported lazily: no
 
     queryset = (
         OrderItem.objects.filter(
-            quantity__gt=0, unit_price__gt=0, order__user__isnull=False, product__is_non_product=False
+            quantity__gt=0, unit_price__gt=0, order__user__isnull=False, product__is_non_product=False,
+            order__user__date_erased__isnull=True,  # erased shoppers never feed a model
         )
         .exclude(order__status=Order.Status.CANCELLED)
         .values_list("order__user_id", "product_id", "order__placed_at", "order_id", "quantity")

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ecommerce import ml
 from ecommerce.models import Event, ModelVersion, Product, User
+from ecommerce.privacy import Tracking
 from ecommerce.services.events import event_record, events_ingest
 
 from .algorithms import (
@@ -74,7 +75,9 @@ class TrainedRecommender:
 def browsing_interactions(users: list[str], items: list[str], now: pd.Timestamp | None) -> sp.csr_matrix:
     """Logged-in shoppers' views/carts/purchases as weights in [0, 1] (purchase = 1), decayed."""
     rows = list(
-        Event.objects.filter(user__isnull=False, product__isnull=False, type__in=EVENT_TYPES_FOR_TRAINING)
+        # date_erased: the exclusion list of erased shoppers (read by training and serving).
+        Event.objects.filter(user__isnull=False, user__date_erased__isnull=True, product__isnull=False,
+                             type__in=EVENT_TYPES_FOR_TRAINING)
         .values_list("user_id", "product_id", "type", "occurred_at")
         .iterator(chunk_size=20000)
     )
@@ -338,7 +341,9 @@ def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRe
     sellable = set(Product.objects.sellable().filter(pk__in=item_pks.tolist()).values_list("pk", flat=True))
     not_sellable = np.array([pk not in sellable for pk in item_pks])
     titles = {str(pk): t for pk, t in Product.objects.filter(pk__in=item_pks.tolist()).values_list("pk", "title")}
-    known_users = set(User.objects.filter(pk__in=[int(u) for u in trained.user_ids]).values_list("pk", flat=True))
+    # An artifact trained before an erasure still has that shopper's row: never serve it.
+    known_users = set(User.objects.filter(pk__in=[int(u) for u in trained.user_ids], date_erased__isnull=True)
+                      .values_list("pk", flat=True))
     rows_to_score = np.array(
         [r for r, u in enumerate(trained.user_ids)
          if int(u) in known_users and (only_user_ids is None or u in only_user_ids)],
@@ -432,13 +437,13 @@ def similar_items_precompute(*, version: ModelVersion | None, purchases: pd.Data
 # Online feedback
 
 
-def recommendation_impressions_record(*, request_user: User | None, session_key: str, slot: str,
-                                      items: list[tuple[int, int | None]]) -> int:
+def recommendation_impressions_record(*, tracking: Tracking, slot: str, items: list[tuple[int, int | None]]) -> int:
     """One recommendation_impression event per rendered item (slot, position, model version),
-    written as one batch through the core event service."""
+    written as one batch through the core event service; nothing without consent."""
     import uuid
 
-    user = request_user if request_user is not None and request_user.is_authenticated else None
+    if not tracking.allowed:
+        return 0
     now = timezone.now().isoformat()
     raw = [
         {"id": str(uuid.uuid4()), "type": Event.Type.RECOMMENDATION_IMPRESSION, "occurred_at": now,
@@ -448,14 +453,13 @@ def recommendation_impressions_record(*, request_user: User | None, session_key:
     ]
     if not raw:
         return 0
-    return events_ingest(raw_events=raw, user=user, session_key=session_key or "").accepted
+    return events_ingest(raw_events=raw, user=tracking.user, session_key=tracking.session_key).accepted
 
 
-def recommendation_click_record(*, request_user: User | None, session_key: str, slot: str, product_id: int,
+def recommendation_click_record(*, tracking: Tracking, slot: str, product_id: int,
                                 model_version: int | None, position: int | None = None) -> None:
-    user = request_user if request_user is not None and request_user.is_authenticated else None
     event_record(
-        type=Event.Type.RECOMMENDATION_CLICK, user=user, product_id=product_id, session_key=session_key or "",
+        type=Event.Type.RECOMMENDATION_CLICK, tracking=tracking, product_id=product_id,
         properties={"slot": slot, "model_version": model_version, "position": position},
     )
 

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.views.decorators.http import require_GET
 
 from ecommerce.models import Product
+from ecommerce.privacy import tracking_for
 
 from .services import recommendation_click_record
 
@@ -30,8 +31,8 @@ def recommendation_click(request: HttpRequest, product_id: int) -> HttpResponseR
         raise Http404("No such product.")
     slot = request.GET.get("slot", "")
     slot = slot if slot in ALLOWED_SLOTS else "unknown"
-    recommendation_click_record(
-        request_user=request.user, session_key=request.session.session_key or "", slot=slot,
+    recommendation_click_record(  # stores nothing without consent
+        tracking=tracking_for(request), slot=slot,
         product_id=product.pk, model_version=_int_or_none(request.GET.get("v")),
         position=_int_or_none(request.GET.get("pos")),
     )

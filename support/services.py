@@ -303,25 +303,48 @@ def intent_correct(*, message_id: int, agent: User, intent: str) -> IntentCorrec
 
 # -- privacy (registered with ecommerce.plugins) ---------------------------------------------------
 
-def conversations_erase_for(user: User) -> dict[str, int]:
+def _conversations_of(user: User, subject: Any) -> Any:
+    """The shopper's chats: their own and any left in a pre-login session of theirs."""
+    session_keys = sorted(getattr(subject, "session_keys", ()) or ())
+    pre_login = Q(user__isnull=True, session_key__in=session_keys) if session_keys else Q(pk__in=[])
+    return Conversation.objects.filter(Q(user=user) | pre_login)
+
+
+def conversations_erase_for(user: User, *, subject: Any = None) -> dict[str, int]:
     """Delete the user's conversations and messages (agents' corrections go with the messages)."""
-    conversations = Conversation.objects.filter(user=user)
+    conversations = _conversations_of(user, subject)
     counts = {"conversations": conversations.count(),
-              "messages": Message.objects.filter(conversation__user=user).count()}
+              "messages": Message.objects.filter(conversation__in=conversations.values("pk")).count()}
     conversations.delete()
     return counts
 
 
-def conversations_export_for(user: User) -> list[dict[str, Any]]:
+def conversations_export_for(user: User, *, subject: Any = None) -> list[dict[str, Any]]:
     return [
         {
             "id": c.pk, "status": c.status, "language": c.language, "created_at": c.created_at.isoformat(),
-            "csat": c.csat,
+            "csat": c.csat, "summary": c.summary,
             "messages": [{"sender": m.sender, "text": m.text, "created_at": m.created_at.isoformat()}
                          for m in c.messages.exclude(sender=Message.Sender.NOTE).order_by("id")],
         }
-        for c in Conversation.objects.filter(user=user).prefetch_related("messages").order_by("id")
+        for c in _conversations_of(user, subject).prefetch_related("messages").order_by("id")
     ]
+
+
+def conversation_claim_at_login(*, user: User, previous_session_key: str) -> int:
+    """Login step: the chat of the session that just signed in now belongs to the account.
+
+    The shopper keeps talking in the same conversation after login (the session key changes at
+    login, so it would otherwise be lost), and export and erasure find it through the account.
+    Only that session's conversations without an owner: nobody else's.
+    """
+    if not previous_session_key or not _owned(user):
+        return 0
+    claimed = Conversation.objects.filter(user__isnull=True, session_key=previous_session_key).update(
+        user=user, session_key="")
+    if claimed:
+        logger.info("support.conversation_claimed", extra={"user_id": user.pk, "conversations": claimed})
+    return claimed
 
 
 @transaction.atomic

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 
+from ecommerce.privacy import tracking_for
+
 from .. import conf, services
 
 register = template.Library()
@@ -29,12 +31,10 @@ def ad_slot(context: template.Context, slot: str) -> dict[str, Any]:
         query=str(context.get("query") or "")[:255],
     )
     session = getattr(request, "session", None)
-    if session is not None and not session.session_key:
-        session.save()  # frequency caps per session need a session key
+    if session is not None and not session.session_key and tracking_for(request).allowed:
+        session.save()  # frequency caps per session need a session key (only with consent)
     try:
-        ads = services.ads_serve(user=getattr(request, "user", None),
-                                 session_key=getattr(session, "session_key", "") or "",
-                                 page=page, n=conf.slot_sizes().get(slot, 1))
+        ads = services.ads_serve(tracking=tracking_for(request), page=page, n=conf.slot_sizes().get(slot, 1))
     except Exception:
         logger.exception("advertising.slot_failed", extra={"slot": slot})
         ads = []

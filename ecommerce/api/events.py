@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..models import IngestionToken
+from ..privacy import tracking_for
 from ..services.events import events_ingest
 from .authentication import IngestionTokenAuthentication
 
@@ -58,7 +59,8 @@ class EventIngestApi(APIView):
     )
     def post(self, request):
         trusted = isinstance(request.auth, IngestionToken)
-        if not trusted and not getattr(request._request, "tracking_allowed", False):
+        tracking = tracking_for(request._request)  # the one consent rule (ecommerce.privacy)
+        if not trusted and not tracking.allowed:
             raise PermissionDenied(
                 "Tracking consent has not been given (or Do-Not-Track is on): no events are stored."
             )
@@ -79,7 +81,8 @@ class EventIngestApi(APIView):
         events = body["events"]
         if len(events) > settings.EVENTS_MAX_BATCH:
             raise ValidationError({"events": f"At most {settings.EVENTS_MAX_BATCH} events per batch."})
-        session_key = getattr(getattr(request._request, "session", None), "session_key", None) or ""
-        user = request.user if request.user.is_authenticated else None
-        result = events_ingest(raw_events=events, user=user, session_key=session_key, trusted=trusted)
+        if trusted:  # a server-side integration: no browser session, users only by user_id
+            result = events_ingest(raw_events=events, trusted=True)
+        else:
+            result = events_ingest(raw_events=events, user=tracking.user, session_key=tracking.session_key)
         return Response(result.as_dict(), status=status.HTTP_200_OK)

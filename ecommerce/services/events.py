@@ -24,10 +24,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..models import Event, Product, User
+from ..privacy import Tracking
 
 logger = logging.getLogger(__name__)
 
 EVENT_TYPES = frozenset(Event.Type.values)
+# Facts only the server knows (a paid order, an ad shown or clicked): recorded by the server
+# itself, refused from browsers (they would fake conversions and funnels); a token may send them.
+SERVER_EVENT_TYPES = frozenset({Event.Type.PURCHASE, Event.Type.AD_IMPRESSION, Event.Type.AD_CLICK})
 _JSON_ENCODER = Event._meta.get_field("properties").encoder
 ALLOWED_KEYS = frozenset({"id", "type", "occurred_at", "anonymous_id", "product_id", "query", "properties", "user_id"})
 MAX_PROPERTIES_KEYS = 50
@@ -108,6 +112,8 @@ def _validate_one(
     event_type = raw.get("type")
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         errors["type"] = f"Unknown event type {str(event_type)[:40]!r}."
+    elif not trusted and event_type in SERVER_EVENT_TYPES:
+        errors["type"] = f"{event_type} events are recorded by the server itself; browsers may not send them."
     occurred_at, time_error = _parse_time(raw.get("occurred_at"), now, latest)
     if time_error:
         errors["occurred_at"] = time_error
@@ -311,30 +317,33 @@ def _insert_events_values(rows: list[tuple]) -> int:
 def event_record(
     *,
     type: str,
-    user: User | None = None,
+    tracking: Tracking,
     product: Product | None = None,
     product_id: int | None = None,
-    anonymous_id: str = "",
-    session_key: str = "",
     query: str = "",
     properties: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
     event_id: uuid.UUID | None = None,
-) -> Event:
-    """Server-side event (purchase, ad impression, chat message...), where the server knows better.
+) -> Event | None:
+    """Server-side event (purchase, ad click, recommendation click...), where the server knows better.
 
-    Pass a deterministic `event_id` (uuid5 of the business key) to make a retried caller idempotent.
+    `tracking` is the consent rule's answer (ecommerce.privacy.tracking_for): without consent
+    nothing is stored and None is returned. Pass a deterministic `event_id` (uuid5 of the
+    business key) to make a retried caller idempotent.
     """
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
+    if not tracking.allowed:
+        return None
+    user = tracking.user
     event = Event(
         id=event_id or uuid.uuid4(),
         type=type,
         occurred_at=occurred_at or timezone.now(),
         user=user if (user is not None and user.is_authenticated) else None,
         product_id=product.pk if product is not None else product_id,
-        anonymous_id=anonymous_id[:64],
-        session_key=session_key[:64],
+        anonymous_id=tracking.anonymous_id[:64],
+        session_key=tracking.session_key[:64],
         query=query[:255],
         properties=properties or {},
     )

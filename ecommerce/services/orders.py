@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ..errors import DomainError, InvalidTransition, NotFound
 from ..models import Cart, Event, Order, OrderItem, Product, User
+from ..privacy import NO_TRACKING, Tracking
 from ..roles import MANAGE_ORDERS, VIEW_CUSTOMER_ORDERS, user_can
 from .events import event_id_for, event_record
 
@@ -136,11 +137,14 @@ def order_place_from_cart(
     shipping_name: str,
     shipping_address: str,
     country: str = "",
-    anonymous_id: str = "",
-    session_key: str = "",
+    tracking: Tracking = NO_TRACKING,
     simulate_payment: bool = True,
 ) -> Order:
-    """Turn a cart into an order, reserve stock, take the (simulated) payment, log the purchase."""
+    """Turn a cart into an order, reserve stock, take the (simulated) payment, log the purchase.
+
+    The purchase events follow the consent rule (`tracking`): the order is a contract and is
+    always kept; the behaviour log records it only for a consenting shopper.
+    """
     items = list(cart.items.select_related("product").select_for_update())
     if not items:
         raise DomainError("Your cart is empty.")
@@ -175,8 +179,7 @@ def order_place_from_cart(
     total = sum((i.product.price * i.quantity for i in items), Decimal("0"))
     for item in items:
         event_record(
-            type=Event.Type.PURCHASE, user=user, product=item.product, anonymous_id=anonymous_id,
-            session_key=session_key, occurred_at=order.placed_at,
+            type=Event.Type.PURCHASE, tracking=tracking, product=item.product, occurred_at=order.placed_at,
             properties={"order": order.number, "quantity": item.quantity, "price": str(item.product.price)},
             event_id=event_id_for("purchase", order.number, item.product_id),
         )

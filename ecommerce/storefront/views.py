@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ..errors import DomainError
 from ..models import Cart, Category, Order
-from ..privacy import CONSENT_COOKIE, user_erase, user_export_data
+from ..privacy import CONSENT_COOKIE, tracking_for, user_erase, user_export_data, user_login_link
 from ..selectors.catalog import category_roots, product_get, product_list
 from ..selectors.orders import order_list_for
 from ..services.cart import cart_add, cart_get_or_create, cart_merge_into_user, cart_set_quantity
@@ -239,8 +239,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                     shipping_name=data["shipping_name"],
                     shipping_address=data["shipping_address"],
                     country=data["country"],
-                    anonymous_id=data["anonymous_id"],
-                    session_key=request.session.session_key or "",
+                    tracking=tracking_for(request, anonymous_id=data["anonymous_id"]),
                 )
             except DomainError as exc:
                 form.add_error(None, str(exc))
@@ -311,6 +310,15 @@ def account(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _link_pre_login(request: HttpRequest, user: Any, previous_session_key: str) -> None:
+    """Let export and erasure find what this browser session did before signing in."""
+    user_login_link(
+        user=user, previous_session_key=previous_session_key,
+        placed_order_numbers=list(request.session.get(SESSION_PLACED_ORDERS, [])),
+        tracking=tracking_for(request),
+    )
+
+
 class LoginView(auth_views.LoginView):
     """Django's login, plus: the cart filled before signing in joins the account's cart."""
 
@@ -321,6 +329,7 @@ class LoginView(auth_views.LoginView):
         anonymous_session_key = self.request.session.session_key or ""
         response = super().form_valid(form)  # login() cycles the session key
         cart_merge_into_user(session_key=anonymous_session_key, user=form.get_user())
+        _link_pre_login(self.request, form.get_user(), anonymous_session_key)
         return response
 
     def get_context_data(self, **kwargs):
@@ -342,6 +351,7 @@ def register(request: HttpRequest) -> HttpResponse:
         user = form.save()
         auth_login(request, user, backend="ecommerce.auth_backends.CachedModelBackend")
         cart_merge_into_user(session_key=anonymous_session_key, user=user)
+        _link_pre_login(request, user, anonymous_session_key)
         messages.success(request, "Welcome! Your account is ready.")
         return redirect(_safe_next(request, reverse("storefront:account")))
     return _page(request, "registration/register.html", {"form": form})

@@ -8,7 +8,8 @@
     {% recommendation_widget "account" %}             {# buy it again #}
 
 Each rendered item logs a recommendation_impression (slot, position, model version) and links
-through the click redirect, which logs a recommendation_click then opens the product page.
+through the click redirect, which logs a recommendation_click then opens the product page; both
+only with tracking consent (ecommerce.privacy.tracking_for).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from urllib.parse import urlencode
 
 from django import template
 from django.urls import reverse
+
+from ecommerce.privacy import tracking_for
 
 from ..models import SimilarProduct
 from ..selectors import (
@@ -51,23 +54,11 @@ def _cart_product_ids(cart: Any) -> list[int]:
         return []
 
 
-def _consented(request: Any) -> bool:
-    """The shopper said yes to tracking (the consent banner; DNT/GPC count as no)."""
-    if request is None:
-        return False
-    allowed = getattr(request, "tracking_allowed", None)  # set by ecommerce.middleware
-    if allowed is None:
-        from ecommerce.privacy import tracking_allowed
-
-        allowed = tracking_allowed(request)
-    return bool(allowed)
-
-
 def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: Any) -> list[Recommendation]:
     session = getattr(request, "session", None)
     session_key = getattr(session, "session_key", None) or ""
     shopper = user if user is not None and getattr(user, "is_authenticated", False) else None
-    if slot.startswith("product_") and product is not None and session is not None and _consented(request):
+    if slot.startswith("product_") and product is not None and session is not None and tracking_for(request).allowed:
         # Remember the view in the session: the next page's "Recommended for you" follows it at
         # once, without waiting for the event log or a retrain. Only with consent (the banner
         # promises we store nothing about browsing otherwise).
@@ -100,9 +91,8 @@ def recommendation_widget(context: template.Context, slot: str, k: int = 6, prod
             "href": reverse("recommendations:click", args=[rec.product.pk]) + "?" + urlencode(query),
         })
     if cards and request is not None:
-        session_key = getattr(getattr(request, "session", None), "session_key", None) or ""
-        recommendation_impressions_record(
-            request_user=user, session_key=session_key, slot=slot,
+        recommendation_impressions_record(  # stores nothing without consent
+            tracking=tracking_for(request), slot=slot,
             items=[(c["product"].pk, c["rec"].model_version) for c in cards],
         )
     return {"slot": slot, "title": title or TITLES.get(slot, "Recommended"), "cards": cards}

@@ -47,6 +47,7 @@ def test_audience_scores_rank_lookalikes_and_drive_targeting_and_estimate(api_cl
     estimate = audience_estimate(campaign=campaign)
     assert estimate["matching_users"] == len([s for s in scores.values() if s >= threshold])
     assert estimate["likely_interested"] is not None
+    api_client.cookies["tracking_consent"] = "yes"  # lookalike targeting is personal: needs consent
     api_client.force_login(lookalikes[0])
     assert len(api_client.get("/api/ads/serve/", {"slot": "product"}).json()["ads"]) == 1
     api_client.force_login(strangers[0])

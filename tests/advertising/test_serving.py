@@ -59,6 +59,7 @@ def test_serve_skips_out_of_stock_paused_future_and_exhausted_campaigns(api_clie
 
 
 def test_serve_respects_targeting_and_frequency_cap(api_client):
+    api_client.cookies["tracking_consent"] = "yes"  # personal targeting and logs need consent
     shopper = UserFactory(birth_year=timezone.now().year - 30, gender="f", country="France")
     CampaignFactory(min_age=40)
     CampaignFactory(countries=["Germany"])
@@ -70,6 +71,7 @@ def test_serve_respects_targeting_and_frequency_cap(api_client):
 
 
 def test_serve_retargets_shoppers_who_carted_the_product(api_client):
+    api_client.cookies["tracking_consent"] = "yes"  # personal targeting and logs need consent
     shopper = UserFactory()
     campaign = CampaignFactory(with_ad=False, retarget=Campaign.Retarget.CARTED, retarget_days=7)
     ad = AdFactory(campaign=campaign)
@@ -86,6 +88,7 @@ def test_segment_targeting_without_analytics_matches_nobody_logged_out(api_clien
 
 
 def test_click_redirects_to_landing_url_charges_once_and_logs_event(api_client):
+    api_client.cookies["tracking_consent"] = "yes"  # personal targeting and logs need consent
     campaign = CampaignFactory(bid=Decimal("2.00"))
     CampaignFactory(bid=Decimal("1.00"))  # runner-up sets the price
     ad = _serve(api_client, n=1).json()["ads"][0]
@@ -203,6 +206,7 @@ def test_campaign_api_owner_only_and_audience_estimate(user_client, user, other_
 
 
 def test_erasure_step_anonymizes_impressions_and_clicks(api_client):
+    api_client.cookies["tracking_consent"] = "yes"  # personal targeting and logs need consent
     from advertising.services import erase_ad_data_of, export_ad_data_of
 
     shopper = UserFactory()
@@ -226,6 +230,7 @@ def test_ad_slot_template_tag_renders_sponsored_on_category_page(client):
     from django.contrib.sessions.backends.db import SessionStore
 
     request = RequestFactory().get("/")
+    request.COOKIES["tracking_consent"] = "yes"
     request.user = AnonymousUser()
     request.session = SessionStore()
     html = Template('{% include "advertising/_slot.html" with slot="listing" %}').render(
@@ -264,6 +269,7 @@ def test_click_never_redirects_to_a_protocol_relative_or_script_url(api_client):
 
 
 def test_segment_targeting_uses_analytics_segments(api_client):
+    api_client.cookies["tracking_consent"] = "yes"  # personal targeting and logs need consent
     from analytics.services import segment_save
 
     from advertising.selectors import audience_estimate
@@ -276,3 +282,25 @@ def test_segment_targeting_uses_analytics_segments(api_client):
     api_client.force_login(loyal)
     assert [a["campaign_id"] for a in _serve(api_client).json()["ads"]] == [campaign.pk]
     assert audience_estimate(campaign=campaign)["matching_users"] == 1
+
+
+@pytest.mark.parametrize("headers", [{}, {"HTTP_DNT": "1"}, {"HTTP_SEC_GPC": "1"}])
+def test_without_consent_ads_are_contextual_and_logs_name_nobody(api_client, headers):
+    # given: a signed-in shopper who declined (or whose browser sends DNT / GPC)
+    shopper = UserFactory(birth_year=timezone.now().year - 30, gender="f", country="France")
+    untargeted = CampaignFactory()
+    CampaignFactory(countries=["France"])  # profile targeting needs consent
+    CampaignFactory(cap_per_session=3)  # a cap cannot be counted for a shopper we may not recognise
+    api_client.force_login(shopper)
+    api_client.cookies["tracking_consent"] = "yes" if headers else "no"
+    # when
+    ads = api_client.get("/api/ads/serve/", {"slot": "listing", "n": 5}, **headers).json()["ads"]
+    api_client.get(ads[0]["click_url"], **headers)
+    # then: served and billed, but nothing links it to the shopper
+    assert [a["campaign_id"] for a in ads] == [untargeted.pk]
+    impression = Impression.objects.get()
+    assert impression.user_id is None and impression.session_key == ""
+    assert not any(impression.features.get(k) for k in ("age_band", "gender", "country", "segment"))
+    click = Click.objects.get()
+    assert click.user_id is None and click.charged > 0
+    assert not Event.objects.exists()

@@ -152,3 +152,26 @@ def test_ingest_rejects_nan_in_properties_per_item(consenting_client):
     assert response.status_code == 200
     assert response.json()["accepted"] == 1
     assert "properties" in response.json()["rejected"][0]["errors"]
+
+
+@pytest.mark.parametrize("client_fixture", ["consenting_client", "user_client"])
+def test_browsers_may_not_send_server_recorded_event_types(request, client_fixture):
+    # given: purchases and ad clicks/impressions are facts only the server knows
+    client = request.getfixturevalue(client_fixture)
+    batch = [_event(type="purchase"), _event(type="ad_click"), _event(type="ad_impression"), _event()]
+    # when
+    body = client.post("/api/events/", {"events": batch}, format="json").json()
+    # then: refused per item, the rest of the batch lands
+    assert body["accepted"] == 1
+    assert [r["index"] for r in body["rejected"]] == [0, 1, 2]
+    assert all("recorded by the server" in r["errors"]["type"] for r in body["rejected"])
+    assert list(Event.objects.values_list("type", flat=True)) == ["product_view"]
+
+
+def test_an_ingestion_token_may_send_server_recorded_event_types(api_client, user):
+    from ecommerce.api.authentication import ingestion_token_create
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {ingestion_token_create(name='erp')}")
+    batch = [_event(type="purchase", user_id=user.pk), _event(type="ad_click")]
+    body = api_client.post("/api/events/", {"events": batch}, format="json").json()
+    assert body == {"accepted": 2, "duplicates": 0, "rejected": []}

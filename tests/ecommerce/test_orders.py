@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ecommerce.errors import DomainError, InvalidTransition, NotFound
 from ecommerce.models import Cart, CartItem, Event, Order
+from ecommerce.privacy import NO_TRACKING, Tracking
 from ecommerce.services import orders as order_services
 from ecommerce.services.events import event_id_for
 from tests.factories import OrderFactory, OrderItemFactory, ProductFactory, UserFactory
@@ -193,7 +194,7 @@ def test_order_place_from_cart_reserves_stock_pays_and_logs_purchases(user):
     cart = _cart_with(user, (mug, 2), (lamp, 1))
     # when
     order = order_services.order_place_from_cart(cart=cart, user=user, email="", shipping_name="A",
-                                                 shipping_address="1 Road")
+                                                 shipping_address="1 Road", tracking=Tracking.consented(user=user))
     # then
     assert order.status == Order.Status.PAID and order.user == user and order.email == user.email
     assert order.total() == Decimal("21.00")
@@ -235,6 +236,18 @@ def test_guest_checkout_creates_a_guest_order():
     cart = Cart.objects.create(session_key="guest-2")
     CartItem.objects.create(cart=cart, product=product, quantity=1)
     order = order_services.order_place_from_cart(cart=cart, user=None, email="g@example.com",
-                                                 shipping_name="G", shipping_address="x", anonymous_id="anon-1")
+                                                 shipping_name="G", shipping_address="x",
+                                                 tracking=Tracking.consented(anonymous_id="anon-1"))
     assert order.user is None and order.email == "g@example.com"
     assert Event.objects.get(type="purchase").anonymous_id == "anon-1"
+
+
+def test_order_without_tracking_consent_logs_no_purchase_event(user):
+    # given: the consent rule said no (declined, Do-Not-Track or GPC)
+    cart = _cart_with(user, (ProductFactory(stock=3), 1))
+    # when
+    order = order_services.order_place_from_cart(cart=cart, user=user, email="", shipping_name="A",
+                                                 shipping_address="1 Road", tracking=NO_TRACKING)
+    # then: the order (a contract) is kept, the behaviour log holds nothing
+    assert order.user == user
+    assert not Event.objects.exists()

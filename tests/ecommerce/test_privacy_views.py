@@ -124,3 +124,25 @@ def test_delete_account_anonymizes_orders_events_and_deactivates_user(client, us
     assert client.get(reverse("storefront:account")).status_code == 302
     assert not client.login(username=user.username, password="correct-horse-battery")
     assert User.objects.filter(pk=other_user.pk, is_active=True).exists()
+
+
+@pytest.mark.parametrize("path", [
+    "/api/me/data/", "/api/orders/", "/account/", "/account/orders/", "/account/privacy/",
+    "/account/privacy/export/", "/api/recommendations/me/", "/", "/cart/",
+])
+def test_every_response_to_a_signed_in_shopper_is_no_store(client, user, path):
+    client.force_login(user)
+    response = client.get(path)
+    assert response.status_code == 200, path
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+def test_anonymous_chat_and_session_pages_are_no_store_but_public_pages_are_not(client):
+    ProductFactory()
+    # a visitor with no session: nothing personal, caches may keep it
+    assert "no-store" not in client.get("/api/products/").get("Cache-Control", "")
+    # a session-bound chat is personal even before login
+    response = client.post("/api/support/conversations/", {}, content_type="application/json")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert "no-store" in client.get("/api/products/")["Cache-Control"]  # the session now exists

@@ -239,6 +239,7 @@ def test_checkout_with_empty_cart_redirects_to_cart(client):
 def test_checkout_creates_paid_order_purchase_event_and_decrements_stock(client, user):
     # given
     client.force_login(user)
+    client.cookies["tracking_consent"] = "yes"  # the purchase event is behaviour data
     product = ProductFactory(price=Decimal("2.55"), stock=10)
     _add(client, product, 3)
     assert client.get(reverse("storefront:checkout")).context["form"].initial["email"] == user.email

@@ -107,12 +107,21 @@ def test_similar_rejects_bad_k(api_client):
 
 def test_click_redirect_records_and_goes_to_own_product(client):
     product = ProductFactory()
+    client.cookies["tracking_consent"] = "yes"
     response = client.get(f"/recommendations/click/{product.pk}/?slot=home&v=4&pos=2&next=https://evil.example")
     assert response.status_code == 302
     assert response["Location"] == product.get_absolute_url()
     event = Event.objects.get(type=Event.Type.RECOMMENDATION_CLICK)
     assert event.product_id == product.pk
     assert event.properties == {"slot": "home", "model_version": 4, "position": 2}
+
+
+def test_click_redirect_without_consent_records_nothing(client):
+    product = ProductFactory()
+    client.cookies["tracking_consent"] = "no"
+    response = client.get(f"/recommendations/click/{product.pk}/?slot=home&v=4&pos=2")
+    assert response.status_code == 302 and response["Location"] == product.get_absolute_url()
+    assert not Event.objects.exists()
 
 
 def test_click_unknown_product_404(client):

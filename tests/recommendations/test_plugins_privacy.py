@@ -39,7 +39,7 @@ def test_privacy_export_and_erase_of_a_customer(user, other_user):
     UserRecommendationFactory(user=other_user)
     exported = export_recommendations_of(user)
     assert [row["reason"] for row in exported] == ["Because you bought X"]
-    assert erase_recommendations_of(user) == {"recommendations.UserRecommendation": 1}
+    assert erase_recommendations_of(user) == {"recommendations.UserRecommendation": 1, "retrain_queued": 0}
     assert not UserRecommendation.objects.filter(user=user).exists()
     assert UserRecommendation.objects.filter(user=other_user).exists()
 

@@ -8,6 +8,7 @@ from ecommerce import ml
 from ecommerce.models import Event, ModelVersion
 from recommendations.models import SimilarProduct, UserRecommendation
 from recommendations.selectors import recommendations_for, similar_products_for
+from ecommerce.privacy import Tracking
 from recommendations.services import recommendation_impressions_record, recommenders_train
 from tests.factories import ProductFactory
 from tests.factories.recommendations import two_cluster_shop
@@ -83,7 +84,7 @@ def test_recommenders_train_registers_comparison_models():
 
 def test_recommendation_impressions_record_logs_slot_and_version(user):
     products = ProductFactory.create_batch(2)
-    recommendation_impressions_record(request_user=user, session_key="s1", slot="home",
+    recommendation_impressions_record(tracking=Tracking.consented(user=user, session_key="s1"), slot="home",
                                       items=[(products[0].pk, 3), (products[1].pk, None)])
     events = Event.objects.filter(type=Event.Type.RECOMMENDATION_IMPRESSION).order_by("properties__position")
     assert [e.properties["slot"] for e in events] == ["home", "home"]

@@ -24,9 +24,15 @@ def _request(user=None):
     return request
 
 
+def _consenting_request(user=None):
+    request = _request(user)
+    request.COOKIES["tracking_consent"] = "yes"
+    return request
+
+
 def test_home_widget_renders_and_logs_one_impression_per_item():
     products = ProductFactory.create_batch(3)
-    request = _request()
+    request = _consenting_request()
     html = render_to_string("recommendations/_home.html", {"request": request, "user": request.user})
     assert "Recommended for you" in html
     for product in products:
@@ -92,3 +98,19 @@ def test_product_widget_remembers_view_only_with_consent():
     request.COOKIES["tracking_consent"] = "yes"
     render_to_string("recommendations/_product.html", {"request": request, "user": request.user, "product": product})
     assert request.session[SESSION_VIEWS_KEY] == [product.pk]
+
+
+@pytest.mark.parametrize("headers", [{}, {"DNT": "1"}, {"Sec-GPC": "1"}])
+def test_widget_without_consent_renders_but_logs_nothing(headers, user):
+    # given: declined, or accepted but Do-Not-Track / Global Privacy Control
+    products = ProductFactory.create_batch(3)
+    request = RequestFactory().get("/", headers=headers)
+    request.user = user
+    request.session = SessionStore()
+    request.session.create()
+    request.COOKIES["tracking_consent"] = "no" if not headers else "yes"
+    # when
+    html = render_to_string("recommendations/_home.html", {"request": request, "user": user})
+    # then: the widget still works, the event log stays empty
+    assert all(f"/recommendations/click/{p.pk}/" in html for p in products)
+    assert not Event.objects.exists()
