@@ -53,9 +53,12 @@ class Role:
 
 ROLES: dict[str, Role] = {r.key: r for r in [
     Role("support_agent", "Support agents",
-         "Answer chats in the agent console; read customers' orders and recommendations to help them; "
+         "Answer chats in the agent console; read customers' orders, recommendations and event timelines "
+         "to help them; "
          "edit FAQ, canned responses and policy texts; see the support metrics.",
          (HANDLE_CONVERSATIONS, VIEW_SUPPORT_METRICS, VIEW_CUSTOMER_ORDERS, VIEW_CUSTOMER_RECOMMENDATIONS,
+          # the event log and a person's timeline: what the shopper they are helping did
+          *_model_perms("ecommerce", "event"),
           *_model_perms("ecommerce", "order"), *_model_perms("ecommerce", "orderitem"),
           *_model_perms("support", "conversation"), *_model_perms("support", "message"),
           *_model_perms("support", "faqentry", EDIT), *_model_perms("support", "cannedresponse", EDIT),

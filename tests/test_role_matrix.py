@@ -197,6 +197,9 @@ EXPECTATIONS: dict[str, list[Case]] = {
         Case(admin_view(("catalog_manager",), ok=(302, "/admin/recommendations/recommenderversion/")),
              method="post"),
     ],
+    "admin/ecommerce/event/person/<str:kind>/<str:value>/": [
+        Case(admin_view(("support_agent",)), url=lambda w: f"/admin/ecommerce/event/person/user/{w.victim.pk}/",
+             label="a customer's timeline")],
     "admin/advertising/campaign/<int:pk>/report/": [Case(admin_view(("marketing",)))],
     "admin/advertising/campaign/<int:pk>/report.csv": [Case(admin_view(("marketing",)))],
     # --- API documentation
@@ -309,7 +312,7 @@ ADMIN_CHANGELISTS: dict[str, tuple[str, ...]] = {
     "ecommerce.category": ("catalog_manager",),
     "ecommerce.product": ("catalog_manager",),
     "ecommerce.order": ("support_agent", "order_manager"),
-    "ecommerce.event": (),
+    "ecommerce.event": ("support_agent",),
     "ecommerce.ingestiontoken": (),
     "ecommerce.modelversion": ("analyst",),
     "ecommerce.auditlogentry": (),
