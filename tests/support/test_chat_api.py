@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from ecommerce.models import Order
+from ecommerce.models import Order, ReturnRequest
 from support.models import Conversation, Message
 from tests.factories import OrderFactory, OrderItemFactory, ProductFactory, UserFactory
 from tests.support.conftest import csrf_client
@@ -99,13 +99,40 @@ def test_change_address_asks_address_then_confirms(active_intent_model, user, sh
     assert order.shipping_address == "22 Acacia Avenue, Leeds LS1 1AA"
 
 
-def test_return_request_within_window(active_intent_model, user, shopper_client):
+def test_return_is_a_per_item_request_with_reason_and_confirmation(active_intent_model, user, shopper_client):
+    # given a delivered order with one line of two cakestands
     order = order_for(user, "536365", status=Order.Status.DELIVERED, delivered_at=timezone.now())
     conversation = start(shopper_client)
-    assert "return" in bot_reply(say(shopper_client, conversation, "i want to return order 536365 and get my money back")).lower()
+    # when the shopper asks for a return, the bot lists the items instead of returning the order
+    asked = bot_reply(say(shopper_client, conversation, "i want to return order 536365 and get my money back"))
+    assert "Which items" in asked and "1. Regency cakestand (up to 2)" in asked
+    # more than was bought is refused, and the question stays open
+    assert "at most 2 of Regency cakestand" in bot_reply(say(shopper_client, conversation, "1 x3"))
+    assert "Why are you returning" in bot_reply(say(shopper_client, conversation, "1"))
+    assert "yes or no" in bot_reply(say(shopper_client, conversation, "it arrived chipped"))
     assert "registered" in bot_reply(say(shopper_client, conversation, "yes"))
+    # then: a request for one item with the reason; the order itself is not "returned"
     order.refresh_from_db()
-    assert order.status == Order.Status.RETURNED
+    assert order.status == Order.Status.DELIVERED
+    request = ReturnRequest.objects.get(order=order)
+    assert request.status == ReturnRequest.Status.REQUESTED and request.reason == "it arrived chipped"
+    assert [(line.item.title, line.quantity) for line in request.lines.all()] == [("Regency cakestand", 1)]
+    # and the second ask offers only what is left (one unit: nothing to choose, straight to the reason)
+    again = bot_reply(say(shopper_client, conversation, "i want to return order 536365"))
+    assert "Returning 1 × Regency cakestand" in again
+
+
+def test_chinese_conversation_stays_chinese_through_an_order_number(active_intent_model, user, shopper_client):
+    order_for(user, "536365", status=Order.Status.SHIPPED)
+    OrderFactory(user=user, number="536366", status=Order.Status.PAID)
+    conversation = start(shopper_client)
+    assert say(shopper_client, conversation, "我的订单到哪了？")["language"] == "zh"
+    body = say(shopper_client, conversation, "536365")
+    assert body["language"] == "zh"
+    assert "订单 536365" in bot_reply(body) and "已发货" in bot_reply(body)
+    # "ok" is not a whole English message either; two English words are
+    assert say(shopper_client, conversation, "ok")["language"] == "zh"
+    assert say(shopper_client, conversation, "where is order 536365")["language"] == "en"
 
 
 def test_another_customers_order_reveals_nothing(active_intent_model, user, other_user, shopper_client):

@@ -99,8 +99,10 @@ def test_return_request_with_confirmation(user):
     result = run(payload("action_return_request", sender_id=rasa_sender_token(user),
                          slots={"order_number": "536365", "confirmed": True}))
     assert "registered" in texts(result)[0]
+    # a return is a request for the items, not a flip of the order's status
     order.refresh_from_db()
-    assert order.status == Order.Status.RETURNED
+    assert order.status == Order.Status.DELIVERED
+    assert order.return_requests.get().status == "requested"
 
 
 def test_recommend_products_under_a_max_price():
