@@ -157,3 +157,34 @@ def test_admin_actions_move_returns_through_the_service(user, delivered, merchan
     admin.post(url, {"action": "return_approve", "_selected_action": [other.pk]})
     other.refresh_from_db()
     assert other.status == "requested"
+
+
+def test_api_create_validate_and_move_returns(user, other_user, delivered, merchant):
+    from rest_framework.test import APIClient
+
+    order, mug, plate = delivered
+    shopper = APIClient()
+    shopper.force_login(user)
+    url = f"/api/orders/{order.number}/returns/"
+    too_many = shopper.post(url, {"lines": [{"item_id": mug.pk, "quantity": 4}], "reason": "r"}, format="json")
+    assert too_many.status_code == 400 and "at most 3 of Mug" in too_many.json()["detail"]
+    for bad in ({"lines": [], "reason": "r"}, {"lines": [{"item_id": mug.pk, "quantity": 0}], "reason": "r"},
+                {"lines": [{"item_id": mug.pk, "quantity": 1}]}, {"lines": "x", "reason": "r"}):
+        assert shopper.post(url, bad, format="json").status_code == 400
+    created = shopper.post(url, {"lines": [{"item_id": mug.pk, "quantity": 2}, {"item_id": plate.pk, "quantity": 1}],
+                                 "reason": "broken"}, format="json")
+    assert created.status_code == 201, created.content
+    return_id = created.json()["id"]
+    assert [r["id"] for r in shopper.get(url).json()] == [return_id]
+    # another shopper: the order does not exist for them; a shopper cannot approve
+    stranger = APIClient()
+    stranger.force_login(other_user)
+    assert stranger.get(url).status_code == 404
+    assert shopper.post(f"/api/returns/{return_id}/approve/").status_code == 403
+    boss = APIClient()
+    boss.force_login(merchant)
+    assert boss.post(f"/api/returns/{return_id}/refund/").status_code == 409  # not received yet
+    for move, expected in (("approve", "approved"), ("receive", "received"), ("refund", "refunded")):
+        response = boss.post(f"/api/returns/{return_id}/{move}/")
+        assert response.status_code == 200 and response.json()["status"] == expected
+    assert boss.post(f"/api/returns/{return_id}/explode/").status_code == 404

@@ -303,3 +303,45 @@ def test_chat_bubble_partial_renders_for_storefront_pages_only(rf):
     request = rf.get("/support/chat/")
     request.resolver_match = resolve("/support/chat/")
     assert "data-support-bubble" not in render_to_string("support/_chat_bubble.html", {"request": request})
+
+
+def test_history_lists_only_the_shoppers_own_conversations(user, other_user, shopper_client):
+    mine = Conversation.objects.create(user=user, status=Conversation.Status.RESOLVED, csat=5,
+                                       resolved_at=timezone.now())
+    theirs = Conversation.objects.create(user=other_user)
+    Conversation.objects.create(session_key="someone-elses-session")
+    body = shopper_client.post("/api/support/conversations/", {}, format="json").json()
+    ids = [c["id"] for c in body["history"]]
+    assert mine.pk in ids and theirs.pk not in ids and len(ids) == 2  # the rated one and the new one
+    assert [c["id"] for c in shopper_client.get("/api/support/conversations/").json()["conversations"]] == ids
+    # a client-sent id of someone else's conversation answers like a missing one
+    assert shopper_client.get(f"/api/support/conversations/{theirs.pk}/messages/").status_code == 404
+
+
+def test_returning_shopper_gets_the_resolved_unrated_conversation_back(user, agent, shopper_client):
+    from support import services
+
+    conversation = Conversation.objects.create(user=user, status=Conversation.Status.WAITING)
+    Message.objects.create(conversation=conversation, sender="shopper", text="help")
+    services.agent_reply(conversation_id=conversation.pk, agent=agent, text="Sorted!")
+    services.conversation_resolve(conversation_id=conversation.pk, agent=agent)
+    body = shopper_client.post("/api/support/conversations/", {}, format="json").json()
+    assert body["id"] == conversation.pk and body["status"] == "resolved" and body["csat"] is None
+    agent_message = [m for m in body["messages"] if m["sender"] == "agent"][0]
+    assert agent_message["author_name"] == (agent.first_name or agent.username) and agent_message["created_at"]
+    shopper_client.post(f"/api/support/conversations/{conversation.pk}/csat/", {"score": 4}, format="json")
+    # once rated, coming back starts a fresh conversation (the old one stays in the history)
+    fresh = shopper_client.post("/api/support/conversations/", {}, format="json").json()
+    assert fresh["id"] != conversation.pk
+    assert conversation.pk in [c["id"] for c in fresh["history"]]
+
+
+@pytest.mark.parametrize(("current", "text", "expected"), [
+    ("zh", "W2611301A2B3C", "zh"), ("zh", "536365", "zh"), ("zh", "ok", "zh"), ("zh", "me@example.com", "zh"),
+    ("zh", "where is my order", "en"), ("en", "我的订单", "zh"), ("en", "536365", "en"),
+    ("en", "order 536365 到哪了", "zh"), ("zh", "yes 好的", "zh"),
+])
+def test_conversation_language_changes_only_on_a_whole_message(current, text, expected):
+    from support.dialogue import conversation_language
+
+    assert conversation_language(text, current) == expected
