@@ -84,7 +84,9 @@ def conversation_summary_text(*, conversation: Conversation) -> str:
                 orders.append(number)
         if data.get("return") and f"#{data['return']}" not in returns:
             returns.append(f"#{data['return']}")
-    intents = list(dict.fromkeys(m.intent for m in shopper if m.intent and ":" not in m.intent))
+    # Dialogue steps ("confirm:...", "give_items") are answers, not what the shopper wanted.
+    intents = list(dict.fromkeys(m.intent for m in shopper
+                                 if m.intent and ":" not in m.intent and not m.intent.startswith("give_")))
     lines = [f"Language: {LANGUAGE_NAMES.get(language, language)} ({zh} of {len(shopper)} shopper messages in Chinese)."]
     if intents:
         lines.append("Intents: " + ", ".join(intents[-8:]) + ".")
