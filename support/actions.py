@@ -186,6 +186,17 @@ def return_check(shopper: Shopper, number: str) -> ActionResult:
                         data={"order": order.number, "items": items})
 
 
+def return_check_all(shopper: Shopper, number: str) -> ActionResult:
+    """For the one-step Rasa action: confirm a request for everything still returnable."""
+    result = return_check(shopper, number)
+    if not result.ok:
+        return result
+    pending = {"items": result.data["items"], "lines": {str(i["id"]): i["max"] for i in result.data["items"]}}
+    reply = render("confirm_return_all", shopper.language, number=number,
+                   items=describe_return_lines(pending, shopper.language))
+    return ActionResult(reply, code="confirm", data=result.data)
+
+
 def describe_return_lines(pending: dict[str, Any], language: str) -> str:
     """ "2 × Mug, 1 × Candle" from the dialogue's pending return (titles as listed to the shopper)."""
     titles = {str(item["id"]): item["title"] for item in pending.get("items") or []}

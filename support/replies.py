@@ -47,6 +47,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
                           "zh": "将退回订单 {number} 中的 {items}。请问退货原因是什么？"},
     "confirm_return_request": {"en": "Request a return of {items} from order {number} (reason: \"{reason}\")? Please reply yes or no.",
                                "zh": "确定为订单 {number} 申请退货：{items}（原因：“{reason}”）吗？请回复“是”或“否”。"},
+    "confirm_return_all": {"en": "Request a return of {items} from order {number}? Please reply yes or no.",
+                           "zh": "确定为订单 {number} 申请退货：{items} 吗？请回复“是”或“否”。"},
     "nothing_to_return": {"en": "Everything on order {number} is already in a return request.",
                           "zh": "订单 {number} 的所有商品都已申请退货。"},
     "returned": {"en": "Your return request #{id} for order {number} is registered. We'll approve it shortly; the refund follows once we receive the items.",
