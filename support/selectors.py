@@ -87,7 +87,8 @@ def conversation_summary_text(*, conversation: Conversation) -> str:
     # Dialogue steps ("confirm:...", "give_items") are answers, not what the shopper wanted.
     intents = list(dict.fromkeys(m.intent for m in shopper
                                  if m.intent and ":" not in m.intent and not m.intent.startswith("give_")))
-    lines = [f"Language: {LANGUAGE_NAMES.get(language, language)} ({zh} of {len(shopper)} shopper messages in Chinese)."]
+    name = LANGUAGE_NAMES.get(language, language)
+    lines = [f"Language: {name} ({zh} of {len(shopper)} shopper messages in Chinese)."]
     if intents:
         lines.append("Intents: " + ", ".join(intents[-8:]) + ".")
     if orders:
@@ -124,7 +125,8 @@ def shopper_context(*, conversation: Conversation, orders: int = 5, events: int 
         past = Conversation.objects.filter(user__isnull=True, session_key=session_key) if session_key \
             else Conversation.objects.none()
     else:
-        order_rows = list(Order.objects.filter(user_id=user_id).prefetch_related("items").order_by("-placed_at")[:orders])
+        order_rows = list(Order.objects.filter(user_id=user_id).prefetch_related("items")
+                          .order_by("-placed_at")[:orders])
         event_rows = Event.objects.filter(user_id=user_id)
         cart = Cart.objects.filter(user_id=user_id).first()
         returns = list(ReturnRequest.objects.filter(order__user_id=user_id).select_related("order")
