@@ -15,6 +15,7 @@ from .models import (
     User,
 )
 from .privacy import audit_record
+from .services import orders as order_services
 
 
 @admin.register(User)
@@ -146,8 +147,6 @@ def _return_action(service, label: str):
 
 @admin.register(ReturnRequest)
 class ReturnRequestAdmin(admin.ModelAdmin):
-    from .services import orders as _orders
-
     list_display = ("id", "order", "status", "reason", "created_at", "refund_amount")
     list_filter = ("status",)
     search_fields = ("order__number",)
@@ -157,8 +156,11 @@ class ReturnRequestAdmin(admin.ModelAdmin):
                        "refunded_at", "refund_amount")
     inlines = [ReturnLineInline]
     actions = [
-        _return_action(_orders.return_request_approve, "Approve"),
-        _return_action(_orders.return_request_receive, "Receive"),
-        _return_action(_orders.return_request_refund, "Refund"),
-        _return_action(_orders.return_request_reject, "Reject"),
+        _return_action(order_services.return_request_approve, "Approve"),
+        _return_action(order_services.return_request_receive, "Receive"),
+        _return_action(order_services.return_request_refund, "Refund"),
+        _return_action(order_services.return_request_reject, "Reject"),
     ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # shoppers ask (order page, chat, API); the merchant only moves requests

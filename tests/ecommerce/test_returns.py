@@ -143,6 +143,9 @@ def test_admin_actions_move_returns_through_the_service(user, delivered, merchan
     admin = Client()
     admin.force_login(merchant)
     url = "/admin/ecommerce/returnrequest/"
+    assert admin.get(url).status_code == 200
+    assert admin.get(f"{url}{request.pk}/change/").status_code == 200
+    assert admin.get(f"{url}add/").status_code == 403  # requests come from shoppers, not the admin
     for action, expected in (("return_approve", "approved"), ("return_receive", "received"),
                              ("return_refund", "refunded")):
         response = admin.post(url, {"action": action, "_selected_action": [request.pk]})
