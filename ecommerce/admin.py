@@ -18,9 +18,12 @@ from .models import (
     Order,
     OrderItem,
     Product,
+    ReturnLine,
+    ReturnRequest,
     User,
 )
 from .privacy import audit_record
+from .services import orders as order_services
 
 
 @admin.register(User)
@@ -258,3 +261,57 @@ class AuditLogEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReturnLineInline(admin.TabularInline):
+    model = ReturnLine
+    extra = 0
+    fields = ("item", "quantity")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _return_action(service, label: str):
+    """An admin action that moves each selected return through the one service (permission there)."""
+    from django.contrib import messages
+
+    from .errors import DomainError
+
+    def action(modeladmin, request, queryset):
+        done = 0
+        for return_id in queryset.values_list("pk", flat=True):
+            try:
+                service(return_id=return_id, actor=request.user)
+                done += 1
+            except DomainError as error:
+                modeladmin.message_user(request, f"Return {return_id}: {error}", messages.WARNING)
+        if done:
+            modeladmin.message_user(request, f"{label}: {done} return request(s).", messages.SUCCESS)
+
+    action.__name__ = f"return_{label.lower()}"
+    action.short_description = f"{label} selected return requests"
+    return action
+
+
+@admin.register(ReturnRequest)
+class ReturnRequestAdmin(admin.ModelAdmin):
+    list_display = ("id", "order", "status", "reason", "created_at", "refund_amount")
+    list_filter = ("status",)
+    search_fields = ("order__number",)
+    raw_id_fields = ("order", "requested_by")
+    # Status changes only through the actions (the service), never a free edit.
+    readonly_fields = ("order", "status", "requested_by", "created_at", "approved_at", "received_at",
+                       "refunded_at", "refund_amount")
+    inlines = [ReturnLineInline]
+    actions = [
+        _return_action(order_services.return_request_approve, "Approve"),
+        _return_action(order_services.return_request_receive, "Receive"),
+        _return_action(order_services.return_request_refund, "Refund"),
+        _return_action(order_services.return_request_reject, "Reject"),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # shoppers ask (order page, chat, API); the merchant only moves requests

@@ -8,10 +8,11 @@ class EcommerceConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_migrate, post_save
 
         from .api import schema  # noqa: F401  (registers OpenAPI auth extensions)
         from .auth_backends import forget_saved_user
+        from .roles import role_groups_sync_after_migrate
         from .models import User
         from .sessions import rekey_signed_in_session
 
@@ -20,3 +21,6 @@ class EcommerceConfig(AppConfig):
         post_delete.connect(forget_saved_user, sender=User, dispatch_uid="ecommerce.forget_deleted_user")
         # Signed-in session keys carry the user id, so serving views need one cache round trip.
         user_logged_in.connect(rekey_signed_in_session, dispatch_uid="ecommerce.rekey_signed_in_session")
+        # The role groups always match ecommerce/roles.py after a migrate.
+        post_migrate.connect(role_groups_sync_after_migrate, sender=self,
+                             dispatch_uid="ecommerce.role_groups_sync_after_migrate")

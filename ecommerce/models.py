@@ -254,6 +254,67 @@ class OrderItem(models.Model):
         return self.unit_price * self.quantity
 
 
+class ReturnRequest(models.Model):
+    """A shopper's request to return some items of an order: lines with quantities and a reason.
+
+    Lifecycle (ecommerce.services.orders.return_request_*): requested -> approved -> received ->
+    refunded, or requested/approved -> rejected. Stock comes back when the items are received.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        APPROVED = "approved", "Approved"
+        RECEIVED = "received", "Received"
+        REFUNDED = "refunded", "Refunded"
+        REJECTED = "rejected", "Rejected"
+
+    TRANSITIONS: dict[str, set[str]] = {
+        Status.REQUESTED: {Status.APPROVED, Status.REJECTED},
+        Status.APPROVED: {Status.RECEIVED, Status.REJECTED},
+        Status.RECEIVED: {Status.REFUNDED},
+        Status.REFUNDED: set(),
+        Status.REJECTED: set(),
+    }
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="return_requests")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED, db_index=True)
+    reason = models.CharField(max_length=500)
+    # Who asked: the shopper (or staff acting for them); null for a guest proven by email.
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    refund_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("manage_returns", "Can approve, receive, refund and reject return requests")]
+
+    def __str__(self) -> str:
+        return f"Return {self.pk} of order {self.order_id} ({self.status})"
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, set())
+
+    def amount(self) -> Decimal:
+        return sum((line.item.unit_price * line.quantity for line in self.lines.all()), Decimal("0"))
+
+
+class ReturnLine(models.Model):
+    return_request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="lines")
+    item = models.ForeignKey(OrderItem, on_delete=models.CASCADE, related_name="return_lines")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["return_request", "item"], name="returnline_unique_item"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="returnline_quantity_positive"),
+        ]
+
+
 class Event(models.Model):
     """One behaviour event. The id is client-generated: replaying a batch stores nothing twice."""
 

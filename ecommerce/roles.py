@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 # --- capabilities (permission names "<app_label>.<codename>") ---------------------------------
 VIEW_CUSTOMER_ORDERS = "ecommerce.view_customer_orders"  # read any customer's order (API, bot, admin)
 MANAGE_ORDERS = "ecommerce.manage_orders"  # cancel, return or re-address any customer's order
+MANAGE_RETURNS = "ecommerce.manage_returns"  # approve, receive, refund or reject return requests
 VIEW_ANALYTICS = "analytics.view_analytics"  # dashboard page and /api/analytics/*
 VIEW_SUPPORT_METRICS = "support.view_support_metrics"  # /support/metrics/
 HANDLE_CONVERSATIONS = "support.handle_conversations"  # agent console and /api/support/agent/*
@@ -77,8 +78,9 @@ ROLES: dict[str, Role] = {r.key: r for r in [
           *_model_perms("recommendations", "businessrules", (*EDIT, "delete")),
           *_model_perms("recommendations", "recommenderversion"), *_model_perms("recommendations", "similarproduct"))),
     Role("order_manager", "Order managers",
-         "Read and act on any customer's order (API, admin, chatbot): cancel, return, change the address.",
-         (VIEW_CUSTOMER_ORDERS, MANAGE_ORDERS,
+         "Read and act on any customer's order (API, admin, chatbot): cancel, return, change the address; "
+         "approve, receive and refund return requests.",
+         (VIEW_CUSTOMER_ORDERS, MANAGE_ORDERS, MANAGE_RETURNS, *_model_perms("ecommerce", "returnrequest"),
           *_model_perms("ecommerce", "order", ("view", "change")), *_model_perms("ecommerce", "orderitem"),
           *_model_perms("ecommerce", "user"))),
     Role("marketing", "Marketing",
@@ -107,7 +109,7 @@ def perm_require(user: Any, perm: str, message: str = "You are not allowed to do
 
 # --- groups ---------------------------------------------------------------------------------
 
-def role_groups_sync(*, apps: Any = None) -> dict[str, int]:
+def role_groups_sync(*, apps: Any = None, missing_ok: bool = False) -> dict[str, int]:
     """Create the role groups and give each exactly its permissions. Safe to run twice.
 
     `apps` is the migration's historical registry inside a data migration, else the live one.
@@ -127,8 +129,24 @@ def role_groups_sync(*, apps: Any = None) -> dict[str, int]:
             app_label, codename = name.split(".", 1)
             perm = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
             if perm is None:
+                if missing_ok:  # a data migration runs before later migrations add their permissions
+                    continue
                 raise LookupError(f"Permission {name} does not exist; run migrate first.")
             perms.append(perm)
         group.permissions.set(perms)
         result[role.group] = len(perms)
     return result
+
+
+def role_groups_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
+    """post_migrate: keep the groups equal to ROLES after every `migrate`, including permissions that
+    migrations later than ecommerce/0003 add (its data migration can only grant what exists then)."""
+    from django.apps import apps as live_apps
+    from django.contrib.auth.management import create_permissions
+
+    using = kwargs.get("using", "default")
+    # Permissions of apps listed after ecommerce are created by their own post_migrate calls,
+    # which have not run yet: create them now (idempotent).
+    for app_config in live_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
+    role_groups_sync()

@@ -159,35 +159,80 @@ def change_address(shopper: Shopper, number: str, address: str) -> ActionResult:
 
 
 def return_check(shopper: Shopper, number: str) -> ActionResult:
+    """Is it theirs and returnable? Then list what can still be returned (data["items"])."""
+    lang = shopper.language
     order = order_lookup(shopper, number)
     if order is None:
         return _not_found(shopper)
-    facts = _order_facts(order, shopper.language)
-    if not order.can_transition_to(Order.Status.RETURNED):
+    facts = _order_facts(order, lang)
+    if order.status not in order_services.RETURNABLE_STATUSES:
         reason = {"en": f"it is {facts['status']}; only shipped or delivered orders can be returned.",
-                  "zh": f"订单状态为{facts['status']}，只有已发货或已送达的订单可以退货。"}[shopper.language]
-        return ActionResult(render("cannot_return", shopper.language, number=order.number, reason=reason),
+                  "zh": f"订单状态为{facts['status']}，只有已发货或已送达的订单可以退货。"}[lang]
+        return ActionResult(render("cannot_return", lang, number=order.number, reason=reason),
                             ok=False, code="not_allowed")
-    from django.utils import timezone
-
-    if timezone.now() > order_services.order_return_deadline(order):
+    if order_services.order_return_refusal(order):
         reason = {"en": f"it is past the {order_services.RETURN_WINDOW_DAYS}-day return window.",
-                  "zh": f"已超过 {order_services.RETURN_WINDOW_DAYS} 天退货期限。"}[shopper.language]
-        return ActionResult(render("cannot_return", shopper.language, number=order.number, reason=reason),
+                  "zh": f"已超过 {order_services.RETURN_WINDOW_DAYS} 天退货期限。"}[lang]
+        return ActionResult(render("cannot_return", lang, number=order.number, reason=reason),
                             ok=False, code="not_allowed")
-    return ActionResult(render("confirm_return", shopper.language, **facts), code="confirm")
+    remaining = order_services.order_returnable_quantities(order)
+    items = [{"id": item.pk, "title": item.title[:80], "max": remaining.get(item.pk, 0)}
+             for item in order.items.order_by("line_number", "pk") if remaining.get(item.pk, 0) > 0]
+    if not items:
+        return ActionResult(render("nothing_to_return", lang, number=order.number), ok=False, code="nothing")
+    listing = "\n".join(render("return_item_line", lang, index=i, title=item["title"], max=item["max"])
+                        for i, item in enumerate(items, start=1))
+    return ActionResult(render("ask_return_items", lang, number=order.number, items=listing), code="ask_items",
+                        data={"order": order.number, "items": items})
 
 
-def return_request(shopper: Shopper, number: str) -> ActionResult:
+def return_check_all(shopper: Shopper, number: str) -> ActionResult:
+    """For the one-step Rasa action: confirm a request for everything still returnable."""
+    result = return_check(shopper, number)
+    if not result.ok:
+        return result
+    pending = {"items": result.data["items"], "lines": {str(i["id"]): i["max"] for i in result.data["items"]}}
+    reply = render("confirm_return_all", shopper.language, number=number,
+                   items=describe_return_lines(pending, shopper.language))
+    return ActionResult(reply, code="confirm", data=result.data)
+
+
+def describe_return_lines(pending: dict[str, Any], language: str) -> str:
+    """ "2 × Mug, 1 × Candle" from the dialogue's pending return (titles as listed to the shopper)."""
+    titles = {str(item["id"]): item["title"] for item in pending.get("items") or []}
+    sep = "、" if language == "zh" else ", "
+    return sep.join(f"{quantity} × {titles.get(str(item_id), '?')}"
+                    for item_id, quantity in (pending.get("lines") or {}).items())
+
+
+def return_create(shopper: Shopper, number: str, *, lines: dict[int, int], reason: str) -> ActionResult:
+    """A per-item return request through the same service as the order page."""
     try:
-        order = order_services.order_request_return(number=number, actor=_actor(shopper), email=shopper.email)
+        created = order_services.return_request_create(number=number, actor=_actor(shopper), email=shopper.email,
+                                                       lines=lines, reason=reason)
     except NotFound:
         return _not_found(shopper)
     except DomainError as error:
         return ActionResult(render("cannot_return", shopper.language, number=number, reason=str(error)),
                             ok=False, code="not_allowed")
-    return ActionResult(render("returned", shopper.language, number=order.number), code="done",
-                        data={"order": order.number, "status": order.status})
+    logger.info("support.return_requested", extra={"return_id": created.pk})
+    return ActionResult(render("returned", shopper.language, number=number, id=created.pk), code="done",
+                        data={"order": number, "return": created.pk, "return_status": created.status})
+
+
+def return_request(shopper: Shopper, number: str) -> ActionResult:
+    """Everything still returnable on the order, as one request (the Rasa action's one-step form)."""
+    try:
+        created = order_services.order_request_return(number=number, actor=_actor(shopper), email=shopper.email,
+                                                      reason="Requested through the assistant")
+    except NotFound:
+        return _not_found(shopper)
+    except DomainError as error:
+        return ActionResult(render("cannot_return", shopper.language, number=number, reason=str(error)),
+                            ok=False, code="not_allowed")
+    return ActionResult(render("returned", shopper.language, number=number, id=created.pk), code="done",
+                        data={"order": number, "status": created.order.status, "return": created.pk,
+                              "return_status": created.status})
 
 
 def refund_info(shopper: Shopper, number: str = "") -> ActionResult:

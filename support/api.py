@@ -35,20 +35,36 @@ class IsSupportAgent(permissions.BasePermission):
         return services.is_agent(request.user)
 
 
+def display_name(user) -> str:
+    """What a shopper sees of an agent: their first name, else the username."""
+    if user is None:
+        return ""
+    return (user.first_name or "").strip() or user.get_username()
+
+
 class MessageOut(serializers.ModelSerializer):
+    author_name = serializers.SerializerMethodField()
+
     class Meta:
         model = Message
-        fields = ["id", "sender", "text", "created_at", "data"]
+        fields = ["id", "sender", "text", "created_at", "data", "author_name"]
+
+    def get_author_name(self, message: Message) -> str:
+        return display_name(message.author) if message.sender == Message.Sender.AGENT else ""
 
 
 class AgentMessageOut(serializers.ModelSerializer):
     author = serializers.CharField(source="author.username", default="")
+    author_name = serializers.SerializerMethodField()
     corrected_intent = serializers.SerializerMethodField()
 
     class Meta:
         model = Message
         fields = ["id", "sender", "text", "created_at", "data", "intent", "confidence", "author",
-                  "corrected_intent"]
+                  "author_name", "corrected_intent"]
+
+    def get_author_name(self, message: Message) -> str:
+        return display_name(message.author) if message.author_id else ""
 
     def get_corrected_intent(self, message: Message) -> str:
         correction = getattr(message, "correction", None) if hasattr(message, "correction") else None
@@ -65,11 +81,12 @@ class AgentConversationOut(serializers.ModelSerializer):
     shopper = serializers.SerializerMethodField()
     assigned_agent = serializers.CharField(source="assigned_agent.username", default="")
     n_messages = serializers.IntegerField(read_only=True, default=0)
+    unread = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
         model = Conversation
         fields = ["id", "status", "language", "summary", "csat", "created_at", "updated_at", "assigned_agent",
-                  "shopper", "n_messages", "handed_off_at"]
+                  "shopper", "n_messages", "unread", "handed_off_at"]
 
     def get_shopper(self, conversation: Conversation) -> str:
         return conversation.user.username if conversation.user_id else "guest"
@@ -100,15 +117,23 @@ class ShopperChatApi(APIView):
             conversation_id=conversation_id, user=request.user, session_key=request.session.session_key or "")
 
 
+def _history(request) -> list[dict]:
+    return selectors.conversations_for_owner(user=request.user, session_key=request.session.session_key or "")
+
+
 class ConversationStartApi(ShopperChatApi):
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="The shopper's own conversations (history list)")
+    def get(self, request):
+        return Response({"conversations": _history(request)})
+
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT, summary="Start or resume the shopper's conversation")
     def post(self, request):
         language = str(request.data.get("language", "en"))[:8] if hasattr(request.data, "get") else "en"
         conversation = services.conversation_start(user=request.user, session_key=_session_key(request),
                                                    language=language)
         messages = selectors.messages_after(conversation=conversation)
-        return Response({**ConversationOut(conversation).data, "messages": MessageOut(messages, many=True).data},
-                        status=status.HTTP_200_OK)
+        return Response({**ConversationOut(conversation).data, "messages": MessageOut(messages, many=True).data,
+                         "history": _history(request)}, status=status.HTTP_200_OK)
 
 
 class ConversationMessagesApi(ShopperChatApi):
@@ -166,7 +191,7 @@ class AgentQueueApi(AgentApi):
         params.is_valid(raise_exception=True)
         rows = selectors.queue_list(status=params.validated_data.get("status", ""),
                                     agent=request.user if params.validated_data["mine"] else None)
-        return Response({"counts": selectors.queue_counts(),
+        return Response({"counts": selectors.queue_counts(), "unread": selectors.unread_counts(),
                          "conversations": AgentConversationOut(rows, many=True).data})
 
 
@@ -180,12 +205,30 @@ class AgentConversationApi(AgentApi):
             return Response({"detail": "Conversation not found."}, status=status.HTTP_404_NOT_FOUND)
         messages = list(selectors.messages_after(conversation=conversation, after_id=params.validated_data["after"],
                                                  include_notes=True).select_related("correction"))
+        data = AgentConversationOut(conversation).data
+        if not params.validated_data["after"]:
+            # The stored summary is from the handoff; the agent sees one built from the whole chat now.
+            data["summary_live"] = selectors.conversation_summary_text(conversation=conversation)
         return Response({
-            "conversation": AgentConversationOut(conversation).data,
+            "conversation": data,
             "messages": AgentMessageOut(messages, many=True).data,
             "cursor": messages[-1].id if messages else params.validated_data["after"],
             "context": selectors.shopper_context(conversation=conversation) if not params.validated_data["after"] else None,
         })
+
+
+class SeenIn(serializers.Serializer):
+    message_id = serializers.IntegerField(min_value=0)
+
+
+class AgentSeenApi(AgentApi):
+    @extend_schema(request=SeenIn, responses=OpenApiTypes.OBJECT)
+    def post(self, request, conversation_id: int):
+        body = SeenIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        conversation = services.conversation_mark_seen(conversation_id=conversation_id, agent=request.user,
+                                                       message_id=body.validated_data["message_id"])
+        return Response({"id": conversation.pk, "seen": conversation.agent_seen_message_id})
 
 
 class AgentClaimApi(AgentApi):

@@ -10,6 +10,11 @@ Rules, in order:
 4. Order intents fill the order-number slot (the shopper's only order, or "which order?" listing
    theirs); anonymous shoppers must also give the order's email before anything is revealed.
 5. Information intents answer from the merchant's policy texts and FAQ.
+6. A return is a request: which items and how many (never more than bought minus already
+   returned), a reason, then a yes/no, then ecommerce.services.orders.return_request_create.
+
+The language belongs to the conversation (`conversation_language`): a bare order number, an email
+or "ok" keeps it; only a whole message in the other language switches it.
 """
 
 from __future__ import annotations
@@ -46,6 +51,29 @@ YES = re.compile(r"^\s*(y|yes|yep|yeah|yup|ok|okay|sure|confirm|go ahead|do it|p
 NO = re.compile(r"^\s*(n|no|nope|nah|don't|do not|stop|cancel that|never ?mind|否|不|不要|算了|取消操作)\b",
                 re.IGNORECASE)
 MIN_ADDRESS_CHARS = 8
+MIN_REASON_CHARS = 3
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_NOT_LANGUAGE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b[A-Za-z]?\d[\w-]*\b")
+ALL_ITEMS = re.compile(r"^\s*(all|everything|all of them|全部|所有|都退|全部退)\s*$", re.IGNORECASE)
+_ORDER_LIKE = re.compile(r"\b[wW]\d{6}[0-9A-Fa-f]{2,8}\b|\b\d{5,}\b")
+_ITEM_CHOICE = re.compile(r"(\d+)\s*(?:[x×*]\s*(\d+))?", re.IGNORECASE)
+
+
+def conversation_language(text: str, current: str = "en") -> str:
+    """The conversation's language after this message: switched only by a whole message in the other.
+
+    Order numbers, emails and digits carry no language; Chinese counts a word per two characters.
+    Leaving Chinese takes at least two English words ("ok" or "W2611... yes" stay Chinese).
+    """
+    words = _NOT_LANGUAGE.sub(" ", text or "")
+    zh_words = len(_CJK_CHAR.findall(words)) / 2
+    en_words = len(_LATIN_WORD.findall(words))
+    if zh_words == 0 and en_words == 0:
+        return current if current in ("en", "zh") else "en"
+    if current == "zh":
+        return "en" if zh_words == 0 and en_words >= 2 else "zh"
+    return "zh" if zh_words >= en_words else "en"
 
 
 @dataclass
@@ -80,8 +108,9 @@ class Dialogue:
         return Turn(render("handoff_complaint" if complaint else "handoff", language), handoff_reason=reason)
 
     # -- entry point -----------------------------------------------------------------------------
-    def respond(self, text: str) -> Turn:
-        language = detect_language(text)
+    def respond(self, text: str, language: str | None = None) -> Turn:
+        """`language` is the conversation's (see conversation_language); detected when not given."""
+        language = language if language in ("en", "zh") else detect_language(text)
         entities = extract(text, products=engine.product_matcher())
         if entities.email and not (self.user is not None and self.user.is_authenticated):
             self.state["email"] = entities.email  # remembered only for this conversation
@@ -121,6 +150,17 @@ class Dialogue:
             pending.update(awaiting="confirm", address=address[:500])
             return Turn(render("confirm_address", language, number=pending["number"], address=address[:500]),
                         intent="give_address", confidence=1.0)
+        if awaiting == "return_items":
+            return self._return_items(pending, text, language)
+        if awaiting == "return_reason":
+            reason = text.strip()
+            if len(reason) < MIN_REASON_CHARS or entities.order_number:
+                self.state.pop("pending", None)
+                return None
+            pending.update(awaiting="confirm", reason=reason[:500])
+            return Turn(render("confirm_return_request", language, number=pending["number"],
+                               items=actions.describe_return_lines(pending, language), reason=reason[:500]),
+                        intent="give_reason", confidence=1.0)
         if awaiting in ("order_number", "email"):
             # Continue only if the message gives what was asked for; anything else is a new request.
             gave_number = bool(entities.order_number)
@@ -226,10 +266,20 @@ class Dialogue:
             return Turn(result.reply, data=result.data)
         elif intent == "get_refund":
             result = actions.return_check(shopper, number)
-            if not result.ok and result.code == "not_allowed":
+            if not result.ok:
                 self.state.pop("pending", None)
-                return Turn(result.reply + " " + actions.refund_info(shopper, number).reply, data=result.data)
-            return self._maybe_confirm(result, pending, "get_refund")
+                if result.code == "not_allowed":
+                    return Turn(result.reply + " " + actions.refund_info(shopper, number).reply, data=result.data)
+                return Turn(result.reply, data=result.data)
+            items = result.data["items"]
+            pending = {**pending, "action": "get_refund", "items": items}
+            if len(items) == 1 and items[0]["max"] == 1:  # nothing to choose: straight to the reason
+                self.state["pending"] = {**pending, "lines": {str(items[0]["id"]): 1}, "awaiting": "return_reason"}
+                return Turn(render("ask_return_reason", language, number=number,
+                                   items=actions.describe_return_lines(self.state["pending"], language)),
+                            data={"order": number})
+            self.state["pending"] = {**pending, "awaiting": "return_items"}
+            return Turn(result.reply, data={"order": number})
         elif intent == "track_refund":
             self.state.pop("pending", None)
             result = actions.refund_info(shopper, number)
@@ -237,6 +287,34 @@ class Dialogue:
             self.state.pop("pending", None)
             result = actions.invoice(shopper, number)
         return Turn(result.reply, data=result.data)
+
+    def _return_items(self, pending: dict, text: str, language: str) -> Turn | None:
+        """Which items and how many: "all", "2", "1 x3, 2" (item 1 three times, item 2 once)."""
+        items = pending.get("items") or []
+        if ALL_ITEMS.search(text):
+            lines = {str(i["id"]): i["max"] for i in items}
+        else:
+            choices = _ITEM_CHOICE.findall(_ORDER_LIKE.sub(" ", text))
+            if not choices or len(text.strip()) > 60:
+                self.state.pop("pending", None)
+                return None  # not an answer to "which items?": a new request
+            lines = {}
+            for index_text, quantity_text in choices:
+                index = int(index_text)
+                quantity = int(quantity_text) if quantity_text else 1
+                if not 1 <= index <= len(items):
+                    return Turn(render("return_item_unknown", language, index=index, n=len(items)),
+                                intent="give_items", confidence=1.0)
+                item = items[index - 1]
+                total = lines.get(str(item["id"]), 0) + quantity
+                if quantity < 1 or total > item["max"]:
+                    return Turn(render("return_too_many", language, title=item["title"], max=item["max"]),
+                                intent="give_items", confidence=1.0)
+                lines[str(item["id"])] = total
+        pending.update(lines=lines, awaiting="return_reason")
+        return Turn(render("ask_return_reason", language, number=pending["number"],
+                           items=actions.describe_return_lines(pending, language)),
+                    intent="give_items", confidence=1.0)
 
     def _maybe_confirm(self, result: ActionResult, pending: dict, action: str) -> Turn:
         if result.ok and result.code == "confirm":
@@ -252,7 +330,8 @@ class Dialogue:
         if action == "change_shipping_address":
             return actions.change_address(shopper, number, pending.get("address", ""))
         if action == "get_refund":
-            return actions.return_request(shopper, number)
+            lines = {int(k): int(v) for k, v in (pending.get("lines") or {}).items()}
+            return actions.return_create(shopper, number, lines=lines, reason=pending.get("reason", ""))
         return ActionResult(render("not_confirmed", shopper.language), ok=False)
 
 

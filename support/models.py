@@ -33,6 +33,8 @@ class Conversation(models.Model):
     handed_off_at = models.DateTimeField(null=True, blank=True)
     first_agent_reply_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The last message id an agent has looked at: shopper messages after it are "unread".
+    agent_seen_message_id = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-updated_at"]

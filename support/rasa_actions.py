@@ -144,7 +144,7 @@ class ActionReturnRequest(OrderAction):
         if slots is None:
             return []
         if tracker.get_slot("confirmed") is not True:
-            result = actions.return_check(*slots)
+            result = actions.return_check_all(*slots)
             dispatcher.utter_message(text=result.reply)
             return [SlotSet("confirmed", None)]
         result = actions.return_request(*slots)

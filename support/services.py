@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,13 +17,14 @@ from ecommerce.models import User
 from ecommerce.roles import HANDLE_CONVERSATIONS, user_can
 
 from .conf import agent_max_active, auto_assign
-from .dialogue import Dialogue
+from .dialogue import Dialogue, conversation_language
 from .models import MESSAGE_MAX_CHARS, Conversation, Handoff, IntentCorrection, Message
 from .nlu.data import ALL_INTENTS
-from .nlu.text import detect_language
 
 logger = logging.getLogger(__name__)
 PERMISSION = HANDLE_CONVERSATIONS
+# A resolved, unrated conversation greets a returning shopper with its CSAT prompt for this long.
+CSAT_PROMPT_DAYS = 7
 
 
 def _clean_text(text: str) -> str:
@@ -53,13 +55,17 @@ def conversation_get_for_owner(*, conversation_id: int, user: User | None, sessi
 
 @transaction.atomic
 def conversation_start(*, user: User | None, session_key: str, language: str = "en") -> Conversation:
-    """Resume the caller's open conversation, or start a new one."""
+    """Resume the caller's open conversation, or the last resolved one still waiting for a rating
+    (so the shopper coming back sees the agent's replies and the CSAT prompt), or start a new one."""
     if not _owned(user) and not session_key:
         raise DomainError("A session is needed to chat.")
     owner = Q(user=user) if _owned(user) else Q(user__isnull=True, session_key=session_key)
-    existing = Conversation.objects.filter(owner).exclude(status=Conversation.Status.RESOLVED).order_by("-id").first()
-    if existing is not None:
-        return existing
+    latest = Conversation.objects.filter(owner).order_by("-id").first()
+    if latest is not None and latest.status != Conversation.Status.RESOLVED:
+        return latest
+    if latest is not None and latest.csat is None and latest.resolved_at is not None \
+            and latest.resolved_at > timezone.now() - timedelta(days=CSAT_PROMPT_DAYS):
+        return latest
     conversation = Conversation.objects.create(
         user=user if _owned(user) else None, session_key="" if _owned(user) else session_key,
         language=language if language in ("en", "zh") else "en",
@@ -79,13 +85,14 @@ def shopper_message_post(*, conversation: Conversation, text: str) -> tuple[Conv
         if conv.status == Conversation.Status.RESOLVED:
             # A new question after resolution reopens with the bot (and a fresh dialogue state).
             conv.status, conv.state, conv.assigned_agent = Conversation.Status.BOT, {}, None
-        conv.language = detect_language(text)
+        # The conversation keeps its language unless the whole message is in the other one.
+        conv.language = conversation_language(text, conv.language)
         if conv.status != Conversation.Status.BOT:
             conv.save()
             # a human has it (or it waits for one): the bot stays quiet
             return conv, [Message.objects.create(conversation=conv, sender=Message.Sender.SHOPPER, text=text)]
         dialogue = Dialogue(state=dict(conv.state or {}), shopper_user=conv.user, session_key=conv.session_key)
-        turn = dialogue.respond(text)
+        turn = dialogue.respond(text, language=conv.language)
         created = [
             Message.objects.create(conversation=conv, sender=Message.Sender.SHOPPER, text=text,
                                    intent=turn.intent[:64], confidence=turn.confidence,
@@ -102,18 +109,10 @@ def shopper_message_post(*, conversation: Conversation, text: str) -> tuple[Conv
 
 
 def conversation_summary(conversation: Conversation) -> str:
-    """A few lines for the agent: why, what the shopper said last, intents, orders mentioned."""
-    shopper_messages = list(conversation.messages.filter(sender=Message.Sender.SHOPPER).order_by("-id")[:5])
-    intents = [m.intent for m in reversed(shopper_messages) if m.intent]
-    orders = sorted({n for m in shopper_messages for n in (m.data or {}).get("entities", {}).get("order_numbers", [])})
-    lines = [f"Language: {conversation.language}."]
-    if intents:
-        lines.append("Intents: " + ", ".join(intents) + ".")
-    if orders:
-        lines.append("Orders mentioned: " + ", ".join(orders) + ".")
-    if shopper_messages:
-        lines.append("Last message: " + shopper_messages[0].text[:200])
-    return " ".join(lines)
+    """A few lines for the agent (see selectors.conversation_summary_text)."""
+    from .selectors import conversation_summary_text
+
+    return conversation_summary_text(conversation=conversation)
 
 
 @transaction.atomic
@@ -144,6 +143,20 @@ def agents_queryset():
         .filter(Q(is_superuser=True) | Q(user_permissions=perm) | Q(groups__permissions=perm))
         .distinct().order_by("id")
     )
+
+
+@transaction.atomic
+def conversation_mark_seen(*, conversation_id: int, agent: User, message_id: int) -> Conversation:
+    """The agent has read up to `message_id`: later shopper messages count as unread in the queue."""
+    conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    if conv is None:
+        raise NotFound("Conversation not found.")
+    last = conv.messages.filter(id__lte=message_id).order_by("-id").values_list("id", flat=True).first() or 0
+    if last > conv.agent_seen_message_id:
+        conv.agent_seen_message_id = last
+        # No updated_at bump: reading is not activity, the queue order must not move.
+        Conversation.objects.filter(pk=conv.pk).update(agent_seen_message_id=last)
+    return conv
 
 
 def is_agent(user: User | None) -> bool:

@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/support/agent/conversations/", api.AgentQueueApi.as_view(), name="api-agent-queue"),
     path("api/support/agent/conversations/<int:conversation_id>/", api.AgentConversationApi.as_view(),
          name="api-agent-conversation"),
+    path("api/support/agent/conversations/<int:conversation_id>/seen/", api.AgentSeenApi.as_view(),
+         name="api-agent-seen"),
     path("api/support/agent/conversations/<int:conversation_id>/claim/", api.AgentClaimApi.as_view(),
          name="api-agent-claim"),
     path("api/support/agent/conversations/<int:conversation_id>/assign/", api.AgentAssignApi.as_view(),

@@ -23,7 +23,9 @@ def chat_page(request):
 def console_page(request):
     if not services.is_agent(request.user):
         raise PermissionDenied("Support agents only.")
-    return render(request, "support/console.html", {})
+    from .api import display_name
+
+    return render(request, "support/console.html", {"agent_name": display_name(request.user)})
 
 
 @perm_required(VIEW_SUPPORT_METRICS)

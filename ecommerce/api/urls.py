@@ -10,6 +10,7 @@ from .catalog import (
 )
 from .events import EventIngestApi
 from .privacy import MyDataExportApi
+from .returns import OrderReturnsApi, ReturnTransitionApi
 
 app_name = "api"
 urlpatterns = [
@@ -20,5 +21,7 @@ urlpatterns = [
     path("orders/", OrderListApi.as_view(), name="order_list"),
     path("orders/<str:number>/", OrderDetailApi.as_view(), name="order_detail"),
     path("orders/<str:number>/cancel/", OrderCancelApi.as_view(), name="order_cancel"),
+    path("orders/<str:number>/returns/", OrderReturnsApi.as_view(), name="order_returns"),
+    path("returns/<int:return_id>/<slug:move>/", ReturnTransitionApi.as_view(), name="return_transition"),
     path("me/data/", MyDataExportApi.as_view(), name="my_data"),
 ]

@@ -18,7 +18,9 @@ def groups_create(apps, schema_editor):
         app_config.models_module = True  # historical app configs have none; create_permissions skips those
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    role_groups_sync(apps=apps)
+    # Later migrations add permissions that roles.py already lists: the post_migrate sync
+    # (ecommerce.apps) grants those once they exist.
+    role_groups_sync(apps=apps, missing_ok=True)
 
 
 def groups_delete(apps, schema_editor):

@@ -17,10 +17,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..errors import DomainError, InvalidTransition, NotFound
-from ..models import Cart, Event, Order, OrderItem, Product, User
+from ..errors import DomainError, InvalidTransition, NotFound, PermissionDenied
+from ..models import Cart, Event, Order, OrderItem, Product, ReturnLine, ReturnRequest, User
 from ..privacy import NO_TRACKING, Tracking
-from ..roles import MANAGE_ORDERS, VIEW_CUSTOMER_ORDERS, user_can
+from ..roles import MANAGE_ORDERS, MANAGE_RETURNS, VIEW_CUSTOMER_ORDERS, user_can
 from .events import event_id_for, event_record
 
 logger = logging.getLogger(__name__)
@@ -108,19 +108,15 @@ def order_return_deadline(order: Order):
     return base + timedelta(days=RETURN_WINDOW_DAYS)
 
 
-def order_request_return(*, number: str, actor: User | None, email: str = "") -> Order:
+def order_request_return(*, number: str, actor: User | None, email: str = "",
+                         reason: str = "Whole order") -> ReturnRequest:
+    """A return request for everything still returnable on the order (the Rasa action uses it)."""
     with transaction.atomic():
         order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
                                  perm=MANAGE_ORDERS)
-        if not order.can_transition_to(Order.Status.RETURNED):
-            raise InvalidTransition(
-                f"Order {order.number} is {order.get_status_display().lower()}; only shipped or delivered orders can be returned."
-            )
-        if timezone.now() > order_return_deadline(order):
-            raise DomainError(
-                f"Order {order.number} is past the {RETURN_WINDOW_DAYS}-day return window."
-            )
-        return order_transition(order=order, to_status=Order.Status.RETURNED)
+        lines = {item_id: qty for item_id, qty in order_returnable_quantities(order).items() if qty > 0}
+        return return_request_create(number=order.number, actor=actor, email=email, lines=lines,
+                                     reason=reason)
 
 
 def _next_order_number() -> str:
@@ -185,3 +181,126 @@ def order_place_from_cart(
         )
     logger.info("order.placed", extra={"order_id": order.pk, "lines": len(items), "total": str(total)})
     return order
+
+
+# --- returns: a request per item and quantity, then requested -> approved -> received -> refunded ---
+# The storefront order page, the support bot, the API and the admin all call these functions.
+
+RETURNABLE_STATUSES = (Order.Status.SHIPPED, Order.Status.DELIVERED)
+RETURN_REASON_MAX_CHARS = 500
+
+
+def order_returnable_quantities(order: Order) -> dict[int, int]:
+    """Per order line: bought minus already in a (not rejected) return request."""
+    taken: dict[int, int] = {}
+    for item_id, quantity in ReturnLine.objects.filter(item__order=order).exclude(
+            return_request__status=ReturnRequest.Status.REJECTED).values_list("item_id", "quantity"):
+        taken[item_id] = taken.get(item_id, 0) + quantity
+    return {item.pk: max(item.quantity, 0) - taken.get(item.pk, 0) for item in order.items.all()}
+
+
+def order_return_refusal(order: Order) -> str:
+    """Why the order cannot be returned at all ('' when it can): status, then the return window."""
+    if order.status not in RETURNABLE_STATUSES:
+        return (f"Order {order.number} is {order.get_status_display().lower()}; "
+                "only shipped or delivered orders can be returned.")
+    if timezone.now() > order_return_deadline(order):
+        return f"Order {order.number} is past the {RETURN_WINDOW_DAYS}-day return window."
+    return ""
+
+
+def return_request_create(*, number: str, actor: User | None, lines: dict[int, int], reason: str,
+                          email: str = "") -> ReturnRequest:
+    """Ask to return `lines` ({order item id: quantity}) of the actor's own order, with a reason.
+
+    Never more of a line than was bought minus what earlier requests (not rejected) already cover;
+    the order row is locked so two requests at once cannot both take the last unit.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Tell us why you are returning the items.")
+    if len(reason) > RETURN_REASON_MAX_CHARS:
+        raise DomainError(f"The reason is limited to {RETURN_REASON_MAX_CHARS} characters.")
+    wanted: dict[int, int] = {}
+    for item_id, quantity in (lines or {}).items():
+        try:
+            item_id, quantity = int(item_id), int(quantity)
+        except (TypeError, ValueError):
+            raise DomainError("Quantities must be whole numbers.") from None
+        if quantity < 0:
+            raise DomainError("Quantities cannot be negative.")
+        if quantity:
+            wanted[item_id] = wanted.get(item_id, 0) + quantity
+    with transaction.atomic():
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
+                                 perm=MANAGE_ORDERS)
+        refusal = order_return_refusal(order)
+        if refusal:
+            raise InvalidTransition(refusal) if order.status not in RETURNABLE_STATUSES else DomainError(refusal)
+        if not wanted:
+            raise DomainError("Choose at least one item to return.")
+        items = {item.pk: item for item in order.items.all()}
+        remaining = order_returnable_quantities(order)
+        for item_id, quantity in wanted.items():
+            if item_id not in items:
+                raise DomainError("That item is not part of this order.")
+            if quantity > remaining[item_id]:
+                raise DomainError(
+                    f"You can return at most {max(remaining[item_id], 0)} of {items[item_id].title}."
+                )
+        created = ReturnRequest.objects.create(
+            order=order, reason=reason,
+            requested_by=actor if actor is not None and actor.is_authenticated else None,
+        )
+        ReturnLine.objects.bulk_create(
+            [ReturnLine(return_request=created, item=items[item_id], quantity=quantity)
+             for item_id, quantity in wanted.items()]
+        )
+    logger.info("order.return_requested", extra={"order_id": order.pk, "return_id": created.pk})
+    return created
+
+
+def _return_transition(*, return_id: int, actor: User | None, to_status: str) -> ReturnRequest:
+    if not user_can(actor, MANAGE_RETURNS):
+        raise PermissionDenied("You may not manage return requests.")
+    with transaction.atomic():
+        row = ReturnRequest.objects.select_for_update().filter(pk=return_id).first()
+        if row is None:
+            raise NotFound("Return request not found.")
+        if not row.can_transition_to(to_status):
+            raise InvalidTransition(f"Return {row.pk} is {row.status} and cannot become {to_status}.")
+        now = timezone.now()
+        row.status = to_status
+        updates = ["status", "updated_at"]
+        if to_status == ReturnRequest.Status.APPROVED:
+            row.approved_at = now
+            updates.append("approved_at")
+        elif to_status == ReturnRequest.Status.RECEIVED:
+            # The goods are back on the shelf: restock exactly what came back.
+            for line in row.lines.select_related("item"):
+                Product.objects.filter(pk=line.item.product_id).update(stock=F("stock") + line.quantity)
+            row.received_at = now
+            updates.append("received_at")
+        elif to_status == ReturnRequest.Status.REFUNDED:
+            row.refund_amount = row.amount()
+            row.refunded_at = now
+            updates += ["refund_amount", "refunded_at"]
+        row.save(update_fields=updates)
+    logger.info("order.return_transition", extra={"return_id": row.pk, "to_status": to_status})
+    return row
+
+
+def return_request_approve(*, return_id: int, actor: User | None) -> ReturnRequest:
+    return _return_transition(return_id=return_id, actor=actor, to_status=ReturnRequest.Status.APPROVED)
+
+
+def return_request_receive(*, return_id: int, actor: User | None) -> ReturnRequest:
+    return _return_transition(return_id=return_id, actor=actor, to_status=ReturnRequest.Status.RECEIVED)
+
+
+def return_request_refund(*, return_id: int, actor: User | None) -> ReturnRequest:
+    return _return_transition(return_id=return_id, actor=actor, to_status=ReturnRequest.Status.REFUNDED)
+
+
+def return_request_reject(*, return_id: int, actor: User | None) -> ReturnRequest:
+    return _return_transition(return_id=return_id, actor=actor, to_status=ReturnRequest.Status.REJECTED)

@@ -31,7 +31,13 @@ from ..privacy import CONSENT_COOKIE, tracking_for, user_erase, user_export_data
 from ..selectors.catalog import category_roots, product_get, product_list
 from ..selectors.orders import order_list_for
 from ..services.cart import cart_add, cart_get_or_create, cart_merge_into_user, cart_set_quantity
-from ..services.orders import order_place_from_cart
+from ..services.orders import (
+    order_cancel,
+    order_place_from_cart,
+    order_return_refusal,
+    order_returnable_quantities,
+    return_request_create,
+)
 from .context import storefront_nav
 from .forms import (
     AccountDeleteForm,
@@ -294,7 +300,62 @@ def order_list(request: HttpRequest) -> HttpResponse:
 def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     # Only the owner: another shopper's order is a 404, indistinguishable from a missing one.
     order = get_object_or_404(order_list_for(user=request.user), number=number)
-    return _page(request, "storefront/order_detail.html", {"order": order})
+    return _page(request, "storefront/order_detail.html", _order_detail_context(order))
+
+
+def _order_detail_context(order: Order, **extra: Any) -> dict[str, Any]:
+    returnable = order_returnable_quantities(order)
+    lines = [{"item": item, "returnable": max(returnable.get(item.pk, 0), 0),
+              "wanted": extra.get("wanted", {}).get(item.pk, 0)} for item in order.items.all()]
+    return {
+        "order": order,
+        "return_lines": lines,
+        "can_return": not order_return_refusal(order) and any(line["returnable"] for line in lines),
+        "returns": order.return_requests.prefetch_related("lines__item").order_by("-created_at", "-id"),
+        **extra,
+    }
+
+
+@login_required
+@require_POST
+def order_cancel_view(request: HttpRequest, number: str) -> HttpResponse:
+    # The service checks ownership: another shopper's order answers like a missing one (404).
+    try:
+        order = order_cancel(number=number, actor=request.user)
+    except DomainError as error:
+        if error.status_code == 404:
+            raise Http404("No such order.") from None
+        messages.error(request, str(error))
+        return redirect("storefront:order_detail", number=number)
+    messages.success(request, f"Order {order.number} is cancelled.")
+    return redirect("storefront:order_detail", number=order.number)
+
+
+@login_required
+@require_POST
+def order_return_view(request: HttpRequest, number: str) -> HttpResponse:
+    """Per-item return: one quantity field per order line (`qty-<item id>`) and a reason."""
+    order = get_object_or_404(order_list_for(user=request.user), number=number)
+    wanted: dict[int, int] = {}
+    error = ""
+    for item in order.items.all():
+        raw = (request.POST.get(f"qty-{item.pk}") or "0").strip() or "0"
+        if not raw.isdigit():
+            error = "Quantities must be whole numbers."
+            break
+        if int(raw):
+            wanted[item.pk] = int(raw)
+    reason = request.POST.get("reason", "")
+    if not error:
+        try:
+            return_request_create(number=order.number, actor=request.user, lines=wanted, reason=reason)
+        except DomainError as failure:
+            error = str(failure)
+    if error:
+        context = _order_detail_context(order, return_error=error, wanted=wanted, reason=reason)
+        return _page(request, "storefront/order_detail.html", context, status=400)
+    messages.success(request, "Your return request is registered. We'll email you when it is approved.")
+    return redirect("storefront:order_detail", number=order.number)
 
 
 @login_required

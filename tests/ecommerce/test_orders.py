@@ -62,11 +62,15 @@ def test_order_cancel_restocks_positive_lines(user):
     assert product.stock == 8
 
 
-def test_order_return_restocks(user):
+def test_order_return_restocks_when_the_items_are_received(user, staff):
     product = ProductFactory(stock=1)
     order = OrderFactory(user=user, status="delivered", delivered_at=timezone.now() - timedelta(days=2))
     OrderItemFactory(order=order, product=product, quantity=2, line_number=1)
-    order_services.order_request_return(number=order.number, actor=user)
+    request = order_services.order_request_return(number=order.number, actor=user)
+    product.refresh_from_db()
+    assert product.stock == 1  # a request alone puts nothing back on the shelf
+    order_services.return_request_approve(return_id=request.pk, actor=staff)
+    order_services.return_request_receive(return_id=request.pk, actor=staff)
     product.refresh_from_db()
     assert product.stock == 3
 
@@ -173,8 +177,9 @@ def test_order_change_address_until_shipped(user):
 
 def test_order_return_window(user):
     recent = OrderFactory(user=user, status="delivered", delivered_at=timezone.now() - timedelta(days=29))
+    OrderItemFactory(order=recent, quantity=1, line_number=1)
     old = OrderFactory(user=user, status="delivered", delivered_at=timezone.now() - timedelta(days=31))
-    assert order_services.order_request_return(number=recent.number, actor=user).status == "returned"
+    assert order_services.order_request_return(number=recent.number, actor=user).status == "requested"
     with pytest.raises(DomainError, match="30-day return window"):
         order_services.order_request_return(number=old.number, actor=user)
     paid = OrderFactory(user=user, status="paid")

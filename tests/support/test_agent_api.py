@@ -165,3 +165,44 @@ def test_privacy_export_and_erasure_of_conversations(user):
     counts = {s.app: s.func(user) for s in plugins.erasure_steps()}["support"]
     assert counts == {"conversations": 1, "messages": 2}
     assert not Conversation.objects.filter(user=user).exists()
+
+
+def test_queue_unread_counts_and_seen_marker(agent, agent_client, user):
+    from support.models import Conversation, Message
+
+    conversation = Conversation.objects.create(user=user, status=Conversation.Status.WAITING)
+    first = Message.objects.create(conversation=conversation, sender="shopper", text="hello")
+    Message.objects.create(conversation=conversation, sender="shopper", text="anyone?")
+    body = agent_client.get("/api/support/agent/conversations/?status=waiting").json()
+    assert body["unread"]["waiting"] == 1 and body["conversations"][0]["unread"] == 2
+    seen = agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/seen/",
+                             {"message_id": first.pk}, format="json")
+    assert seen.status_code == 200
+    assert agent_client.get("/api/support/agent/conversations/?status=waiting").json()["conversations"][0]["unread"] == 1
+    bad = agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/seen/", {"message_id": -1},
+                            format="json")
+    assert bad.status_code == 400
+
+
+def test_seen_marker_is_for_agents_only(shopper_client, user):
+    from support.models import Conversation
+
+    conversation = Conversation.objects.create(user=user, status=Conversation.Status.WAITING)
+    response = shopper_client.post(f"/api/support/agent/conversations/{conversation.pk}/seen/", {"message_id": 1},
+                                   format="json")
+    assert response.status_code == 403
+
+
+def test_live_summary_names_every_order_and_the_majority_language(agent, agent_client, user):
+    from support.models import Conversation, Message
+
+    conversation = Conversation.objects.create(user=user, status=Conversation.Status.WAITING, language="en")
+    for text, numbers in (("订单536501坏了", ["536501"]), ("还有536502", ["536502"]), ("and 536503", ["536503"]),
+                          ("536504 也是", ["536504"]), ("请快点", []), ("谢谢", []), ("ok", [])):
+        Message.objects.create(conversation=conversation, sender="shopper", text=text,
+                               data={"entities": {"order_numbers": numbers}})
+    body = agent_client.get(f"/api/support/agent/conversations/{conversation.pk}/").json()
+    summary = body["conversation"]["summary_live"]
+    assert "Language: Chinese" in summary
+    assert all(n in summary for n in ("536501", "536502", "536503", "536504"))
+    assert set(body["context"]) >= {"orders", "cart", "events", "returns", "conversations"}

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from ecommerce.models import Order
+from ecommerce.models import Order, ReturnRequest
 from support.models import Conversation, Message
 from tests.factories import OrderFactory, OrderItemFactory, ProductFactory, UserFactory
 from tests.support.conftest import csrf_client
@@ -99,13 +99,40 @@ def test_change_address_asks_address_then_confirms(active_intent_model, user, sh
     assert order.shipping_address == "22 Acacia Avenue, Leeds LS1 1AA"
 
 
-def test_return_request_within_window(active_intent_model, user, shopper_client):
+def test_return_is_a_per_item_request_with_reason_and_confirmation(active_intent_model, user, shopper_client):
+    # given a delivered order with one line of two cakestands
     order = order_for(user, "536365", status=Order.Status.DELIVERED, delivered_at=timezone.now())
     conversation = start(shopper_client)
-    assert "return" in bot_reply(say(shopper_client, conversation, "i want to return order 536365 and get my money back")).lower()
+    # when the shopper asks for a return, the bot lists the items instead of returning the order
+    asked = bot_reply(say(shopper_client, conversation, "i want to return order 536365 and get my money back"))
+    assert "Which items" in asked and "1. Regency cakestand (up to 2)" in asked
+    # more than was bought is refused, and the question stays open
+    assert "at most 2 of Regency cakestand" in bot_reply(say(shopper_client, conversation, "1 x3"))
+    assert "Why are you returning" in bot_reply(say(shopper_client, conversation, "1"))
+    assert "yes or no" in bot_reply(say(shopper_client, conversation, "it arrived chipped"))
     assert "registered" in bot_reply(say(shopper_client, conversation, "yes"))
+    # then: a request for one item with the reason; the order itself is not "returned"
     order.refresh_from_db()
-    assert order.status == Order.Status.RETURNED
+    assert order.status == Order.Status.DELIVERED
+    request = ReturnRequest.objects.get(order=order)
+    assert request.status == ReturnRequest.Status.REQUESTED and request.reason == "it arrived chipped"
+    assert [(line.item.title, line.quantity) for line in request.lines.all()] == [("Regency cakestand", 1)]
+    # and the second ask offers only what is left (one unit: nothing to choose, straight to the reason)
+    again = bot_reply(say(shopper_client, conversation, "i want to return order 536365"))
+    assert "Returning 1 × Regency cakestand" in again
+
+
+def test_chinese_conversation_stays_chinese_through_an_order_number(active_intent_model, user, shopper_client):
+    order_for(user, "536365", status=Order.Status.SHIPPED)
+    OrderFactory(user=user, number="536366", status=Order.Status.PAID)
+    conversation = start(shopper_client)
+    assert say(shopper_client, conversation, "我的订单到哪了？")["language"] == "zh"
+    body = say(shopper_client, conversation, "536365")
+    assert body["language"] == "zh"
+    assert "订单 536365" in bot_reply(body) and "已发货" in bot_reply(body)
+    # "ok" is not a whole English message either; two English words are
+    assert say(shopper_client, conversation, "ok")["language"] == "zh"
+    assert say(shopper_client, conversation, "where is order 536365")["language"] == "en"
 
 
 def test_another_customers_order_reveals_nothing(active_intent_model, user, other_user, shopper_client):
@@ -276,3 +303,45 @@ def test_chat_bubble_partial_renders_for_storefront_pages_only(rf):
     request = rf.get("/support/chat/")
     request.resolver_match = resolve("/support/chat/")
     assert "data-support-bubble" not in render_to_string("support/_chat_bubble.html", {"request": request})
+
+
+def test_history_lists_only_the_shoppers_own_conversations(user, other_user, shopper_client):
+    mine = Conversation.objects.create(user=user, status=Conversation.Status.RESOLVED, csat=5,
+                                       resolved_at=timezone.now())
+    theirs = Conversation.objects.create(user=other_user)
+    Conversation.objects.create(session_key="someone-elses-session")
+    body = shopper_client.post("/api/support/conversations/", {}, format="json").json()
+    ids = [c["id"] for c in body["history"]]
+    assert mine.pk in ids and theirs.pk not in ids and len(ids) == 2  # the rated one and the new one
+    assert [c["id"] for c in shopper_client.get("/api/support/conversations/").json()["conversations"]] == ids
+    # a client-sent id of someone else's conversation answers like a missing one
+    assert shopper_client.get(f"/api/support/conversations/{theirs.pk}/messages/").status_code == 404
+
+
+def test_returning_shopper_gets_the_resolved_unrated_conversation_back(user, agent, shopper_client):
+    from support import services
+
+    conversation = Conversation.objects.create(user=user, status=Conversation.Status.WAITING)
+    Message.objects.create(conversation=conversation, sender="shopper", text="help")
+    services.agent_reply(conversation_id=conversation.pk, agent=agent, text="Sorted!")
+    services.conversation_resolve(conversation_id=conversation.pk, agent=agent)
+    body = shopper_client.post("/api/support/conversations/", {}, format="json").json()
+    assert body["id"] == conversation.pk and body["status"] == "resolved" and body["csat"] is None
+    agent_message = [m for m in body["messages"] if m["sender"] == "agent"][0]
+    assert agent_message["author_name"] == (agent.first_name or agent.username) and agent_message["created_at"]
+    shopper_client.post(f"/api/support/conversations/{conversation.pk}/csat/", {"score": 4}, format="json")
+    # once rated, coming back starts a fresh conversation (the old one stays in the history)
+    fresh = shopper_client.post("/api/support/conversations/", {}, format="json").json()
+    assert fresh["id"] != conversation.pk
+    assert conversation.pk in [c["id"] for c in fresh["history"]]
+
+
+@pytest.mark.parametrize(("current", "text", "expected"), [
+    ("zh", "W2611301A2B3C", "zh"), ("zh", "536365", "zh"), ("zh", "ok", "zh"), ("zh", "me@example.com", "zh"),
+    ("zh", "where is my order", "en"), ("en", "我的订单", "zh"), ("en", "536365", "en"),
+    ("en", "order 536365 到哪了", "zh"), ("zh", "yes 好的", "zh"),
+])
+def test_conversation_language_changes_only_on_a_whole_message(current, text, expected):
+    from support.dialogue import conversation_language
+
+    assert conversation_language(text, current) == expected

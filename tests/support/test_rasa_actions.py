@@ -95,12 +95,17 @@ def test_cancel_of_another_customers_order_reveals_nothing(user, other_user):
 
 def test_return_request_with_confirmation(user):
     order = OrderFactory(user=user, number="536365", status=Order.Status.DELIVERED, delivered_at=timezone.now())
-    OrderItemFactory(order=order)
+    OrderItemFactory(order=order, title="Tea towel", quantity=2)
+    asked = run(payload("action_return_request", sender_id=rasa_sender_token(user),
+                        slots={"order_number": "536365"}))
+    assert "Request a return of 2 × Tea towel from order 536365" in texts(asked)[0]
     result = run(payload("action_return_request", sender_id=rasa_sender_token(user),
                          slots={"order_number": "536365", "confirmed": True}))
     assert "registered" in texts(result)[0]
+    # a return is a request for the items, not a flip of the order's status
     order.refresh_from_db()
-    assert order.status == Order.Status.RETURNED
+    assert order.status == Order.Status.DELIVERED
+    assert order.return_requests.get().status == "requested"
 
 
 def test_recommend_products_under_a_max_price():
