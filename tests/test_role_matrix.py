@@ -32,6 +32,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from advertising.models import Ad, Advertiser, Campaign
+from ecommerce.models import ReturnLine, ReturnRequest
 from support.models import Conversation, Message
 from tests.factories import (
     CategoryFactory,
@@ -104,6 +105,7 @@ class World:
     message: Any
     own_campaign: Any
     other_campaign: Any
+    victim_return: Any
 
     def param(self, name: str, attribute: str | None) -> str:
         values = {
@@ -111,7 +113,7 @@ class World:
             "conversation_id": self.conversation.pk, "message_id": self.message.pk,
             "pk": self.other_campaign.pk, "slug": self.category.slug, "token": "not-a-click-token",
             "content_type_id": ContentType.objects.get_for_model(self.category).pk,
-            "object_id": self.category.pk,
+            "object_id": self.category.pk, "return_id": self.victim_return.pk, "move": "approve",
         }
         if attribute is not None:
             return str(_attr(self, attribute))
@@ -147,6 +149,10 @@ def world(db) -> World:
     product = ProductFactory(category=category)
     victim_order = OrderFactory(user=victim, status="paid")
     OrderItemFactory(order=victim_order, product=product)
+    delivered = OrderFactory(user=victim, status="delivered", delivered_at=timezone.now())
+    delivered_line = OrderItemFactory(order=delivered, product=product, quantity=2)
+    victim_return = ReturnRequest.objects.create(order=delivered, reason="Too small", requested_by=victim)
+    ReturnLine.objects.create(return_request=victim_return, item=delivered_line, quantity=1)
     conversation = Conversation.objects.create(user=victim, status=Conversation.Status.WAITING)
     message = Message.objects.create(conversation=conversation, sender=Message.Sender.SHOPPER,
                                      text="Where is my order?")
@@ -154,6 +160,7 @@ def world(db) -> World:
         actors=actors, victim=victim, victim_order=victim_order, product=product, category=category,
         conversation=conversation, message=message, own_campaign=_campaign(acme, "Acme spring"),
         other_campaign=_campaign(Advertiser.objects.create(name="Other Ads"), "Other spring"),
+        victim_return=victim_return,
     )
 
 
@@ -216,6 +223,15 @@ EXPECTATIONS: dict[str, list[Case]] = {
     # another customer's order: only the order roles (support reads, order managers act)
     "api/orders/<str:number>/": [Case(holders(("support_agent", "order_manager"), denied=404))],
     "api/orders/<str:number>/cancel/": [Case(holders(("order_manager",), denied=404), method="post")],
+    # another customer's returns: read by the order roles; a new request for a paid (not yet
+    # shipped) order is refused to those who may act on it (409), hidden from everyone else (404)
+    "api/orders/<str:number>/returns/": [
+        Case(holders(("support_agent", "order_manager"), denied=404)),
+        Case(holders(("order_manager",), ok=409, denied=404), method="post",
+             data=lambda w: {"lines": [{"item_id": w.victim_order.items.first().pk, "quantity": 1}],
+                             "reason": "Broken"}, label="create")],
+    # the merchant's moves on a return request
+    "api/returns/<int:return_id>/<slug:move>/": [Case(holders(("order_manager",)), method="post")],
     "api/me/data/": [Case(SIGNED_IN_API)],
     # --- recommendations
     "api/recommendations/me/": [Case(everyone(200))],
@@ -240,6 +256,8 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "api/support/agent/conversations/<int:conversation_id>/note/": [
         Case(holders(("support_agent",), ok=201), method="post", data={"text": "Checked the order."})],
     "api/support/agent/conversations/<int:conversation_id>/resolve/": [Case(AGENT_API, method="post")],
+    "api/support/agent/conversations/<int:conversation_id>/seen/": [
+        Case(AGENT_API, method="post", data=lambda w: {"message_id": w.message.pk})],
     "api/support/agent/messages/<int:message_id>/intent/": [
         Case(AGENT_API, method="post", data={"intent": "track_order"})],
     "api/support/agent/canned/": [Case(AGENT_API)],
@@ -295,6 +313,8 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "account/": [Case(everyone(200, anonymous=SHOP_LOGIN))],
     "account/orders/": [Case(everyone(200, anonymous=SHOP_LOGIN))],
     "account/orders/<str:number>/": [Case(NOT_FOR_OTHERS)],
+    "account/orders/<str:number>/cancel/": [Case(NOT_FOR_OTHERS, method="post")],
+    "account/orders/<str:number>/return/": [Case(NOT_FOR_OTHERS, method="post", data={"reason": "Broken"})],
     "account/privacy/": [Case(everyone(200))],
     "account/privacy/export/": [Case(everyone(200, anonymous=SHOP_LOGIN))],
     "account/privacy/delete/": [Case(everyone(400, anonymous=SHOP_LOGIN), method="post", data={},
@@ -312,6 +332,7 @@ ADMIN_CHANGELISTS: dict[str, tuple[str, ...]] = {
     "ecommerce.category": ("catalog_manager",),
     "ecommerce.product": ("catalog_manager",),
     "ecommerce.order": ("support_agent", "order_manager"),
+    "ecommerce.returnrequest": ("order_manager",),
     "ecommerce.event": ("support_agent",),
     "ecommerce.ingestiontoken": (),
     "ecommerce.modelversion": ("analyst",),

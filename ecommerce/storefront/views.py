@@ -319,7 +319,9 @@ def _order_detail_context(order: Order, **extra: Any) -> dict[str, Any]:
 @login_required
 @require_POST
 def order_cancel_view(request: HttpRequest, number: str) -> HttpResponse:
-    # The service checks ownership: another shopper's order answers like a missing one (404).
+    # The account pages are about the shopper's own orders: staff who may cancel any order do that
+    # in the admin or the API, so another person's order answers like a missing one (404) here.
+    get_object_or_404(order_list_for(user=request.user), number=number)
     try:
         order = order_cancel(number=number, actor=request.user)
     except DomainError as error:
