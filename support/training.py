@@ -4,7 +4,7 @@ Promotion compares the new and the active model on the SAME fixed data neither w
 our realistic test sets (support/data/eval: English with typos, Chinese, off-topic). The primary
 metric is accuracy over all of them together.
 
-The frozen hand-written set (support/data/frozen/) is NOT read here: it is neither training data
+The frozen hand-written test set (README in the data folder) is NOT read here: it is neither training data
 nor the promotion gate, so it stays an honest test (`manage.py evaluate_intents --test-file`).
 """
 

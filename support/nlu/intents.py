@@ -251,8 +251,10 @@ def _fit_one(fit_set: Examples, validation_eval: Examples, everything: Examples 
                     probabilities[rows], pipeline.classes_, [validation_eval.intents[k] for k in rows])[0]
     split_model = IntentModel(pipeline, threshold, tuple(pipeline.classes_), language_thresholds=language_thresholds,
                               temperature=temperature, encoder=encoder)
-    validation_metrics = evaluate(split_model, list(zip(validation_eval.texts, validation_eval.intents, strict=True)),
-                                  with_predictions=False) if validation_eval.texts else {"accuracy": 0.0, "macro_f1": 0.0}
+    validation_metrics: dict[str, Any] = {"accuracy": 0.0, "macro_f1": 0.0}
+    if validation_eval.texts:
+        validation_metrics = evaluate(split_model, list(zip(validation_eval.texts, validation_eval.intents,
+                                                            strict=True)), with_predictions=False)
     final = pipeline
     if everything is not None:
         final = build_pipeline(C=C, seed=seed, encoder=encoder, encoder_weight=encoder_weight)
