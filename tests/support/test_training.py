@@ -27,6 +27,7 @@ def test_retrain_intents_task_on_the_real_worker_registers_and_promotes(celery_w
     version = ModelVersion.objects.get(name="support.intents")
     assert version.status == "active" and version.data_ref["sources"]["correction"] == 1
     assert 0 < version.metrics["accuracy"] <= 1 and "accuracy_realistic_zh" in version.metrics
+    assert version.metrics["features"] == "use+tfidf" and version.params["encoder"] == "use"
     assert isinstance(intent_model(), IntentModel)
 
 
@@ -58,6 +59,7 @@ def test_evaluate_intents_command_writes_the_json_report(tmp_path, active_intent
     result = json.loads(out.read_text(encoding="utf-8"))
     assert set(result) >= {"n", "accuracy", "macro_f1", "per_intent", "predictions"}
     assert result["n"] == 3 and set(result["predictions"][0]) == {"text", "intent", "predicted", "confidence"}
+    assert result["model"] == "support.intents v1 (use+tfidf)"  # names the serving model and its features
     assert "accuracy" in capsys.readouterr().out
 
 
