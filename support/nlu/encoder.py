@@ -48,6 +48,10 @@ class Encoder:
         self._memo: dict[str, np.ndarray] = {}
         self._memo_lock = threading.Lock()
 
+    def clear_memo(self) -> None:
+        with self._memo_lock:
+            self._memo.clear()
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = [t if isinstance(t, str) else "" for t in texts]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
