@@ -3,6 +3,9 @@
 Promotion compares the new and the active model on the SAME fixed data neither was trained on:
 our realistic test sets (support/data/eval: English with typos, Chinese, off-topic). The primary
 metric is accuracy over all of them together.
+
+The frozen hand-written test set (README in the data folder) is NOT read here: it is neither training data
+nor the promotion gate, so it stays an honest test (`manage.py evaluate_intents --test-file`).
 """
 
 from __future__ import annotations
@@ -64,7 +67,9 @@ def intent_model_retrain(*, max_bitext_per_intent: int | None = None, seed: int 
     model, report = train_intent_model(examples, seed=seed)
     summary = intent_model_register_and_promote(
         model=model, report=report,
-        params={"C": report["C"], "seed": seed, "max_bitext_per_intent": max_bitext_per_intent})
+        params={"C": report["C"], "seed": seed, "max_bitext_per_intent": max_bitext_per_intent,
+                "features": report["features"], "encoder": report["encoder"],
+                "encoder_weight": report["encoder_weight"], "temperature": report["temperature"]})
     summary["corrections"] = examples.sources.count("correction")
     return summary
 
@@ -79,6 +84,8 @@ def intent_model_register_and_promote(*, model: Any, report: dict[str, Any],
         "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"],
         "validation_accuracy": report.get("validation_accuracy"), "threshold": report.get("threshold"),
         "language_thresholds": report.get("language_thresholds", {}),
+        "features": report.get("features", "tfidf"), "temperature": report.get("temperature"),
+        "calibration": report.get("calibration", {}),
     }
     for name in PROMOTION_FILES:
         metrics[f"accuracy_{name.removesuffix('.csv')}"] = evaluate(model, read_labelled_csv(EVAL_DIR / name),

