@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -21,6 +22,7 @@ from .selectors import rollups_refreshed_at, segment_list
 def dashboard(request: HttpRequest) -> HttpResponse:
     start, end = queries.default_range()
     context = {
+        **admin.site.each_context(request),  # the admin's header (shop name), theme and nav
         "title": "Analytics dashboard",
         "default_start": start.isoformat(),
         "default_end": end.isoformat(),

@@ -216,6 +216,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
     readonly_fields = ["score", "change_vs_replaced", "metrics_table", "params_table",
                        *[f.name for f in ModelVersion._meta.fields if f.name not in ("metrics", "params")]]
 
+    def has_add_permission(self, request) -> bool:
+        return False  # rows are written by training (ecommerce/ml.py), never by hand
+
     def get_queryset(self, request):
         # The version this one replaced: the same name's latest promotion before this one's.
         replaced = ModelVersion.objects.filter(
@@ -238,8 +241,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if before is None or now is None:
             return "-"
         delta = now - float(before)
+        if abs(delta) < 0.00005:  # equal at the 4 decimals shown
+            return f"same as v{obj.replaced_version}"
         better = delta > 0 if obj.higher_is_better else delta < 0
-        return f"{delta:+.4f} vs v{obj.replaced_version} ({'better' if better else 'not better'})"
+        return f"{delta:+.4f} vs v{obj.replaced_version} ({'better' if better else 'worse'})"
 
     @admin.display(description="Metrics")
     def metrics_table(self, obj: ModelVersion):

@@ -128,3 +128,13 @@ def test_rfm_summary_names_the_last_day_it_counts():
 
     assert summary["as_of"] == "2024-06-01"  # exclusive cut-off, as the API documents
     assert summary["orders_through"] == "2024-05-31"
+
+
+def test_dashboard_page_carries_the_shop_name_in_the_admin_header(client, settings):
+    from tests.factories import StaffFactory
+
+    client.force_login(StaffFactory())
+
+    html = client.get("/analytics/dashboard/").content.decode()
+
+    assert f"{settings.SHOP_NAME} administration" in html
