@@ -213,6 +213,8 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "api/schema/": [Case(everyone(200))],
     "api/docs/": [Case(everyone(200))],
     # --- catalog, events, orders, data export
+    "analytics/refresh/": [Case(staff_page(("analyst",), ok=(302, "/analytics/dashboard/")), method="post",
+                                data={"start": "2024-01-01", "end": "2024-01-02"})],
     "api/events/": [Case(everyone(403), method="post", data={"events": []}, label="no tracking consent"),
                     Case(everyone(400), method="post", data={"events": "not a list"},
                          cookies={"tracking_consent": "yes"}, label="consent, bad batch")],
@@ -449,7 +451,7 @@ def test_role_matrix(world: World, route: str, case: Case):
             kwargs: dict[str, Any] = {}
             if data is not None:
                 kwargs = {"data": json.dumps(data), "content_type": "application/json"}
-                if route.startswith(("cart/", "privacy/", "account/")):  # HTML forms
+                if route.startswith(("cart/", "privacy/", "account/", "analytics/")):  # HTML forms
                     kwargs = {"data": data}
             response = getattr(client, case.method)(path, **kwargs)
             transaction.set_rollback(True)

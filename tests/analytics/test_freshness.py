@@ -138,3 +138,33 @@ def test_dashboard_page_carries_the_shop_name_in_the_admin_header(client, settin
     html = client.get("/analytics/dashboard/").content.decode()
 
     assert f"{settings.SHOP_NAME} administration" in html
+
+
+def _analyst_client(client):
+    from tests.factories import RoleStaffFactory
+
+    client.force_login(RoleStaffFactory(role="analyst"))
+    return client
+
+
+def test_merchant_refresh_button_queues_the_range_and_reports_it(client, django_capture_on_commit_callbacks):
+    _historic_order_behind_the_watermark()
+    client = _analyst_client(client)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/analytics/refresh/", {"start": "2011-03-01", "end": "2011-03-31"}, follow=True)
+
+    assert "Refresh of 2011-03-01 to 2011-03-31 queued" in response.content.decode()
+    assert _orders_rolled_up(date(2011, 3, 4)) == Decimal("10.00")
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"start": "2011-03-01"}, "two dates"),
+    ({"start": "2011-03-31", "end": "2011-03-01"}, "before its start"),
+    ({"start": "2010-01-01", "end": "2011-03-01"}, "at most 366 days"),
+])
+def test_merchant_refresh_button_rejects_bad_ranges(client, data, message):
+    response = _analyst_client(client).post("/analytics/refresh/", data, follow=True)
+
+    assert message in response.content.decode()
+    assert not DailyMetric.objects.exists()
