@@ -129,7 +129,8 @@ class WindowField(serializers.Field):
 class FunnelInputSerializer(FilterSerializer):
     steps = serializers.ListField(child=serializers.CharField(max_length=32), min_length=2, max_length=8,
                                   default=lambda: list(DEFAULT_FUNNEL))
-    window = WindowField(default="7d", help_text='Seconds or "30m" / "24h" / "7d".')
+    # DRF does not run to_internal_value on a default: give it already converted (7 days in seconds).
+    window = WindowField(default=7 * WINDOW_UNITS["d"], help_text='Seconds or "30m" / "24h" / "7d". Default 7 days.')
     breakdown = serializers.ChoiceField(choices=["", "country", "segment"], default="", allow_blank=True)
 
 

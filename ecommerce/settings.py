@@ -198,8 +198,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ecommerce.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSONParser with a nesting limit: a body nested thousands deep is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["ecommerce.api.parsers.BoundedJSONParser"],
 }
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Commerce Platform API",
     "DESCRIPTION": "Catalog, orders, events, recommendations, support, ads and analytics.",
