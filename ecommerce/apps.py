@@ -11,7 +11,10 @@ class EcommerceConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from .api import schema  # noqa: F401  (registers OpenAPI auth extensions)
+        from axes.signals import user_locked_out
+
         from .auth_backends import forget_saved_user
+        from .login_protection import log_lockout
         from .models import User
         from .sessions import rekey_signed_in_session
 
@@ -20,3 +23,5 @@ class EcommerceConfig(AppConfig):
         post_delete.connect(forget_saved_user, sender=User, dispatch_uid="ecommerce.forget_deleted_user")
         # Signed-in session keys carry the user id, so serving views need one cache round trip.
         user_logged_in.connect(rekey_signed_in_session, dispatch_uid="ecommerce.rekey_signed_in_session")
+        # Lockouts (django-axes) are logged with the user id only.
+        user_locked_out.connect(log_lockout, dispatch_uid="ecommerce.log_lockout")

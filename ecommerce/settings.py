@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "ecommerce.apps.EcommerceConfig",
     "recommendations.apps.RecommendationsConfig",
     "support.apps.SupportConfig",
@@ -69,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ecommerce.middleware.PrivacyConsentMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ecommerce.urls"
@@ -139,13 +142,39 @@ SESSION_ENGINE = env.str(
     "DJANGO_SESSION_ENGINE",
     default="ecommerce.sessions" if SHARED_CACHE else "django.contrib.sessions.backends.db",
 )
-AUTHENTICATION_BACKENDS = ["ecommerce.auth_backends.CachedModelBackend"]
+# The axes backend comes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "ecommerce.login_protection.LoginAttemptBackend",
+    "ecommerce.auth_backends.CachedModelBackend",
+]
 AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=300 if SHARED_CACHE else 0)
 if not DEBUG and not SHARED_CACHE and (AUTH_USER_CACHE_SECONDS or SESSION_ENGINE == "ecommerce.sessions"):
     raise ImproperlyConfigured(
         "AUTH_USER_CACHE_SECONDS and the ecommerce.sessions engine need a shared cache (CACHE_URL): "
         "a per-process cache would keep logged-out sessions and changed users alive in other processes."
     )
+
+# Login brute-force protection (django-axes): AXES_FAILURE_LIMIT failures for one username OR from
+# one address lock that username / address out for AXES_COOLOFF_MINUTES (right password or not);
+# each failure during the lockout restarts it. Attempts live in the database, not the cache: the
+# embedded default's LocMem cache is per process, so each gunicorn worker would count on its own
+# and a restart would forget every lockout; the database also gives the admin its list of
+# attempts and lockouts. `manage.py axes_reset` (or the admin) lifts a lockout early.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "ecommerce.login_protection.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "ecommerce.login_protection.client_ip"
+AXES_RESET_ON_SUCCESS = False
+# Axes' own log lines carry the username and address; ecommerce.login_protection logs ids only.
+AXES_VERBOSE = False
+# Keep one row per failure (the admin's "Access failures") next to the per-user/address counters.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Every successful login is also a row (AccessLog); off keeps the table from growing per login.
+AXES_DISABLE_ACCESS_LOG = env.bool("AXES_DISABLE_ACCESS_LOG", default=True)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
