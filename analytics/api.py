@@ -48,7 +48,8 @@ class CSVRenderer(BaseRenderer):
             writer = csv.DictWriter(buffer, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
-        return buffer.getvalue().encode("utf-8")
+        # An empty table is one empty line: DRF drops the Content-Type of an empty body.
+        return buffer.getvalue().encode("utf-8") or b"\r\n"
 
 
 class FilterSerializer(serializers.Serializer):
