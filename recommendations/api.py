@@ -14,7 +14,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -45,7 +45,9 @@ from .selectors import (
 )
 
 MISSING = json.dumps({"missing": True}, separators=(",", ":")).encode()
-K_PARAMETER = OpenApiParameter("k", int, description=f"How many items, 1..{MAX_K} (default 10).")
+# A serializer as the parameter so the schema publishes the 1..MAX_K bounds _k_from enforces.
+K_PARAMETER = inline_serializer("RecommendationsQuery", {"k": serializers.IntegerField(
+    required=False, min_value=1, max_value=MAX_K, help_text=f"How many items, 1..{MAX_K} (default 10).")})
 
 
 class RecommendationItemSerializer(serializers.Serializer):
@@ -209,7 +211,8 @@ class UserRecommendationsApi(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "recommendations"
 
-    @extend_schema(parameters=[K_PARAMETER], responses=_list_schema("UserRecommendations", user_id=serializers.IntegerField()))
+    @extend_schema(parameters=[K_PARAMETER],
+                   responses=_list_schema("UserRecommendations", user_id=serializers.IntegerField()))
     def get(self, request: Request, user_id: int) -> Response:
         k = _k_from(request)
         if not request.user.is_staff and request.user.pk != user_id:
