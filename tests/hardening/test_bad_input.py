@@ -98,3 +98,14 @@ def test_json_depth_exceeds_counts_container_levels():
     assert not json_depth_exceeds({"a": [1, {"b": 2}]}, 3)
     assert json_depth_exceeds({"a": [1, {"b": [2]}]}, 3)
     assert not json_depth_exceeds("scalar", 1)
+
+
+def test_empty_csv_export_keeps_its_content_type(client):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x-x-x-x-x"))
+
+    response = client.get("/api/analytics/segments/?format=csv")  # no segments yet: an empty table
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
