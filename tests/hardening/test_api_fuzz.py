@@ -12,7 +12,9 @@ from decimal import Decimal
 import pytest
 import schemathesis
 from django.contrib.auth import get_user_model
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client
 from django.utils.crypto import get_random_string
 from drf_spectacular.generators import SchemaGenerator
@@ -49,6 +51,17 @@ def _session_headers(user) -> dict[str, str]:
     token = get_random_string(32)
     session = client.cookies["sessionid"].value
     return {"Cookie": f"sessionid={session}; csrftoken={token}; tracking_consent=yes", "X-CSRFToken": token}
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """Requests go to the WSGI app, whose request signals close old database connections, and
+    with them the test's transaction (PostgreSQL). Django's test Client unhooks them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
