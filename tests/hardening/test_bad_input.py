@@ -14,12 +14,23 @@ from tests.support.conftest import csrf_client
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def admin_client():
+    """A superuser: holds every analytics permission whatever the role setup (issue 10 roles)."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x-x-x-x-x"))
+    return client
+
+
 def _nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
-def test_funnel_without_window_uses_the_seven_day_default(staff_client):
-    response = staff_client.post(reverse("analytics:funnel"), {}, format="json")
+def test_funnel_without_window_uses_the_seven_day_default(admin_client):
+    response = admin_client.post(reverse("analytics:funnel"), {}, format="json")
 
     assert response.status_code == 200, response.content
     assert response.json()["window_seconds"] == 7 * 86400
@@ -86,8 +97,8 @@ def test_chat_api_rejects_deeply_nested_json_with_400():
     assert "nested too deeply" in response.json()["detail"]
 
 
-def test_every_drf_view_parses_with_the_depth_limit(staff_client):
-    response = staff_client.post(reverse("analytics:funnel"), '{"steps": ' + _nested(100) + "}",
+def test_every_drf_view_parses_with_the_depth_limit(admin_client):
+    response = admin_client.post(reverse("analytics:funnel"), '{"steps": ' + _nested(100) + "}",
                                  content_type="application/json")
 
     assert response.status_code == 400
@@ -100,12 +111,8 @@ def test_json_depth_exceeds_counts_container_levels():
     assert not json_depth_exceeds("scalar", 1)
 
 
-def test_empty_csv_export_keeps_its_content_type(client):
-    from django.contrib.auth import get_user_model
-
-    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x-x-x-x-x"))
-
-    response = client.get("/api/analytics/segments/?format=csv")  # no segments yet: an empty table
+def test_empty_csv_export_keeps_its_content_type(admin_client):
+    response = admin_client.get("/api/analytics/segments/?format=csv")  # no segments yet: an empty table
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
