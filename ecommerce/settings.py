@@ -16,6 +16,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +52,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "ecommerce.apps.EcommerceConfig",
     "recommendations.apps.RecommendationsConfig",
     "support.apps.SupportConfig",
@@ -60,6 +63,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (settings under Security).
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -69,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ecommerce.middleware.PrivacyConsentMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ecommerce.urls"
@@ -86,6 +94,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ecommerce.context_processors.storefront",
+                # {{ CSP_NONCE }} for an inline <script nonce=...> (we keep scripts in static/js).
+                "csp.context_processors.nonce",
             ],
         },
     }
@@ -139,13 +149,39 @@ SESSION_ENGINE = env.str(
     "DJANGO_SESSION_ENGINE",
     default="ecommerce.sessions" if SHARED_CACHE else "django.contrib.sessions.backends.db",
 )
-AUTHENTICATION_BACKENDS = ["ecommerce.auth_backends.CachedModelBackend"]
+# The axes backend comes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "ecommerce.login_protection.LoginAttemptBackend",
+    "ecommerce.auth_backends.CachedModelBackend",
+]
 AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=300 if SHARED_CACHE else 0)
 if not DEBUG and not SHARED_CACHE and (AUTH_USER_CACHE_SECONDS or SESSION_ENGINE == "ecommerce.sessions"):
     raise ImproperlyConfigured(
         "AUTH_USER_CACHE_SECONDS and the ecommerce.sessions engine need a shared cache (CACHE_URL): "
         "a per-process cache would keep logged-out sessions and changed users alive in other processes."
     )
+
+# Login brute-force protection (django-axes): AXES_FAILURE_LIMIT failures for one username OR from
+# one address lock that username / address out for AXES_COOLOFF_MINUTES (right password or not);
+# each failure during the lockout restarts it. Attempts live in the database, not the cache: the
+# embedded default's LocMem cache is per process, so each gunicorn worker would count on its own
+# and a restart would forget every lockout; the database also gives the admin its list of
+# attempts and lockouts. `manage.py axes_reset` (or the admin) lifts a lockout early.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "ecommerce.login_protection.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "ecommerce.login_protection.client_ip"
+AXES_RESET_ON_SUCCESS = False
+# Axes' own log lines carry the username and address; ecommerce.login_protection logs ids only.
+AXES_VERBOSE = False
+# Keep one row per failure (the admin's "Access failures") next to the per-user/address counters.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Every successful login is also a row (AccessLog); off keeps the table from growing per login.
+AXES_DISABLE_ACCESS_LOG = env.bool("AXES_DISABLE_ACCESS_LOG", default=True)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
@@ -198,8 +234,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ecommerce.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSONParser with a nesting limit: a body nested thousands deep is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["ecommerce.api.parsers.BoundedJSONParser"],
 }
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Commerce Platform API",
     "DESCRIPTION": "Catalog, orders, events, recommendations, support, ads and analytics.",
@@ -292,6 +330,32 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts only from this site (or an inline script carrying the
+# request's nonce); no third-party origin anywhere: Chart.js and Swagger UI are served from our
+# static files. Style attributes stay allowed ('unsafe-inline' in style-src): the product tiles
+# set a per-item colour through a style attribute and Swagger UI ships an inline <style>; styles
+# cannot run code. CSP_EXTRA_IMG_SRC adds image hosts (a CDN for product photos) when needed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", *env.list("CSP_EXTRA_IMG_SRC", default=[])],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Powerful browser features this shop never uses are switched off for every page.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in ("accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone",
+                    "payment", "usb", "browsing-topics", "display-capture", "midi", "serial")
+}
 
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 
