@@ -189,7 +189,7 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "admin/autocomplete/": [Case(everyone(403, anonymous=ADMIN_LOGIN, shopper=ADMIN_LOGIN, advertiser=ADMIN_LOGIN))],
     "admin/jsi18n/": [Case(admin_view(STAFF[:-1]))],
     "admin/r/<path:content_type_id>/<path:object_id>/": [Case(admin_view(STAFF[:-1], ok=(302, "http://testserver/c/")))],
-    "admin/^(?P<app_label>auth|ecommerce|recommendations|support|advertising|analytics)/$": [
+    "admin/^(?P<app_label>auth|axes|ecommerce|recommendations|support|advertising|analytics)/$": [
         Case(admin_view(("support_agent", "analyst", "catalog_manager", "order_manager"), denied=404),
              url=lambda w: "/admin/ecommerce/", label="ecommerce app"),
         Case(admin_view(("marketing",), denied=404), url=lambda w: "/admin/advertising/", label="advertising app"),
@@ -333,6 +333,10 @@ ADMIN_CHANGELISTS: dict[str, tuple[str, ...]] = {
     "ecommerce.user": ("order_manager",),
     "ecommerce.category": ("catalog_manager",),
     "ecommerce.product": ("catalog_manager",),
+    # login lockouts (django-axes): superusers only
+    "axes.accessattempt": (),
+    "axes.accessfailurelog": (),
+    "axes.accesslog": (),
     "ecommerce.order": ("support_agent", "order_manager"),
     "ecommerce.returnrequest": ("order_manager",),
     "ecommerce.event": ("support_agent",),
