@@ -253,18 +253,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Seconds to wait for a TCP connect / a reply from Redis: a web request that enqueues while
     # the broker is gone fails within about this instead of hanging (the outbox takes over).
     "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0),
-    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0),
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0),
     "socket_keepalive": True,
     "retry_on_timeout": False,
     # Publishing: retry at most this many times, 0.2 s apart (max ~0.6 s), then raise.
-    "max_retries": env.int("CELERY_BROKER_PUBLISH_MAX_RETRIES", default=3),
+    "max_retries": env.int("CELERY_BROKER_PUBLISH_MAX_RETRIES", default=2),
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
 # The same bounds for the producer side of .delay()/.apply_async() (any transport).
 CELERY_TASK_PUBLISH_RETRY = True
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0)
 # Workers: wait for the broker at startup and after a loss, forever (None), instead of exiting
 # after 100 attempts and leaving queued work to a manual restart.
@@ -276,13 +276,13 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Result backend on the same Redis: bounded too, and retried on a reconnect.
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0)
-CELERY_REDIS_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0)
+CELERY_REDIS_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0)
 CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
 CELERY_RESULT_BACKEND_MAX_RETRIES = 10
 # .delay() subscribes to the task's result channel; by default it retries that 20 times, 1 s
 # apart, so a web request hung 20 s when Redis was down. Two quick retries, then it raises.
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
-    "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
 }
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 # One schedule for the whole project; each app's tasks are named "<app>.<verb>_<noun>".
