@@ -142,9 +142,9 @@ class WorkerProcess:
 
     def stop(self) -> None:
         if self.alive():
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGQUIT)  # cold shutdown: the test is over
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
