@@ -151,7 +151,9 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def worker_process(transactional_db, redis_server: RedisServer, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def worker_process(
+    transactional_db, redis_server: RedisServer, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
     """Factory: worker_process(concurrency=1, **env) starts a real worker; all are stopped at the end."""
     db = settings.DATABASES["default"]
     database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
