@@ -10,6 +10,7 @@ from .models import (
     Order,
     OrderItem,
     Product,
+    TaskDelivery,
     User,
 )
 from .privacy import audit_record
@@ -106,4 +107,20 @@ class AuditLogEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TaskDelivery)
+class TaskDeliveryAdmin(admin.ModelAdmin):
+    """Read-only: which Celery task ids were redelivered, and which were given up (docs/operations-celery.md)."""
+
+    list_display = ("task_name", "task_id", "deliveries", "outcome", "first_started_at", "finished_at")
+    list_filter = ("outcome", "task_name")
+    search_fields = ("task_id",)
+    readonly_fields = [f.name for f in TaskDelivery._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -101,3 +101,16 @@ def test_retrain_tasks_are_redelivered_when_their_worker_dies():
         task = app.tasks[name]
         assert task.acks_late and task.reject_on_worker_lost, name
         assert isinstance(task, DeliveryGuardedTask) and task.max_deliveries == 3
+
+
+def test_admin_lists_given_up_tasks_read_only_and_only_with_the_view_permission(admin_client, client):
+    from django.contrib.auth import get_user_model
+
+    TaskDelivery.objects.create(task_id="t-9", task_name="recommendations.retrain_models", deliveries=3,
+                                finished_at=timezone.now(), outcome="gave_up")
+    page = admin_client.get("/admin/ecommerce/taskdelivery/?outcome=gave_up")
+    assert page.status_code == 200 and b"t-9" in page.content
+    assert admin_client.get("/admin/ecommerce/taskdelivery/add/").status_code == 403
+    staff = get_user_model().objects.create_user(username="ops", password="x", is_staff=True)
+    client.force_login(staff)
+    assert client.get("/admin/ecommerce/taskdelivery/").status_code == 403
