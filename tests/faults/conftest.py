@@ -188,9 +188,13 @@ def worker_process(
 
 
 @pytest.fixture
-def client_app(redis_server: RedisServer):
+def client_app(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch):
     """A Celery client of the test's redis-server: sends by task name, reads results."""
     from celery import Celery
+
+    # Celery prefers these environment variables to the broker given below (CI sets them).
+    for name in ("CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL", "CELERY_RESULT_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
 
     app = Celery("faults-client", broker=f"{redis_server.url}/0", backend=f"{redis_server.url}/1")
     app.conf.update(task_serializer="json", accept_content=["json"], result_serializer="json",
