@@ -20,6 +20,7 @@ from .models import (
     Product,
     ReturnLine,
     ReturnRequest,
+    TaskDelivery,
     User,
 )
 from .privacy import audit_record
@@ -320,3 +321,17 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # shoppers ask (order page, chat, API); the merchant only moves requests
+@admin.register(TaskDelivery)
+class TaskDeliveryAdmin(admin.ModelAdmin):
+    """Read-only: which Celery task ids were redelivered, and which were given up (docs/operations-celery.md)."""
+
+    list_display = ("task_name", "task_id", "deliveries", "outcome", "first_started_at", "finished_at")
+    list_filter = ("outcome", "task_name")
+    search_fields = ("task_id",)
+    readonly_fields = [f.name for f in TaskDelivery._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

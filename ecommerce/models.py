@@ -460,3 +460,24 @@ class ModelVersion(models.Model):
     def primary_score(self) -> float | None:
         value = self.metrics.get(self.primary_metric)
         return float(value) if value is not None else None
+
+
+class TaskDelivery(models.Model):
+    """How often a broker handed one Celery task id to a worker (ecommerce.services.task_deliveries).
+
+    A row lives from the first start of a task id until a week after it finished. It makes
+    redelivery safe: a task killed mid-run is re-run, a copy delivered again after it finished
+    (or while it still runs) is skipped, and one that killed its worker `max_deliveries` times
+    is given up instead of looping forever (the out-of-memory loop of reject_on_worker_lost).
+    """
+
+    task_id = models.CharField(max_length=255, unique=True)
+    task_name = models.CharField(max_length=200)
+    deliveries = models.PositiveIntegerField(default=0)
+    first_started_at = models.DateTimeField(default=timezone.now)
+    last_started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    outcome = models.CharField(max_length=16, blank=True, default="")  # done / gave_up
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.task_id} x{self.deliveries}"

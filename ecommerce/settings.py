@@ -281,8 +281,49 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Training on the full UCI file takes about a minute; 15 minutes is a generous hard stop.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=10 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis broker: a message taken but not acknowledged is handed out again after this many seconds
+# (a worker killed with SIGKILL cannot give it back). It must exceed the longest task's hard
+# time limit (support.retrain_intents: 2000 s), or a task still running would be handed to a
+# second worker; the delivery guard (ecommerce/celery.py) would skip that copy, but not run it
+# sooner. 40 minutes is the delay before work of a dead worker resumes. docs/operations-celery.md.
+CELERY_BROKER_VISIBILITY_TIMEOUT = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=40 * 60)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+    # Seconds to wait for a TCP connect / a reply from Redis: a web request that enqueues while
+    # the broker is gone fails within about this instead of hanging (the outbox takes over).
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0),
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0),
+    "socket_keepalive": True,
+    "retry_on_timeout": False,
+    # Publishing: retry at most this many times, 0.2 s apart (max ~0.6 s), then raise.
+    "max_retries": env.int("CELERY_BROKER_PUBLISH_MAX_RETRIES", default=2),
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# The same bounds for the producer side of .delay()/.apply_async() (any transport).
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0)
+# Workers: wait for the broker at startup and after a loss, forever (None), instead of exiting
+# after 100 attempts and leaving queued work to a manual restart.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A running acks_late task is NOT cancelled when the broker connection drops: it finishes, and
+# the copy the transport restores is skipped by the delivery guard (no work lost or redone).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Result backend on the same Redis: bounded too, and retried on a reconnect.
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0)
+CELERY_REDIS_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0)
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = 10
+# .delay() subscribes to the task's result channel; by default it retries that 20 times, 1 s
+# apart, so a web request hung 20 s when Redis was down. Two quick retries, then it raises.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+}
+CELERY_RESULT_EXPIRES = timedelta(days=1)
 # One schedule for the whole project; each app's tasks are named "<app>.<verb>_<noun>".
 CELERY_BEAT_SCHEDULE = {
     "analytics-rollups-every-10-minutes": {

@@ -18,7 +18,14 @@ from typing import Any
 
 from django.conf import settings
 
-from ecommerce.ml import model_version_get_active, model_version_promote, model_version_register, model_load
+from ecommerce.ml import (
+    TrainingAlreadyRunning,
+    model_load,
+    model_training_lock,
+    model_version_get_active,
+    model_version_promote,
+    model_version_register,
+)
 
 from .engine import INTENT_MODEL_NAME
 from .models import IntentCorrection
@@ -63,6 +70,17 @@ def training_examples(*, max_bitext_per_intent: int | None = None, seed: int = 1
 
 
 def intent_model_retrain(*, max_bitext_per_intent: int | None = None, seed: int = 13) -> dict[str, Any]:
+    """Retrain, score, register and maybe promote; one run at a time (a second one returns
+    {"status": "already_running"} instead of racing the first for promotion)."""
+    try:
+        with model_training_lock(INTENT_MODEL_NAME):
+            return _intent_model_retrain(max_bitext_per_intent=max_bitext_per_intent, seed=seed)
+    except TrainingAlreadyRunning:
+        logger.info("support.intents_retrain_already_running")
+        return {"status": "already_running"}
+
+
+def _intent_model_retrain(*, max_bitext_per_intent: int | None, seed: int) -> dict[str, Any]:
     examples = training_examples(max_bitext_per_intent=max_bitext_per_intent, seed=seed)
     model, report = train_intent_model(examples, seed=seed)
     summary = intent_model_register_and_promote(
