@@ -126,6 +126,18 @@ LOGOUT_REDIRECT_URL = "storefront:home"
 _cache_url = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default="")
 if _cache_url:
     CACHES = {"default": env.cache_url_config(_cache_url)}
+    if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+        # A dead Redis must cost milliseconds: short socket timeouts (refused and blackholed
+        # alike), a circuit breaker, no redis-py retries; outages read as misses
+        # (ecommerce/cache_backend.py, README "Operations").
+        CACHES["default"]["BACKEND"] = "ecommerce.cache_backend.ResilientRedisCache"
+        CACHES["default"].setdefault("OPTIONS", {}).update(
+            {
+                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_SOCKET_CONNECT_TIMEOUT", default=0.25),
+                "SOCKET_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT", default=0.5),
+                "CONNECTION_POOL_CLASS": "ecommerce.cache_backend.BreakerConnectionPool",
+            }
+        )
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SHARED_CACHE = bool(_cache_url)  # one cache for every process (Redis), not per-process memory
@@ -292,4 +304,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# ---------------------------------------------------------------------------------------------
+# Issue 11 (resilience-web): broker outages. Kept in one block for the lead to merge with the
+# Celery changes of issue 11 items 3-4. Request paths enqueue through ecommerce.outbox.task_enqueue:
+# a bounded publish (no retries) and, when the broker does not answer, a row in the outbox table.
+# Seconds a request may wait for the broker (connect and reply) before the task stays in the outbox.
+OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", default=1.0)
+# Rows younger than this are being published by their request; the drain leaves them alone.
+OUTBOX_MIN_AGE = timedelta(seconds=env.int("OUTBOX_MIN_AGE_SECONDS", default=30))
+# Anything else that publishes (a worker's chained task, a shell) also gives up after 2 s.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_BEAT_SCHEDULE["ecommerce-drain-outbox-every-minute"] = {
+    "task": "ecommerce.drain_outbox",
+    "schedule": timedelta(minutes=1),
 }

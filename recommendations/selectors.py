@@ -11,6 +11,7 @@ here, at serving time, so a rule change in the admin shows at once.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from ecommerce.models import Event, ModelVersion, Order, OrderItem, Product, User
+from ecommerce.resilience import CacheUnavailable
 
 from .conf import (
     ACTIVE_MODEL_NAME,
@@ -28,6 +30,8 @@ from .conf import (
     SESSION_HISTORY_LIMIT,
 )
 from .models import BusinessRules, SimilarProduct, UserRecommendation
+
+logger = logging.getLogger(__name__)
 
 MAX_K = 100
 
@@ -72,6 +76,10 @@ def recommendations_generation_bump() -> None:
         cache.incr(GENERATION_KEY)
     except ValueError:
         cache.set(GENERATION_KEY, 2, None)
+    except CacheUnavailable:
+        # The key's write is remembered and dropped when Redis answers (ecommerce/cache_backend.py);
+        # until then nothing is cached, so nothing stale is served.
+        logger.warning("recommendations.generation_bump_lost")
 
 
 def business_rules_get() -> BusinessRules | None:
