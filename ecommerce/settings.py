@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz answer before sessions, auth and throttles (ecommerce/health.py).
+    "ecommerce.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ecommerce.middleware.PrivacyConsentMiddleware",
+    # JSON clients get a JSON 500/503 with Retry-After, never the HTML error page.
+    "ecommerce.health.JsonErrorMiddleware",
 ]
 
 ROOT_URLCONF = "ecommerce.urls"
@@ -233,6 +237,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", defa
 EVENTS_MAX_BATCH = 1000
 # Events dated further in the future than this are clock errors or forgeries.
 EVENTS_MAX_FUTURE_SKEW = timedelta(minutes=10)
+
+# /readyz answers 503 only when one of these checks fails (database, cache, broker, models);
+# a down cache or broker degrades the site but does not take it out of the load balancer.
+READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database"])
 
 # Celery: https://docs.celeryq.dev/en/stable/userguide/configuration.html
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
