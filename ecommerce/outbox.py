@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import current_app
+from celery.exceptions import NotRegistered
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -34,6 +35,15 @@ BROKER = "broker"
 
 def _is_eager() -> bool:
     return bool(current_app.conf.task_always_eager)
+
+
+def _task_by_name(name: str) -> Any:
+    """The registered task; autodiscovery is lazy, so import the apps' tasks modules if needed."""
+    try:
+        return current_app.tasks[name]
+    except NotRegistered:
+        current_app.loader.import_default_modules()
+        return current_app.tasks[name]
 
 
 def _publish_connection():
@@ -75,7 +85,7 @@ def task_enqueue(*, task: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] 
     kwargs = dict(kwargs or {})
     name = task if isinstance(task, str) else task.name
     if _is_eager():
-        task_obj = current_app.tasks[name]
+        task_obj = task if not isinstance(task, str) else _task_by_name(name)
         transaction.on_commit(lambda: task_obj.apply_async(args=list(args), kwargs=kwargs))
         return
     row = OutboxMessage.objects.create(task_name=name, args=list(args), kwargs=kwargs)
@@ -109,7 +119,7 @@ def outbox_drain(*, limit: int = 500, min_age: timedelta | None = None) -> dict[
             return {"sent": 0, "failed": 0, "waiting": 0}
         if _is_eager():
             for row in rows:
-                current_app.tasks[row.task_name].apply_async(args=row.args, kwargs=row.kwargs)
+                _task_by_name(row.task_name).apply_async(args=row.args, kwargs=row.kwargs)
                 row.delete()
                 sent += 1
         else:

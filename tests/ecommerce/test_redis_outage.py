@@ -222,6 +222,15 @@ def _exercise(shopper: Site, staff: Site, seeded: dict, outage: str) -> None:
     assert _assert_api(shopper, "GET", "/healthz").json() == {"status": "ok"}
 
 
+def _assert_fast_and_report(outage: str, timings: list[tuple[str, float]]) -> None:
+    seconds = sorted(t for _, t in timings)
+    slowest = max(timings, key=lambda item: item[1])
+    # Printed for BENCHMARKS.md ("Redis outage (issue 11)"); run with -s to see it.
+    print(f"\n{outage}: {len(seconds)} requests, first {timings[0][1]*1000:.0f} ms ({timings[0][0]}), "
+          f"median {seconds[len(seconds) // 2]*1000:.0f} ms, slowest {slowest[1]*1000:.0f} ms ({slowest[0]})")
+    assert slowest[1] < MAX_SECONDS, slowest
+
+
 def test_site_serves_through_a_redis_outage(tmp_path):
     # given: a shop, a shopper and a merchant, Redis, and gunicorn using both
     shopper_user = UserFactory(username="outage-shopper")
@@ -284,16 +293,17 @@ def test_site_serves_through_a_redis_outage(tmp_path):
         assert ready.json()["checks"]["broker"]["ok"] is False
         assert ready.json()["status"] == "degraded"
         assert _count("SELECT COUNT(*) FROM ecommerce_outboxmessage", sqlite_path) >= 1  # kept, not lost
-        slowest = max(shopper.timings + staff.timings, key=lambda item: item[1])
-        assert slowest[1] < MAX_SECONDS, slowest
-        print(f"\nblackholed: {len(shopper.timings) + len(staff.timings)} requests, slowest {slowest}")
+        _assert_fast_and_report("blackholed", shopper.timings + staff.timings)
 
         # when: Redis answers again
         os.kill(redis_proc.pid, signal.SIGCONT)
         time.sleep(5.5)  # the breakers (5 s) let a call through
+        shopper.timings.clear()
+        staff.timings.clear()
         # then: still signed in, and everything serves
         assert _signed_in(shopper, "outage-shopper")
         _exercise(shopper, staff, seeded, "redis back")
+        _assert_fast_and_report("redis up again", shopper.timings + staff.timings)
         assert _assert_api(shopper, "GET", "/readyz").json()["checks"]["cache"]["ok"] is True
 
         # when: Redis is gone (connections refused)
@@ -304,9 +314,7 @@ def test_site_serves_through_a_redis_outage(tmp_path):
         # then: the same
         assert _signed_in(shopper, "outage-shopper")
         _exercise(shopper, staff, seeded, "redis refused")
-        slowest = max(shopper.timings + staff.timings, key=lambda item: item[1])
-        assert slowest[1] < MAX_SECONDS, slowest
-        print(f"refused: {len(shopper.timings) + len(staff.timings)} requests, slowest {slowest}")
+        _assert_fast_and_report("refused", shopper.timings + staff.timings)
     finally:
         server.terminate()
         try:
