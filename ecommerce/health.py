@@ -27,7 +27,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-from .resilience import dependency_name, is_dependency_error, rate_limited_log
+from .resilience import breaker_for, dependency_name, is_dependency_error, rate_limited_log
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ def _check_broker() -> dict[str, Any]:
 
     if current_app.conf.task_always_eager:
         return {"ok": True, "mode": "eager"}
+    if breaker_for("broker").is_open:  # a publish just failed (ecommerce/outbox.py)
+        return {"ok": False, "error": "BrokerUnavailable"}
     now = time.monotonic()
     with _broker_lock:
         if now - _broker_state["at"] < BROKER_CHECK_SECONDS and _broker_state["result"] is not None:
@@ -95,6 +97,7 @@ def _check_broker() -> dict[str, Any]:
             conn.default_channel  # noqa: B018 - the Redis transport connects lazily
         result: dict[str, Any] = {"ok": True}
     except Exception as error:
+        breaker_for("broker").failure(error)
         result = {"ok": False, "error": type(error).__name__}
     with _broker_lock:
         _broker_state.update(at=time.monotonic(), result=result)

@@ -42,7 +42,10 @@ def _task_by_name(name: str) -> Any:
     try:
         return current_app.tasks[name]
     except NotRegistered:
-        current_app.loader.import_default_modules()
+        from django.apps import apps
+
+        # The apps' tasks modules only (import_default_modules would also run the worker fixups).
+        current_app.loader.autodiscover_tasks([config.name for config in apps.get_app_configs()])
         return current_app.tasks[name]
 
 

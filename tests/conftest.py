@@ -105,13 +105,20 @@ def celery_worker_real(transactional_db):
         broker_url=broker,
         result_backend="cache+memory://" if not settings.CELERY_RESULT_BACKEND else settings.CELERY_RESULT_BACKEND,
     )
-    # Drop stale connections so the new broker URL is used.
+    # Drop stale connections and any result backend built before (a disabled one, by an eager
+    # task) so the new broker and backend URLs are used.
     app._pool = None
+    app.amqp._producer_pool = None
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
     with start_worker(app, pool="solo", perform_ping_check=False, queues=["default", "ml"],
                       shutdown_timeout=30) as worker:
         yield worker
     app.conf.update(previous)
     app._pool = None
+    app.amqp._producer_pool = None
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
 
 
 @pytest.fixture(scope="session")

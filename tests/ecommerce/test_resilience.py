@@ -24,6 +24,7 @@ from ecommerce.health import JsonErrorMiddleware, server_error
 from ecommerce.models import ModelVersion, OutboxMessage
 from ecommerce.outbox import outbox_drain, task_enqueue
 from ecommerce.resilience import Breaker, CacheUnavailable, breaker_for
+from ecommerce.tasks import drain_outbox_task
 
 
 def _dead_port() -> int:
@@ -62,7 +63,6 @@ def broker(settings):
     breaker_for("broker").reset()
     yield conf
     conf.task_always_eager, conf.broker_url = saved
-    current_app.pool.force_close_all()
     breaker_for("broker").reset()
 
 
@@ -196,7 +196,7 @@ def test_readyz_503_when_a_required_check_fails(client, settings, tmp_path):
 @pytest.mark.django_db
 def test_enqueue_eager_runs_after_commit(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        task_enqueue(task="ecommerce.drain_outbox")
+        task_enqueue(task=drain_outbox_task)
     assert len(callbacks) == 1
     assert OutboxMessage.objects.count() == 0
 
@@ -211,16 +211,21 @@ def test_enqueue_with_dead_broker_keeps_the_task_then_drain_publishes_it(
     # when
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
-        task_enqueue(task="recommendations.retrain_models", args=[7], kwargs={"force": True})
+        task_enqueue(task="ecommerce.drain_outbox", kwargs={"limit": 7})
     # then: the request went on at once and the task waits in the database
     assert time.monotonic() - started < 2
     row = OutboxMessage.objects.get()
-    assert (row.task_name, row.args, row.kwargs, row.attempts) == ("recommendations.retrain_models", [7],
-                                                                    {"force": True}, 1)
+    assert (row.task_name, row.args, row.kwargs, row.attempts) == ("ecommerce.drain_outbox", [], {"limit": 7}, 1)
     assert outbox_drain(min_age=timedelta(0)) == {"sent": 0, "failed": 1, "waiting": 1}
     # when the broker is back (the in-memory transport), the drain publishes it
     broker.broker_url = "memory://"
     assert outbox_drain(min_age=timedelta(0)) == {"sent": 1, "failed": 0, "waiting": 0}
+    # then: the message is on the queue (taken off again: the memory broker is shared per process)
+    with current_app.connection_for_read() as conn:
+        message = conn.default_channel.basic_get("default", no_ack=True)
+    assert message is not None
+    assert message.headers["task"] == "ecommerce.drain_outbox"
+    assert message.decode()[1] == {"limit": 7}
 
 
 @pytest.mark.django_db
