@@ -163,8 +163,8 @@ class ResilientRedisCache(RedisCache):
         return self._write("delete", [key], kwargs.get("version"), (key, *args), kwargs, False)
 
     def set_many(self, data, *args, **kwargs):
-        self._write("set_many", list(data), kwargs.get("version"), (data, *args), kwargs, None)
-        return []
+        failed = self._write("set_many", list(data), kwargs.get("version"), (data, *args), kwargs, list(data))
+        return failed or []
 
     def delete_many(self, keys, *args, **kwargs):
         keys = list(keys)

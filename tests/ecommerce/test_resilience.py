@@ -59,10 +59,10 @@ def dead_redis_cache():
 def broker(settings):
     """A real (non-eager) Celery app configuration; restored afterwards."""
     conf = current_app.conf
-    saved = (conf.task_always_eager, conf.broker_url)
+    saved = (conf.task_always_eager, conf.broker_url, conf.broker_write_url, conf.broker_read_url)
     breaker_for("broker").reset()
     yield conf
-    conf.task_always_eager, conf.broker_url = saved
+    conf.task_always_eager, conf.broker_url, conf.broker_write_url, conf.broker_read_url = saved
     breaker_for("broker").reset()
 
 
@@ -207,7 +207,7 @@ def test_enqueue_with_dead_broker_keeps_the_task_then_drain_publishes_it(
 ):
     # given: a broker nobody answers on
     broker.task_always_eager = False
-    broker.broker_url = f"redis://127.0.0.1:{_dead_port()}/0"
+    broker.broker_url = broker.broker_write_url = f"redis://127.0.0.1:{_dead_port()}/0"
     # when
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
@@ -218,7 +218,7 @@ def test_enqueue_with_dead_broker_keeps_the_task_then_drain_publishes_it(
     assert (row.task_name, row.args, row.kwargs, row.attempts) == ("ecommerce.drain_outbox", [], {"limit": 7}, 1)
     assert outbox_drain(min_age=timedelta(0)) == {"sent": 0, "failed": 1, "waiting": 1}
     # when the broker is back (the in-memory transport), the drain publishes it
-    broker.broker_url = "memory://"
+    broker.broker_url = broker.broker_write_url = broker.broker_read_url = "memory://"
     assert outbox_drain(min_age=timedelta(0)) == {"sent": 1, "failed": 0, "waiting": 0}
     # then: the message is on the queue (taken off again: the memory broker is shared per process)
     with current_app.connection_for_read() as conn:
@@ -231,7 +231,7 @@ def test_enqueue_with_dead_broker_keeps_the_task_then_drain_publishes_it(
 @pytest.mark.django_db
 def test_drain_leaves_rows_a_request_is_still_publishing(broker):
     broker.task_always_eager = False
-    broker.broker_url = "memory://"
+    broker.broker_url = broker.broker_write_url = "memory://"
     OutboxMessage.objects.create(task_name="ecommerce.drain_outbox")
     assert outbox_drain(min_age=timedelta(minutes=5)) == {"sent": 0, "failed": 0, "waiting": 0}
     assert OutboxMessage.objects.count() == 1
