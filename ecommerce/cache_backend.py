@@ -110,6 +110,22 @@ class ResilientRedisCache(RedisCache):
         with _registry_lock:
             self._lost_writes = _lost_registry.setdefault(str(server), _LostWrites())
 
+    def _breaker(self) -> Breaker | None:
+        """The breaker of the (first) server, as BreakerConnection names it; None for sockets."""
+        if not hasattr(self, "_breaker_cached"):
+            server = self._server if isinstance(self._server, str) else list(self._server)[0]
+            server = server.split(",")[0]
+            try:
+                options = redis.connection.parse_url(server)
+            except ValueError:
+                options = {}
+            self._breaker_cached = (
+                breaker_for(_breaker_name(options.get("host", "localhost"), options.get("port", 6379),
+                                          options.get("db", 0)))
+                if server.startswith("redis://") else None
+            )
+        return self._breaker_cached
+
     # -- lost writes --------------------------------------------------------------------------
     def _remember_lost(self, keys: list[Any], version: int | None) -> None:
         rate_limited_log.warning("cache.write_lost", keys=len(keys))
@@ -127,6 +143,9 @@ class ResilientRedisCache(RedisCache):
         """Redis answers again: drop every key written (or deleted) while it did not."""
         lost = self._lost_writes
         if not lost.keys and not lost.overflow:  # the common case: nothing to do, no lock
+            return
+        breaker = self._breaker()
+        if breaker is not None and breaker.is_open:  # still down: don't copy the set on every call
             return
         with lost.lock:
             keys, overflow = list(lost.keys), lost.overflow

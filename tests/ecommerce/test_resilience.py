@@ -235,3 +235,41 @@ def test_drain_leaves_rows_a_request_is_still_publishing(broker):
     OutboxMessage.objects.create(task_name="ecommerce.drain_outbox")
     assert outbox_drain(min_age=timedelta(minutes=5)) == {"sent": 0, "failed": 0, "waiting": 0}
     assert OutboxMessage.objects.count() == 1
+
+
+def test_writes_lost_in_an_outage_are_dropped_when_redis_returns(tmp_path):
+    """A partitioned Redis keeps its old data: after a logout (or any write) made during the
+    outage it must not serve the old value once it answers again."""
+    import os
+    import signal
+
+    from tests.ecommerce.test_redis_outage import _free_port, _redis_up
+
+    port = _free_port()
+    server = _redis_up(port)
+    name = f"cache:127.0.0.1:{port}/0"
+    try:
+        with override_settings(CACHES={"default": {
+            "BACKEND": "ecommerce.cache_backend.ResilientRedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25,
+                        "CONNECTION_POOL_CLASS": "ecommerce.cache_backend.BreakerConnectionPool"},
+        }}):
+            # given: a session cached while Redis was up
+            cache.set("session:abc", {"user": 1})
+            # when: Redis freezes and the session is deleted (a logout) meanwhile
+            os.kill(server.pid, signal.SIGSTOP)
+            assert cache.get("anything") is None  # times out: the breaker opens
+            cache.delete("session:abc")  # never reaches Redis (a frozen one would run it on waking)
+            assert cache.get("session:abc") is None  # a miss: the database answers
+            os.kill(server.pid, signal.SIGCONT)
+            breaker_for(name).reset()  # as if the 5 s window had passed
+            # then: the old session is not served again
+            assert cache.get("session:abc") is None
+            cache.set("other", 1)
+            assert cache.get("other") == 1
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+        server.kill()
+        server.wait()
+        breaker_for(name).reset()
