@@ -481,3 +481,26 @@ class TaskDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} {self.task_id} x{self.deliveries}"
+
+
+class OutboxMessage(models.Model):
+    """A Celery task waiting for the broker (transactional outbox, ecommerce/outbox.py).
+
+    Written in the same transaction as the change that needs the task, so the task is never lost:
+    the request publishes it after commit and deletes the row; when the broker is down the row
+    stays and `drain_outbox` (a beat task and a management command) publishes it later.
+    Arguments are ids and small JSON primitives only, like every task's.
+    """
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)  # exception class name, never data
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} #{self.pk}"

@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz answer before sessions, auth and throttles (ecommerce/health.py).
+    "ecommerce.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy and Permissions-Policy on every response (settings under Security).
     "csp.middleware.CSPMiddleware",
@@ -75,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ecommerce.middleware.PrivacyConsentMiddleware",
+    # JSON clients get a JSON 500/503 with Retry-After, never the HTML error page.
+    "ecommerce.health.JsonErrorMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -136,6 +140,18 @@ LOGOUT_REDIRECT_URL = "storefront:home"
 _cache_url = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default="")
 if _cache_url:
     CACHES = {"default": env.cache_url_config(_cache_url)}
+    if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+        # A dead Redis must cost milliseconds: short socket timeouts (refused and blackholed
+        # alike), a circuit breaker, no redis-py retries; outages read as misses
+        # (ecommerce/cache_backend.py, README "Operations").
+        CACHES["default"]["BACKEND"] = "ecommerce.cache_backend.ResilientRedisCache"
+        CACHES["default"].setdefault("OPTIONS", {}).update(
+            {
+                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_SOCKET_CONNECT_TIMEOUT", default=0.25),
+                "SOCKET_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT", default=0.5),
+                "CONNECTION_POOL_CLASS": "ecommerce.cache_backend.BreakerConnectionPool",
+            }
+        )
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SHARED_CACHE = bool(_cache_url)  # one cache for every process (Redis), not per-process memory
@@ -260,6 +276,10 @@ EVENTS_MAX_BATCH = 1000
 # Events dated further in the future than this are clock errors or forgeries.
 EVENTS_MAX_FUTURE_SKEW = timedelta(minutes=10)
 
+# /readyz answers 503 only when one of these checks fails (database, cache, broker, models);
+# a down cache or broker degrades the site but does not take it out of the load balancer.
+READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database"])
+
 # Celery: https://docs.celeryq.dev/en/stable/userguide/configuration.html
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
@@ -324,8 +344,18 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
 }
 CELERY_RESULT_EXPIRES = timedelta(days=1)
+# Request paths enqueue through ecommerce.outbox.task_enqueue: the task is written to an outbox
+# row in the caller's transaction and published after commit with this bound (no retries); when
+# the broker does not answer, the row waits for drain_outbox (beat, every minute, or the command).
+OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", default=1.0)
+# Rows younger than this are being published by their request; the drain leaves them alone.
+OUTBOX_MIN_AGE = timedelta(seconds=env.int("OUTBOX_MIN_AGE_SECONDS", default=30))
 # One schedule for the whole project; each app's tasks are named "<app>.<verb>_<noun>".
 CELERY_BEAT_SCHEDULE = {
+    "ecommerce-drain-outbox-every-minute": {
+        "task": "ecommerce.drain_outbox",
+        "schedule": timedelta(minutes=1),
+    },
     "analytics-rollups-every-10-minutes": {
         "task": "analytics.refresh_rollups",
         "schedule": timedelta(minutes=10),

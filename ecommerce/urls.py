@@ -21,3 +21,6 @@ urlpatterns = [
     path("", include("analytics.urls")),
     path("", include("ecommerce.storefront.urls")),
 ]
+
+# JSON clients get JSON errors even when a middleware fails (ecommerce/health.py).
+handler500 = "ecommerce.health.server_error"
