@@ -95,11 +95,14 @@ def rollups_refresh_enqueue(*, start: date, end: date) -> None:
 
     Registered as the data-loaded hook: imports write history whose `received_at` lies before the
     pending-refresh watermark, so only an explicit range makes their days appear on the dashboard.
-    With eager Celery (the embedded default) it runs at once.
+    With eager Celery (the embedded default) it runs at once after the commit.
     """
+    from ecommerce.outbox import task_enqueue
+
     from .tasks import refresh_rollups_task
 
-    refresh_rollups_task.delay_on_commit(start.isoformat(), end.isoformat())
+    # The outbox: a merchant's refresh or an import must not hang or be lost when the broker is down.
+    task_enqueue(task=refresh_rollups_task, args=[start.isoformat(), end.isoformat()])
 
 
 # A refresh a merchant asks for from the dashboard recomputes at most this many days (a year plus

@@ -323,7 +323,7 @@ class ReturnRequestAdmin(admin.ModelAdmin):
         return False  # shoppers ask (order page, chat, API); the merchant only moves requests
 @admin.register(TaskDelivery)
 class TaskDeliveryAdmin(admin.ModelAdmin):
-    """Read-only: which Celery task ids were redelivered, and which were given up (docs/operations-celery.md)."""
+    """Read-only: which Celery task ids were redelivered, and which were given up (README "Celery workers and the broker")."""
 
     list_display = ("task_name", "task_id", "deliveries", "outcome", "first_started_at", "finished_at")
     list_filter = ("outcome", "task_name")

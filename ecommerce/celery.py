@@ -4,7 +4,7 @@ Every task runs through DeliveryGuardedTask: tasks declared with `acks_late=True
 out more than once (worker killed, broker connection dropped), so they are guarded by a lock per
 task id and a delivery counter (ecommerce.services.task_deliveries): a copy of a task that is
 still running or already finished is skipped, and one that killed its worker `max_deliveries`
-times is given up. See docs/operations-celery.md.
+times is given up. See README "Celery workers and the broker".
 """
 
 from __future__ import annotations

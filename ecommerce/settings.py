@@ -305,7 +305,7 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
 # (a worker killed with SIGKILL cannot give it back). It must exceed the longest task's hard
 # time limit (support.retrain_intents: 2000 s), or a task still running would be handed to a
 # second worker; the delivery guard (ecommerce/celery.py) would skip that copy, but not run it
-# sooner. 40 minutes is the delay before work of a dead worker resumes. docs/operations-celery.md.
+# sooner. 40 minutes is the delay before work of a dead worker resumes. README "Celery workers and the broker".
 CELERY_BROKER_VISIBILITY_TIMEOUT = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=40 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
