@@ -337,6 +337,7 @@ ADMIN_CHANGELISTS: dict[str, tuple[str, ...]] = {
     "axes.accessattempt": (),
     "axes.accessfailurelog": (),
     "axes.accesslog": (),
+    "ecommerce.taskdelivery": (),  # operations: superusers only
     "ecommerce.order": ("support_agent", "order_manager"),
     "ecommerce.returnrequest": ("order_manager",),
     "ecommerce.event": ("support_agent",),
