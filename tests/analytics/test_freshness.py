@@ -48,7 +48,7 @@ def test_pending_refresh_alone_misses_bulk_loaded_history():
     assert _orders_rolled_up(date(2011, 3, 4)) == Decimal("0")
 
 
-def test_data_loaded_hook_refreshes_the_loaded_days(django_capture_on_commit_callbacks):
+def test_data_loaded_hook_refreshes_the_loaded_days(django_capture_on_commit_callbacks, eager_tasks):
     _historic_order_behind_the_watermark()
     # when an importer announces the days it wrote: queued after commit (eager Celery runs it then)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -147,7 +147,8 @@ def _analyst_client(client):
     return client
 
 
-def test_merchant_refresh_button_queues_the_range_and_reports_it(client, django_capture_on_commit_callbacks):
+def test_merchant_refresh_button_queues_the_range_and_reports_it(client, django_capture_on_commit_callbacks,
+                                                                 eager_tasks):
     _historic_order_behind_the_watermark()
     client = _analyst_client(client)
 
