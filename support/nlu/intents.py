@@ -36,6 +36,7 @@ from .encoder import EncoderFeatures, EncoderUnavailable, load_encoder
 from .text import detect_language, normalize
 
 SOURCE_WEIGHTS = {"bitext": 1.0, "bitext_aug": 1.0, "shop_en": 3.0, "shop_en_aug": 2.0, "zh": 6.0,
+                  "styles_en": 3.0, "styles_en_aug": 2.0, "zh_styles": 6.0,
                   "correction": 3.0, "correction_aug": 2.0}
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.10, 0.71, 0.02))
 TEMPERATURE_GRID = tuple(float(t) for t in np.geomspace(0.25, 8.0, 31))

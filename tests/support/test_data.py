@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support.nlu.data import BITEXT_TRAIN, DATA_DIR, SHOP_EN, ZH, read_labelled_csv
+from support.nlu.data import DATA_DIR, TRAINING_FILES, read_labelled_csv
 
 FROZEN_DIR = DATA_DIR / "frozen"
 # Recorded in BENCHMARKS.md ("Support: frozen hand-written set"). A changed file is a new test set:
@@ -63,7 +63,7 @@ def test_frozen_v2_set_sizes_and_coverage():
 
 
 def test_no_test_message_is_also_a_training_message():
-    training = {_key(t) for path in (BITEXT_TRAIN, SHOP_EN, ZH) for t, _ in read_labelled_csv(path)}
+    training = {_key(t) for path in TRAINING_FILES for t, _ in read_labelled_csv(path)}
     shared = {path.name: [t for t, _ in read_labelled_csv(path) if _key(t) in training] for path in _test_files()}
     assert shared == {path.name: [] for path in _test_files()}
 
