@@ -300,7 +300,7 @@ def product_suggestions(shopper: Shopper, text: str, *, max_price: Decimal | Non
     if hits:
         found = Product.objects.sellable().in_stock().in_bulk([hit.product_id for hit in hits])
         take(found[hit.product_id] for hit in hits if hit.product_id in found)
-    for word in _query_words(text) if not hits else []:
+    for word in _query_words(text) if not hits or not chosen else []:
         qs = product_list(query=word, in_stock_only=True)
         if max_price is not None:
             qs = qs.filter(price__lte=max_price)

@@ -22,8 +22,12 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from ecommerce.ml import model_version_get_active, model_version_promote, model_version_register, model_load
-
+from ecommerce.ml import (
+    model_load,
+    model_version_get_active,
+    model_version_promote,
+    model_version_register,
+)
 from ecommerce.models import Product
 
 from .engine import INTENT_MODEL_NAME, catalog_version, product_index_path

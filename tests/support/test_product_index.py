@@ -38,9 +38,9 @@ def _titles(result) -> list[str]:
 
 
 def test_price_cap_is_read_in_the_shops_currency_only():
-    assert extract("a gift for my mum under £5").max_price == Decimal("5")
-    assert extract("something under 5 GBP please").max_price == Decimal("5")
-    assert extract("20镑以内的礼物").max_price == Decimal("20")
+    assert extract("a gift for my mum under £5").max_price == Decimal(5)
+    assert extract("something under 5 GBP please").max_price == Decimal(5)
+    assert extract("20镑以内的礼物").max_price == Decimal(20)
     # 100 yuan is about £11: read as £100 the cap would be wrong ninefold, so it is not applied.
     assert extract("100元以内的礼物").max_price is None
     assert extract("anything under $20").max_price is None
@@ -51,12 +51,12 @@ def test_chat_product_search_uses_the_index_once_a_worker_built_it(small_catalog
     shopper = Shopper(language="en")
     text = "a gift for my mum under £5"
     assert engine.product_search_index() is None
-    before = actions.product_suggestions(shopper, text, max_price=Decimal("5"))
+    before = actions.product_suggestions(shopper, text, max_price=Decimal(5))
     assert not list(engine.product_index_path(engine.catalog_version()).parent.glob("*.npz"))
     # when: the training job builds it
     summary = product_index_build()
     engine.clear_caches()
-    after = actions.product_suggestions(shopper, text, max_price=Decimal("5"))
+    after = actions.product_suggestions(shopper, text, max_price=Decimal(5))
     # then: the meaning finds the mum mug first, the cap still holds
     assert summary["built"] and summary["products"] == 5
     assert _titles(after)[0] == "I LOVE MUMMY MUG"
@@ -149,3 +149,11 @@ def test_worker_processes_load_the_encoder_when_they_start(monkeypatch):
     monkeypatch.setattr(encoder_module, "load_encoder", lambda name="use": loads.append(name))
     worker_process_init.send(sender=None)
     assert loads == ["use"]
+
+
+def test_out_of_stock_semantic_hits_are_skipped(small_catalog):
+    product_index_build()
+    Product.objects.filter(pk=small_catalog["mug"].pk).update(stock=0)
+    result = actions.product_suggestions(Shopper(), "a gift for my mum under £5", max_price=Decimal(5))
+    assert "I LOVE MUMMY MUG" not in _titles(result)
+    assert all(Decimal(p["price"]) <= 5 for p in result.data.get("products", []))
