@@ -106,9 +106,10 @@ def test_serving_asks_a_worker_once_when_the_index_is_missing(small_catalog, set
     assert calls == [1]
 
 
-def test_serving_asks_no_worker_with_eager_celery(small_catalog, monkeypatch):
+def test_serving_asks_no_worker_with_eager_celery(small_catalog, settings, monkeypatch):
     from support import tasks
 
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the embedded default: .delay() would run right here
     calls = []
     monkeypatch.setattr(tasks.build_product_index_task, "delay", lambda: calls.append(1))
     assert engine.product_search_index() is None
@@ -118,7 +119,7 @@ def test_serving_asks_no_worker_with_eager_celery(small_catalog, monkeypatch):
 def test_build_task_writes_the_index(small_catalog):
     from support.tasks import build_product_index_task
 
-    assert build_product_index_task.delay().get()["built"]
+    assert build_product_index_task.apply().get()["built"]  # the task body, run here
     assert engine.product_search_index() is not None
 
 
