@@ -293,6 +293,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "recommendations.*": {"queue": "ml"},
     "support.retrain_*": {"queue": "ml"},
+    "support.build_product_index": {"queue": "ml"},  # embeds every product title (4-15 s)
     "advertising.retrain_*": {"queue": "ml"},
     "advertising.refresh_audience_scores": {"queue": "ml"},  # fits a classifier over every shopper
     "analytics.cluster_*": {"queue": "ml"},
