@@ -25,10 +25,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+# UCI stock codes that are fees, not products: one list shared with the importer (a module
+# without imports, so this file stays Django-free).
+from ecommerce.importers.uci_codes import FEE_STOCK_CODES as UCI_FEE_CODES
+
 from .algorithms.base import FitContext, Recommender
 
-# UCI Online Retail stock codes that are fees or adjustments, not products.
-UCI_FEE_CODES = frozenset({"POST", "DOT", "M", "C2", "BANK CHARGES", "D", "AMAZONFEE", "B", "CRUK", "S"})
 PURCHASE_COLUMNS = ["user", "item", "ts", "basket", "quantity"]
 
 

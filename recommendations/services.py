@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -34,7 +35,7 @@ from .algorithms import (
     interaction_matrix,
 )
 from .algorithms.base import DEFAULT_EVENT_WEIGHTS
-from .conf import ACTIVE_MODEL_NAME, ACTIVE_USER_DAYS, PRECOMPUTE_TOP_N, SIMILAR_TOP_N
+from .conf import ACTIVE_MODEL_NAME
 from .evaluation import Split, build_matrices, evaluate_recommender, temporal_split
 from .models import BusinessRules, SimilarProduct, UserRecommendation
 from .selectors import product_side_information, purchase_history_frame, recommendations_generation_bump
@@ -106,6 +107,7 @@ def _fit_full(purchases: pd.DataFrame, text: dict[str, str], categories: dict[st
     users = sorted(purchases["user"].unique().tolist())
     items = sorted(purchases["item"].unique().tolist())
     purchased, context = build_matrices(purchases, users, items, item_text=text, item_category=categories)
+    context.num_threads = settings.RECOMMENDATIONS_THREADS
     matrix = purchased
     browsing = browsing_interactions(users, items, purchases["ts"].max())
     if browsing.nnz:
@@ -175,6 +177,7 @@ def recommenders_train(
     if not purchases.empty and purchases["user"].nunique() >= 2:
         try:
             split = temporal_split(purchases, EVAL_QUANTILE, item_text=text_all, item_category=cats_all)
+            split.context.num_threads = settings.RECOMMENDATIONS_THREADS
         except ValueError:
             split = None
     if split is None or len(split.eval_rows) < MIN_EVAL_USERS:
@@ -323,20 +326,22 @@ def _reasons_for(trained: TrainedRecommender, row: int, item_cols: np.ndarray, t
     return reasons
 
 
-def active_customer_ids(purchases: pd.DataFrame, days: int = ACTIVE_USER_DAYS) -> set[str]:
+def active_customer_ids(purchases: pd.DataFrame, days: int | None = None) -> set[str]:
     """Customers who bought within `days` of the newest purchase (measured on the data's own clock,
     so an imported history counts as recent). Only they get precomputed rows; others fall back."""
     if purchases.empty:
         return set()
+    days = settings.RECOMMENDATIONS_ACTIVE_USER_DAYS if days is None else days
     newest = purchases["ts"].max()
     recent = purchases[purchases["ts"] >= newest - pd.Timedelta(days=days)]
     return set(recent["user"].unique().tolist())
 
 
 def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRecommender,
-                                    top_n: int = PRECOMPUTE_TOP_N, batch_size: int = 1024,
+                                    top_n: int | None = None, batch_size: int = 1024,
                                     only_user_ids: set[str] | None = None) -> int:
     """Replace `version`'s UserRecommendation rows with fresh top-N lists (idempotent)."""
+    top_n = settings.RECOMMENDATIONS_PRECOMPUTE_TOP_N if top_n is None else top_n
     item_pks = np.array([int(i) for i in trained.item_ids])
     sellable = set(Product.objects.sellable().filter(pk__in=item_pks.tolist()).values_list("pk", flat=True))
     not_sellable = np.array([pk not in sellable for pk in item_pks])
@@ -385,9 +390,10 @@ def _delete_stale_rows(*, keep: list[int]) -> None:
 
 
 def similar_items_precompute(*, version: ModelVersion | None, purchases: pd.DataFrame,
-                             text: dict[str, str], categories: dict[str, int], top_n: int = SIMILAR_TOP_N) -> int:
+                             text: dict[str, str], categories: dict[str, int], top_n: int | None = None) -> int:
     """Replace every SimilarProduct row: 'similar' = CF neighbours blended with text similarity
     (so cold products have neighbours too), 'bought_together' = same-basket co-purchase."""
+    top_n = settings.RECOMMENDATIONS_SIMILAR_TOP_N if top_n is None else top_n
     items = sorted(text.keys(), key=int)
     if not items:
         with transaction.atomic():

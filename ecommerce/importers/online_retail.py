@@ -53,13 +53,13 @@ from .common import (
     require_length,
     table_counts,
 )
+from .uci_codes import FEE_STOCK_CODES
 
 logger = logging.getLogger(__name__)
 
 DATASET = "online_retail"
-# Postage, carriage, manual adjustments, bank charges, discounts, fees, charity: kept on the
-# orders, never recommended, advertised or counted as products (Product.is_non_product).
-FEE_STOCK_CODES = frozenset({"POST", "DOT", "M", "C2", "BANK CHARGES", "D", "AMAZONFEE", "B", "CRUK", "S"})
+# FEE_STOCK_CODES (postage, bank charges, adjustments, fees, charity) are kept on the orders,
+# never recommended, advertised or counted as products (Product.is_non_product).
 COLUMNS = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country")
 # ~1,000 invoices are ~21,000 lines: a few MB of rows per round of statements, few round trips.
 INVOICES_PER_CHUNK = 1000

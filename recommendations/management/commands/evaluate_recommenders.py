@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommendations.algorithms import ALGORITHMS, BASELINES
@@ -79,6 +80,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         if len(split.eval_rows) == 0:
             raise CommandError("No user has both training history and later purchases at this cut-off.")
+        split.context.num_threads = settings.RECOMMENDATIONS_THREADS
         self.stdout.write(
             f"{len(purchases)} purchase lines; cut at {split.cutoff}; {len(split.users)} users x "
             f"{len(split.items)} items in training; {len(split.eval_rows)} users evaluated."
