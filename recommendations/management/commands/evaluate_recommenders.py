@@ -17,13 +17,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommendations.algorithms import ALGORITHMS, BASELINES
-from recommendations.evaluation import (
-    evaluate_all,
-    format_table,
-    pseudo_categories,
-    temporal_split,
-    uci_purchases_from_csv,
-)
+from recommendations.evaluation import evaluate_all, format_table, temporal_split
+
+from ._purchases import purchases_for
 
 DEFAULT_ALGORITHMS = (*BASELINES, "ease", "hybrid")
 
@@ -59,19 +55,7 @@ class Command(BaseCommand):
         if unknown or not names:
             raise CommandError(f"Unknown algorithms {unknown}; known: {', '.join(ALGORITHMS)}.")
 
-        if options["csv_path"]:
-            path = Path(options["csv_path"])
-            if not path.is_file():
-                raise CommandError(f"{path} does not exist.")
-            purchases, text = uci_purchases_from_csv(path)
-            categories = pseudo_categories(text)
-        else:
-            from recommendations.selectors import product_side_information, purchase_history_frame
-
-            purchases = purchase_history_frame()
-            if purchases.empty:
-                raise CommandError("No purchases in the database: import data first or pass --csv.")
-            text, categories = product_side_information(sorted(purchases["item"].unique()))
+        purchases, text, categories = purchases_for(options["csv_path"])
         try:
             split = temporal_split(
                 purchases, quantile, protocol=options["protocol"], item_text=text, item_category=categories
