@@ -173,10 +173,6 @@ class Campaign(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    @property
-    def budget_left(self) -> Decimal:
-        return self.total_budget - self.spend_total
-
 
 def landing_url_is_safe(url: str) -> bool:
     """http(s) anywhere, or a path on this shop; never another scheme or a //host URL."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,6 @@ from ecommerce.importers.uci_codes import FEE_STOCK_CODES as UCI_FEE_CODES
 
 from .algorithms.base import FitContext, Recommender
 
-PURCHASE_COLUMNS = ["user", "item", "ts", "basket", "quantity"]
 
 
 def uci_purchases_from_csv(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -87,10 +86,6 @@ class Split:
     eval_rows: np.ndarray  # user rows with history and non-empty truth
     truth: list[set[int]]  # aligned with eval_rows
     train_purchases: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
-
-    @property
-    def user_index(self) -> dict[str, int]:
-        return {u: i for i, u in enumerate(self.users)}
 
 
 def epoch_seconds(series: pd.Series) -> np.ndarray:
@@ -272,11 +267,3 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(name.ljust(width) + "".join(f"{metrics.get(c, math.nan):13.4f}" for c in columns))
     return "\n".join(lines)
 
-
-def validation_split_of(split_purchases: pd.DataFrame, quantile: float, **kwargs: Any) -> Split:
-    """A split cut inside the training period only (for tuning hyper-parameters)."""
-    return temporal_split(split_purchases, quantile, **kwargs)
-
-
-def users_items(iterable: Iterable[Any]) -> list[str]:
-    return sorted({str(x) for x in iterable})
