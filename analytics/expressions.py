@@ -15,7 +15,9 @@ ANY = "any"  # every event type together: visitors
 ACTIVE = "active"  # sketch group: any event or a non-cancelled order
 ORDERS = "orders"  # non-cancelled orders, GMV, buyers
 
-LINE_VALUE = ExpressionWrapper(F("quantity") * F("unit_price"), output_field=DecimalField(max_digits=18, decimal_places=2))
+LINE_VALUE = ExpressionWrapper(
+    F("quantity") * F("unit_price"), output_field=DecimalField(max_digits=18, decimal_places=2)
+)
 
 
 def event_metric(event_type: str) -> str:

@@ -29,9 +29,9 @@ from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import MISSING as NOT_BATCHED
 from ecommerce.cache_batch import batched_value, cache_batch
 from ecommerce.errors import NotFound
+from ecommerce.models import Product
 from ecommerce.sessions import SessionStore as HintedSessionStore
 from ecommerce.sessions import session_user_hint
-from ecommerce.models import Product
 
 from .models import SimilarProduct
 from .selectors import (

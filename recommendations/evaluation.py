@@ -32,7 +32,6 @@ from ecommerce.importers.uci_codes import FEE_STOCK_CODES as UCI_FEE_CODES
 from .algorithms.base import FitContext, Recommender
 
 
-
 def uci_purchases_from_csv(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
     """Read the raw UCI Online Retail CSV and keep purchases as the protocol defines them.
 
@@ -173,7 +172,7 @@ def temporal_split(
     after = after[(after["u"] >= 0) & (after["i"] >= 0)]
     truth_by_user: dict[int, set[int]] = {}
     for u, group in after.groupby("u")["i"]:
-        truth_by_user[int(u)] = set(int(i) for i in group.unique())
+        truth_by_user[int(u)] = {int(i) for i in group.unique()}
     rows, truth = [], []
     for u in sorted(truth_by_user):
         items_u = truth_by_user[u]

@@ -17,8 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet
-from django.utils import timezone
+from django.db.models import Count, Max, QuerySet
 
 from ecommerce.errors import NotFound
 from ecommerce.models import Event, ModelVersion, Order, OrderItem, Product, User
@@ -113,7 +112,7 @@ def popular_product_ids(*, category_ids: Sequence[int] = (), limit: int = 200) -
     Cached: the request path must not aggregate the order table on every page view.
     """
     cats = sorted(set(category_ids))
-    key = "recs:popular:" + hashlib.md5(",".join(map(str, cats)).encode()).hexdigest() + f":{limit}"
+    key = "recs:popular:" + hashlib.md5(",".join(map(str, cats)).encode(), usedforsecurity=False).hexdigest() + f":{limit}"
     cached = cache.get(key)
     if cached is not None:
         return cached

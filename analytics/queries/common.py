@@ -164,8 +164,4 @@ def _num(value: Any) -> Any:
 
 
 def _trunc_start(day: date, period: str) -> Any:
-    if period == "month":
-        start = day.replace(day=1)
-    else:
-        start = day - timedelta(days=day.weekday())
-    return start
+    return day.replace(day=1) if period == "month" else day - timedelta(days=day.weekday())

@@ -50,7 +50,7 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
     ev_table, user_table = Event._meta.db_table, User._meta.db_table
     mem_table = SegmentMembership._meta.db_table
     seg_table = SegmentMembership._meta.get_field("segment").related_model._meta.db_table
-    where = ["e.type IN (%s)" % ", ".join(["%s"] * len(set(steps))), "e.occurred_at >= %s", "e.occurred_at < %s"]
+    where = [f"e.type IN ({', '.join(['%s'] * len(set(steps)))})", "e.occurred_at >= %s", "e.occurred_at < %s"]
     params: list[Any] = [*sorted(set(steps)), _sql_datetime(t0), _sql_datetime(t1 + timedelta(seconds=window_seconds))]
     if f.segment:
         where.append(f"e.user_id IN (SELECT m.user_id FROM {mem_table} m JOIN {seg_table} s ON s.id = m.segment_id WHERE s.key = %s)")
@@ -60,8 +60,9 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
         params.append(f.country)
     if f.category_id is not None:
         ids = _category_ids(f.category_id)
-        where.append("(e.product_id IS NULL OR e.product_id IN (SELECT id FROM %s WHERE category_id IN (%s)))"
-                     % (Product._meta.db_table, ", ".join(str(int(i)) for i in ids)))
+        id_list = ", ".join(str(int(i)) for i in ids)
+        where.append(f"(e.product_id IS NULL OR e.product_id IN (SELECT id FROM {Product._meta.db_table} "
+                     f"WHERE category_id IN ({id_list})))")
     actor_sql = ("CASE WHEN e.user_id IS NOT NULL THEN 'u' || CAST(e.user_id AS TEXT) "
                  "WHEN e.anonymous_id <> '' THEN 'a' || e.anonymous_id END")
     ctes = [f"ev AS (SELECT {actor_sql} AS actor, e.user_id AS user_id, e.type AS type, e.occurred_at AS occurred_at "

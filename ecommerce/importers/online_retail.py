@@ -21,7 +21,6 @@ edited them).
 
 from __future__ import annotations
 
-import csv
 import logging
 import sys
 import time
@@ -105,7 +104,8 @@ def _parse_date(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)  # this copy: 2010-12-01 08:26:00
     except ValueError:
-        parsed = datetime.strptime(value, "%m/%d/%Y %H:%M")  # UCI's spreadsheet: 12/1/2010 8:26
+        # UCI's spreadsheet: 12/1/2010 8:26, naive on purpose: the zone is set just below.
+        parsed = datetime.strptime(value, "%m/%d/%Y %H:%M")  # noqa: DTZ007
     # The retailer's local (UK) time, recorded as UTC as agreed for the whole project.
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 

@@ -7,7 +7,6 @@ database ids and back.
 from __future__ import annotations
 
 import abc
-
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -41,8 +41,8 @@ class ImplicitALS(Recommender):
     def __init__(self, factors: int = 64, regularization: float = 0.01, alpha: float = 10.0,
                  iterations: int = 15, random_state: int = 42) -> None:
         super().__init__()
-        self.params = dict(factors=factors, regularization=regularization, alpha=alpha,
-                           iterations=iterations, random_state=random_state)
+        self.params = {"factors": factors, "regularization": regularization, "alpha": alpha,
+                       "iterations": iterations, "random_state": random_state}
 
     def fit(self, user_items: sp.csr_matrix, context: FitContext | None = None) -> ImplicitALS:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -66,8 +66,8 @@ class ImplicitBPR(Recommender):
     def __init__(self, factors: int = 64, learning_rate: float = 0.01, regularization: float = 0.01,
                  iterations: int = 100, random_state: int = 42) -> None:
         super().__init__()
-        self.params = dict(factors=factors, learning_rate=learning_rate, regularization=regularization,
-                           iterations=iterations, random_state=random_state)
+        self.params = {"factors": factors, "learning_rate": learning_rate, "regularization": regularization,
+                       "iterations": iterations, "random_state": random_state}
 
     def fit(self, user_items: sp.csr_matrix, context: FitContext | None = None) -> ImplicitBPR:
         from implicit.cpu.bpr import BayesianPersonalizedRanking

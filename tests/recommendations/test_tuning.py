@@ -22,8 +22,8 @@ def _purchases(n_users: int = 40, n_items: int = 12, days: int = 100, seed: int 
         group = [(u % 3) * 4 + k for k in range(4)]
         for day in sorted(rng.choice(days, size=8, replace=False)):
             item = int(rng.choice(group))
-            rows.append({"user": str(u), "item": f"I{item}", "ts": pd.Timestamp("2011-01-01") + pd.Timedelta(days=int(day)),
-                         "basket": f"{u}-{day}", "quantity": 1})
+            when = pd.Timestamp("2011-01-01") + pd.Timedelta(days=int(day))
+            rows.append({"user": str(u), "item": f"I{item}", "ts": when, "basket": f"{u}-{day}", "quantity": 1})
     return pd.DataFrame(rows)
 
 
@@ -61,7 +61,7 @@ def test_search_picks_the_best_validation_score_per_family():
     toy = Family("toy", lambda kind: ease.build(l2=10.0) if kind == "ease" else MostPopular(),
                  [{"kind": "popular"}, {"kind": "ease"}])
     result = search(split, 5, [toy])[0]
-    scores = dict((p["kind"], s) for p, s in result.tried)
+    scores = {p["kind"]: s for p, s in result.tried}
     assert result.best_score == max(scores.values())
     assert result.best_params == {"kind": max(scores, key=scores.get)}
 

@@ -54,7 +54,8 @@ class Command(BaseCommand):
             wanted = {f.strip() for f in options["families"].split(",") if f.strip()}
             unknown = wanted - {f.name for f in candidates}
             if unknown:
-                raise CommandError(f"Unknown families {sorted(unknown)}; known: {', '.join(f.name for f in candidates)}.")
+                known = ", ".join(f.name for f in candidates)
+                raise CommandError(f"Unknown families {sorted(unknown)}; known: {known}.")
             candidates = [f for f in candidates if f.name in wanted]
 
         purchases, text, categories = purchases_for(options["csv_path"])
@@ -81,7 +82,9 @@ class Command(BaseCommand):
         results = search(split, k, candidates, progress=progress)
         self.stdout.write(f"\nChosen on validation (ndcg@{k}), {time.perf_counter() - started:.0f} s:")
         for result in results:
-            self.stdout.write(f"  {result.name}: {json.dumps(result.best_params)}  validation ndcg@{k}={result.best_score:.4f}")
+            self.stdout.write(
+                f"  {result.name}: {json.dumps(result.best_params)}  validation ndcg@{k}={result.best_score:.4f}"
+            )
         if options["json_path"]:
             report = {
                 "test_cutoff": str(outer.cutoff), "validation_cutoff": str(split.cutoff),
