@@ -338,7 +338,9 @@ SUPPORT_ACTION_SERVER_HOST = env.str("SANIC_HOST", default="0.0.0.0")  # noqa: S
 
 # --- advertising ---
 # How many sponsored ads each slot shows at most, e.g. "listing=2,search=2,product=1".
-ADS_SLOT_SIZES = env.dict("ADS_SLOT_SIZES", cast={"value": int}, default={"listing": 2, "search": 2, "product": 1})
+ADS_SLOT_SIZES = {
+    slot: int(n) for slot, n in env.dict("ADS_SLOT_SIZES", default={"listing": 2, "search": 2, "product": 1}).items()
+}
 ADS_MAX_PER_REQUEST = env.int("ADS_MAX_PER_REQUEST", default=5)
 # Least price per click anybody pays (also the least CPC bid that may enter), and per 1,000 impressions.
 ADS_RESERVE_CPC = Decimal(env.str("ADS_RESERVE_CPC", default="0.05"))
