@@ -23,6 +23,9 @@ from .evaluation import Split, evaluate_recommender, temporal_split
 
 # The inner cut: the same 80% rule as the outer one, applied to the training period.
 VALIDATION_QUANTILE = 0.8
+# The serving hybrid's settings (recommendations.algorithms.hybrid_default), the base of hybrid_repeat.
+HYBRID_SERVING = {"ease_l2": 100.0, "ease_half_life": 60.0, "trending_half_life": 7.0, "trending_weight": 0.1,
+                  "history_half_life": 90.0}
 
 
 def validation_split(outer: Split, quantile: float = VALIDATION_QUANTILE, **kwargs: Any) -> Split:
@@ -41,13 +44,14 @@ def _grid(**axes: list[Any]) -> Iterator[dict[str, Any]]:
 
 
 def _hybrid(*, ease_l2: float, ease_half_life: float, trending_half_life: float, trending_weight: float,
-            history_half_life: float, repeat_weight: float = 0.0, repeat_half_life: float = 120.0) -> Hybrid:
+            history_half_life: float, repeat_weight: float = 0.0, repeat_half_life: float = 120.0,
+            repeat_count_power: float = 1.0) -> Hybrid:
     components: dict[str, tuple[Callable[[], Recommender], float]] = {
         "ease": (lambda: EASE(l2=ease_l2, half_life_days=ease_half_life), 1.0),
         "trending": (lambda: TrendingPopularity(half_life_days=trending_half_life), trending_weight),
     }
     if repeat_weight:
-        components["repeat"] = (lambda: RepeatPurchase(half_life_days=repeat_half_life, count_power=1.0),
+        components["repeat"] = (lambda: RepeatPurchase(half_life_days=repeat_half_life, count_power=repeat_count_power),
                                 repeat_weight)
     return Hybrid(components=components, half_life_days=history_half_life)
 
@@ -78,8 +82,12 @@ def families(protocol: str = "new", *, quick: bool = False) -> list[Family]:
         "history_half_life": axis([45.0, 90.0, 180.0], [90.0]),
     }
     if protocol == "repeat":
-        hybrid_axes["repeat_weight"] = axis([1.0, 2.0, 4.0], [2.0])
-        hybrid_axes["repeat_half_life"] = axis([60.0, 120.0, 240.0], [120.0])
+        # hybrid_repeat = the serving hybrid (its own settings, tuned under "new") + the customer's
+        # own purchases: only the repeat component's weight, half-life and count power are searched.
+        hybrid_axes = {**{name: [HYBRID_SERVING[name]] for name in HYBRID_SERVING},
+                       "repeat_weight": axis([1.0, 2.0, 4.0], [2.0]),
+                       "repeat_half_life": axis([60.0, 120.0, 240.0], [120.0]),
+                       "repeat_count_power": axis([0.5, 1.0], [1.0])}
     return [
         Family("implicit_bm25", lambda **p: ImplicitItemKNN(kind="bm25", **p), list(_grid(
             neighbours=axis([20, 50, 100, 200], [20, 100]),

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
-from recommendations.algorithms import MostPopular
+from recommendations.algorithms import MostPopular, hybrid_default
 from recommendations.evaluation import temporal_split
-from recommendations.tuning import Family, families, search, validation_split
+from recommendations.tuning import HYBRID_SERVING, Family, families, search, validation_split
 
 
 def _purchases(n_users: int = 40, n_items: int = 12, days: int = 100, seed: int = 0) -> pd.DataFrame:
@@ -90,3 +90,21 @@ def test_tune_command_rejects_bad_arguments():
         call_command("tune_recommenders", "--validation-quantile", "1.2")
     with pytest.raises(CommandError, match="Unknown families"):
         call_command("tune_recommenders", "--families", "magic")
+
+
+def test_repeat_protocol_searches_only_the_repeat_component_on_top_of_the_serving_hybrid():
+    hybrid = next(f for f in families("repeat") if f.name == "hybrid")
+    assert len(hybrid.grid) == 18
+    assert all({k: p[k] for k in HYBRID_SERVING} == HYBRID_SERVING for p in hybrid.grid)
+    assert {p["repeat_weight"] for p in hybrid.grid} == {1.0, 2.0, 4.0}
+
+
+def test_hybrid_serving_constants_match_the_serving_hybrid():
+    served = hybrid_default()
+    ease_factory, ease_weight = served.component_specs["ease"]
+    trending_factory, trending_weight = served.component_specs["trending"]
+    ease, trending = ease_factory(), trending_factory()
+    assert (ease.l2, ease.half_life_days, ease_weight) == (HYBRID_SERVING["ease_l2"], HYBRID_SERVING["ease_half_life"], 1.0)
+    assert (trending.half_life_days, trending_weight) == (HYBRID_SERVING["trending_half_life"],
+                                                          HYBRID_SERVING["trending_weight"])
+    assert served.half_life_days == HYBRID_SERVING["history_half_life"]
