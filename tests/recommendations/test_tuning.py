@@ -104,7 +104,8 @@ def test_hybrid_serving_constants_match_the_serving_hybrid():
     ease_factory, ease_weight = served.component_specs["ease"]
     trending_factory, trending_weight = served.component_specs["trending"]
     ease, trending = ease_factory(), trending_factory()
-    assert (ease.l2, ease.half_life_days, ease_weight) == (HYBRID_SERVING["ease_l2"], HYBRID_SERVING["ease_half_life"], 1.0)
+    assert (ease.l2, ease.half_life_days, ease_weight) == (HYBRID_SERVING["ease_l2"], HYBRID_SERVING["ease_half_life"],
+                                                           1.0)
     assert (trending.half_life_days, trending_weight) == (HYBRID_SERVING["trending_half_life"],
                                                           HYBRID_SERVING["trending_weight"])
     assert served.half_life_days == HYBRID_SERVING["history_half_life"]
