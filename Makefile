@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test venv install install-dev migrate seed train logins serve worker beat clean
+.PHONY: demo test lint venv install install-dev migrate seed train logins serve worker beat clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,3 +65,6 @@ beat: install
 
 clean:
 	rm -rf $(VENV) var staticfiles screenshots .pytest_cache
+
+lint: install-dev
+	$(VENV)/bin/ruff check .

@@ -15,20 +15,11 @@ from rest_framework.views import APIView
 
 from ecommerce.errors import NotFound
 from ecommerce.models import Category
-from ecommerce.privacy import Tracking, tracking_for
+from ecommerce.privacy import tracking_for, tracking_with_session
 
 from . import conf, services
 from .models import Ad, Campaign
 from .selectors import audience_estimate
-
-
-def _tracking_with_session(request: HttpRequest) -> Tracking:
-    """The consent rule's answer; with consent, frequency caps per session need a session key,
-    so one is created if missing. Without consent no session is created."""
-    session = getattr(request, "session", None)
-    if session is not None and not session.session_key and tracking_for(request).allowed:
-        session.save()
-    return tracking_for(request)
 
 
 class ServeInput(serializers.Serializer):
@@ -57,7 +48,7 @@ class AdServeApi(APIView):
         page = services.PageContext(slot=params["slot"], product_id=params.get("product_id"),
                                     category_id=category_id, query=params.get("query", ""))
         n = params.get("n") or conf.slot_sizes().get(params["slot"], 1)
-        ads = services.ads_serve(tracking=_tracking_with_session(request._request), page=page, n=n)
+        ads = services.ads_serve(tracking=tracking_with_session(request._request), page=page, n=n)
         return Response({"ads": ads})
 
 

@@ -180,10 +180,6 @@ class Campaign(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    @property
-    def budget_left(self) -> Decimal:
-        return self.total_budget - self.spend_total
-
 
 def gender_codes_of(value: object) -> frozenset[str]:
     """The valid gender codes in a stored `genders` value; anything malformed is ignored.

@@ -158,7 +158,6 @@ class AnalyticsApi(APIView):
         return serializer
 
 
-FILTER_PARAMS = [FilterSerializer]
 FORMAT_PARAM = OpenApiParameter("format", str, enum=["json", "csv"], description="csv downloads the table")
 
 

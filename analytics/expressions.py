@@ -1,14 +1,27 @@
-"""ORM expressions shared by rollups and queries (portable between PostgreSQL and SQLite)."""
+"""ORM expressions and metric names shared by rollups and queries (portable between PostgreSQL and SQLite)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Case, CharField, F, Q, Value, When
+from django.db.models import Case, CharField, DecimalField, ExpressionWrapper, F, Q, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 from django.utils import timezone
 
 from ecommerce.models import Order, OrderItem
+
+# Metric names of the rollup tables, shared by rollups.py (writes) and queries/ (reads).
+ANY = "any"  # every event type together: visitors
+ACTIVE = "active"  # sketch group: any event or a non-cancelled order
+ORDERS = "orders"  # non-cancelled orders, GMV, buyers
+
+LINE_VALUE = ExpressionWrapper(
+    F("quantity") * F("unit_price"), output_field=DecimalField(max_digits=18, decimal_places=2)
+)
+
+
+def event_metric(event_type: str) -> str:
+    return f"event:{event_type}"
 
 
 def actor_expr(prefix: str = "") -> Case:

@@ -15,38 +15,34 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Min, Sum
+from django.db.models import Count, Max, Min, Sum
 from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
 from ecommerce.models import Event, Order
 
 from .expressions import (
+    ACTIVE,
+    ANY,
+    LINE_VALUE,
+    ORDERS,
     actor_expr,
     buyer_expr,
     day_bounds,
     event_country_expr,
+    event_metric,
     gmv_lines,
     order_country_expr,
 )
 from .models import ActorSketch, CohortCell, DailyActor, DailyMetric, HourlyMetric, RollupState
+from .queries.retention import cohort_counts
 from .sketches import sketch_of
 
 logger = logging.getLogger(__name__)
 
-ANY = "any"  # every event type together: visitors
-ACTIVE = "active"  # sketch group: any event or a non-cancelled order
-ORDERS = "orders"  # non-cancelled orders, GMV, buyers
 STATE_NAME = "default"
 # Recomputing a long history in one transaction would hold locks and memory for long: chunk it.
 CHUNK_DAYS = 31
-
-LINE_VALUE = ExpressionWrapper(F("quantity") * F("unit_price"), output_field=DecimalField(max_digits=18, decimal_places=2))
-
-
-def event_metric(event_type: str) -> str:
-    return f"event:{event_type}"
-
 
 def _as_date(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else value
@@ -148,8 +144,6 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
 
 def cohorts_refresh() -> int:
     """Recompute the purchase cohort table from the actor-day rollup (all history, one transaction)."""
-    from .queries import cohort_counts
-
     cells = [
         CohortCell(metric=ORDERS, period=period, cohort=c, period_start=p, actors=n)
         for period in ("week", "month")

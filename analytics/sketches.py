@@ -19,10 +19,10 @@ P = 12  # 4,096 one-byte registers per day and group
 
 def exact_limit() -> int:
     """Actor-days up to which distinct counts are exact (setting ANALYTICS_EXACT_ACTOR_DAYS)."""
-    # 5,000 actor-days: ~170 active shoppers a day over a 30-day range (the UCI shop's busiest
-    # month has 2,391 customer-days, so its figures stay exact). Beyond it an exact
+    # Default 5,000 actor-days: ~170 active shoppers a day over a 30-day range (the UCI shop's
+    # busiest month has 2,391 customer-days, so its figures stay exact). Beyond it an exact
     # COUNT(DISTINCT) costs more than merging the days' sketches (docs/benchmarks/analytics.md).
-    return int(getattr(settings, "ANALYTICS_EXACT_ACTOR_DAYS", 5_000))
+    return int(settings.ANALYTICS_EXACT_ACTOR_DAYS)
 
 
 def sketch_of(actors: Iterable[str]) -> bytes:

@@ -43,8 +43,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "funnel_step_defaults": [*queries.DEFAULT_FUNNEL, "", ""][:6],
         "kpi_definitions": [(key, label, queries.KPI_DEFINITIONS[key]) for key, label in queries.KPI_LABELS.items()],
         "refreshed_at": rollups_refreshed_at(),
-        # How many API calls the page makes at once (ANALYTICS_DASHBOARD_PARALLEL, default 4).
-        "max_parallel": int(getattr(settings, "ANALYTICS_DASHBOARD_PARALLEL", 4)),
+        # How many API calls the page makes at once.
+        "max_parallel": settings.ANALYTICS_DASHBOARD_PARALLEL,
     }
     return render(request, "analytics/dashboard.html", context)
 

@@ -229,6 +229,10 @@ class Order(models.Model):
     def can_cancel(self) -> bool:
         return self.can_transition_to(self.Status.CANCELLED)
 
+    def can_change_address(self) -> bool:
+        """Only until it ships: after that the parcel is on its way to the old address."""
+        return self.status in (self.Status.PENDING, self.Status.PAID)
+
     def total(self) -> Decimal:
         return sum((line.line_total for line in self.items.all()), Decimal("0"))
 

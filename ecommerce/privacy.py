@@ -74,6 +74,25 @@ def tracking_for(request: HttpRequest | None, *, anonymous_id: str = "") -> Trac
                               anonymous_id=anonymous_id)
 
 
+def session_key_ensure(request: HttpRequest) -> str:
+    """The request's session key, saving a new (empty) session first if it has none yet.
+
+    For what needs a session to exist (an anonymous cart, a chat conversation). Tracking that
+    needs a key asks `tracking_with_session`, which creates one only with consent."""
+    session = request.session
+    if not session.session_key:
+        session.save()
+    return session.session_key or ""
+
+
+def tracking_with_session(request: HttpRequest) -> Tracking:
+    """tracking_for, with a session key guaranteed when (and only when) the shopper consented:
+    per-session frequency caps need one; without consent no session is created."""
+    if getattr(request, "session", None) is not None and tracking_for(request).allowed:
+        session_key_ensure(request)
+    return tracking_for(request)
+
+
 def audit_record(*, actor: User | None, action: str, subject: User | None = None, object_repr: str = "", path: str = "") -> None:
     AuditLogEntry.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,

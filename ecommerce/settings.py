@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -440,3 +441,60 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# ---------------------------------------------------------------------------------------------
+# Per-app settings. Each app reads these from django.conf.settings; only this file reads the
+# environment. One block per app (keep them at the end and separate so merges stay easy).
+# Every variable is documented in .env.example.
+# ---------------------------------------------------------------------------------------------
+
+# --- recommendations ---
+RECOMMENDATIONS_POPULARITY_WINDOW_DAYS = env.int("RECOMMENDATIONS_POPULARITY_WINDOW_DAYS", default=90)
+RECOMMENDATIONS_POPULARITY_CACHE_SECONDS = env.int("RECOMMENDATIONS_POPULARITY_CACHE_SECONDS", default=600)
+RECOMMENDATIONS_SESSION_HISTORY_LIMIT = env.int("RECOMMENDATIONS_SESSION_HISTORY_LIMIT", default=10)
+# How many products per customer and neighbours per product the pipeline precomputes.
+RECOMMENDATIONS_PRECOMPUTE_TOP_N = env.int("RECOMMENDATIONS_PRECOMPUTE_TOP_N", default=30)
+RECOMMENDATIONS_SIMILAR_TOP_N = env.int("RECOMMENDATIONS_SIMILAR_TOP_N", default=20)
+# Customers with an order or event in this many days are "active" and get precomputed rows.
+RECOMMENDATIONS_ACTIVE_USER_DAYS = env.int("RECOMMENDATIONS_ACTIVE_USER_DAYS", default=365 * 3)
+# How long an identical API answer is reused (retrains and rule changes invalidate it sooner).
+RECOMMENDATIONS_RESPONSE_CACHE_SECONDS = env.int("RECOMMENDATIONS_RESPONSE_CACHE_SECONDS", default=60)
+# Threads the implicit library (ALS, BPR, its item-kNN) may use while training.
+RECOMMENDATIONS_THREADS = env.int("RECOMMENDATIONS_THREADS", default=2)
+
+# --- support ---
+# How many open (assigned) conversations round-robin gives one agent at most.
+SUPPORT_AGENT_MAX_ACTIVE = env.int("SUPPORT_AGENT_MAX_ACTIVE", default=5)
+# Assign a handed-off conversation to the next agent at once (else it waits to be claimed).
+SUPPORT_AUTO_ASSIGN = env.bool("SUPPORT_AUTO_ASSIGN", default=False)
+# Seconds a signed Rasa sender token stays valid.
+SUPPORT_RASA_TOKEN_MAX_AGE = env.int("SUPPORT_RASA_TOKEN_MAX_AGE", default=86_400)
+# Load the sentence encoder when Django starts instead of on the first chat message (support/nlu/encoder.py).
+SUPPORT_WARM_ENCODER = env.bool("SUPPORT_WARM_ENCODER", default=False)
+# Interface the Rasa action server (manage.py run_action_server) listens on.
+SUPPORT_ACTION_SERVER_HOST = env.str("SANIC_HOST", default="0.0.0.0")  # noqa: S104 - a server command's default
+
+# --- advertising ---
+# How many sponsored ads each slot shows at most, e.g. "listing=2,search=2,product=1".
+ADS_SLOT_SIZES = {
+    slot: int(n) for slot, n in env.dict("ADS_SLOT_SIZES", default={"listing": 2, "search": 2, "product": 1}).items()
+}
+ADS_MAX_PER_REQUEST = env.int("ADS_MAX_PER_REQUEST", default=5)
+# Least price per click anybody pays (also the least CPC bid that may enter), and per 1,000 impressions.
+ADS_RESERVE_CPC = Decimal(env.str("ADS_RESERVE_CPC", default="0.05"))
+ADS_RESERVE_CPM = Decimal(env.str("ADS_RESERVE_CPM", default="0.50"))
+# The click-through rate assumed for an ad with no history and no trained model.
+ADS_PRIOR_CTR = env.float("ADS_PRIOR_CTR", default=0.02)
+ADS_PACING = env.bool("ADS_PACING", default=True)
+ADS_PACING_SLACK = env.float("ADS_PACING_SLACK", default=0.05)
+# Seconds a signed click URL stays valid (a day: pages stay open in tabs).
+ADS_CLICK_MAX_AGE = env.int("ADS_CLICK_MAX_AGE", default=24 * 3600)
+# How long a process reuses its snapshot of live campaigns (0 = reload every request).
+ADS_LIVE_CACHE_SECONDS = env.float("ADS_LIVE_CACHE_SECONDS", default=10.0)
+
+# --- analytics ---
+# Actor-days up to which distinct counts are exact; beyond, days' HyperLogLog sketches are merged.
+# 5,000: ~170 active shoppers a day over 30 days (docs/benchmarks/analytics.md).
+ANALYTICS_EXACT_ACTOR_DAYS = env.int("ANALYTICS_EXACT_ACTOR_DAYS", default=5_000)
+# How many API calls the dashboard page makes at once.
+ANALYTICS_DASHBOARD_PARALLEL = env.int("ANALYTICS_DASHBOARD_PARALLEL", default=4)

@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
@@ -28,11 +29,10 @@ from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import MISSING as NOT_BATCHED
 from ecommerce.cache_batch import batched_value, cache_batch
 from ecommerce.errors import NotFound
+from ecommerce.models import Product
 from ecommerce.sessions import SessionStore as HintedSessionStore
 from ecommerce.sessions import session_user_hint
-from ecommerce.models import Product
 
-from .conf import RESPONSE_CACHE_SECONDS
 from .models import SimilarProduct
 from .selectors import (
     GENERATION_KEY,
@@ -102,7 +102,7 @@ def _cached_json(key_parts: tuple, compute: Any) -> tuple[bytes, dict[str, Any] 
 
     Each entry remembers the generation counter it was computed under (bumped by retrains and
     rule changes), so those show at once with a shared cache; otherwise entries live
-    RESPONSE_CACHE_SECONDS. The serving benchmark (docs/benchmarks/recommendations.md) is why:
+    RECOMMENDATIONS_RESPONSE_CACHE_SECONDS. The serving benchmark (docs/benchmarks/recommendations.md) is why:
     computing an answer costs ~15 ms of queries, a cache hit well under 1 ms.
     Returns (JSON bytes, the payload when it was just computed else None).
     """
@@ -116,7 +116,7 @@ def _cached_json(key_parts: tuple, compute: Any) -> tuple[bytes, dict[str, Any] 
         return entry[1], None
     payload = compute()
     body = json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
-    cache.set(key, (generation, body), RESPONSE_CACHE_SECONDS)
+    cache.set(key, (generation, body), settings.RECOMMENDATIONS_RESPONSE_CACHE_SECONDS)
     return body, payload
 
 

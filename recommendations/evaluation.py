@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .algorithms.base import FitContext, Recommender
+# UCI stock codes that are fees, not products: one list shared with the importer (a module
+# without imports, so this file stays Django-free).
+from ecommerce.importers.uci_codes import FEE_STOCK_CODES as UCI_FEE_CODES
 
-# UCI Online Retail stock codes that are fees or adjustments, not products.
-UCI_FEE_CODES = frozenset({"POST", "DOT", "M", "C2", "BANK CHARGES", "D", "AMAZONFEE", "B", "CRUK", "S"})
-PURCHASE_COLUMNS = ["user", "item", "ts", "basket", "quantity"]
+from .algorithms.base import FitContext, Recommender
 
 
 def uci_purchases_from_csv(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -85,10 +85,6 @@ class Split:
     eval_rows: np.ndarray  # user rows with history and non-empty truth
     truth: list[set[int]]  # aligned with eval_rows
     train_purchases: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
-
-    @property
-    def user_index(self) -> dict[str, int]:
-        return {u: i for i, u in enumerate(self.users)}
 
 
 def epoch_seconds(series: pd.Series) -> np.ndarray:
@@ -176,7 +172,7 @@ def temporal_split(
     after = after[(after["u"] >= 0) & (after["i"] >= 0)]
     truth_by_user: dict[int, set[int]] = {}
     for u, group in after.groupby("u")["i"]:
-        truth_by_user[int(u)] = set(int(i) for i in group.unique())
+        truth_by_user[int(u)] = {int(i) for i in group.unique()}
     rows, truth = [], []
     for u in sorted(truth_by_user):
         items_u = truth_by_user[u]
@@ -270,11 +266,3 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(name.ljust(width) + "".join(f"{metrics.get(c, math.nan):13.4f}" for c in columns))
     return "\n".join(lines)
 
-
-def validation_split_of(split_purchases: pd.DataFrame, quantile: float, **kwargs: Any) -> Split:
-    """A split cut inside the training period only (for tuning hyper-parameters)."""
-    return temporal_split(split_purchases, quantile, **kwargs)
-
-
-def users_items(iterable: Iterable[Any]) -> list[str]:
-    return sorted({str(x) for x in iterable})

@@ -16,21 +16,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet
-from django.utils import timezone
+from django.db.models import Count, Max, QuerySet
 
 from ecommerce.errors import NotFound
 from ecommerce.models import Event, ModelVersion, Order, OrderItem, Product, User
 from ecommerce.resilience import CacheUnavailable
 from ecommerce.roles import VIEW_CUSTOMER_RECOMMENDATIONS, perm_require
 
-from .conf import (
-    ACTIVE_MODEL_NAME,
-    POPULARITY_CACHE_SECONDS,
-    POPULARITY_WINDOW_DAYS,
-    SESSION_HISTORY_LIMIT,
-)
+from .conf import ACTIVE_MODEL_NAME
 from .models import BusinessRules, SimilarProduct, UserRecommendation
 
 logger = logging.getLogger(__name__)
@@ -125,7 +120,7 @@ def popular_product_ids(*, category_ids: Sequence[int] = (), limit: int = 200) -
     Cached: the request path must not aggregate the order table on every page view.
     """
     cats = sorted(set(category_ids))
-    key = "recs:popular:" + hashlib.md5(",".join(map(str, cats)).encode()).hexdigest() + f":{limit}"
+    key = "recs:popular:" + hashlib.md5(",".join(map(str, cats)).encode(), usedforsecurity=False).hexdigest() + f":{limit}"
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -135,7 +130,7 @@ def popular_product_ids(*, category_ids: Sequence[int] = (), limit: int = 200) -
     if cats:
         base = base.filter(product__category_id__in=cats)
     ids: list[int] = []
-    for window in (POPULARITY_WINDOW_DAYS, None):
+    for window in (settings.RECOMMENDATIONS_POPULARITY_WINDOW_DAYS, None):
         qs = base
         if window is not None:
             newest = base.order_by("-order__placed_at").values_list("order__placed_at", flat=True).first()
@@ -150,7 +145,7 @@ def popular_product_ids(*, category_ids: Sequence[int] = (), limit: int = 200) -
         )
         if len(ids) >= min(limit, 20):
             break
-    cache.set(key, ids, POPULARITY_CACHE_SECONDS)
+    cache.set(key, ids, settings.RECOMMENDATIONS_POPULARITY_CACHE_SECONDS)
     return ids
 
 
@@ -169,25 +164,25 @@ def session_viewed_product_ids(*, user: User | None, session_key: str = "", sess
         for pid in session.get(SESSION_VIEWS_KEY, []) or []:
             if isinstance(pid, int) and pid not in seen:
                 seen.append(pid)
-    if user is not None and user.is_authenticated and len(seen) < SESSION_HISTORY_LIMIT:
+    if user is not None and user.is_authenticated and len(seen) < settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT:
         rows = (
             Event.objects.filter(user=user, product__isnull=False)
             .filter(type__in=[Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART, Event.Type.RECOMMENDATION_CLICK])
             .order_by("-occurred_at")
-            .values_list("product_id", flat=True)[: SESSION_HISTORY_LIMIT * 5]
+            .values_list("product_id", flat=True)[: settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT * 5]
         )
         for pid in rows:
             if pid not in seen:
                 seen.append(pid)
-            if len(seen) >= SESSION_HISTORY_LIMIT:
+            if len(seen) >= settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT:
                 break
-    return seen[:SESSION_HISTORY_LIMIT]
+    return seen[:settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT]
 
 
 def session_view_remember(*, session, product_id: int) -> None:
     """Put a viewed product at the front of the session's list (bounded). Callers check consent."""
     current = [p for p in (session.get(SESSION_VIEWS_KEY, []) or []) if isinstance(p, int) and p != product_id]
-    session[SESSION_VIEWS_KEY] = [product_id, *current][:SESSION_HISTORY_LIMIT]
+    session[SESSION_VIEWS_KEY] = [product_id, *current][:settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT]
 
 
 def ab_bucket(*, user: User | None, session_key: str = "") -> int:

@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from ecommerce import ml
+from ecommerce.bulk import bulk_insert
 from ecommerce.models import Event, ModelVersion, Product, User
 from ecommerce.privacy import Tracking
 from ecommerce.services.events import event_record, events_ingest
@@ -34,7 +36,7 @@ from .algorithms import (
     interaction_matrix,
 )
 from .algorithms.base import DEFAULT_EVENT_WEIGHTS
-from .conf import ACTIVE_MODEL_NAME, ACTIVE_USER_DAYS, PRECOMPUTE_TOP_N, SIMILAR_TOP_N
+from .conf import ACTIVE_MODEL_NAME
 from .evaluation import Split, build_matrices, evaluate_recommender, temporal_split
 from .models import BusinessRules, SimilarProduct, UserRecommendation
 from .selectors import product_side_information, purchase_history_frame, recommendations_generation_bump
@@ -106,6 +108,7 @@ def _fit_full(purchases: pd.DataFrame, text: dict[str, str], categories: dict[st
     users = sorted(purchases["user"].unique().tolist())
     items = sorted(purchases["item"].unique().tolist())
     purchased, context = build_matrices(purchases, users, items, item_text=text, item_category=categories)
+    context.num_threads = settings.RECOMMENDATIONS_THREADS
     matrix = purchased
     browsing = browsing_interactions(users, items, purchases["ts"].max())
     if browsing.nnz:
@@ -196,6 +199,7 @@ def _recommenders_train(
     if not purchases.empty and purchases["user"].nunique() >= 2:
         try:
             split = temporal_split(purchases, EVAL_QUANTILE, item_text=text_all, item_category=cats_all)
+            split.context.num_threads = settings.RECOMMENDATIONS_THREADS
         except ValueError:
             split = None
     if split is None or len(split.eval_rows) < MIN_EVAL_USERS:
@@ -297,25 +301,6 @@ def artifact_for(version: ModelVersion) -> TrainedRecommender:
 # Precompute
 
 
-def _bulk_insert(model: type, columns: list[str], rows: list[tuple], batch_size: int = 10000) -> None:
-    """Plain INSERT ... executemany for hundreds of thousands of precomputed rows.
-
-    bulk_create builds a model instance and compiles SQL per row: profiled at ~75% of the whole
-    pipeline on UCI (216k user rows + 150k neighbour rows). Values here are plain ints/floats/
-    strings we computed, so skipping the model layer loses nothing.
-    """
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
-    )
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch_size):
-            cursor.executemany(sql, rows[start : start + batch_size])
-
-
 def _reasons_for(trained: TrainedRecommender, row: int, item_cols: np.ndarray, titles: dict[str, str]) -> list[str]:
     """'Because you bought X': the history item contributing most to each recommended item."""
     history = trained.history.getrow(row)
@@ -350,20 +335,22 @@ def _reasons_for(trained: TrainedRecommender, row: int, item_cols: np.ndarray, t
     return reasons
 
 
-def active_customer_ids(purchases: pd.DataFrame, days: int = ACTIVE_USER_DAYS) -> set[str]:
+def active_customer_ids(purchases: pd.DataFrame, days: int | None = None) -> set[str]:
     """Customers who bought within `days` of the newest purchase (measured on the data's own clock,
     so an imported history counts as recent). Only they get precomputed rows; others fall back."""
     if purchases.empty:
         return set()
+    days = settings.RECOMMENDATIONS_ACTIVE_USER_DAYS if days is None else days
     newest = purchases["ts"].max()
     recent = purchases[purchases["ts"] >= newest - pd.Timedelta(days=days)]
     return set(recent["user"].unique().tolist())
 
 
 def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRecommender,
-                                    top_n: int = PRECOMPUTE_TOP_N, batch_size: int = 1024,
+                                    top_n: int | None = None, batch_size: int = 1024,
                                     only_user_ids: set[str] | None = None) -> int:
     """Replace `version`'s UserRecommendation rows with fresh top-N lists (idempotent)."""
+    top_n = settings.RECOMMENDATIONS_PRECOMPUTE_TOP_N if top_n is None else top_n
     item_pks = np.array([int(i) for i in trained.item_ids])
     sellable = set(Product.objects.sellable().filter(pk__in=item_pks.tolist()).values_list("pk", flat=True))
     not_sellable = np.array([pk not in sellable for pk in item_pks])
@@ -397,8 +384,8 @@ def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRe
                 user_pk = int(trained.user_ids[row])
                 for rank, (col, score, reason) in enumerate(zip(cols, item_scores[valid], reasons, strict=True)):
                     objects.append((user_pk, int(item_pks[col]), rank, float(score), reason, version.pk, now))
-            _bulk_insert(UserRecommendation,
-                         ["user_id", "product_id", "rank", "score", "reason", "model_version_id", "created_at"],
+            bulk_insert(UserRecommendation,
+                        ["user_id", "product_id", "rank", "score", "reason", "model_version_id", "created_at"],
                          objects)
             written += len(objects)
             logger.info("recommendations.precompute_progress",
@@ -412,9 +399,10 @@ def _delete_stale_rows(*, keep: list[int]) -> None:
 
 
 def similar_items_precompute(*, version: ModelVersion | None, purchases: pd.DataFrame,
-                             text: dict[str, str], categories: dict[str, int], top_n: int = SIMILAR_TOP_N) -> int:
+                             text: dict[str, str], categories: dict[str, int], top_n: int | None = None) -> int:
     """Replace every SimilarProduct row: 'similar' = CF neighbours blended with text similarity
     (so cold products have neighbours too), 'bought_together' = same-basket co-purchase."""
+    top_n = settings.RECOMMENDATIONS_SIMILAR_TOP_N if top_n is None else top_n
     items = sorted(text.keys(), key=int)
     if not items:
         with transaction.atomic():
@@ -454,8 +442,8 @@ def similar_items_precompute(*, version: ModelVersion | None, purchases: pd.Data
                 objects.append((item_pks[row], item_pks[cols[pos]], str(kind), rank, float(vals[pos]), version_pk))
     with transaction.atomic():
         SimilarProduct.objects.all().delete()
-        _bulk_insert(SimilarProduct, ["product_id", "similar_id", "kind", "rank", "score", "model_version_id"],
-                     objects)
+        bulk_insert(SimilarProduct, ["product_id", "similar_id", "kind", "rank", "score", "model_version_id"],
+                    objects)
     logger.info("recommendations.similar_precomputed", extra={"rows": len(objects)})
     return len(objects)
 

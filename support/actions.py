@@ -137,7 +137,7 @@ def change_address_check(shopper: Shopper, number: str) -> ActionResult:
     order = order_lookup(shopper, number)
     if order is None:
         return _not_found(shopper)
-    if order.status not in (Order.Status.PENDING, Order.Status.PAID):
+    if not order.can_change_address():
         return ActionResult(render("cannot_change_address", shopper.language, number=order.number), ok=False,
                             code="not_allowed")
     return ActionResult(render("ask_address", shopper.language, number=order.number), code="ask_address")
@@ -165,14 +165,15 @@ def return_check(shopper: Shopper, number: str) -> ActionResult:
     if order is None:
         return _not_found(shopper)
     facts = _order_facts(order, lang)
-    if order.status not in order_services.RETURNABLE_STATUSES:
+    # The rule lives in the service; the bot only words its answer in the shopper's language.
+    refusal = order_services.order_return_refusal_code(order)
+    if refusal == order_services.RETURN_REFUSED_STATUS:
         reason = {"en": f"it is {facts['status']}; only shipped or delivered orders can be returned.",
                   "zh": f"订单状态为{facts['status']}，只有已发货或已送达的订单可以退货。"}[lang]
-        return ActionResult(render("cannot_return", lang, number=order.number, reason=reason),
-                            ok=False, code="not_allowed")
-    if order_services.order_return_refusal(order):
+    elif refusal == order_services.RETURN_REFUSED_WINDOW:
         reason = {"en": f"it is past the {order_services.RETURN_WINDOW_DAYS}-day return window.",
                   "zh": f"已超过 {order_services.RETURN_WINDOW_DAYS} 天退货期限。"}[lang]
+    if refusal:
         return ActionResult(render("cannot_return", lang, number=order.number, reason=reason),
                             ok=False, code="not_allowed")
     remaining = order_services.order_returnable_quantities(order)

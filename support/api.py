@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from ecommerce.api.authentication import CsrfEnforcedSessionAuthentication
 from ecommerce.api.throttling import CounterScopedRateThrottle
+from ecommerce.privacy import session_key_ensure
 
 from . import selectors, services
 from .models import MESSAGE_MAX_CHARS, CannedResponse, Conversation, Message
@@ -100,12 +101,6 @@ class AfterIn(serializers.Serializer):
     after = serializers.IntegerField(min_value=0, required=False, default=0)
 
 
-def _session_key(request) -> str:
-    if not request.session.session_key:
-        request.session.save()
-    return request.session.session_key
-
-
 class ShopperChatApi(APIView):
     authentication_classes = [CsrfEnforcedSessionAuthentication]
     permission_classes = [AllowAny]
@@ -129,7 +124,7 @@ class ConversationStartApi(ShopperChatApi):
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT, summary="Start or resume the shopper's conversation")
     def post(self, request):
         language = str(request.data.get("language", "en"))[:8] if hasattr(request.data, "get") else "en"
-        conversation = services.conversation_start(user=request.user, session_key=_session_key(request),
+        conversation = services.conversation_start(user=request.user, session_key=session_key_ensure(request),
                                                    language=language)
         messages = selectors.messages_after(conversation=conversation)
         return Response({**ConversationOut(conversation).data, "messages": MessageOut(messages, many=True).data,

@@ -45,10 +45,6 @@ class Conversation(models.Model):
     def __str__(self) -> str:
         return f"Conversation {self.pk} ({self.status})"
 
-    @property
-    def bot_active(self) -> bool:
-        return self.status == self.Status.BOT
-
 
 class Message(models.Model):
     class Sender(models.TextChoices):

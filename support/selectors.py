@@ -37,7 +37,7 @@ def unread_counts() -> dict[str, int]:
     rows = (Conversation.objects.filter(messages__sender=Message.Sender.SHOPPER,
                                         messages__id__gt=F("agent_seen_message_id"))
             .values("status").annotate(n=Count("id", distinct=True)))
-    counts = {s: 0 for s in Conversation.Status.values}
+    counts = dict.fromkeys(Conversation.Status.values, 0)
     counts.update({r["status"]: r["n"] for r in rows})
     return counts
 
@@ -102,7 +102,7 @@ def conversation_summary_text(*, conversation: Conversation) -> str:
 
 def queue_counts() -> dict[str, int]:
     rows = Conversation.objects.values("status").annotate(n=Count("id"))
-    counts = {s: 0 for s in Conversation.Status.values}
+    counts = dict.fromkeys(Conversation.Status.values, 0)
     counts.update({r["status"]: r["n"] for r in rows})
     return counts
 

@@ -223,9 +223,3 @@ def evaluate_time_split(
         "fit_seconds": round(baseline.fit_seconds_, 3),
     }
     return result
-
-
-def default_crosses(features: Sequence[str]) -> list[tuple[str, str]]:
-    """All pairs of the given columns: with a handful of columns that is still cheap."""
-    names = list(features)
-    return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from ecommerce.privacy import tracking_for
+from ecommerce.privacy import tracking_with_session
 
 from .. import conf, services
 
@@ -30,11 +30,8 @@ def ad_slot(context: template.Context, slot: str) -> dict[str, Any]:
         slot=slot, product_id=getattr(product, "pk", None), category_id=getattr(category, "pk", None),
         query=str(context.get("query") or "")[:255],
     )
-    session = getattr(request, "session", None)
-    if session is not None and not session.session_key and tracking_for(request).allowed:
-        session.save()  # frequency caps per session need a session key (only with consent)
     try:
-        ads = services.ads_serve(tracking=tracking_for(request), page=page, n=conf.slot_sizes().get(slot, 1))
+        ads = services.ads_serve(tracking=tracking_with_session(request), page=page, n=conf.slot_sizes().get(slot, 1))
     except Exception:
         logger.exception("advertising.slot_failed", extra={"slot": slot})
         ads = []

@@ -5,27 +5,22 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import re
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-try:  # the PostgreSQL bulk path only
-    import psycopg
-except ImportError:  # pragma: no cover
-    psycopg = None
 from django.conf import settings
 from django.db import connection
-from django.db import models
-from django.db.models import Field, Model
+from django.db.models import Model
 from django.utils.text import slugify
 
+from ..bulk import bulk_insert
 from ..models import Category
 
 
@@ -279,85 +274,11 @@ def display_title(description: str) -> str:
     return _WORD_START.sub(lambda m: m.group(0).upper(), " ".join(description.split()).lower())
 
 
-def _db_adapter(field: Field) -> Callable[[Any], Any] | None:
-    """How a Python value of `field` is sent to this database (what Field.get_db_prep_save does,
-    minus the per-value dispatch)."""
-    if isinstance(field, models.UUIDField) and not connection.features.has_native_uuid_field:
-        return lambda value: value.hex if value is not None else None
-    if isinstance(field, models.DateTimeField):
-        return connection.ops.adapt_datetimefield_value
-    if isinstance(field, models.JSONField):
-        encoder = field.encoder
-        return lambda value: connection.ops.adapt_json_value(value, encoder)
-    return None
-
-
-def _pg_literal_array(values: Any, quoted: bool) -> str:
-    if quoted:
-        return "{" + ",".join(
-            "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
-        ) + "}"
-    return "{" + ",".join("NULL" if v is None else v for v in values) + "}"
-
-
-def _pg_column_text(field: Field) -> tuple[Callable[[Any], str | None], bool]:
-    """(value -> text for an array literal, whether the text needs quoting)."""
-    if isinstance(field, models.JSONField):
-        encoder = field.encoder
-        return (lambda v: None if v is None else json.dumps(v, cls=encoder)), True
-    if isinstance(field, models.DateTimeField):
-        return (lambda v: None if v is None else v.isoformat()), False
-    if isinstance(field, (models.CharField, models.TextField)) and not isinstance(field, models.UUIDField):
-        return (lambda v: v), True
-    return (lambda v: None if v is None else str(v)), False
-
-
-def _insert_postgresql(model: type[Model], fields: list[Field], rows: list[tuple]) -> None:
-    """One INSERT ... SELECT FROM unnest(array literals) per call: a single statement for
-    thousands of rows, instead of one parsed statement per row with executemany."""
-    quote = connection.ops.quote_name
-    arrays, casts = [], []
-    for index, field in enumerate(fields):
-        to_text, quoted = _pg_column_text(field)
-        arrays.append(_pg_literal_array((to_text(row[index]) for row in rows), quoted))
-        casts.append(f"%s::{field.db_type(connection)}[]")
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"SELECT * FROM unnest({', '.join(casts)}) ON CONFLICT DO NOTHING"
-    )
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:  # server-side binding: ten short parameters
-        cursor.execute(sql, arrays)
-
-
 def insert_ignoring_conflicts(model: type[Model], columns: list[str], rows: list[tuple]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING for the big import tables.
+    """INSERT ... ON CONFLICT DO NOTHING for the big import tables (ecommerce.bulk.bulk_insert).
 
     Building a model instance per row and letting bulk_create compile the SQL cost about half
     of the import's CPU time (py-spy, docs/data.md); rows here are plain tuples in `columns`
     order, already valid. A row whose unique key exists is skipped, so reruns add nothing.
-    PostgreSQL gets one statement over unnested arrays; SQLite (>= 3.24) an executemany.
     """
-    if not rows:
-        return
-    fields = [model._meta.get_field(name) for name in columns]
-    if connection.vendor == "postgresql":
-        _insert_postgresql(model, fields, rows)
-        return
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING"
-    )
-    adapters = [(i, a) for i, a in enumerate(_db_adapter(f) for f in fields) if a is not None]
-    if adapters:
-        prepared = []
-        for row in rows:
-            values = list(row)
-            for i, adapt in adapters:
-                values[i] = adapt(values[i])
-            prepared.append(values)
-    else:
-        prepared = rows
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, prepared)
+    bulk_insert(model, columns, rows, ignore_conflicts=True)

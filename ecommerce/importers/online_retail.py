@@ -21,7 +21,6 @@ edited them).
 
 from __future__ import annotations
 
-import csv
 import logging
 import sys
 import time
@@ -53,13 +52,13 @@ from .common import (
     require_length,
     table_counts,
 )
+from .uci_codes import FEE_STOCK_CODES
 
 logger = logging.getLogger(__name__)
 
 DATASET = "online_retail"
-# Postage, carriage, manual adjustments, bank charges, discounts, fees, charity: kept on the
-# orders, never recommended, advertised or counted as products (Product.is_non_product).
-FEE_STOCK_CODES = frozenset({"POST", "DOT", "M", "C2", "BANK CHARGES", "D", "AMAZONFEE", "B", "CRUK", "S"})
+# FEE_STOCK_CODES (postage, bank charges, adjustments, fees, charity) are kept on the orders,
+# never recommended, advertised or counted as products (Product.is_non_product).
 COLUMNS = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country")
 # ~1,000 invoices are ~21,000 lines: a few MB of rows per round of statements, few round trips.
 INVOICES_PER_CHUNK = 1000
@@ -105,7 +104,8 @@ def _parse_date(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)  # this copy: 2010-12-01 08:26:00
     except ValueError:
-        parsed = datetime.strptime(value, "%m/%d/%Y %H:%M")  # UCI's spreadsheet: 12/1/2010 8:26
+        # UCI's spreadsheet: 12/1/2010 8:26, naive on purpose: the zone is set just below.
+        parsed = datetime.strptime(value, "%m/%d/%Y %H:%M")  # noqa: DTZ007
     # The retailer's local (UK) time, recorded as UTC as agreed for the whole project.
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 

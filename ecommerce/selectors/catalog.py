@@ -23,10 +23,5 @@ def product_get(*, product_id: int) -> Product | None:
     return Product.objects.sellable().select_related("category").filter(pk=product_id).first()
 
 
-def products_by_ids(ids: list[int]) -> dict[int, Product]:
-    """Sellable products keyed by id (one query), for mapping model output back to rows."""
-    return {p.pk: p for p in Product.objects.sellable().select_related("category").filter(pk__in=ids)}
-
-
 def category_roots() -> QuerySet[Category]:
     return Category.objects.filter(parent__isnull=True).order_by("name")

@@ -16,13 +16,3 @@ def order_numbers_for(*, user: User, open_only: bool = False) -> list[str]:
     if open_only:
         qs = qs.filter(status__in=[Order.Status.PENDING, Order.Status.PAID, Order.Status.SHIPPED])
     return list(qs.order_by("-placed_at").values_list("number", flat=True))
-
-
-def return_list_for(*, user: User, limit: int = 20) -> list:
-    """The user's own return requests, newest first, with their lines."""
-    from ..models import ReturnRequest
-
-    if user is None or not user.is_authenticated:
-        return []
-    return list(ReturnRequest.objects.filter(order__user=user).select_related("order")
-                .prefetch_related("lines__item").order_by("-created_at", "-id")[:limit])

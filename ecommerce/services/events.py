@@ -14,15 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-try:  # only the PostgreSQL fast path needs it
-    import psycopg
-except ImportError:  # pragma: no cover
-    psycopg = None
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ..bulk import bulk_insert
 from ..models import Event, Product, User
 from ..privacy import Tracking
 
@@ -219,8 +216,6 @@ def events_ingest(
 
 _EVENT_COLUMNS = ("id", "type", "occurred_at", "received_at", "user_id", "anonymous_id", "session_key",
                   "product_id", "query", "properties")
-# 500 rows x 10 columns stays far below SQLite's and PostgreSQL's bound-parameter limits.
-_ROWS_PER_STATEMENT = 500
 
 
 def _insert_events(rows: list[tuple]) -> int:
@@ -231,87 +226,8 @@ def _insert_events(rows: list[tuple]) -> int:
     conflict check (ON CONFLICT DO NOTHING) is cheaper and race-free. Measured in
     docs/benchmarks/ingestion.md.
     """
-    if connection.vendor == "postgresql":
-        return _insert_events_postgresql(rows)
-    return _insert_events_values(rows)
-
-
-def _insert_events_postgresql(rows: list[tuple]) -> int:
-    """One statement per batch: ten typed arrays unnested server-side.
-
-    A multi-row VALUES list of 10,000 placeholders spent most of its time in psycopg's client-side
-    query splitting; ten array literals keep the statement tiny and the parsing in the server.
-    """
-    columns = list(zip(*rows, strict=True))
-    params = [
-        # uuids, ISO timestamps and integers hold no character that needs quoting in an array
-        _pg_plain_array(str(v) for v in columns[0]),
-        _pg_array(columns[1]),
-        _pg_plain_array(v.isoformat() for v in columns[2]),
-        _pg_plain_array(v.isoformat() for v in columns[3]),
-        _pg_plain_array("NULL" if v is None else str(v) for v in columns[4]),
-        _pg_array(columns[5]),
-        _pg_array(columns[6]),
-        _pg_plain_array("NULL" if v is None else str(v) for v in columns[7]),
-        _pg_array(columns[8]),
-        _pg_array(columns[9]),  # JSON text, encoded during validation
-    ]
-    table = connection.ops.quote_name(Event._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} (id, type, occurred_at, received_at, user_id, anonymous_id, session_key, "
-        "product_id, query, properties) "
-        "SELECT u.id, u.type, u.occurred_at, u.received_at, u.user_id, u.anonymous_id, u.session_key, "
-        "u.product_id, u.query, u.properties::jsonb FROM unnest("
-        "%s::uuid[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::text[], %s::text[], "
-        "%s::bigint[], %s::text[], %s::text[]) AS u(id, type, occurred_at, received_at, user_id, anonymous_id, "
-        "session_key, product_id, query, properties) ON CONFLICT DO NOTHING"
-    )
-    connection.ensure_connection()
-    # A server-binding cursor on Django's connection (same transaction): arrays go as parameters.
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def _pg_array(values: Any) -> str:
-    """A PostgreSQL array literal of strings (None -> NULL), every element quoted and escaped.
-
-    Building the literal with str.join is several times faster than psycopg's per-element list
-    dumper, which was the largest cost of a batch once the ORM was out of the way.
-    """
-    return "{" + ",".join(
-        "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
-    ) + "}"
-
-
-def _pg_plain_array(values: Any) -> str:
-    return "{" + ",".join(values) + "}"
-
-
-def _insert_events_values(rows: list[tuple]) -> int:
-    """SQLite: multi-row INSERT ... VALUES ... ON CONFLICT DO NOTHING, counting inserted rows."""
-    ops, native_uuid = connection.ops, connection.features.has_native_uuid_field
-    quote = ops.quote_name
-    columns = ", ".join(quote(c) for c in _EVENT_COLUMNS)
-    inserted = 0
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-            part = rows[start:start + _ROWS_PER_STATEMENT]
-            params: list[Any] = []
-            for (event_id, type_, occurred_at, received_at, user_id, anonymous_id, session, product_id,
-                 query, properties) in part:
-                params += [
-                    event_id if native_uuid else event_id.hex, type_,
-                    ops.adapt_datetimefield_value(occurred_at), ops.adapt_datetimefield_value(received_at),
-                    user_id, anonymous_id, session, product_id, query, properties,  # JSON text already
-                ]
-            placeholders = ", ".join(["(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"] * len(part))
-            cursor.execute(
-                f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) VALUES {placeholders} ON CONFLICT DO NOTHING",
-                params,
-            )
-            inserted += cursor.rowcount
-    return inserted
+    # properties are JSON text already, encoded during validation
+    return bulk_insert(Event, _EVENT_COLUMNS, rows, ignore_conflicts=True, json_is_text=True)
 
 
 def event_record(

@@ -96,7 +96,7 @@ def order_change_address(*, number: str, actor: User | None, address: str, email
     with transaction.atomic():
         order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
                                  perm=MANAGE_ORDERS)
-        if order.status not in (Order.Status.PENDING, Order.Status.PAID):
+        if not order.can_change_address():
             raise InvalidTransition(f"Order {order.number} has already shipped; its address cannot change.")
         order.shipping_address = address
         order.save(update_fields=["shipping_address", "updated_at"])
@@ -199,12 +199,28 @@ def order_returnable_quantities(order: Order) -> dict[int, int]:
     return {item.pk: max(item.quantity, 0) - taken.get(item.pk, 0) for item in order.items.all()}
 
 
-def order_return_refusal(order: Order) -> str:
-    """Why the order cannot be returned at all ('' when it can): status, then the return window."""
+# Why an order cannot be returned at all (order_return_refusal_code); callers word it themselves.
+RETURN_REFUSED_STATUS = "status"  # not shipped or delivered (yet, or any more)
+RETURN_REFUSED_WINDOW = "window"  # past RETURN_WINDOW_DAYS
+
+
+def order_return_refusal_code(order: Order) -> str:
+    """The one home of the return rule: '' when the order can be returned, else a RETURN_REFUSED_* code
+    (status first, then the return window)."""
     if order.status not in RETURNABLE_STATUSES:
+        return RETURN_REFUSED_STATUS
+    if timezone.now() > order_return_deadline(order):
+        return RETURN_REFUSED_WINDOW
+    return ""
+
+
+def order_return_refusal(order: Order) -> str:
+    """Why the order cannot be returned at all, in English ('' when it can)."""
+    code = order_return_refusal_code(order)
+    if code == RETURN_REFUSED_STATUS:
         return (f"Order {order.number} is {order.get_status_display().lower()}; "
                 "only shipped or delivered orders can be returned.")
-    if timezone.now() > order_return_deadline(order):
+    if code == RETURN_REFUSED_WINDOW:
         return f"Order {order.number} is past the {RETURN_WINDOW_DAYS}-day return window."
     return ""
 
@@ -236,7 +252,8 @@ def return_request_create(*, number: str, actor: User | None, lines: dict[int, i
                                  perm=MANAGE_ORDERS)
         refusal = order_return_refusal(order)
         if refusal:
-            raise InvalidTransition(refusal) if order.status not in RETURNABLE_STATUSES else DomainError(refusal)
+            raise InvalidTransition(refusal) if order_return_refusal_code(order) == RETURN_REFUSED_STATUS \
+                else DomainError(refusal)
         if not wanted:
             raise DomainError("Choose at least one item to return.")
         items = {item.pk: item for item in order.items.all()}

@@ -27,7 +27,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ..errors import DomainError
 from ..models import Cart, Category, Order
-from ..privacy import CONSENT_COOKIE, tracking_for, user_erase, user_export_data, user_login_link
+from ..privacy import (
+    CONSENT_COOKIE,
+    session_key_ensure,
+    tracking_for,
+    user_erase,
+    user_export_data,
+    user_login_link,
+)
 from ..selectors.catalog import category_roots, product_get, product_list
 from ..selectors.orders import order_list_for
 from ..services.cart import cart_add, cart_get_or_create, cart_merge_into_user, cart_set_quantity
@@ -80,19 +87,13 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-def _ensure_session_key(request: HttpRequest) -> str:
-    if not request.session.session_key:
-        request.session.save()
-    return request.session.session_key or ""
-
-
 def _current_cart(request: HttpRequest, *, create: bool) -> Cart | None:
     """The shopper's cart; for a read, no cart (or session) is created just to show it empty."""
     if request.user.is_authenticated:
         return cart_get_or_create(user=request.user, session_key=None)
     if not create and not request.session.session_key:
         return None
-    session_key = _ensure_session_key(request)
+    session_key = session_key_ensure(request)
     if not create:
         return Cart.objects.filter(session_key=session_key).first()
     return cart_get_or_create(user=None, session_key=session_key)

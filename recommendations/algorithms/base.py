@@ -7,7 +7,6 @@ database ids and back.
 from __future__ import annotations
 
 import abc
-
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,8 @@ class FitContext:
     - `item_text`: one document per item (title, description, category) for content-based.
     - `item_category`: category index per item (-1 when none).
     - `now`: the reference time (seconds) for time decay.
+    - `num_threads`: threads a library fit may use (the implicit models); the caller decides
+      (the service passes settings.RECOMMENDATIONS_THREADS), so this code never reads settings.
     """
 
     last_seen: sp.csr_matrix | None = None
@@ -40,6 +41,7 @@ class FitContext:
     item_text: list[str] | None = None
     item_category: np.ndarray | None = None
     now: float | None = None
+    num_threads: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -6,27 +6,25 @@ The `implicit` package (CPU build) does the optimisation; we never hand-write th
 
 from __future__ import annotations
 
-import os
 import warnings
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
 
 from .base import FitContext, Recommender
 
-# implicit warns (and slows down) when BLAS runs its own threads under its thread pool.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-
-def _threads() -> int:
-    return int(os.environ.get("RECOMMENDATIONS_THREADS", "2"))
+def _threads(context: FitContext | None) -> int:
+    """The thread count the caller allows (FitContext.num_threads; 2 when no context is given)."""
+    return (context or FitContext()).num_threads
 
 
 @contextmanager
 def _single_threaded_blas() -> Iterator[None]:
-    """implicit parallelises itself; BLAS threads on top of it oversubscribe the cores."""
+    """implicit parallelises itself; BLAS threads on top of it oversubscribe the cores (and implicit
+    warns about them), so BLAS gets one thread while implicit fits."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, "blas"), warnings.catch_warnings():
@@ -43,15 +41,15 @@ class ImplicitALS(Recommender):
     def __init__(self, factors: int = 64, regularization: float = 0.01, alpha: float = 10.0,
                  iterations: int = 15, random_state: int = 42) -> None:
         super().__init__()
-        self.params = dict(factors=factors, regularization=regularization, alpha=alpha,
-                           iterations=iterations, random_state=random_state)
+        self.params = {"factors": factors, "regularization": regularization, "alpha": alpha,
+                       "iterations": iterations, "random_state": random_state}
 
     def fit(self, user_items: sp.csr_matrix, context: FitContext | None = None) -> ImplicitALS:
         from implicit.cpu.als import AlternatingLeastSquares
 
         super().fit(user_items, context)
         with _single_threaded_blas():
-            self.model = AlternatingLeastSquares(**self.params, num_threads=_threads(),
+            self.model = AlternatingLeastSquares(**self.params, num_threads=_threads(context),
                                                  calculate_training_loss=False)
             self.model.fit(self.user_items, show_progress=False)
         return self
@@ -68,14 +66,14 @@ class ImplicitBPR(Recommender):
     def __init__(self, factors: int = 64, learning_rate: float = 0.01, regularization: float = 0.01,
                  iterations: int = 100, random_state: int = 42) -> None:
         super().__init__()
-        self.params = dict(factors=factors, learning_rate=learning_rate, regularization=regularization,
-                           iterations=iterations, random_state=random_state)
+        self.params = {"factors": factors, "learning_rate": learning_rate, "regularization": regularization,
+                       "iterations": iterations, "random_state": random_state}
 
     def fit(self, user_items: sp.csr_matrix, context: FitContext | None = None) -> ImplicitBPR:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         super().fit(user_items, context)
-        self.model = BayesianPersonalizedRanking(**self.params, num_threads=_threads())
+        self.model = BayesianPersonalizedRanking(**self.params, num_threads=_threads(context))
         with _single_threaded_blas():
             self.model.fit((self.user_items > 0).astype(np.float32).tocsr(), show_progress=False)
         return self
@@ -101,9 +99,9 @@ class ImplicitItemKNN(Recommender):
 
         super().fit(user_items, context)
         if self.kind == "bm25":
-            self.model = BM25Recommender(K=self.neighbours, K1=self.k1, B=self.b, num_threads=_threads())
+            self.model = BM25Recommender(K=self.neighbours, K1=self.k1, B=self.b, num_threads=_threads(context))
         else:
-            self.model = CosineRecommender(K=self.neighbours, num_threads=_threads())
+            self.model = CosineRecommender(K=self.neighbours, num_threads=_threads(context))
         with _single_threaded_blas():
             self.model.fit(self.user_items, show_progress=False)
         self.similarity = self.model.similarity.tocsr()

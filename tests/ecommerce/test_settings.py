@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,31 @@ def test_settings_production_refuses_login_caching_without_a_shared_cache():
     result = _check({**PRODUCTION, "AUTH_USER_CACHE_SECONDS": "300"})
     assert result.returncode != 0
     assert "need a shared cache (CACHE_URL)" in result.stderr
+
+
+def test_every_environment_variable_the_settings_read_is_in_env_example():
+    # given the variables ecommerce/settings.py reads (the only module that reads the environment)
+    source = (Path(settings.BASE_DIR) / "ecommerce" / "settings.py").read_text()
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', source))
+    documented = set(re.findall(r"^#? ?([A-Z0-9_]+)=", (Path(settings.BASE_DIR) / ".env.example").read_text(), re.M))
+    # then each one is documented
+    assert read, "the pattern found no env reads: update this test with the settings' style"
+    assert sorted(read - documented) == []
+
+
+def test_per_app_settings_parse_the_values_env_example_shows():
+    # given the per-app variables exactly as .env.example writes them
+    example = (Path(settings.BASE_DIR) / ".env.example").read_text().split("# Per-app settings", 1)[1]
+    env = dict(re.findall(r"^([A-Z0-9_]+)=(.*)$", example, re.M))
+    env.update({"ADS_SLOT_SIZES": "listing=3,search=1,product=1", "SUPPORT_AUTO_ASSIGN": "1",
+                "RECOMMENDATIONS_THREADS": "4", "ADS_RESERVE_CPC": "0.07"})
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
+    code = ("from django.conf import settings as s; print(repr((s.ADS_SLOT_SIZES, s.SUPPORT_AUTO_ASSIGN, "
+            "s.RECOMMENDATIONS_THREADS, str(s.ADS_RESERVE_CPC), s.ADS_PACING, s.ANALYTICS_EXACT_ACTOR_DAYS)))")
+    # when Django starts with them
+    result = subprocess.run([sys.executable, str(MANAGE), "shell", "-c", code], env=clean, cwd=settings.BASE_DIR,
+                            capture_output=True, text=True, timeout=120, check=False)
+    # then each comes out typed
+    assert result.returncode == 0, result.stderr
+    expected = ({"listing": 3, "search": 1, "product": 1}, True, 4, "0.07", True, 5000)
+    assert result.stdout.strip().splitlines()[-1] == repr(expected)

@@ -13,16 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommendations.algorithms import ALGORITHMS, BASELINES
-from recommendations.evaluation import (
-    evaluate_all,
-    format_table,
-    pseudo_categories,
-    temporal_split,
-    uci_purchases_from_csv,
-)
+from recommendations.evaluation import evaluate_all, format_table, temporal_split
+
+from ._purchases import purchases_for
 
 DEFAULT_ALGORITHMS = (*BASELINES, "ease", "hybrid")
 
@@ -58,19 +55,7 @@ class Command(BaseCommand):
         if unknown or not names:
             raise CommandError(f"Unknown algorithms {unknown}; known: {', '.join(ALGORITHMS)}.")
 
-        if options["csv_path"]:
-            path = Path(options["csv_path"])
-            if not path.is_file():
-                raise CommandError(f"{path} does not exist.")
-            purchases, text = uci_purchases_from_csv(path)
-            categories = pseudo_categories(text)
-        else:
-            from recommendations.selectors import product_side_information, purchase_history_frame
-
-            purchases = purchase_history_frame()
-            if purchases.empty:
-                raise CommandError("No purchases in the database: import data first or pass --csv.")
-            text, categories = product_side_information(sorted(purchases["item"].unique()))
+        purchases, text, categories = purchases_for(options["csv_path"])
         try:
             split = temporal_split(
                 purchases, quantile, protocol=options["protocol"], item_text=text, item_category=categories
@@ -79,6 +64,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         if len(split.eval_rows) == 0:
             raise CommandError("No user has both training history and later purchases at this cut-off.")
+        split.context.num_threads = settings.RECOMMENDATIONS_THREADS
         self.stdout.write(
             f"{len(purchases)} purchase lines; cut at {split.cutoff}; {len(split.users)} users x "
             f"{len(split.items)} items in training; {len(split.eval_rows)} users evaluated."

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
@@ -12,7 +11,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=5055)
-        parser.add_argument("--host", default=os.environ.get("SANIC_HOST", "0.0.0.0"))
+        parser.add_argument("--host", default=settings.SUPPORT_ACTION_SERVER_HOST)
         parser.add_argument("--cors", default="", help="Allowed CORS origins (default: none).")
 
     def handle(self, *args, **options) -> None:
