@@ -103,14 +103,19 @@ def test_events_recorded_during_an_outage_arrive_exactly_once_afterwards(live_se
 
     # when the API is back
     answers: list[dict] = []
+    resent: set[str] = set()
     page.on("response", lambda r: "/api/events/" in r.url and answers.append(r.json()))
+    page.on("request", lambda r: "/api/events/" in r.url and r.post_data and resent.update(
+        str(e.get("id")) for e in json.loads(r.post_data).get("events", [])))
     page.unroute(EVENTS_ROUTE)
     page.goto(url + "/")
     # then every event of the outage arrives, once, and the queue empties
     assert _wait(page, lambda: Event.objects.filter(pk__in=generated).count() == len(generated))
     assert _wait(page, lambda: _queued_ids(page) == [])
-    # the beaconed events were sent again and the server counted them as duplicates
-    assert sum(a["duplicates"] for a in answers) >= len(beaconed)
+    # the beaconed events were sent again (a beacon is never acknowledged); the server stores each
+    # id once (the count above), so the resend is harmless. (Whether the server counts the resend
+    # as a duplicate depends on which of a late beacon and the resend lands first: not asserted.)
+    assert beaconed <= resent
     assert all(a["rejected"] == [] for a in answers)
     stored = list(Event.objects.filter(pk__in=generated).values_list("pk", flat=True))
     assert sorted(str(pk) for pk in stored) == sorted(generated)
