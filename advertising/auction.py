@@ -131,18 +131,14 @@ def targeting_matches(campaign: CampaignSpec, shopper: ShopperContext) -> bool:
                    or _recent(shopper.carted_category_days, campaign.retarget_category_ids, window))
         if not hit:
             return False
-    if campaign.lookalike_min_score is not None:
-        if shopper.audience_scores.get(campaign.id, 0.0) < campaign.lookalike_min_score:
-            return False
-    return True
+    return (campaign.lookalike_min_score is None
+            or shopper.audience_scores.get(campaign.id, 0.0) >= campaign.lookalike_min_score)
 
 
 def caps_allow(campaign: CampaignSpec, shopper: ShopperContext) -> bool:
     if campaign.cap_per_user_day is not None and shopper.shown_today.get(campaign.id, 0) >= campaign.cap_per_user_day:
         return False
-    if campaign.cap_per_session is not None and shopper.shown_in_session.get(campaign.id, 0) >= campaign.cap_per_session:
-        return False
-    return True
+    return campaign.cap_per_session is None or shopper.shown_in_session.get(campaign.id, 0) < campaign.cap_per_session
 
 
 def min_charge(campaign: CampaignSpec, reserve: Decimal) -> Decimal:

@@ -249,6 +249,9 @@ class Impression(models.Model):
             models.Index(fields=["created_at"]),
         ]
 
+    def __str__(self) -> str:
+        return f"Impression {self.pk} of ad {self.ad_id} ({self.slot})"
+
 
 class Click(models.Model):
     """At most one billable click per impression (the unique key de-duplicates repeats)."""
@@ -263,6 +266,9 @@ class Click(models.Model):
     class Meta:
         indexes = [models.Index(fields=["campaign", "created_at"]), models.Index(fields=["user", "created_at"])]
 
+    def __str__(self) -> str:
+        return f"Click {self.pk} on impression {self.impression_id}"
+
 
 class Conversion(models.Model):
     """A purchase attributed to the shopper's last ad click within the campaign's window."""
@@ -275,6 +281,9 @@ class Conversion(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["campaign", "converted_at"])]
+
+    def __str__(self) -> str:
+        return f"Order {self.order_id} converted for campaign {self.campaign_id}"
 
 
 class DailyReport(models.Model):
@@ -292,6 +301,9 @@ class DailyReport(models.Model):
     class Meta:
         ordering = ["campaign", "day"]
         constraints = [models.UniqueConstraint(fields=["campaign", "day"], name="dailyreport_unique_day")]
+
+    def __str__(self) -> str:
+        return f"Campaign {self.campaign_id} on {self.day}"
 
     @property
     def ctr(self) -> float:
@@ -317,3 +329,6 @@ class AudienceScore(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "user"], name="audiencescore_unique")]
         indexes = [models.Index(fields=["campaign", "score"])]
+
+    def __str__(self) -> str:
+        return f"Campaign {self.campaign_id} audience score of user {self.user_id}"

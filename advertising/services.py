@@ -33,8 +33,15 @@ from ecommerce.roles import ADD_ANY_CAMPAIGN, CHANGE_ALL_CAMPAIGNS, user_can
 from . import auction, conf
 from .ctr.features import feature_row
 from .models import (
+    Ad,
+    Advertiser,
+    AudienceScore,
+    Campaign,
+    Click,
+    Conversion,
+    DailyReport,
+    Impression,
     landing_url_is_safe,
-    Ad, Advertiser, AudienceScore, Campaign, Click, Conversion, DailyReport, Impression,
 )
 from .selectors import live_ads_cached, live_ads_invalidate, shopper_context
 

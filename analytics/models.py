@@ -46,6 +46,9 @@ class SegmentMembership(models.Model):
         ]
         indexes = [models.Index(fields=["user", "segment"])]
 
+    def __str__(self) -> str:
+        return f"User {self.user_id} in segment {self.segment_id}"
+
 
 class DailyMetric(models.Model):
     """One row per day × country × metric key.
@@ -70,6 +73,9 @@ class DailyMetric(models.Model):
         ]
         indexes = [models.Index(fields=["metric", "day"])]
 
+    def __str__(self) -> str:
+        return f"{self.metric} on {self.day} ({self.country or 'all countries'})"
+
 
 class HourlyMetric(models.Model):
     """Same as DailyMetric per hour (all countries): hour-interval trends and the heat-map."""
@@ -85,6 +91,9 @@ class HourlyMetric(models.Model):
             models.UniqueConstraint(fields=["hour", "metric"], name="hourlymetric_unique"),
         ]
         indexes = [models.Index(fields=["metric", "hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.metric} at {self.hour}"
 
 
 class DailyActor(models.Model):
@@ -105,6 +114,9 @@ class DailyActor(models.Model):
         ]
         indexes = [models.Index(fields=["metric", "day"])]
 
+    def __str__(self) -> str:
+        return f"{self.metric} actor {self.pk} on {self.day}"
+
 
 class RollupState(models.Model):
     """Watermark of the rollup task: events received after it may touch already-rolled days."""
@@ -115,6 +127,9 @@ class RollupState(models.Model):
     # When any refresh (pending, a day range or all history) last finished: the dashboard shows it.
     refreshed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Dashboard(Segment):
@@ -143,6 +158,9 @@ class ActorSketch(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "metric"], name="actorsketch_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.metric} on {self.day}: {self.actors} actors"
+
 
 class CohortCell(models.Model):
     """Purchase retention precomputed by the rollup task: customers of a cohort (first period
@@ -159,3 +177,6 @@ class CohortCell(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["metric", "period", "cohort", "period_start"], name="cohortcell_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.period} cohort {self.cohort}, period {self.period_start}"

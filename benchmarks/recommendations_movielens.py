@@ -31,7 +31,7 @@ from recommendations.algorithms import (  # noqa: E402
     UserKNN,
 )
 from recommendations.algorithms.base import FitContext  # noqa: E402
-from recommendations.evaluation import Split, format_table, evaluate_recommender  # noqa: E402
+from recommendations.evaluation import Split, evaluate_recommender, format_table  # noqa: E402
 
 
 def stratified_split(ratings: pd.DataFrame, ratio: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

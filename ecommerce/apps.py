@@ -7,16 +7,15 @@ class EcommerceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_delete, post_migrate, post_save
 
         from .api import schema  # noqa: F401  (registers OpenAPI auth extensions)
-        from axes.signals import user_locked_out
-
         from .auth_backends import forget_saved_user
-        from .roles import role_groups_sync_after_migrate
         from .login_protection import log_lockout
         from .models import User
+        from .roles import role_groups_sync_after_migrate
         from .sessions import rekey_signed_in_session
 
         # Every saved or deleted user leaves the login cache (see auth_backends).

@@ -12,6 +12,7 @@ or differently: the batch only moves the same reads earlier in the same request.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -21,6 +22,8 @@ from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
 
 from .resilience import CacheUnavailable, rate_limited_log
+
+logger = logging.getLogger(__name__)
 
 MISSING = object()
 
@@ -123,8 +126,8 @@ def cache_batch(*, keys: Iterable[str] = (), counters: Iterable[tuple[str, int]]
         for key in batch["counts"]:
             try:
                 cache.decr(key)
-            except Exception:  # expired, or the cache is down: the window ends soon anyway
-                pass
+            except Exception as error:  # expired, or the cache is down: the window ends soon anyway
+                logger.debug("cache_batch.count_not_returned error=%s", type(error).__name__)
 
 
 def batched_value(key: str) -> Any:

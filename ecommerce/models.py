@@ -140,6 +140,9 @@ class Cart(models.Model):
     session_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"Cart {self.pk} of user {self.user_id}" if self.user_id else f"Cart {self.pk} (guest)"
+
     def total(self) -> Decimal:
         return sum((item.line_total for item in self.items.select_related("product")), Decimal("0"))
 
@@ -151,6 +154,9 @@ class CartItem(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cart", "product"], name="cartitem_unique_product")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x product {self.product_id} in cart {self.cart_id}"
 
     @property
     def line_total(self) -> Decimal:
@@ -253,6 +259,9 @@ class OrderItem(models.Model):
         ]
         indexes = [models.Index(fields=["product", "order"])]
 
+    def __str__(self) -> str:
+        return f"Line {self.line_number} of order {self.order_id}: {self.quantity} x {self.title}"
+
     @property
     def line_total(self) -> Decimal:
         return self.unit_price * self.quantity
@@ -317,6 +326,9 @@ class ReturnLine(models.Model):
             models.UniqueConstraint(fields=["return_request", "item"], name="returnline_unique_item"),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="returnline_quantity_positive"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x item {self.item_id} in return {self.return_request_id}"
 
 
 class Event(models.Model):
@@ -389,6 +401,9 @@ class UserAlias(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "kind", "value"], name="useralias_unique")]
         verbose_name_plural = "user aliases"
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} alias of user {self.user_id}"
+
 
 class IngestionToken(models.Model):
     """A server-side integration's key for POST /api/events/ with user_id. Only the hash is kept."""
@@ -420,6 +435,9 @@ class AuditLogEntry(models.Model):
     class Meta:
         verbose_name_plural = "audit log entries"
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} by user {self.actor_id} at {self.created_at}"
 
 
 class ModelVersion(models.Model):

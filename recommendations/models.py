@@ -39,6 +39,9 @@ class UserRecommendation(models.Model):
         ordering = ["user", "rank"]
         permissions = [("view_customer_recommendations", "Can see any customer's recommendations")]
 
+    def __str__(self) -> str:
+        return f"#{self.rank} for user {self.user_id}: product {self.product_id}"
+
 
 class SimilarProduct(models.Model):
     """Item-to-item neighbours: content/CF 'similar' and co-purchase 'bought_together'."""
@@ -64,6 +67,9 @@ class SimilarProduct(models.Model):
         ]
         indexes = [models.Index(fields=["product", "kind", "rank"])]
         ordering = ["product", "kind", "rank"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.rank} of product {self.product_id}: product {self.similar_id}"
 
 
 class BusinessRules(models.Model):

@@ -91,6 +91,9 @@ class Handoff(models.Model):
     assigned_at = models.DateTimeField(null=True, blank=True)
     assigned_by_round_robin = models.BooleanField(default=False)
 
+    def __str__(self) -> str:
+        return f"Handoff {self.pk} of conversation {self.conversation_id} ({self.reason})"
+
 
 class IntentCorrection(models.Model):
     """An agent's label for a shopper message the bot got wrong: training data for the retrain."""
@@ -100,6 +103,9 @@ class IntentCorrection(models.Model):
     corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                                      related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Message {self.message_id} relabelled {self.intent}"
 
 
 class FAQEntry(models.Model):

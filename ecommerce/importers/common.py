@@ -31,13 +31,12 @@ def open_text(path: str | Path, encoding: str = "utf-8") -> Iterator[TextIO]:
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     if gzipped:
-        handle: TextIO = io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
+        # Closing the wrapper closes the gzip stream under it.
+        with io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="") as handle:
+            yield handle
     else:
-        handle = path.open("r", encoding=encoding, newline="")
-    try:
-        yield handle
-    finally:
-        handle.close()
+        with path.open("r", encoding=encoding, newline="") as handle:
+            yield handle
 
 
 class ImportFileError(ValueError):

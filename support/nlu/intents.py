@@ -46,6 +46,8 @@ TEMPERATURE_GRID = tuple(float(t) for t in np.geomspace(0.25, 8.0, 31))
 # How much the sentence embedding counts next to the two unit-norm TF-IDF blocks; chosen on the
 # validation split and the promotion set (BENCHMARKS.md), never on the frozen test set.
 ENCODER_WEIGHT = 2.0
+# Words of one character count too (sklearn's default pattern drops them: "a", "我").
+WORD_PATTERN = r"(?u)\b\w+\b"
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def build_pipeline(*, C: float = 20.0, seed: int = 0, encoder: str | None = None
         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), min_df=1, sublinear_tf=True,
                                  preprocessor=normalize, max_features=200_000)),
         ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1, sublinear_tf=True,
-                                 preprocessor=normalize, token_pattern=r"(?u)\b\w+\b")),
+                                 preprocessor=normalize, token_pattern=WORD_PATTERN)),
     ]
     if encoder:
         blocks.append(("encoder", EncoderFeatures(encoder=encoder, weight=encoder_weight)))

@@ -3,8 +3,16 @@
 from decimal import Decimal
 
 from advertising.auction import (
-    AdSpec, CampaignSpec, Candidate, ShopperContext, caps_allow, eligible, pacing_allows, run_auction,
-    smoothed_ctr, targeting_matches,
+    AdSpec,
+    CampaignSpec,
+    Candidate,
+    ShopperContext,
+    caps_allow,
+    eligible,
+    pacing_allows,
+    run_auction,
+    smoothed_ctr,
+    targeting_matches,
 )
 
 R_CPC = Decimal("0.05")
@@ -12,8 +20,8 @@ R_CPM = Decimal("0.50")
 
 
 def _campaign(cid, bid, bid_type="cpc", **kw):
-    base = dict(id=cid, bid_type=bid_type, bid=Decimal(bid), daily_budget=Decimal("100"), total_budget=Decimal("1000"),
-                spend_total=Decimal("0"), spend_today=Decimal("0"))
+    base = {"id": cid, "bid_type": bid_type, "bid": Decimal(bid), "daily_budget": Decimal("100"),
+            "total_budget": Decimal("1000"), "spend_total": Decimal("0"), "spend_today": Decimal("0")}
     base.update(kw)
     return CampaignSpec(**base)
 

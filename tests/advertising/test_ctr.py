@@ -33,7 +33,7 @@ def test_ctr_model_learns_signal_and_is_calibrated():
 
 
 def test_ctr_model_needs_both_classes():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs both clicks and non-clicks"):
         CTRModel(["a"]).fit([{"a": "1"}] * 10, [0] * 10)
 
 
@@ -55,8 +55,8 @@ def test_audience_classifier_scores_lookalikes_higher():
         tokens.append([f"cat={7 if likes else int(rng.integers(20, 30))}", f"age={i % 4}"])
         labels.append(1 if likes and i % 2 == 0 else 0)
     scores = audience_scores(tokens, labels)
-    lookalikes = [s for s, t, y in zip(scores, tokens, labels) if t[0] == "cat=7" and y == 0]
-    others = [s for s, t in zip(scores, tokens) if t[0] != "cat=7"]
+    lookalikes = [s for s, t, y in zip(scores, tokens, labels, strict=True) if t[0] == "cat=7" and y == 0]
+    others = [s for s, t in zip(scores, tokens, strict=True) if t[0] != "cat=7"]
     assert min(lookalikes) > max(others)
     assert audience_scores([["a"], ["b"]], [1, 0]) is None
 

@@ -163,7 +163,7 @@ def _campaign_payload(**overrides):
     return body
 
 
-@pytest.mark.parametrize("overrides, field", [
+@pytest.mark.parametrize(("overrides", "field"), [
     ({"ends_at": "2000-01-01T00:00:00Z"}, "ends_at"),
     ({"total_budget": "0"}, "total_budget"),
     ({"daily_budget": "-5"}, "daily_budget"),
@@ -224,10 +224,10 @@ def test_erasure_step_anonymizes_impressions_and_clicks(api_client):
 def test_ad_slot_template_tag_renders_sponsored_on_category_page(client):
     category = CategoryFactory()
     CampaignFactory()
-    from django.template import Context, Template
-    from django.test import RequestFactory
     from django.contrib.auth.models import AnonymousUser
     from django.contrib.sessions.backends.db import SessionStore
+    from django.template import Context, Template
+    from django.test import RequestFactory
 
     request = RequestFactory().get("/")
     request.COOKIES["tracking_consent"] = "yes"
@@ -270,9 +270,8 @@ def test_click_never_redirects_to_a_protocol_relative_or_script_url(api_client):
 
 def test_segment_targeting_uses_analytics_segments(api_client):
     api_client.cookies["tracking_consent"] = "yes"  # personal targeting and logs need consent
-    from analytics.services import segment_save
-
     from advertising.selectors import audience_estimate
+    from analytics.services import segment_save
 
     loyal, other = UserFactory(), UserFactory()
     segment_save(key="loyal", name="Loyal", user_ids=[loyal.pk])

@@ -144,10 +144,9 @@ def test_ingest_rejects_hostile_values_per_item_never_500(consenting_client, fie
 
 
 def test_ingest_rejects_nan_in_properties_per_item(consenting_client):
-    body = '{"events": [%s, %s]}' % (
-        json.dumps(_event()),
-        json.dumps(_event())[:-1] + ', "properties": {"price": NaN}}',
-    )
+    good = json.dumps(_event())
+    bad = json.dumps(_event())[:-1] + ', "properties": {"price": NaN}}'
+    body = f'{{"events": [{good}, {bad}]}}'
     response = consenting_client.generic("POST", "/api/events/", body, content_type="application/json")
     assert response.status_code == 200
     assert response.json()["accepted"] == 1

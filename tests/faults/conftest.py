@@ -10,6 +10,7 @@ database; on SQLite these tests are deselected at collection (see pytest_collect
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ import pytest
 from django.conf import settings
 
 REDIS_SERVER = "/usr/bin/redis-server"
+PS = shutil.which("ps") or "/usr/bin/ps"  # lists a worker's pool processes
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,8 +37,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if subprocess_tests:
         config.hook.pytest_deselected(items=subprocess_tests)
         items[:] = [i for i in items if i not in subprocess_tests]
-        print(f"\ntests/faults: {len(subprocess_tests)} worker-process tests need PostgreSQL (DATABASE_URL); "
-              "deselected on SQLite, whose test database lives in this process's memory.")
+        note = (f"\ntests/faults: {len(subprocess_tests)} worker-process tests need PostgreSQL (DATABASE_URL); "
+                "deselected on SQLite, whose test database lives in this process's memory.")
+        print(note)  # noqa: T201 - tells a SQLite run why these tests did not run
 
 
 def free_port() -> int:
@@ -131,7 +134,7 @@ class WorkerProcess:
         return self.process is not None and self.process.poll() is None
 
     def pool_pids(self) -> list[int]:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True,
+        out = subprocess.run([PS, "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True,
                              check=False)
         return [int(p) for p in out.stdout.split()]
 

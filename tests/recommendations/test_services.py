@@ -6,9 +6,9 @@ import pytest
 
 from ecommerce import ml
 from ecommerce.models import Event, ModelVersion
+from ecommerce.privacy import Tracking
 from recommendations.models import SimilarProduct, UserRecommendation
 from recommendations.selectors import recommendations_for, similar_products_for
-from ecommerce.privacy import Tracking
 from recommendations.services import recommendation_impressions_record, recommenders_train
 from tests.factories import ProductFactory
 from tests.factories.recommendations import two_cluster_shop

@@ -226,7 +226,7 @@ def test_console_layout_unread_shortcuts_sidebar_and_summary(live_server, browse
     conversation = Conversation.objects.create(user=shopper, language="zh", status=Conversation.Status.WAITING,
                                                handed_off_at=now)
     texts = ["订单536501的茶壶坏了", "还有536502也有问题", "order 536503 too", "536504 我也要退", "请尽快处理"]
-    for i, text in enumerate(texts):
+    for text in texts:
         numbers_in = [n for n in numbers if n in text]
         Message.objects.create(conversation=conversation, sender=Message.Sender.SHOPPER, text=text,
                                data={"entities": {"order_numbers": numbers_in}})

@@ -10,8 +10,8 @@ import joblib
 import numpy as np
 import pytest
 
-from support.nlu import encoder as encoder_module
 from support.nlu import OUT_OF_SCOPE
+from support.nlu import encoder as encoder_module
 from support.nlu.data import Examples
 from support.nlu.encoder import EncoderUnavailable, load_encoder
 from support.nlu.faq import FaqIndex
