@@ -249,6 +249,9 @@ class OrderItem(models.Model):
         ]
         indexes = [models.Index(fields=["product", "order"])]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.title}"
+
     @property
     def line_total(self) -> Decimal:
         return self.unit_price * self.quantity
