@@ -1,8 +1,11 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import models
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
 from django.http import Http404
 from django.template.response import TemplateResponse
@@ -28,6 +31,7 @@ from .errors import DomainError
 from .money import format_money
 from .privacy import audit_record
 from .roles import MANAGE_ORDERS, user_can
+from .services import catalog as catalog_services
 from .services import orders as order_services
 
 
@@ -56,13 +60,88 @@ class CategoryAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
+class ProductAdminForm(forms.ModelForm):
+    """The picture is uploaded through a plain file field and stored by the catalog service (which
+    checks it with Pillow and makes the thumbnail), never saved straight into the model field."""
+
+    upload = forms.FileField(
+        label="Upload image", required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}),
+        help_text="JPEG, PNG, WebP or GIF, at most 5 MB; a thumbnail is made for lists and the shop.",
+    )
+    remove_image = forms.BooleanField(label="Remove the uploaded image", required=False)
+
+    class Meta:
+        model = Product
+        exclude = ("image",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = settings.PRODUCT_IMAGE_MAX_BYTES / (1024 * 1024)
+        self.fields["upload"].help_text = (f"JPEG, PNG, WebP or GIF, at most {limit:g} MB; a thumbnail is "
+                                           "made for lists and the shop.")
+
+    def clean_upload(self):
+        upload = self.cleaned_data.get("upload")
+        if upload:
+            try:
+                catalog_services.product_image_check(upload)
+            except DomainError as error:
+                raise forms.ValidationError(str(error)) from None
+        return upload
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("sku", "title", "category", "price", "stock", "is_active", "is_non_product")
+    form = ProductAdminForm
+    list_display = ("thumbnail", "sku", "title", "category", "price", "price_display", "stock", "is_active",
+                    "is_non_product")
+    list_display_links = ("sku",)
     list_filter = ("is_active", "is_non_product", "category")
     search_fields = ("sku", "title")
     list_editable = ("price", "stock", "is_active")
     list_select_related = ("category",)
+    readonly_fields = ("image_preview",)
+    fieldsets = (
+        (None, {"fields": ("sku", "title", "description", "category", "price", "currency", "stock",
+                           "is_active", "is_non_product")}),
+        ("Picture", {"fields": ("image_preview", "upload", "remove_image", "image_url")}),
+        ("More", {"fields": ("attributes", "created_at"), "classes": ("collapse",)}),
+    )
+
+    class Media:
+        css = {"all": ("css/backoffice-admin.css",)}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.URLField):
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description="Picture")
+    def thumbnail(self, obj: Product):
+        url = obj.thumbnail_url
+        if not url:
+            return "-"
+        return format_html('<img class="admin-thumb" src="{}" alt="" loading="lazy">', url)
+
+    @admin.display(description="Price shown", ordering="price")
+    def price_display(self, obj: Product) -> str:
+        return format_money(obj.price, obj.currency)
+
+    @admin.display(description="Current picture")
+    def image_preview(self, obj: Product):
+        if obj is None or not obj.pk or not obj.picture_url:
+            return "No picture yet: the shop shows a lettered tile."
+        return format_html('<a href="{}"><img class="admin-thumb-large" src="{}" alt="{}"></a>',
+                           obj.picture_url, obj.thumbnail_url, obj.title)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        upload = form.cleaned_data.get("upload")
+        if upload:
+            catalog_services.product_image_set(product=obj, upload=upload, actor=request.user)
+        elif form.cleaned_data.get("remove_image") and obj.image:
+            catalog_services.product_image_clear(product=obj, actor=request.user)
 
 
 def _order_locked(order: Order | None) -> bool:
