@@ -163,9 +163,20 @@ class OrderItemInline(admin.TabularInline):
             return "-"
         return format_money(obj.line_total, obj.order.currency)
 
+    @admin.display(description="Unit price")
+    def unit_price_display(self, obj: OrderItem) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        return format_money(obj.unit_price, obj.order.currency)
+
+    def get_fields(self, request, obj=None):
+        if _order_locked(obj):
+            return ("line_number", "product", "title", "quantity", "unit_price_display", "line_total_display")
+        return self.fields
+
     def get_readonly_fields(self, request, obj=None):
         if _order_locked(obj):
-            return self.fields
+            return self.get_fields(request, obj)
         return ("line_total_display",)
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -178,6 +189,8 @@ class OrderItemInline(admin.TabularInline):
 ORDER_ALWAYS_READONLY = ("number", "status", "total_display", "placed_at", "source", "tracking_number",
                          "shipped_at", "delivered_at", "history")
 ORDER_LOCKED_AFTER_PAYMENT = ("user", "email", "currency")
+# The address may change until the parcel leaves (the same rule as order_change_address).
+ORDER_LOCKED_AFTER_SHIPPING = ("shipping_name", "shipping_address", "country")
 
 
 def _order_action(service, label: str, done_text: str):
@@ -229,6 +242,8 @@ class OrderAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:  # the add form: a number is needed, the rest comes from the services
             return tuple(f for f in ORDER_ALWAYS_READONLY if f != "number")
+        if obj.status not in (Order.Status.PENDING, Order.Status.PAID):
+            return (*ORDER_ALWAYS_READONLY, *ORDER_LOCKED_AFTER_PAYMENT, *ORDER_LOCKED_AFTER_SHIPPING)
         if _order_locked(obj):
             return (*ORDER_ALWAYS_READONLY, *ORDER_LOCKED_AFTER_PAYMENT)
         return ORDER_ALWAYS_READONLY
@@ -256,7 +271,7 @@ class OrderAdmin(admin.ModelAdmin):
         """What happened to the order, from its own timestamps and its return requests."""
         if obj is None or obj.pk is None:
             return "-"
-        steps = [(obj.placed_at, f"Placed ({obj.get_status_display().lower()} now)")]
+        steps = [(obj.placed_at, "Placed")]
         if obj.shipped_at:
             steps.append((obj.shipped_at, f"Shipped, tracking {obj.tracking_number or '-'}"))
         if obj.delivered_at:
@@ -269,8 +284,9 @@ class OrderAdmin(admin.ModelAdmin):
             if ret.refunded_at and ret.refunded_at != ret.created_at:
                 steps.append((ret.refunded_at, f"Refund of return request {ret.pk}"))
         steps.sort(key=lambda step: step[0])
+        steps.append((None, f"Now: {obj.get_status_display().lower()}"))
         return format_html('<ul class="order-history">{}</ul>', format_html_join(
-            "", "<li>{}: {}</li>", ((localtime(when).strftime("%Y-%m-%d %H:%M"), text) for when, text in steps)))
+            "", "<li>{}{}</li>", ((f"{localtime(when):%Y-%m-%d %H:%M}: " if when else "", text) for when, text in steps)))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         order = Order.objects.filter(pk=object_id).select_related("user").first()

@@ -189,7 +189,8 @@ def test_a_paid_order_locks_lines_prices_customer_and_currency(status):
     item = order.items.get()
     assert (item.quantity, item.unit_price, item.title) == (2, Decimal("12.50"), item.product.title)
     assert (order.email, order.currency, order.status) == (order.user.email, "GBP", status)
-    assert order.country == "UK"  # the shipping fields stay editable
+    # the address stays editable until the parcel leaves
+    assert order.country == ("UK" if status == "paid" else "")
 
 
 def test_a_pending_order_can_still_be_edited():
@@ -204,10 +205,9 @@ def test_order_change_page_shows_total_line_totals_and_readable_lines(manager):
     order = _order(quantity=3, price="1000.5")
     order_services.order_mark_shipped(order_id=order.pk, actor=manager, tracking_number="TRK-42")
     page = _client(manager).get(f"{CHANGELIST}{order.pk}/change/").content.decode()
-    assert "£3,001.50" in page  # the order total and the line total
+    assert page.count("£3,001.50") == 2 and "£1,000.50" in page  # order total, line total, unit price
     assert "OrderItem object" not in page and f"3 × {order.items.get().title}" in page
     assert "Shipped, tracking TRK-42" in page
-    assert "style=" not in page.split('id="content-main"')[1].split("</form>")[0].replace('style="display', '')
     listing = _client(manager).get(CHANGELIST).content.decode()
     assert "£3,001.50" in listing
 
