@@ -540,13 +540,15 @@ def _return_action(service, label: str):
 
 @admin.register(ReturnRequest)
 class ReturnRequestAdmin(admin.ModelAdmin):
-    list_display = ("id", "order", "status", "reason", "created_at", "refund_amount")
+    list_display = ("id", "order", "status", "reason", "created_at", "refund_display")
     list_filter = ("status",)
     search_fields = ("order__number",)
     raw_id_fields = ("order", "requested_by")
     # Status changes only through the actions (the service), never a free edit.
     readonly_fields = ("order", "status", "requested_by", "created_at", "approved_at", "received_at",
-                       "refunded_at", "refund_amount")
+                       "refunded_at", "refund_display")
+    exclude = ("refund_amount",)
+    list_select_related = ("order",)
     inlines = [ReturnLineInline]
     actions = [
         _return_action(order_services.return_request_approve, "Approve"),
@@ -554,6 +556,10 @@ class ReturnRequestAdmin(admin.ModelAdmin):
         _return_action(order_services.return_request_refund, "Refund"),
         _return_action(order_services.return_request_reject, "Reject"),
     ]
+
+    @admin.display(description="Refunded", ordering="refund_amount")
+    def refund_display(self, obj: ReturnRequest) -> str:
+        return "-" if obj.refund_amount is None else format_money(obj.refund_amount, obj.order.currency)
 
     def has_add_permission(self, request) -> bool:
         return False  # shoppers ask (order page, chat, API); the merchant only moves requests

@@ -147,6 +147,9 @@ def test_admin_refund_and_cancel_actions(manager):
     assert "Cancelled and refunded: 1 order(s)." in text and "refund it through a return request" in text
     assert Order.objects.get(pk=paid.pk).status == "cancelled"
     assert Order.objects.get(pk=shipped.pk).status == "shipped"
+    # the refund is a return request, listed with its amount in money
+    returns = client.get("/admin/ecommerce/returnrequest/").content.decode()
+    assert "£25.00" in returns and "Cancelled before shipping: refunded in full" in returns
     pending = _order("pending")
     client.post(CHANGELIST, {"action": "order_cancel", "_selected_action": [pending.pk]})
     assert Order.objects.get(pk=pending.pk).status == "cancelled"
