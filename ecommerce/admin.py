@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
+from .errors import DomainError
 from .models import (
     AuditLogEntry,
     Category,
@@ -27,7 +28,6 @@ from .models import (
     ReturnRequest,
     User,
 )
-from .errors import DomainError
 from .money import format_money
 from .privacy import audit_record
 from .roles import MANAGE_ORDERS, user_can
@@ -285,8 +285,8 @@ class OrderAdmin(admin.ModelAdmin):
                 steps.append((ret.refunded_at, f"Refund of return request {ret.pk}"))
         steps.sort(key=lambda step: step[0])
         steps.append((None, f"Now: {obj.get_status_display().lower()}"))
-        return format_html('<ul class="order-history">{}</ul>', format_html_join(
-            "", "<li>{}{}</li>", ((f"{localtime(when):%Y-%m-%d %H:%M}: " if when else "", text) for when, text in steps)))
+        items = ((f"{localtime(when):%Y-%m-%d %H:%M}: " if when else "", text) for when, text in steps)
+        return format_html('<ul class="order-history">{}</ul>', format_html_join("", "<li>{}{}</li>", items))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         order = Order.objects.filter(pk=object_id).select_related("user").first()

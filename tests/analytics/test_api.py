@@ -1,6 +1,6 @@
 import csv
-import re
 import io
+import re
 from datetime import date
 
 import pytest
