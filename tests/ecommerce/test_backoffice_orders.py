@@ -219,3 +219,12 @@ def test_orders_cannot_be_deleted_in_the_admin():
     order = _order()
     response = _client(StaffFactory()).post(f"{CHANGELIST}{order.pk}/delete/", {"post": "yes"})
     assert response.status_code == 403 and Order.objects.filter(pk=order.pk).exists()
+
+
+def test_the_shopper_sees_the_refund_of_a_cancelled_paid_order(client):
+    order = _order("paid")
+    client.force_login(order.user)
+    client.post(f"/account/orders/{order.number}/cancel/")
+    page = client.get(f"/account/orders/{order.number}/").content.decode()
+    assert "Cancelled before shipping: refunded in full" in page
+    assert "refunded £25.00" in page
