@@ -22,6 +22,10 @@ MONEY = {"max_digits": 14, "decimal_places": 6}  # CPM charges are fractions of 
 ZERO = Decimal("0")
 
 
+# User.Gender codes a campaign may target.
+GENDER_CODES = frozenset({"f", "m", "o"})
+
+
 class Advertiser(models.Model):
     """A merchant or brand that buys ads. Its users (non-staff accounts) reach only its campaigns."""
 
@@ -156,7 +160,10 @@ class Campaign(models.Model):
             errors["max_age"] = "The minimum age is above the maximum age: nobody could match."
         if self.max_age is not None and self.max_age < 13:
             errors["max_age"] = "Shoppers under 13 cannot be targeted: nobody could match."
-        if not isinstance(self.genders, list) or not set(self.genders) <= {"f", "m", "o"}:
+        # Check the element types before comparing: a nested list or object is unhashable.
+        if not isinstance(self.genders, list) or not all(
+            isinstance(g, str) and g in GENDER_CODES for g in self.genders
+        ):
             errors["genders"] = 'Genders must be a list of "f", "m", "o".'
         if not isinstance(self.countries, list) or not all(isinstance(c, str) and c.strip() for c in self.countries):
             errors["countries"] = "Countries must be a list of non-empty country names."
@@ -176,6 +183,16 @@ class Campaign(models.Model):
     @property
     def budget_left(self) -> Decimal:
         return self.total_budget - self.spend_total
+
+
+def gender_codes_of(value: object) -> frozenset[str]:
+    """The valid gender codes in a stored `genders` value; anything malformed is ignored.
+
+    Rows written around clean() (a raw UPDATE, an old import) must not crash serving.
+    """
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(g for g in value if isinstance(g, str) and g in GENDER_CODES)
 
 
 def landing_url_is_safe(url: str) -> bool:

@@ -18,7 +18,7 @@ from ecommerce.models import Event, Product, User
 
 from . import conf
 from .auction import AdSpec, CampaignSpec, ShopperContext
-from .models import Ad, AudienceScore, Campaign, DailyReport, Impression
+from .models import Ad, AudienceScore, Campaign, DailyReport, Impression, gender_codes_of
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ def segment_members(key: str) -> set[int] | None:
         return None
 
 
+def _strings_of(value: object) -> frozenset[str]:
+    """The strings of a stored JSON list; malformed rows (written around clean()) must not crash serving."""
+    return frozenset(v for v in value if isinstance(v, str)) if isinstance(value, list) else frozenset()
+
+
 def campaign_spec_of(campaign: Campaign, today: date) -> CampaignSpec:
     ad_products = {ad.product_id for ad in campaign.ads.all() if ad.product_id}
     product_categories = {ad.product.category_id for ad in campaign.ads.all()
@@ -60,9 +65,9 @@ def campaign_spec_of(campaign: Campaign, today: date) -> CampaignSpec:
         spend_total=campaign.spend_total,
         spend_today=campaign.spend_today if campaign.spend_day == today else Decimal("0"),
         min_age=campaign.min_age, max_age=campaign.max_age,
-        genders=frozenset(campaign.genders or ()), countries=frozenset(campaign.countries or ()),
+        genders=gender_codes_of(campaign.genders), countries=_strings_of(campaign.countries),
         interest_category_ids=frozenset(c.pk for c in campaign.interest_categories.all()),
-        segments=frozenset(campaign.segments or ()), retarget=campaign.retarget,
+        segments=_strings_of(campaign.segments), retarget=campaign.retarget,
         retarget_days=campaign.retarget_days, retarget_product_ids=frozenset(ad_products),
         retarget_category_ids=frozenset(retarget_categories),
         lookalike_min_score=campaign.lookalike_min_score,
@@ -212,8 +217,9 @@ def audience_estimate(*, campaign: Campaign) -> dict[str, Any]:
         users = users.filter(birth_year__lte=now.year - campaign.min_age)
     if campaign.max_age is not None:
         users = users.filter(birth_year__gte=now.year - campaign.max_age)
-    if campaign.genders:
-        users = users.filter(gender__in=campaign.genders)
+    genders = gender_codes_of(campaign.genders)
+    if genders:
+        users = users.filter(gender__in=genders)
     if campaign.countries:
         country_q = Q()
         for country in campaign.countries:

@@ -7,7 +7,8 @@ from typing import Any
 from celery import shared_task
 
 
-@shared_task(name="advertising.retrain_ctr", acks_late=False, soft_time_limit=20 * 60, time_limit=25 * 60)
+@shared_task(name="advertising.retrain_ctr", acks_late=True, reject_on_worker_lost=True,
+             soft_time_limit=20 * 60, time_limit=25 * 60)
 def retrain_ctr_task(c_grid: list[float] | None = None) -> dict[str, Any]:
     """Retrain the click model from the impression/click logs; promote only if better.
 
@@ -18,7 +19,7 @@ def retrain_ctr_task(c_grid: list[float] | None = None) -> dict[str, Any]:
     return ctr_model_train(c_grid=tuple(c_grid) if c_grid else C_GRID)
 
 
-@shared_task(name="advertising.refresh_report_rollups", acks_late=True)
+@shared_task(name="advertising.refresh_report_rollups", acks_late=True, reject_on_worker_lost=True)
 def refresh_report_rollups_task(days: int = 2) -> dict[str, Any]:
     """Recompute the last `days` daily report rows (idempotent: recomputed, not incremented)."""
     from .services import report_rollups_refresh
@@ -26,7 +27,7 @@ def refresh_report_rollups_task(days: int = 2) -> dict[str, Any]:
     return report_rollups_refresh(days=days)
 
 
-@shared_task(name="advertising.refresh_audience_scores", acks_late=True)
+@shared_task(name="advertising.refresh_audience_scores", acks_late=True, reject_on_worker_lost=True)
 def refresh_audience_scores_task(campaign_id: int) -> dict[str, Any]:
     from .training import audience_scores_refresh
 

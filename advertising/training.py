@@ -16,7 +16,13 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from ecommerce.ml import model_load_active, model_version_promote, model_version_register
+from ecommerce.ml import (
+    TrainingAlreadyRunning,
+    model_load_active,
+    model_training_lock,
+    model_version_promote,
+    model_version_register,
+)
 from ecommerce.models import Event, OrderItem, User, age_band_for
 
 from . import conf
@@ -58,7 +64,17 @@ def ctr_model_fit(rows: list[dict[str, str]], labels: np.ndarray, *, c_grid=C_GR
 
 
 def ctr_model_train(*, c_grid: tuple[float, ...] = C_GRID) -> dict[str, Any]:
-    """Train on earlier impressions, score on the later 20%, register, promote if better."""
+    """Train on earlier impressions, score on the later 20%, register, promote if better; one run
+    at a time (a second one returns {"status": "already_running"})."""
+    try:
+        with model_training_lock(conf.CTR_MODEL_NAME):
+            return _ctr_model_train(c_grid=c_grid)
+    except TrainingAlreadyRunning:
+        logger.info("advertising.ctr_train_already_running")
+        return {"status": "already_running"}
+
+
+def _ctr_model_train(*, c_grid: tuple[float, ...]) -> dict[str, Any]:
     rows, labels = training_rows()
     if len(rows) < MIN_TRAINING_IMPRESSIONS or labels.sum() < 5:
         logger.info("advertising.ctr_train_skipped", extra={"impressions": len(rows)})

@@ -53,7 +53,8 @@ class CSVRenderer(BaseRenderer):
             writer = csv.DictWriter(buffer, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
-        return buffer.getvalue().encode("utf-8")
+        # An empty table is one empty line: DRF drops the Content-Type of an empty body.
+        return buffer.getvalue().encode("utf-8") or b"\r\n"
 
 
 # Money in CSV exports: a plain decimal with 2 places (ecommerce.money.money_plain) and the currency in
@@ -154,7 +155,8 @@ class WindowField(serializers.Field):
 class FunnelInputSerializer(FilterSerializer):
     steps = serializers.ListField(child=serializers.CharField(max_length=32), min_length=2, max_length=8,
                                   default=lambda: list(DEFAULT_FUNNEL))
-    window = WindowField(default="7d", help_text='Seconds or "30m" / "24h" / "7d".')
+    # DRF does not run to_internal_value on a default: give it already converted (7 days in seconds).
+    window = WindowField(default=7 * WINDOW_UNITS["d"], help_text='Seconds or "30m" / "24h" / "7d". Default 7 days.')
     breakdown = serializers.ChoiceField(choices=["", "country", "segment"], default="", allow_blank=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -94,8 +95,38 @@ def rollups_refresh_enqueue(*, start: date, end: date) -> None:
 
     Registered as the data-loaded hook: imports write history whose `received_at` lies before the
     pending-refresh watermark, so only an explicit range makes their days appear on the dashboard.
-    With eager Celery (the embedded default) it runs at once.
+    With eager Celery (the embedded default) it runs at once after the commit.
     """
+    from ecommerce.outbox import task_enqueue
+
     from .tasks import refresh_rollups_task
 
-    refresh_rollups_task.delay_on_commit(start.isoformat(), end.isoformat())
+    # The outbox: a merchant's refresh or an import must not hang or be lost when the broker is down.
+    task_enqueue(task=refresh_rollups_task, args=[start.isoformat(), end.isoformat()])
+
+
+# A refresh a merchant asks for from the dashboard recomputes at most this many days (a year plus
+# a leap day): longer ranges are an operator's job (manage.py refresh_analytics).
+MAX_REQUESTED_REFRESH_DAYS = 366
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    ok: bool
+    message: str
+
+
+def rollups_refresh_request(*, start: str, end: str) -> RefreshOutcome:
+    """Validate a dashboard refresh request (ISO dates from the page) and queue it."""
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        return RefreshOutcome(False, "Give the range to refresh as two dates (YYYY-MM-DD).")
+    if last < first:
+        return RefreshOutcome(False, "The end of the range is before its start.")
+    if (last - first).days + 1 > MAX_REQUESTED_REFRESH_DAYS:
+        return RefreshOutcome(False, f"Refresh at most {MAX_REQUESTED_REFRESH_DAYS} days at a time "
+                                     "(all history: manage.py refresh_analytics).")
+    rollups_refresh_enqueue(start=first, end=last)
+    logger.info("analytics.refresh_requested", extra={"start": first.isoformat(), "end": last.isoformat()})
+    return RefreshOutcome(True, f"Refresh of {first} to {last} queued; the figures update when it has run.")

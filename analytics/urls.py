@@ -7,6 +7,7 @@ from . import api, views
 app_name = "analytics"
 urlpatterns = [
     path("analytics/dashboard/", views.dashboard, name="dashboard"),
+    path("analytics/refresh/", views.refresh, name="refresh"),
     path("api/analytics/kpis/", api.KpisApi.as_view(), name="kpis"),
     path("api/analytics/trends/", api.TrendsApi.as_view(), name="trends"),
     path("api/analytics/funnel/", api.FunnelApi.as_view(), name="funnel"),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import admin
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
 
 from ecommerce.decorators import perm_required
 from ecommerce.models import Category
@@ -14,6 +17,7 @@ from ecommerce.roles import VIEW_ANALYTICS
 from . import queries
 from .models import DailyMetric
 from .selectors import rollups_refreshed_at, segment_list
+from .services import rollups_refresh_request
 
 
 @perm_required(VIEW_ANALYTICS)
@@ -21,6 +25,10 @@ from .selectors import rollups_refreshed_at, segment_list
 def dashboard(request: HttpRequest) -> HttpResponse:
     start, end = queries.default_range()
     context = {
+        **admin.site.each_context(request),  # the admin's header (shop name) and theme
+        # No nav sidebar: the charts need the width, and its "Dashboard" row would carry a second
+        # id="analytics-dashboard" (the admin ids rows <app>-<model>).
+        "is_nav_sidebar_enabled": False,
         "title": "Analytics dashboard",
         "default_start": start.isoformat(),
         "default_end": end.isoformat(),
@@ -39,3 +47,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "max_parallel": int(getattr(settings, "ANALYTICS_DASHBOARD_PARALLEL", 4)),
     }
     return render(request, "analytics/dashboard.html", context)
+
+
+@perm_required(VIEW_ANALYTICS)
+@require_POST
+def refresh(request: HttpRequest) -> HttpResponse:
+    """The dashboard's "Refresh now": queue a rollup refresh of the range the merchant is looking at."""
+    outcome = rollups_refresh_request(start=request.POST.get("start", ""), end=request.POST.get("end", ""))
+    (messages.success if outcome.ok else messages.error)(request, outcome.message)
+    return redirect("analytics:dashboard")

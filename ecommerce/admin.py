@@ -26,6 +26,7 @@ from .models import (
     Product,
     ReturnLine,
     ReturnRequest,
+    TaskDelivery,
     User,
 )
 from .money import format_money
@@ -458,6 +459,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
     readonly_fields = ["score", "change_vs_replaced", "metrics_table", "params_table",
                        *[f.name for f in ModelVersion._meta.fields if f.name not in ("metrics", "params")]]
 
+    def has_add_permission(self, request) -> bool:
+        return False  # rows are written by training (ecommerce/ml.py), never by hand
+
     def get_queryset(self, request):
         # The version this one replaced: the same name's latest promotion before this one's.
         replaced = ModelVersion.objects.filter(
@@ -480,8 +484,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if before is None or now is None:
             return "-"
         delta = now - float(before)
+        if abs(delta) < 0.00005:  # equal at the 4 decimals shown
+            return f"same as v{obj.replaced_version}"
         better = delta > 0 if obj.higher_is_better else delta < 0
-        return f"{delta:+.4f} vs v{obj.replaced_version} ({'better' if better else 'not better'})"
+        return f"{delta:+.4f} vs v{obj.replaced_version} ({'better' if better else 'worse'})"
 
     @admin.display(description="Metrics")
     def metrics_table(self, obj: ModelVersion):
@@ -563,3 +569,17 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # shoppers ask (order page, chat, API); the merchant only moves requests
+@admin.register(TaskDelivery)
+class TaskDeliveryAdmin(admin.ModelAdmin):
+    """Read-only: which Celery task ids were redelivered, and which were given up (README "Celery workers and the broker")."""
+
+    list_display = ("task_name", "task_id", "deliveries", "outcome", "first_started_at", "finished_at")
+    list_filter = ("outcome", "task_name")
+    search_fields = ("task_id",)
+    readonly_fields = [f.name for f in TaskDelivery._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

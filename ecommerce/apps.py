@@ -11,8 +11,11 @@ class EcommerceConfig(AppConfig):
         from django.db.models.signals import post_delete, post_migrate, post_save
 
         from .api import schema  # noqa: F401  (registers OpenAPI auth extensions)
+        from axes.signals import user_locked_out
+
         from .auth_backends import forget_saved_user
         from .roles import role_groups_sync_after_migrate
+        from .login_protection import log_lockout
         from .models import User
         from .sessions import rekey_signed_in_session
 
@@ -24,3 +27,5 @@ class EcommerceConfig(AppConfig):
         # The role groups always match ecommerce/roles.py after a migrate.
         post_migrate.connect(role_groups_sync_after_migrate, sender=self,
                              dispatch_uid="ecommerce.role_groups_sync_after_migrate")
+        # Lockouts (django-axes) are logged with the user id only.
+        user_locked_out.connect(log_lockout, dispatch_uid="ecommerce.log_lockout")

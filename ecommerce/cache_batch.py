@@ -18,8 +18,15 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
+
+from .resilience import CacheUnavailable, rate_limited_log
 
 MISSING = object()
+
+# Per-process counters for when the shared cache is down: rate limits fail open to a limit per
+# process (N processes allow up to N times the rate) rather than refusing or failing everyone.
+_local_counters = LocMemCache("ecommerce-fallback-counters", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
 
 # Counter: INCR, and give a new key its window's expiry (same value format as cache.incr/add).
 # Sent in one pipeline with the MGET (measured: a single Lua script doing both was ~15 µs slower).
@@ -32,12 +39,29 @@ return n
 _current: ContextVar[dict[str, Any] | None] = ContextVar("cache_batch", default=None)
 
 
-def counter_increment(key: str, expiry: int) -> int:
-    """Add one to a counter that expires `expiry` seconds after its first increment."""
+def _increment(store: Any, key: str, expiry: int) -> int:
     try:
-        return cache.incr(key)
+        return store.incr(key)
     except ValueError:  # the first increment creates it; add() loses to a concurrent first
-        return 1 if cache.add(key, 1, expiry) else cache.incr(key)
+        return 1 if store.add(key, 1, expiry) else store.incr(key)
+
+
+def counter_increment(key: str, expiry: int) -> int:
+    """Add one to a counter that expires `expiry` seconds after its first increment.
+
+    When the shared cache is down the count is kept in this process (fail open, logged).
+    """
+    try:
+        return _increment(cache, key, expiry)
+    except CacheUnavailable:
+        rate_limited_log.warning("throttle.fail_open_per_process")
+        return _increment(_local_counters, key, expiry)
+
+
+def redis_errors() -> tuple[type[BaseException], ...]:
+    import redis.exceptions
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def _redis_client():
@@ -56,7 +80,8 @@ def _redis_client():
     return client if type(client) is DefaultClient else None
 
 
-def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, Any], dict[str, int]]:
+def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, Any], dict[str, int]] | None:
+    """(values, counts) in one round trip, or None when the cache did not answer."""
     backend = _redis_client()
     if backend is None:  # in-process caches: no round trip to save
         return cache.get_many(keys), {key: counter_increment(key, ttl) for key, ttl in counters}
@@ -66,7 +91,13 @@ def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, 
         pipe.mget(made)
     for key, ttl in counters:
         pipe.eval(_COUNT_LUA, 1, backend.make_key(key), ttl)
-    replies = pipe.execute()
+    try:
+        replies = pipe.execute()
+    except (OSError, *redis_errors()) as error:
+        # Redis is down: batch nothing, so each reader takes its own (degrading) path:
+        # sessions and users from the database, the throttle from a per-process counter.
+        rate_limited_log.warning("cache_batch.unavailable", error=type(error).__name__)
+        return None
     raw_values = replies.pop(0) if made else []
     values = {key: backend.decode(raw) for key, raw in zip(keys, raw_values, strict=True) if raw is not None}
     counts = {key: int(n) for (key, _), n in zip(counters, replies, strict=True)}
@@ -77,7 +108,10 @@ def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, 
 def cache_batch(*, keys: Iterable[str] = (), counters: Iterable[tuple[str, int]] = ()) -> Iterator[None]:
     """Read `keys` and increment `counters` ((key, expiry seconds)) now, in one round trip."""
     keys = list(dict.fromkeys(keys))
-    values, counts = _fetch(keys, list(counters))
+    fetched = _fetch(keys, list(counters))
+    if fetched is None:  # Redis down: nothing is batched, readers ask (and degrade) themselves
+        keys, fetched = [], ({}, {})
+    values, counts = fetched
     batch = {"values": values, "keys": set(keys), "counts": counts}
     token = _current.set(batch)
     try:

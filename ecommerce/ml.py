@@ -21,6 +21,7 @@ this app wrote and nobody changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -28,6 +29,7 @@ import platform
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .errors import DomainError
+from .locks import LockHeld, exclusive_lock
 from .models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,26 @@ logger = logging.getLogger(__name__)
 
 class ModelIntegrityError(DomainError):
     """An artifact on disk does not match its registry row (changed, truncated or missing)."""
+
+
+class TrainingAlreadyRunning(DomainError):
+    """Another process holds the training lock of this model: this run did nothing."""
+
+    status_code = 409
+
+
+@contextlib.contextmanager
+def model_training_lock(lock_name: str) -> Iterator[None]:
+    """Serialize retrains of one model across every worker and web process (ecommerce.locks).
+
+    Raises TrainingAlreadyRunning instead of waiting: a second retrain of the same data would
+    only redo the first one's work, and two at once raced on promotion and precomputed rows.
+    """
+    try:
+        with exclusive_lock(f"ml.train:{lock_name}"):
+            yield
+    except LockHeld:
+        raise TrainingAlreadyRunning(f"{lock_name} is already running") from None
 
 
 @dataclass(frozen=True)
@@ -170,6 +193,25 @@ def is_better(new_score: float, old_score: float | None, *, higher_is_better: bo
     if old_score is None:
         return True
     return new_score > old_score if higher_is_better else new_score < old_score
+
+
+def model_version_would_promote(
+    *,
+    version: ModelVersion,
+    active_score_on_same_data: float | None = None,
+    force: bool = False,
+) -> bool:
+    """What model_version_promote would decide now, without writing: lets a caller build what the
+    version serves from (precomputed rows) before the flip, so it never serves without them."""
+    if version.status == ModelVersion.Status.ACTIVE:
+        return True
+    current = model_version_get_active(name=version.name)
+    if current is None or force:
+        return True
+    new_score = version.primary_score
+    if new_score is None or active_score_on_same_data is None:
+        return False
+    return is_better(new_score, active_score_on_same_data, higher_is_better=version.higher_is_better)
 
 
 def model_version_promote(

@@ -478,3 +478,47 @@ class ModelVersion(models.Model):
     def primary_score(self) -> float | None:
         value = self.metrics.get(self.primary_metric)
         return float(value) if value is not None else None
+
+
+class TaskDelivery(models.Model):
+    """How often a broker handed one Celery task id to a worker (ecommerce.services.task_deliveries).
+
+    A row lives from the first start of a task id until a week after it finished. It makes
+    redelivery safe: a task killed mid-run is re-run, a copy delivered again after it finished
+    (or while it still runs) is skipped, and one that killed its worker `max_deliveries` times
+    is given up instead of looping forever (the out-of-memory loop of reject_on_worker_lost).
+    """
+
+    task_id = models.CharField(max_length=255, unique=True)
+    task_name = models.CharField(max_length=200)
+    deliveries = models.PositiveIntegerField(default=0)
+    first_started_at = models.DateTimeField(default=timezone.now)
+    last_started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    outcome = models.CharField(max_length=16, blank=True, default="")  # done / gave_up
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.task_id} x{self.deliveries}"
+
+
+class OutboxMessage(models.Model):
+    """A Celery task waiting for the broker (transactional outbox, ecommerce/outbox.py).
+
+    Written in the same transaction as the change that needs the task, so the task is never lost:
+    the request publishes it after commit and deletes the row; when the broker is down the row
+    stays and `drain_outbox` (a beat task and a management command) publishes it later.
+    Arguments are ids and small JSON primitives only, like every task's.
+    """
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)  # exception class name, never data
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} #{self.pk}"

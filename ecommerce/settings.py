@@ -16,6 +16,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +52,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "ecommerce.apps.EcommerceConfig",
     "recommendations.apps.RecommendationsConfig",
     "support.apps.SupportConfig",
@@ -59,7 +62,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz answer before sessions, auth and throttles (ecommerce/health.py).
+    "ecommerce.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (settings under Security).
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -69,6 +77,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ecommerce.middleware.PrivacyConsentMiddleware",
+    # JSON clients get a JSON 500/503 with Retry-After, never the HTML error page.
+    "ecommerce.health.JsonErrorMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ecommerce.urls"
@@ -86,6 +98,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ecommerce.context_processors.storefront",
+                # {{ CSP_NONCE }} for an inline <script nonce=...> (we keep scripts in static/js).
+                "csp.context_processors.nonce",
             ],
         },
     }
@@ -126,6 +140,18 @@ LOGOUT_REDIRECT_URL = "storefront:home"
 _cache_url = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default="")
 if _cache_url:
     CACHES = {"default": env.cache_url_config(_cache_url)}
+    if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+        # A dead Redis must cost milliseconds: short socket timeouts (refused and blackholed
+        # alike), a circuit breaker, no redis-py retries; outages read as misses
+        # (ecommerce/cache_backend.py, README "Operations").
+        CACHES["default"]["BACKEND"] = "ecommerce.cache_backend.ResilientRedisCache"
+        CACHES["default"].setdefault("OPTIONS", {}).update(
+            {
+                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_SOCKET_CONNECT_TIMEOUT", default=0.25),
+                "SOCKET_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT", default=0.5),
+                "CONNECTION_POOL_CLASS": "ecommerce.cache_backend.BreakerConnectionPool",
+            }
+        )
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SHARED_CACHE = bool(_cache_url)  # one cache for every process (Redis), not per-process memory
@@ -139,13 +165,39 @@ SESSION_ENGINE = env.str(
     "DJANGO_SESSION_ENGINE",
     default="ecommerce.sessions" if SHARED_CACHE else "django.contrib.sessions.backends.db",
 )
-AUTHENTICATION_BACKENDS = ["ecommerce.auth_backends.CachedModelBackend"]
+# The axes backend comes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "ecommerce.login_protection.LoginAttemptBackend",
+    "ecommerce.auth_backends.CachedModelBackend",
+]
 AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=300 if SHARED_CACHE else 0)
 if not DEBUG and not SHARED_CACHE and (AUTH_USER_CACHE_SECONDS or SESSION_ENGINE == "ecommerce.sessions"):
     raise ImproperlyConfigured(
         "AUTH_USER_CACHE_SECONDS and the ecommerce.sessions engine need a shared cache (CACHE_URL): "
         "a per-process cache would keep logged-out sessions and changed users alive in other processes."
     )
+
+# Login brute-force protection (django-axes): AXES_FAILURE_LIMIT failures for one username OR from
+# one address lock that username / address out for AXES_COOLOFF_MINUTES (right password or not);
+# each failure during the lockout restarts it. Attempts live in the database, not the cache: the
+# embedded default's LocMem cache is per process, so each gunicorn worker would count on its own
+# and a restart would forget every lockout; the database also gives the admin its list of
+# attempts and lockouts. `manage.py axes_reset` (or the admin) lifts a lockout early.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "ecommerce.login_protection.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "ecommerce.login_protection.client_ip"
+AXES_RESET_ON_SUCCESS = False
+# Axes' own log lines carry the username and address; ecommerce.login_protection logs ids only.
+AXES_VERBOSE = False
+# Keep one row per failure (the admin's "Access failures") next to the per-user/address counters.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Every successful login is also a row (AccessLog); off keeps the table from growing per login.
+AXES_DISABLE_ACCESS_LOG = env.bool("AXES_DISABLE_ACCESS_LOG", default=True)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
@@ -210,8 +262,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ecommerce.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSONParser with a nesting limit: a body nested thousands deep is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["ecommerce.api.parsers.BoundedJSONParser"],
 }
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Commerce Platform API",
     "DESCRIPTION": "Catalog, orders, events, recommendations, support, ads and analytics.",
@@ -234,6 +288,10 @@ EVENTS_MAX_BATCH = 1000
 # Events dated further in the future than this are clock errors or forgeries.
 EVENTS_MAX_FUTURE_SKEW = timedelta(minutes=10)
 
+# /readyz answers 503 only when one of these checks fails (database, cache, broker, models);
+# a down cache or broker degrades the site but does not take it out of the load balancer.
+READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database"])
+
 # Celery: https://docs.celeryq.dev/en/stable/userguide/configuration.html
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
@@ -247,6 +305,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "recommendations.*": {"queue": "ml"},
     "support.retrain_*": {"queue": "ml"},
+    "support.build_product_index": {"queue": "ml"},  # embeds every product title (4-15 s)
     "advertising.retrain_*": {"queue": "ml"},
     "advertising.refresh_audience_scores": {"queue": "ml"},  # fits a classifier over every shopper
     "analytics.cluster_*": {"queue": "ml"},
@@ -255,10 +314,61 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Training on the full UCI file takes about a minute; 15 minutes is a generous hard stop.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=10 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis broker: a message taken but not acknowledged is handed out again after this many seconds
+# (a worker killed with SIGKILL cannot give it back). It must exceed the longest task's hard
+# time limit (support.retrain_intents: 2000 s), or a task still running would be handed to a
+# second worker; the delivery guard (ecommerce/celery.py) would skip that copy, but not run it
+# sooner. 40 minutes is the delay before work of a dead worker resumes. README "Celery workers and the broker".
+CELERY_BROKER_VISIBILITY_TIMEOUT = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=40 * 60)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+    # Seconds to wait for a TCP connect / a reply from Redis: a web request that enqueues while
+    # the broker is gone fails within about this instead of hanging (the outbox takes over).
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0),
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0),
+    "socket_keepalive": True,
+    "retry_on_timeout": False,
+    # Publishing: retry at most this many times, 0.2 s apart (max ~0.6 s), then raise.
+    "max_retries": env.int("CELERY_BROKER_PUBLISH_MAX_RETRIES", default=2),
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# The same bounds for the producer side of .delay()/.apply_async() (any transport).
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0)
+# Workers: wait for the broker at startup and after a loss, forever (None), instead of exiting
+# after 100 attempts and leaving queued work to a manual restart.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A running acks_late task is NOT cancelled when the broker connection drops: it finishes, and
+# the copy the transport restores is skipped by the delivery guard (no work lost or redone).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Result backend on the same Redis: bounded too, and retried on a reconnect.
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0)
+CELERY_REDIS_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0)
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = 10
+# .delay() subscribes to the task's result channel; by default it retries that 20 times, 1 s
+# apart, so a web request hung 20 s when Redis was down. Two quick retries, then it raises.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+}
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+# Request paths enqueue through ecommerce.outbox.task_enqueue: the task is written to an outbox
+# row in the caller's transaction and published after commit with this bound (no retries); when
+# the broker does not answer, the row waits for drain_outbox (beat, every minute, or the command).
+OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", default=1.0)
+# Rows younger than this are being published by their request; the drain leaves them alone.
+OUTBOX_MIN_AGE = timedelta(seconds=env.int("OUTBOX_MIN_AGE_SECONDS", default=30))
 # One schedule for the whole project; each app's tasks are named "<app>.<verb>_<noun>".
 CELERY_BEAT_SCHEDULE = {
+    "ecommerce-drain-outbox-every-minute": {
+        "task": "ecommerce.drain_outbox",
+        "schedule": timedelta(minutes=1),
+    },
     "analytics-rollups-every-10-minutes": {
         "task": "analytics.refresh_rollups",
         "schedule": timedelta(minutes=10),
@@ -304,6 +414,32 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts only from this site (or an inline script carrying the
+# request's nonce); no third-party origin anywhere: Chart.js and Swagger UI are served from our
+# static files. Style attributes stay allowed ('unsafe-inline' in style-src): the product tiles
+# set a per-item colour through a style attribute and Swagger UI ships an inline <style>; styles
+# cannot run code. CSP_EXTRA_IMG_SRC adds image hosts (a CDN for product photos) when needed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", *env.list("CSP_EXTRA_IMG_SRC", default=[])],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Powerful browser features this shop never uses are switched off for every page.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in ("accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone",
+                    "payment", "usb", "browsing-topics", "display-capture", "midi", "serial")
+}
 
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 

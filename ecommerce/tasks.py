@@ -22,3 +22,11 @@ def erase_user_task(user_id: int) -> dict:
         return {"erased": False}
     counts = user_erase(user=user)
     return {"erased": True, "counts": {k: v for k, v in counts.items() if isinstance(v, int)}}
+
+
+@shared_task(name="ecommerce.drain_outbox")
+def drain_outbox_task() -> dict:
+    """Publish tasks that waited in the outbox while the broker was down (ecommerce/outbox.py)."""
+    from .outbox import outbox_drain
+
+    return outbox_drain()

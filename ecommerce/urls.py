@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.http import Http404
 from django.urls import include, path
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 # The merchant's back office carries the shop's name, not "Django administration".
 admin.site.site_header = f"{settings.SHOP_NAME} administration"
@@ -22,7 +22,8 @@ def media_serve(request, path: str):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script under our CSP.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("ecommerce.api.urls")),
     # Each app owns its full paths (pages and API) in its own urls.py.
     path("", include("recommendations.urls")),
@@ -34,3 +35,6 @@ urlpatterns = [
 
 if not settings.MEDIA_URL.startswith(("http://", "https://", "//")):  # else an object store serves them
     urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media_serve, name="media"))
+
+# JSON clients get JSON errors even when a middleware fails (ecommerce/health.py).
+handler500 = "ecommerce.health.server_error"

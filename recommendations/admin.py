@@ -27,9 +27,11 @@ from .selectors import (
 
 
 def _enqueue_retrain() -> None:
+    from ecommerce.outbox import task_enqueue
+
     from .tasks import retrain_models_task
 
-    retrain_models_task.delay_on_commit()
+    task_enqueue(task=retrain_models_task)
 
 
 @admin.register(BusinessRules)

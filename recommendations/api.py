@@ -14,7 +14,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -46,7 +46,9 @@ from .selectors import (
 )
 
 MISSING = json.dumps({"missing": True}, separators=(",", ":")).encode()
-K_PARAMETER = OpenApiParameter("k", int, description=f"How many items, 1..{MAX_K} (default 10).")
+# A serializer as the parameter so the schema publishes the 1..MAX_K bounds _k_from enforces.
+K_PARAMETER = inline_serializer("RecommendationsQuery", {"k": serializers.IntegerField(
+    required=False, min_value=1, max_value=MAX_K, help_text=f"How many items, 1..{MAX_K} (default 10).")})
 
 
 class RecommendationItemSerializer(serializers.Serializer):
@@ -60,6 +62,12 @@ class RecommendationItemSerializer(serializers.Serializer):
     reason = serializers.CharField()
     source = serializers.CharField()
     model_version = serializers.IntegerField(allow_null=True)
+
+
+def _list_schema(name: str, **extra: serializers.Field) -> serializers.Serializer:
+    """The OpenAPI shape of _payload: {k, count, <ids>, items}."""
+    return inline_serializer(name, {"k": serializers.IntegerField(), "count": serializers.IntegerField(), **extra,
+                                    "items": RecommendationItemSerializer(many=True)})
 
 
 def _k_from(request: Request) -> int:
@@ -184,7 +192,7 @@ class MyRecommendationsApi(_OneRoundTripApi):
         viewed = _session_views(request) if user_id is None else []  # a customer's key ignores views
         return _my_answer_key_parts(_k_from(request), user_id, viewed)
 
-    @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
+    @extend_schema(parameters=[K_PARAMETER], responses=_list_schema("MyRecommendations"))
     def get(self, request: Request) -> Response:
         k = _k_from(request)
         session = getattr(request._request, "session", None)
@@ -204,7 +212,8 @@ class UserRecommendationsApi(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "recommendations"
 
-    @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
+    @extend_schema(parameters=[K_PARAMETER],
+                   responses=_list_schema("UserRecommendations", user_id=serializers.IntegerField()))
     def get(self, request: Request, user_id: int) -> Response:
         k = _k_from(request)
         customer = customer_get_for_recommendations(actor=request.user, customer_id=user_id)
@@ -218,7 +227,8 @@ class _ProductNeighboursApi(_OneRoundTripApi):
     def answer_key_parts(self, request: HttpRequest, user_id: int | None, **kwargs: Any) -> tuple | None:
         return (str(self.kind), kwargs["product_id"], _k_from(request))
 
-    @extend_schema(parameters=[K_PARAMETER], responses=RecommendationItemSerializer(many=True))
+    @extend_schema(parameters=[K_PARAMETER], responses=_list_schema(
+        "ProductNeighbours", product_id=serializers.IntegerField()))
     def get(self, request: Request, product_id: int) -> Response:
         k = _k_from(request)
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from ecommerce.models import Order
+from ecommerce.outbox import task_enqueue
 
 from .models import UserRecommendation
 from .selectors import recommendations_generation_bump
@@ -26,7 +27,9 @@ logger = logging.getLogger(__name__)
 def _queue_retrain() -> None:
     from .tasks import retrain_models_task
 
-    retrain_models_task.delay_on_commit()
+    # Through the outbox: account deletion is a request, and a retrain must not be lost when the
+    # broker is down.
+    task_enqueue(task=retrain_models_task)
 
 
 def erase_recommendations_of(user: Any, *, subject: Any = None) -> dict[str, int]:

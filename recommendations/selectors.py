@@ -11,6 +11,7 @@ here, at serving time, so a rule change in the admin shows at once.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from ecommerce.errors import NotFound
 from ecommerce.models import Event, ModelVersion, Order, OrderItem, Product, User
+from ecommerce.resilience import CacheUnavailable
 from ecommerce.roles import VIEW_CUSTOMER_RECOMMENDATIONS, perm_require
 
 from .conf import (
@@ -30,6 +32,8 @@ from .conf import (
     SESSION_HISTORY_LIMIT,
 )
 from .models import BusinessRules, SimilarProduct, UserRecommendation
+
+logger = logging.getLogger(__name__)
 
 MAX_K = 100
 
@@ -74,6 +78,10 @@ def recommendations_generation_bump() -> None:
         cache.incr(GENERATION_KEY)
     except ValueError:
         cache.set(GENERATION_KEY, 2, None)
+    except CacheUnavailable:
+        # The key's write is remembered and dropped when Redis answers (ecommerce/cache_backend.py);
+        # until then nothing is cached, so nothing stale is served.
+        logger.warning("recommendations.generation_bump_lost")
 
 
 def business_rules_get() -> BusinessRules | None:

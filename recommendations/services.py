@@ -125,30 +125,51 @@ def _register(name: str, artifact: Any, metrics: dict[str, float], params: dict[
     )
 
 
-def _promote(version: ModelVersion, split: Split, algorithm: str) -> bool:
-    """Promote if strictly better than the active version's configuration on the same split.
+def _promotion_args(version: ModelVersion, split: Split, algorithm: str) -> dict[str, Any]:
+    """Keyword arguments for ml.model_version_promote / model_version_would_promote.
 
-    The active version's algorithm is re-fitted on the same training window and scored on the
-    same truth, so both numbers come from identical data. The same configuration retrained on
-    newer data scores identically there; it is promoted too (it is the same model, fresher),
-    which the version's notes say.
+    Promote if strictly better than the active version's configuration on the same split. The
+    active version's algorithm is re-fitted on the same training window and scored on the same
+    truth, so both numbers come from identical data. The same configuration retrained on newer
+    data scores identically there; it is promoted too (it is the same model, fresher), which the
+    version's notes say.
     """
     active = ml.model_version_get_active(name=version.name)
     if active is None:
-        return ml.model_version_promote(version=version)
+        return {}
     active_algorithm = active.params.get("algorithm", "")
     if active_algorithm == algorithm and active.params.get("config") == version.params.get("config"):
         ModelVersion.objects.filter(pk=version.pk).update(
             notes=(version.notes + "\nSame configuration as the active version, retrained on newer data.").strip()
         )
-        return ml.model_version_promote(version=version, force=True)
+        return {"force": True}
     if active_algorithm not in ALGORITHMS:
-        return ml.model_version_promote(version=version, active_score_on_same_data=active.primary_score)
+        return {"active_score_on_same_data": active.primary_score}
     active_score = evaluate_recommender(ALGORITHMS[active_algorithm](), split, EVAL_K)[PRIMARY_METRIC]
-    return ml.model_version_promote(version=version, active_score_on_same_data=active_score)
+    return {"active_score_on_same_data": active_score}
+
+
+RETRAIN_LOCK = "recommendations.retrain"
 
 
 def recommenders_train(
+    *, serving_algorithm: str = SERVING_ALGORITHM, comparison_algorithms: tuple[str, ...] = COMPARISON_ALGORITHMS
+) -> dict[str, Any]:
+    """Train, evaluate, register, precompute and promote as one unit; one run at a time.
+
+    Overlapping runs (the nightly beat and the admin's "Retrain now") are serialized by a
+    training lock: the second one returns {"status": "already_running"} and changes nothing.
+    """
+    try:
+        with ml.model_training_lock(RETRAIN_LOCK):
+            return _recommenders_train(serving_algorithm=serving_algorithm,
+                                       comparison_algorithms=comparison_algorithms)
+    except ml.TrainingAlreadyRunning:
+        logger.info("recommendations.retrain_already_running")
+        return {"status": "already_running"}
+
+
+def _recommenders_train(
     *, serving_algorithm: str = SERVING_ALGORITHM, comparison_algorithms: tuple[str, ...] = COMPARISON_ALGORITHMS
 ) -> dict[str, Any]:
     """Train, evaluate on the temporal split, register and (maybe) promote; then precompute.
@@ -197,7 +218,9 @@ def recommenders_train(
         "train_users": len(split.users), "train_items": len(split.items), "purchase_lines": int(len(purchases)),
     }
     users, items, matrix, purchased, context = _fit_full(purchases, text_all, cats_all)
-    serving_version = None
+    active_users = active_customer_ids(purchases)
+    summary["active_customers"] = len(active_users)
+    precomputed: set[int] = set()
     jobs = [(ACTIVE_MODEL_NAME, serving_algorithm)] + [
         (f"recommendations.{a}", a) for a in comparison_algorithms if a != serving_algorithm
     ]
@@ -214,22 +237,26 @@ def recommenders_train(
         lap(f"{algorithm}.fitted")
         version = _register(name, artifact, {k: round(float(v), 6) for k, v in metrics.items()}, params, data_ref)
         lap(f"{algorithm}.registered")
-        promoted = _promote(version, split, algorithm)
+        promote_args = _promotion_args(version, split, algorithm)
+        if name == ACTIVE_MODEL_NAME and ml.model_version_would_promote(version=version, **promote_args):
+            # Rows first, promotion second: a run killed in between leaves the previous version
+            # serving with its rows, and the new one's rows unread until a later run cleans them.
+            summary["user_rows"] = user_recommendations_precompute(version=version, trained=artifact,
+                                                                   only_user_ids=active_users)
+            precomputed.add(version.pk)
+            lap("user_rows_precomputed")
+        promoted = ml.model_version_promote(version=version, **promote_args)
+        if promoted and name == ACTIVE_MODEL_NAME:
+            recommendations_generation_bump()  # cached widgets switch to the new rows now
         summary["versions"][name] = version.version
         summary["promoted"][name] = promoted
         summary[f"{name}.{PRIMARY_METRIC}"] = metrics[PRIMARY_METRIC]
-        if name == ACTIVE_MODEL_NAME:
-            serving_version = version
     active = ml.model_version_get_active(name=ACTIVE_MODEL_NAME)
     if active is not None:
-        if serving_version is not None and active.pk == serving_version.pk:
-            loaded_model = artifact_for(serving_version)
-        else:
-            loaded_model = artifact_for(active)
-        active_users = active_customer_ids(purchases)
-        summary["active_customers"] = len(active_users)
-        summary["user_rows"] = user_recommendations_precompute(version=active, trained=loaded_model,
-                                                               only_user_ids=active_users)
+        if active.pk not in precomputed:
+            # Kept serving: refresh its rows with today's data (replaced in one transaction).
+            summary["user_rows"] = user_recommendations_precompute(version=active, trained=artifact_for(active),
+                                                                   only_user_ids=active_users)
         rules = BusinessRules.objects.filter(is_active=True).select_related("challenger_version").first()
         challenger = rules.challenger_version if rules else None
         if challenger is not None and challenger.pk != active.pk:

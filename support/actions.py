@@ -293,7 +293,14 @@ def product_suggestions(shopper: Shopper, text: str, *, max_price: Decimal | Non
 
     if product_ids:
         take(Product.objects.sellable().filter(pk__in=product_ids))
-    for word in _query_words(text):
+    # By meaning first ("a gift for my mum" finds "BEST MUM" titles); keyword search when the
+    # semantic index is not built yet, the encoder is unavailable or nothing is close enough.
+    index = engine.product_search_index()
+    hits = index.search(text, max_price=max_price, k=k * 3) if index is not None else []
+    if hits:
+        found = Product.objects.sellable().in_stock().in_bulk([hit.product_id for hit in hits])
+        take(found[hit.product_id] for hit in hits if hit.product_id in found)
+    for word in _query_words(text) if not hits or not chosen else []:
         qs = product_list(query=word, in_stock_only=True)
         if max_price is not None:
             qs = qs.filter(price__lte=max_price)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -295,13 +295,15 @@ class AgentCorrectIntentApi(AgentApi):
 
 
 class AgentCannedApi(AgentApi):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=inline_serializer("CannedReply", {
+        "id": serializers.IntegerField(), "title": serializers.CharField(), "text": serializers.CharField(),
+        "text_zh": serializers.CharField()}, many=True))
     def get(self, request):
         return Response([{"id": c.pk, "title": c.title, "text": c.text, "text_zh": c.text_zh}
                          for c in CannedResponse.objects.order_by("title")])
 
 
 class AgentIntentsApi(AgentApi):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "string"}}})
     def get(self, request):
         return Response(list(ALL_INTENTS))

@@ -17,3 +17,7 @@ class SupportConfig(AppConfig):
         plugins.register_erasure_step("support", conversations_erase_for)
         plugins.register_export_step("support", conversations_export_for)
         plugins.register_login_step("support", conversation_claim_at_login)
+
+        from .engine import warm_encoder_if_enabled
+
+        warm_encoder_if_enabled()

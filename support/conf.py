@@ -21,3 +21,10 @@ def auto_assign() -> bool:
 def rasa_token_max_age() -> int:
     """Seconds a signed Rasa sender token stays valid."""
     return int(getattr(settings, "SUPPORT_RASA_TOKEN_MAX_AGE", os.environ.get("SUPPORT_RASA_TOKEN_MAX_AGE", 86400)))
+
+
+def warm_encoder_at_startup() -> bool:
+    """Load the sentence encoder (~3 s, ~150 MB) when Django starts (AppConfig.ready) instead of on
+    the first chat message. Off by default so tests and management commands stay fast."""
+    value = getattr(settings, "SUPPORT_WARM_ENCODER", os.environ.get("SUPPORT_WARM_ENCODER", "false"))
+    return str(value).lower() in ("1", "true", "yes", "on")

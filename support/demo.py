@@ -63,6 +63,8 @@ def support_demo_step(*, seed: int, stdout) -> None:
 
 
 def support_training_job() -> dict:
-    from .training import intent_model_retrain
+    from .training import intent_model_retrain, product_index_build
 
-    return intent_model_retrain()
+    summary = intent_model_retrain()
+    summary["product_index"] = product_index_build()
+    return summary

@@ -11,19 +11,33 @@ nor the promotion gate, so it stays an honest test (`manage.py evaluate_intents 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 
-from ecommerce.ml import model_version_get_active, model_version_promote, model_version_register, model_load
+from ecommerce.ml import (
+    TrainingAlreadyRunning,
+    model_load,
+    model_training_lock,
+    model_version_get_active,
+    model_version_promote,
+    model_version_register,
+)
+from ecommerce.models import Product
 
-from .engine import INTENT_MODEL_NAME
+from .engine import INTENT_MODEL_NAME, catalog_version, product_index_path
 from .models import IntentCorrection
 from .nlu.data import DATA_DIR, Examples, load_base_examples, read_labelled_csv
+from .nlu.encoder import DEFAULT_ENCODER
 from .nlu.intents import evaluate, train_intent_model
+from .nlu.products import embed_titles
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +77,17 @@ def training_examples(*, max_bitext_per_intent: int | None = None, seed: int = 1
 
 
 def intent_model_retrain(*, max_bitext_per_intent: int | None = None, seed: int = 13) -> dict[str, Any]:
+    """Retrain, score, register and maybe promote; one run at a time (a second one returns
+    {"status": "already_running"} instead of racing the first for promotion)."""
+    try:
+        with model_training_lock(INTENT_MODEL_NAME):
+            return _intent_model_retrain(max_bitext_per_intent=max_bitext_per_intent, seed=seed)
+    except TrainingAlreadyRunning:
+        logger.info("support.intents_retrain_already_running")
+        return {"status": "already_running"}
+
+
+def _intent_model_retrain(*, max_bitext_per_intent: int | None, seed: int) -> dict[str, Any]:
     examples = training_examples(max_bitext_per_intent=max_bitext_per_intent, seed=seed)
     model, report = train_intent_model(examples, seed=seed)
     summary = intent_model_register_and_promote(
@@ -107,3 +132,29 @@ def intent_model_register_and_promote(*, model: Any, report: dict[str, Any],
     logger.info("support.intents_retrained", extra={"version": version.version, "promoted": promoted})
     return {"version": version.version, "promoted": promoted, "accuracy": metrics["accuracy"],
             "active_accuracy_same_data": active_score}
+
+
+def product_index_build(*, encoder: str = DEFAULT_ENCODER) -> dict[str, Any]:
+    """Embed the sellable catalog's titles for product search from chat and store them where
+    serving looks (`engine.product_index_path`). Safe to run twice: the file is named after the
+    catalog version and written with an atomic rename; an existing file is kept."""
+    version = catalog_version()
+    path = product_index_path(version, encoder)
+    if path.exists():
+        return {"built": False, "reason": "exists", "file": path.name}
+    rows = list(Product.objects.sellable().order_by("id").values_list("id", "title", "price"))
+    start = time.perf_counter()
+    vectors = embed_titles([title for _, title, _ in rows], encoder=encoder)
+    if vectors is None:
+        return {"built": False, "reason": "encoder_unavailable" if rows else "empty_catalog"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        np.savez(handle, ids=np.array([r[0] for r in rows], dtype=np.int64),
+                 prices=np.array([float(r[2]) for r in rows], dtype=float), vectors=vectors)
+    os.replace(handle.name, path)
+    for old in path.parent.glob("*.npz"):  # earlier catalog versions: never served again
+        if old != path:
+            old.unlink(missing_ok=True)
+    seconds = round(time.perf_counter() - start, 1)
+    logger.info("support.product_index_built", extra={"products": len(rows), "seconds": seconds})
+    return {"built": True, "products": len(rows), "seconds": seconds, "file": path.name}

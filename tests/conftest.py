@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,28 @@ def screenshot():
         return path
 
     return take
+
+
+@contextmanager
+def celery_eager():
+    """Run queued tasks in-process, whatever the broker setting (CI sets a real Redis broker).
+
+    For tests of what a queued task *does*; the path through a real broker and worker is tested
+    with `celery_worker_real` and in tests/faults."""
+    from ecommerce.celery import app
+
+    previous = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def eager_tasks():
+    with celery_eager():
+        yield
 
 
 @pytest.fixture

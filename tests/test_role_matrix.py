@@ -189,7 +189,7 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "admin/autocomplete/": [Case(everyone(403, anonymous=ADMIN_LOGIN, shopper=ADMIN_LOGIN, advertiser=ADMIN_LOGIN))],
     "admin/jsi18n/": [Case(admin_view(STAFF[:-1]))],
     "admin/r/<path:content_type_id>/<path:object_id>/": [Case(admin_view(STAFF[:-1], ok=(302, "http://testserver/c/")))],
-    "admin/^(?P<app_label>auth|ecommerce|recommendations|support|advertising|analytics)/$": [
+    "admin/^(?P<app_label>auth|axes|ecommerce|recommendations|support|advertising|analytics)/$": [
         Case(admin_view(("support_agent", "analyst", "catalog_manager", "order_manager"), denied=404),
              url=lambda w: "/admin/ecommerce/", label="ecommerce app"),
         Case(admin_view(("marketing",), denied=404), url=lambda w: "/admin/advertising/", label="advertising app"),
@@ -216,6 +216,8 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "api/schema/": [Case(everyone(200))],
     "api/docs/": [Case(everyone(200))],
     # --- catalog, events, orders, data export
+    "analytics/refresh/": [Case(staff_page(("analyst",), ok=(302, "/analytics/dashboard/")), method="post",
+                                data={"start": "2024-01-01", "end": "2024-01-02"})],
     "api/events/": [Case(everyone(403), method="post", data={"events": []}, label="no tracking consent"),
                     Case(everyone(400), method="post", data={"events": "not a list"},
                          cookies={"tracking_consent": "yes"}, label="consent, bad batch")],
@@ -334,6 +336,11 @@ ADMIN_CHANGELISTS: dict[str, tuple[str, ...]] = {
     "ecommerce.user": ("order_manager",),
     "ecommerce.category": ("catalog_manager",),
     "ecommerce.product": ("catalog_manager",),
+    # login lockouts (django-axes): superusers only
+    "axes.accessattempt": (),
+    "axes.accessfailurelog": (),
+    "axes.accesslog": (),
+    "ecommerce.taskdelivery": (),  # operations: superusers only
     "ecommerce.order": ("support_agent", "order_manager"),
     "ecommerce.returnrequest": ("order_manager",),
     "ecommerce.event": ("support_agent",),
@@ -452,7 +459,7 @@ def test_role_matrix(world: World, route: str, case: Case):
             kwargs: dict[str, Any] = {}
             if data is not None:
                 kwargs = {"data": json.dumps(data), "content_type": "application/json"}
-                if route.startswith(("cart/", "privacy/", "account/")):  # HTML forms
+                if route.startswith(("cart/", "privacy/", "account/", "analytics/")):  # HTML forms
                     kwargs = {"data": data}
             response = getattr(client, case.method)(path, **kwargs)
             transaction.set_rollback(True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -17,7 +17,7 @@ from ..services.orders import order_cancel, order_get_for_actor
 
 
 class ProductOutputSerializer(serializers.ModelSerializer):
-    category = serializers.CharField(source="category.slug", default=None)
+    category = serializers.CharField(source="category.slug", default=None, allow_null=True)
     url = serializers.CharField(source="get_absolute_url")
 
     class Meta:
@@ -27,7 +27,7 @@ class ProductOutputSerializer(serializers.ModelSerializer):
 
 
 class CategoryOutputSerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(source="parent.slug", default=None)
+    parent = serializers.CharField(source="parent.slug", default=None, allow_null=True)
 
     class Meta:
         model = Category
@@ -58,6 +58,22 @@ class StandardPagination(PageNumberPagination):
     max_page_size = 100
 
 
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="Page number, from 1."),
+    OpenApiParameter("page_size", int, description=f"Items per page, at most {StandardPagination.max_page_size}."),
+]
+
+
+def paginated(name: str, item_serializer: type[serializers.Serializer]) -> serializers.Serializer:
+    """The OpenAPI shape of StandardPagination's answer: count, next, previous, results."""
+    return inline_serializer(name, {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": item_serializer(many=True),
+    })
+
+
 class ProductListApi(APIView):
     permission_classes = [AllowAny]
     throttle_scope = "catalog"
@@ -67,7 +83,8 @@ class ProductListApi(APIView):
         category = serializers.SlugField(required=False)
         in_stock = serializers.BooleanField(required=False, default=False)
 
-    @extend_schema(parameters=[FilterSerializer], responses=ProductOutputSerializer(many=True))
+    @extend_schema(operation_id="products_list", parameters=[FilterSerializer, *PAGE_PARAMETERS],
+                   responses=paginated("PaginatedProductList", ProductOutputSerializer))
     def get(self, request):
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -106,7 +123,7 @@ class OrderListApi(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "orders"
 
-    @extend_schema(responses=OrderOutputSerializer(many=True))
+    @extend_schema(operation_id="orders_list", parameters=PAGE_PARAMETERS, responses=paginated("PaginatedOrderList", OrderOutputSerializer))
     def get(self, request):
         paginator = StandardPagination()
         page = paginator.paginate_queryset(order_list_for(user=request.user), request, view=self)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from django.core.exceptions import RequestDataTooBig
-from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +15,7 @@ from ..models import IngestionToken
 from ..privacy import tracking_for
 from ..services.events import events_ingest
 from .authentication import IngestionTokenAuthentication
+from .parsers import json_loads_bounded
 
 
 class EventBeaconAuthentication(IngestionTokenAuthentication):
@@ -72,10 +71,7 @@ class EventIngestApi(APIView):
                 {"detail": f"Request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."},
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        try:
-            body = json.loads(raw or b"")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ParseError(f"Malformed JSON: {exc}") from exc
+        body = json_loads_bounded(raw or b"")
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
             raise ValidationError({"events": "Send an object with an 'events' list."})
         events = body["events"]

@@ -331,6 +331,12 @@
 
   async function loadAll() {
     statusEl.textContent = "Loading…";
+    // "Refresh these dates now" refreshes the range on screen.
+    const refreshForm = document.getElementById("an-refresh-form");
+    if (refreshForm) {
+      refreshForm.elements.start.value = form.elements.start.value;
+      refreshForm.elements.end.value = form.elements.end.value;
+    }
     await Promise.all([loadKpis(), loadTrend(), loadFunnel(), loadRetention(), loadTops(), loadHeatmap(), loadDistributions(), loadSegments()]);
     statusEl.textContent = "Updated " + new Date().toLocaleTimeString();
     root.dataset.loaded = "1";

@@ -6,6 +6,10 @@ support/data/bitext_train.csv.gz  Bitext customer-support sample (both official 
 support/data/shop_examples_en.csv our English examples: greeting, thanks, goodbye, product_search,
                                   out_of_scope and chat shorthand for the main intents.
 support/data/zh_examples.csv      our Chinese examples for every intent.
+support/data/shop_styles_en.csv   our English messages written the way shoppers write: long stories
+support/data/zh_styles.csv        with the request buried, slang, typos, polite/angry, several
+                                  requests labelled by the main one (Chinese: colloquial, mixed
+                                  simplified/traditional, a little Cantonese).
 support/data/eval/                realistic test sets: NEVER used for training.
 """
 
@@ -24,6 +28,10 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 BITEXT_TRAIN = DATA_DIR / "bitext_train.csv.gz"
 SHOP_EN = DATA_DIR / "shop_examples_en.csv"
 ZH = DATA_DIR / "zh_examples.csv"
+SHOP_STYLES_EN = DATA_DIR / "shop_styles_en.csv"
+ZH_STYLES = DATA_DIR / "zh_styles.csv"
+# Every file training reads (the data tests check that no test message is in any of them).
+TRAINING_FILES = (BITEXT_TRAIN, SHOP_EN, ZH, SHOP_STYLES_EN, ZH_STYLES)
 
 BITEXT_INTENTS = (
     "cancel_order", "change_order", "change_shipping_address", "check_cancellation_fee",
@@ -72,10 +80,12 @@ def read_labelled_csv(path: Path | str, *, text_column: str = "text") -> list[tu
 
 
 def load_base_examples(
-    *, bitext: Path | None = BITEXT_TRAIN, shop_en: Path | None = SHOP_EN, zh: Path | None = ZH
+    *, bitext: Path | None = BITEXT_TRAIN, shop_en: Path | None = SHOP_EN, zh: Path | None = ZH,
+    styles_en: Path | None = SHOP_STYLES_EN, styles_zh: Path | None = ZH_STYLES,
 ) -> Examples:
     out = Examples()
-    for path, source in ((bitext, "bitext"), (shop_en, "shop_en"), (zh, "zh")):
+    for path, source in ((bitext, "bitext"), (shop_en, "shop_en"), (zh, "zh"),
+                         (styles_en, "styles_en"), (styles_zh, "zh_styles")):
         if path is None:
             continue
         for text, intent in read_labelled_csv(path):
@@ -92,7 +102,7 @@ def augment(examples: Examples, *, seed: int = 13, bitext_fraction: float = 0.35
     rng = random.Random(seed)
     out = Examples()
     for text, intent, source in zip(examples.texts, examples.intents, examples.sources, strict=True):
-        if source == "zh":
+        if source.startswith("zh"):
             continue  # typos in Chinese are wrong characters, not letter slips: not simulated
         copies = 3 if source != "bitext" else (1 if rng.random() < bitext_fraction else 0)
         for _ in range(copies):

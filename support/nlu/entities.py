@@ -23,6 +23,7 @@ _AMOUNT_PATTERNS = (
     re.compile(r"(?P<num>\d+(?:\.\d{1,2})?)\s?(?P<cur>pounds?|quid|gbp|dollars?|usd|euros?|eur|镑|英镑|元|块|rmb)",
                re.IGNORECASE),
 )
+SHOP_CURRENCY = "GBP"
 _CURRENCY = {"£": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP", "gbp": "GBP", "镑": "GBP",
              "英镑": "GBP", "$": "USD", "dollar": "USD", "dollars": "USD", "usd": "USD", "€": "EUR",
              "euro": "EUR", "euros": "EUR", "eur": "EUR", "¥": "CNY", "元": "CNY", "块": "CNY", "rmb": "CNY"}
@@ -54,7 +55,10 @@ class Entities:
 
     @property
     def max_price(self) -> Decimal | None:
-        maxima = [a.value for a in self.amounts if a.is_maximum]
+        """The price cap in the shop's currency (GBP). A cap in another currency ("100元以内",
+        "under $20") is not applied: read as pounds it would be wrong by the exchange rate, and
+        the bot keeps no rates."""
+        maxima = [a.value for a in self.amounts if a.is_maximum and a.currency == SHOP_CURRENCY]
         return min(maxima) if maxima else None
 
     def as_dict(self) -> dict:

@@ -42,6 +42,15 @@ def clean_query(query: str) -> str:
     return re.sub(r"\s+", " ", _PRICE.sub(" ", query or "")).strip(" ,.?!？，。")
 
 
+def embed_titles(titles: Sequence[str], *, encoder: str = DEFAULT_ENCODER) -> np.ndarray | None:
+    """Title embeddings (n, dim), None when the encoder is unavailable or there are no titles."""
+    loaded = load_encoder(encoder)
+    if loaded is None or not len(titles):
+        return None
+    # Catalog titles are often upper case (UCI): the encoder reads lower case like the shopper's text.
+    return loaded.encode([t.lower() for t in titles])
+
+
 class ProductSearchIndex:
     """Title embeddings of a catalog, built once; `search` ranks them against a chat message."""
 
@@ -54,8 +63,21 @@ class ProductSearchIndex:
         self.ids = np.asarray(list(ids))
         self.prices = None if prices is None else np.asarray([float(p) for p in prices], dtype=float)
         self.encoder = load_encoder(encoder)
-        # Catalog titles are often upper case (UCI): the encoder reads lower case like the shopper's text.
-        self.vectors = self.encoder.encode([t.lower() for t in titles]) if self.encoder and len(titles) else None
+        self.vectors = embed_titles(titles, encoder=encoder) if self.encoder is not None else None
+
+    @classmethod
+    def from_vectors(cls, ids: Sequence[int], vectors: np.ndarray, prices: Sequence[Decimal | float] | None = None,
+                     *, encoder: str = DEFAULT_ENCODER) -> ProductSearchIndex:
+        """An index from title embeddings computed earlier (`embed_titles`, e.g. by a worker and
+        stored on disk), so serving never embeds the catalog on a request."""
+        if len(vectors) != len(ids):
+            raise ValueError("vectors must match ids")
+        index = cls.__new__(cls)
+        index.ids = np.asarray(list(ids))
+        index.prices = None if prices is None else np.asarray([float(p) for p in prices], dtype=float)
+        index.encoder = load_encoder(encoder)
+        index.vectors = np.asarray(vectors, dtype=np.float32) if index.encoder is not None and len(ids) else None
+        return index
 
     @property
     def available(self) -> bool:

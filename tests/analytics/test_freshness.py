@@ -48,7 +48,7 @@ def test_pending_refresh_alone_misses_bulk_loaded_history():
     assert _orders_rolled_up(date(2011, 3, 4)) == Decimal("0")
 
 
-def test_data_loaded_hook_refreshes_the_loaded_days(django_capture_on_commit_callbacks):
+def test_data_loaded_hook_refreshes_the_loaded_days(django_capture_on_commit_callbacks, eager_tasks):
     _historic_order_behind_the_watermark()
     # when an importer announces the days it wrote: queued after commit (eager Celery runs it then)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -128,3 +128,44 @@ def test_rfm_summary_names_the_last_day_it_counts():
 
     assert summary["as_of"] == "2024-06-01"  # exclusive cut-off, as the API documents
     assert summary["orders_through"] == "2024-05-31"
+
+
+def test_dashboard_page_carries_the_shop_name_in_the_admin_header(client, settings):
+    from tests.factories import StaffFactory
+
+    client.force_login(StaffFactory())
+
+    html = client.get("/analytics/dashboard/").content.decode()
+
+    assert f"{settings.SHOP_NAME} administration" in html
+
+
+def _analyst_client(client):
+    from tests.factories import RoleStaffFactory
+
+    client.force_login(RoleStaffFactory(role="analyst"))
+    return client
+
+
+def test_merchant_refresh_button_queues_the_range_and_reports_it(client, django_capture_on_commit_callbacks,
+                                                                 eager_tasks):
+    _historic_order_behind_the_watermark()
+    client = _analyst_client(client)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/analytics/refresh/", {"start": "2011-03-01", "end": "2011-03-31"}, follow=True)
+
+    assert "Refresh of 2011-03-01 to 2011-03-31 queued" in response.content.decode()
+    assert _orders_rolled_up(date(2011, 3, 4)) == Decimal("10.00")
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"start": "2011-03-01"}, "two dates"),
+    ({"start": "2011-03-31", "end": "2011-03-01"}, "before its start"),
+    ({"start": "2010-01-01", "end": "2011-03-01"}, "at most 366 days"),
+])
+def test_merchant_refresh_button_rejects_bad_ranges(client, data, message):
+    response = _analyst_client(client).post("/analytics/refresh/", data, follow=True)
+
+    assert message in response.content.decode()
+    assert not DailyMetric.objects.exists()

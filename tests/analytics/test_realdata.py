@@ -18,6 +18,7 @@ from django.test import TestCase
 
 from analytics import queries
 from analytics.queries import Filters
+from tests.conftest import celery_eager
 
 # django_db also tells pytest-django to create the test database the module fixture writes to.
 pytestmark = [pytest.mark.realdata, pytest.mark.django_db]
@@ -39,7 +40,7 @@ def uci_results(django_db_setup, django_db_blocker):
             with transaction.atomic():
                 # Import, then query: no other step. The refresh the import queues runs when
                 # its transaction commits; this one is rolled back, so run the callbacks here.
-                with TestCase.captureOnCommitCallbacks(execute=True) as queued:
+                with celery_eager(), TestCase.captureOnCommitCallbacks(execute=True) as queued:
                     call_command("import_dataset", "online_retail", str(CSV), "--no-progress")
                 results["queued_callbacks"] = len(queued)
                 results["revenue_rollup"] = queries.trends(FULL, metric="revenue", interval="month")["series"]

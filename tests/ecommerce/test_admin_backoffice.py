@@ -124,6 +124,14 @@ def test_model_versions_show_figures_and_the_comparison_with_the_replaced_versio
     assert "macro_f1" in detail and "0.9245" in detail and "0.8912" in detail  # this vs replaced
     assert "replaced version" in detail
     assert old.pk != new.pk
+    assert "Add model version" not in listing  # registry rows come from training only
+
+
+def test_model_versions_say_when_a_version_only_equals_the_one_it_replaced(admin_client):
+    _version(1, 0.5, "retired", promoted_days_ago=3)
+    _version(2, 0.5, "active", promoted_days_ago=1)
+
+    assert "same as v1" in admin_client.get("/admin/ecommerce/modelversion/").content.decode()
 
 
 def test_admin_is_branded_and_links_the_shop_tools(admin_client, settings):

@@ -16,6 +16,15 @@ from tests.factories.advertising import CampaignFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture
+def csp_violations(page):
+    """Console errors the Content-Security-Policy raised on the pages this test opened."""
+    found: list[str] = []
+    page.on("console", lambda msg: found.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text else None)
+    return found
+
+
 def _login(page, base_url: str, user) -> None:
     page.goto(base_url + "/admin/login/")
     page.fill("#id_username", user.username)
@@ -24,7 +33,7 @@ def _login(page, base_url: str, user) -> None:
     page.wait_for_load_state()
 
 
-def test_order_manager_ships_an_order_and_sees_the_total(live_server, page, screenshot):
+def test_order_manager_ships_an_order_and_sees_the_total(live_server, page, screenshot, csp_violations):
     # given a paid order of two lines
     order = OrderFactory(status=Order.Status.PAID, shipping_name="Ada Lovelace",
                          shipping_address="12 St James's Square\nLondon SW1Y 4JH")
@@ -52,9 +61,10 @@ def test_order_manager_ships_an_order_and_sees_the_total(live_server, page, scre
     assert "Shipped, tracking RM123456785GB" in text and "OrderItem object" not in text
     assert page.locator("input[name='items-0-quantity']").count() == 0
     screenshot(page, "backoffice-order-change")
+    assert csp_violations == []
 
 
-def test_marketing_reads_a_campaign_report_in_money(live_server, page, screenshot):
+def test_marketing_reads_a_campaign_report_in_money(live_server, page, screenshot, csp_violations):
     campaign = CampaignFactory(name="Spring cakestands", bid=Decimal("0.45"))
     today = timezone.localdate()
     for days_ago, (impressions, clicks, spend, revenue) in enumerate(
@@ -67,6 +77,7 @@ def test_marketing_reads_a_campaign_report_in_money(live_server, page, screensho
     text = page.inner_text("#content-main")
     assert "Bid £0.45" in text and "£41.85" in text and "£250.75" in text and "0000" not in text
     screenshot(page, "backoffice-campaign-report")
+    assert csp_violations == []
 
 
 def _photo() -> bytes:
@@ -82,7 +93,8 @@ def _photo() -> bytes:
     return buffer.getvalue()
 
 
-def test_catalog_manager_uploads_a_picture_and_the_shop_shows_it(live_server, page, screenshot, settings, tmp_path):
+def test_catalog_manager_uploads_a_picture_and_the_shop_shows_it(live_server, page, screenshot, settings, tmp_path,
+                                                                  csp_violations):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.MEDIA_SERVE = True
     product = ProductFactory(title="Regency cakestand 3 tier", price=Decimal("12.75"))
@@ -112,3 +124,4 @@ def test_catalog_manager_uploads_a_picture_and_the_shop_shows_it(live_server, pa
     picture = page.locator(".product-media img.tile.uploaded")
     assert picture.evaluate("img => img.complete && img.naturalWidth") == 1400
     screenshot(page, "storefront-product-uploaded-picture")
+    assert csp_violations == []

@@ -220,7 +220,8 @@ def test_import_online_retail_full_uci_file_lands_whole_and_idempotently():
     assert all(count == 0 for count in again.created.values())
 
 
-def test_import_command_queues_the_analytics_refresh_of_the_imported_days(tmp_path, django_capture_on_commit_callbacks):
+def test_import_command_queues_the_analytics_refresh_of_the_imported_days(tmp_path, django_capture_on_commit_callbacks,
+                                                                         eager_tasks):
     from analytics.models import DailyMetric
 
     path = _write_csv(tmp_path)

@@ -250,7 +250,7 @@ def test_low_confidence_twice_hands_off(small_intent_model, shopper_client):
     from ecommerce.ml import model_version_promote, model_version_register
 
     unsure = copy.deepcopy(small_intent_model)
-    unsure.threshold, unsure.language_thresholds = 0.999, {}  # nothing is confident enough
+    unsure.threshold, unsure.language_thresholds = 1.01, {}  # nothing is confident enough (p <= 1)
     model_version_promote(version=model_version_register(name="support.intents", artifact=unsure,
                                                          metrics={"accuracy": 0.5}, primary_metric="accuracy"))
     conversation = start(shopper_client)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support.nlu.data import BITEXT_TRAIN, DATA_DIR, SHOP_EN, ZH, read_labelled_csv
+from support.nlu.data import DATA_DIR, TRAINING_FILES, read_labelled_csv
 
 FROZEN_DIR = DATA_DIR / "frozen"
 # Recorded in BENCHMARKS.md ("Support: frozen hand-written set"). A changed file is a new test set:
@@ -18,6 +18,13 @@ FROZEN_SHA256 = {
     "frozen_zh.csv": "a3620626c7635f7de7b01c8191df2dfcfb3285abf7259b7a5f97c0a9c21835dc",
     "frozen_off_topic.csv": "bbdaaf42b3d8697ad6c60dfe4c8522a9a1fa80eb435e7a766e604c9bd788d435",
 }
+FROZEN_V2_DIR = DATA_DIR / "frozen_v2"
+# The second frozen set (written when the first had been used to choose a model): same rules.
+FROZEN_V2_SHA256 = {
+    "frozen_v2_en.csv": "6bc4d0b54d846091c38e4b85655306e6bac46d2926ed20015b1b00a0eb8bea8a",
+    "frozen_v2_zh.csv": "635d668ffc611d204229eeba54ee2955bb636f3fec64bdf5f2437ec20adba979",
+    "frozen_v2_off_topic.csv": "5ee50d629fff93b08c3d8a3c0b65be7e3c616d7eeb864abca52ee77b4b903a60",
+}
 
 
 def _key(text: str) -> str:
@@ -26,7 +33,8 @@ def _key(text: str) -> str:
 
 
 def _test_files() -> list[Path]:
-    return sorted((DATA_DIR / "eval").glob("*.csv")) + sorted(FROZEN_DIR.glob("*.csv"))
+    return (sorted((DATA_DIR / "eval").glob("*.csv")) + sorted(FROZEN_DIR.glob("*.csv"))
+            + sorted(FROZEN_V2_DIR.glob("*.csv")))
 
 
 @pytest.mark.parametrize("name", sorted(FROZEN_SHA256))
@@ -40,8 +48,22 @@ def test_frozen_set_sizes():
     assert {i for _, i in read_labelled_csv(FROZEN_DIR / "frozen_off_topic.csv")} == {"out_of_scope"}
 
 
+@pytest.mark.parametrize("name", sorted(FROZEN_V2_SHA256))
+def test_frozen_v2_set_is_unchanged(name):
+    assert hashlib.sha256((FROZEN_V2_DIR / name).read_bytes()).hexdigest() == FROZEN_V2_SHA256[name]
+
+
+def test_frozen_v2_set_sizes_and_coverage():
+    en = read_labelled_csv(FROZEN_V2_DIR / "frozen_v2_en.csv")
+    zh = read_labelled_csv(FROZEN_V2_DIR / "frozen_v2_zh.csv")
+    off = read_labelled_csv(FROZEN_V2_DIR / "frozen_v2_off_topic.csv")
+    assert len(en) >= 150 and len(zh) >= 150 and len(off) >= 50
+    assert {i for _, i in off} == {"out_of_scope"}
+    assert {i for _, i in en} == {i for _, i in zh} and len({i for _, i in en}) == 31
+
+
 def test_no_test_message_is_also_a_training_message():
-    training = {_key(t) for path in (BITEXT_TRAIN, SHOP_EN, ZH) for t, _ in read_labelled_csv(path)}
+    training = {_key(t) for path in TRAINING_FILES for t, _ in read_labelled_csv(path)}
     shared = {path.name: [t for t, _ in read_labelled_csv(path) if _key(t) in training] for path in _test_files()}
     assert shared == {path.name: [] for path in _test_files()}
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ecommerce', '0005_returns'),
+        ('ecommerce', '0007_taskdelivery'),
     ]
 
     operations = [
