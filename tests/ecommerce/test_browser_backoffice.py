@@ -25,6 +25,14 @@ def csp_violations(page):
     return found
 
 
+def _loaded_width(page, selector: str) -> int:
+    """The natural width of the first image matching `selector`, once the browser has loaded it."""
+    page.wait_for_function(
+        "sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
+        arg=selector, timeout=10_000)
+    return page.locator(selector).first.evaluate("img => img.naturalWidth")
+
+
 def _login(page, base_url: str, user) -> None:
     page.goto(base_url + "/admin/login/")
     page.fill("#id_username", user.username)
@@ -113,15 +121,13 @@ def test_catalog_manager_uploads_a_picture_and_the_shop_shows_it(live_server, pa
     page.wait_for_load_state()
     product = Product.objects.get(pk=product.pk)
     assert product.image and product.image_thumbnail
-    preview = page.locator("img.admin-thumb-large")
-    assert preview.evaluate("img => img.complete && img.naturalWidth") == 480
+    assert _loaded_width(page, "img.admin-thumb-large") == 480
     screenshot(page, "backoffice-product-upload")
     page.goto(live_server.url + "/admin/ecommerce/product/")
-    assert page.locator("img.admin-thumb").first.evaluate("img => img.naturalWidth") == 480
+    assert _loaded_width(page, "img.admin-thumb") == 480
     # and the shop shows the picture on the product page
     page.context.add_cookies([{"name": "tracking_consent", "value": "no", "url": live_server.url}])
     page.goto(live_server.url + product.get_absolute_url())
-    picture = page.locator(".product-media img.tile.uploaded")
-    assert picture.evaluate("img => img.complete && img.naturalWidth") == 1400
+    assert _loaded_width(page, ".product-media img.tile.uploaded") == 1400
     screenshot(page, "storefront-product-uploaded-picture")
     assert csp_violations == []
