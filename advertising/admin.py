@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 from decimal import Decimal
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -20,10 +22,32 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from ecommerce.errors import DomainError
+from ecommerce.money import format_money, money_plain
 
 from .models import Ad, Advertiser, Campaign, DailyReport
 from .selectors import audience_estimate, live_ads_invalidate, report_rows, report_totals
 from .services import campaign_transition, report_rollups_refresh
+
+
+class MoneyInput(forms.NumberInput):
+    """A money input that shows 3.000000 as "3.00" but keeps a fraction of a penny ("0.0125")."""
+
+    def format_value(self, value):
+        if isinstance(value, Decimal):
+            plain = money_plain(value)
+            return plain if Decimal(plain) == value else format(value.normalize(), "f")
+        return super().format_value(value)
+
+
+def _money_column(field: str, label: str):
+    """A changelist column showing a campaign money field in the one money format."""
+
+    @admin.display(description=label, ordering=field)
+    def column(self, obj) -> str:
+        return format_money(getattr(obj, field), settings.SHOP_CURRENCY)
+
+    column.__name__ = f"{field}_money"
+    return column
 
 
 @admin.register(Advertiser)
@@ -50,23 +74,37 @@ class AdInline(admin.StackedInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "advertiser", "status", "bid_type", "bid", "daily_budget", "total_budget",
-                    "spend_total", "report_link"]
+    list_display = ["name", "advertiser", "status", "bid_type", "bid_money", "daily_budget_money",
+                    "total_budget_money", "spend_total_money", "report_link"]
     list_filter = ["status", "bid_type", "objective"]
     search_fields = ["name", "advertiser__name"]
-    readonly_fields = ["status", "spend_total", "spend_today", "audience_size", "report_link"]
+    readonly_fields = ["status", "spend_total_money", "spend_today_money", "audience_size", "report_link"]
     filter_horizontal = ["interest_categories", "retarget_categories"]
     inlines = [AdInline]
     actions = ["make_active", "make_paused", "make_finished"]
     fieldsets = [
         (None, {"fields": ["advertiser", "name", "objective", "status", "report_link"]}),
         ("Schedule and money", {"fields": ["starts_at", "ends_at", "daily_budget", "total_budget", "bid_type",
-                                           "bid", "spend_total", "spend_today", "attribution_days"]}),
+                                           "bid", "spend_total_money", "spend_today_money",
+                                           "attribution_days"]}),
         ("Targeting", {"fields": ["min_age", "max_age", "genders", "countries", "interest_categories",
                                   "segments", "retarget", "retarget_days", "retarget_categories",
                                   "lookalike_min_score", "audience_size"]}),
         ("Frequency caps", {"fields": ["cap_per_user_day", "cap_per_session"]}),
     ]
+
+    bid_money = _money_column("bid", "Bid")
+    daily_budget_money = _money_column("daily_budget", "Daily budget")
+    total_budget_money = _money_column("total_budget", "Total budget")
+    spend_total_money = _money_column("spend_total", "Spent in total")
+    spend_today_money = _money_column("spend_today", "Spent today")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.DecimalField):
+            kwargs["widget"] = MoneyInput(attrs={"step": "0.01"})
+            kwargs.setdefault("help_text", db_field.help_text)
+            kwargs["help_text"] = f"{kwargs['help_text']} In {settings.SHOP_CURRENCY}.".strip()
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     # --- who sees what -------------------------------------------------------------------
     def get_queryset(self, request):
@@ -150,7 +188,7 @@ class CampaignAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request), "opts": self.model._meta, "campaign": campaign,
             "rows": rows, "totals": report_totals(rows), "chart": chart,
             "chart_width": max(400, 60 + len(rows) * (bar_w * 2 + 10)), "title": f"Report: {campaign.name}",
-            "estimate": audience_estimate(campaign=campaign),
+            "estimate": audience_estimate(campaign=campaign), "currency": settings.SHOP_CURRENCY,
         }
         return TemplateResponse(request, "advertising/admin/report.html", context)
 
@@ -159,18 +197,24 @@ class CampaignAdmin(admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-report.csv"'
         writer = csv.writer(response)
-        writer.writerow(["day", "impressions", "clicks", "ctr", "spend", "avg_cpc", "conversions", "revenue", "roas"])
+        # Money columns are plain decimals with 2 places (a spreadsheet sums them); the currency
+        # is its own column rather than a symbol inside each value.
+        currency = settings.SHOP_CURRENCY
+        writer.writerow(["day", "impressions", "clicks", "ctr", "spend", "avg_cpc", "conversions", "revenue",
+                         "roas", "currency"])
         for r in report_rows(campaign=campaign):
             writer.writerow([r.day.isoformat(), r.impressions, r.clicks, f"{r.ctr:.4f}",
-                             str(r.spend.quantize(Decimal("0.01"))), str(r.avg_cpc), r.conversions,
-                             str(r.revenue), f"{r.roas:.2f}"])
+                             money_plain(r.spend, currency), money_plain(r.avg_cpc, currency), r.conversions,
+                             money_plain(r.revenue, currency), f"{r.roas:.2f}", currency])
         return response
 
 
 @admin.register(DailyReport)
 class DailyReportAdmin(admin.ModelAdmin):
-    list_display = ["campaign", "day", "impressions", "clicks", "spend", "conversions", "revenue"]
+    list_display = ["campaign", "day", "impressions", "clicks", "spend_money", "conversions", "revenue_money"]
     list_filter = ["day"]
+    spend_money = _money_column("spend", "Spend")
+    revenue_money = _money_column("revenue", "Revenue")
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(campaign__in=Campaign.objects.visible_to(request.user))

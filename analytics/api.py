@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
@@ -21,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ecommerce.api.permissions import HasPerm
+from ecommerce.money import money_plain
 from ecommerce.roles import VIEW_ANALYTICS
 
 from . import queries
@@ -52,6 +55,26 @@ class CSVRenderer(BaseRenderer):
             writer.writerows(rows)
         # An empty table is one empty line: DRF drops the Content-Type of an empty body.
         return buffer.getvalue().encode("utf-8") or b"\r\n"
+
+
+# Money in CSV exports: a plain decimal with 2 places (ecommerce.money.money_plain) and the currency in
+# its own column, so a spreadsheet can sum the column; JSON keeps numbers for the charts.
+MONEY_KPIS = ("gmv", "aov")
+
+
+def _money_csv(rows: list[dict[str, Any]], fields: tuple[str, ...], *,
+               when: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
+    currency = settings.SHOP_CURRENCY
+    result = []
+    for row in rows:
+        row = dict(row)
+        is_money = when is None or when(row)
+        for name in fields:
+            if is_money and name in row:
+                row[name] = money_plain(row[name], currency)
+        row["currency"] = currency if is_money else ""
+        result.append(row)
+    return result
 
 
 class FilterSerializer(serializers.Serializer):
@@ -171,7 +194,7 @@ class KpisApi(AnalyticsApi):
         return self.answer(request, queries.kpis(f))
 
     def csv_rows(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        return data["kpis"]
+        return _money_csv(data["kpis"], ("value", "previous"), when=lambda row: row["key"] in MONEY_KPIS)
 
 
 class TrendsApi(AnalyticsApi):
@@ -191,6 +214,8 @@ class TrendsApi(AnalyticsApi):
         return self.answer(request, data)
 
     def csv_rows(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        if data.get("metric") == "revenue":
+            return _money_csv(data["series"], ("value",))
         return data["series"]
 
 
@@ -251,7 +276,7 @@ class RfmApi(AnalyticsApi):
         return self.answer(request, queries.rfm_summary(as_of=s.validated_data.get("as_of")))
 
     def csv_rows(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        return data["segments"]
+        return _money_csv(data["segments"], ("monetary", "avg_monetary"))
 
 
 class SegmentsApi(AnalyticsApi):
@@ -269,7 +294,8 @@ class SegmentsApi(AnalyticsApi):
         return self.answer(request, {"items": items})
 
     def csv_rows(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{k: v for k, v in item.items() if k != "stats"} for item in data["items"]]
+        return _money_csv([{k: v for k, v in item.items() if k != "stats"} for item in data["items"]],
+                          ("monetary",))
 
 
 class TopApi(AnalyticsApi):
@@ -281,6 +307,12 @@ class TopApi(AnalyticsApi):
         s = self.parse(TopQuerySerializer, request.query_params)
         d = s.validated_data
         return self.answer(request, queries.top(s.filters(), dimension=d["dimension"], limit=d["limit"]))
+
+    def csv_rows(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        items = data.get("items", [])
+        if any("revenue" in item for item in items):
+            return _money_csv(items, ("revenue",))
+        return items
 
 
 class HeatmapApi(AnalyticsApi):

@@ -109,6 +109,10 @@ class Product(models.Model):
     # advertised or counted as products.
     is_non_product = models.BooleanField(default=False)
     image_url = models.URLField(blank=True, default="")
+    # An uploaded picture and the thumbnail made from it (ecommerce.services.catalog.product_image_set);
+    # the image URL above stays for imported catalogs, the lettered tile is the last fallback.
+    image = models.ImageField(upload_to="products/", blank=True, default="")
+    image_thumbnail = models.ImageField(upload_to="products/thumbs/", blank=True, default="", editable=False)
     attributes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -129,6 +133,17 @@ class Product(models.Model):
     @property
     def in_stock(self) -> bool:
         return self.stock > 0
+
+    @property
+    def picture_url(self) -> str:
+        """The picture to show: the uploaded image, else the catalog's image URL, else ''."""
+        return self.image.url if self.image else self.image_url
+
+    @property
+    def thumbnail_url(self) -> str:
+        if self.image_thumbnail:
+            return self.image_thumbnail.url
+        return self.picture_url
 
 
 class Cart(models.Model):
@@ -260,7 +275,7 @@ class OrderItem(models.Model):
         indexes = [models.Index(fields=["product", "order"])]
 
     def __str__(self) -> str:
-        return f"Line {self.line_number} of order {self.order_id}: {self.quantity} x {self.title}"
+        return f"{self.quantity} × {self.title}"
 
     @property
     def line_total(self) -> Decimal:

@@ -217,6 +217,18 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# --- Uploaded media (product images) -------------------------------------------------------------
+# Files people upload, kept apart from static files. Django serves them only when MEDIA_SERVE is on
+# (default: DEBUG); in production the proxy (nginx `location /media/`) or an object store serves
+# MEDIA_URL. Uploads are checked with Pillow (ecommerce/services/catalog.py) against these limits.
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+MEDIA_SERVE = env.bool("MEDIA_SERVE", default=DEBUG)
+PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
+PRODUCT_IMAGE_MAX_PIXELS = env.int("PRODUCT_IMAGE_MAX_PIXELS", default=25_000_000)  # 5000 x 5000
+PRODUCT_THUMBNAIL_SIZE = env.int("PRODUCT_THUMBNAIL_SIZE", default=480)  # longest side, pixels
+# --- end of uploaded media ----------------------------------------------------------------------
+
 # Trained model artifacts (joblib files written only by this app).
 ML_ARTIFACT_ROOT = Path(env.str("ML_ARTIFACT_ROOT", default=str(VAR_DIR / "models")))
 

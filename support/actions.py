@@ -18,6 +18,7 @@ from django.urls import NoReverseMatch, reverse
 
 from ecommerce.errors import DomainError, InvalidTransition, NotFound
 from ecommerce.models import Order, Product, User
+from ecommerce.money import format_money
 from ecommerce.selectors.catalog import product_list
 from ecommerce.selectors.orders import order_numbers_for
 from ecommerce.services import orders as order_services
@@ -51,8 +52,7 @@ class ActionResult:
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    symbol = {"GBP": "£", "EUR": "€", "USD": "$"}.get(currency, currency + " ")
-    return f"{symbol}{amount:.2f}"
+    return format_money(amount, currency)  # the shop's one money format (ecommerce/money.py)
 
 
 def _order_facts(order: Order, language: str) -> dict[str, Any]:

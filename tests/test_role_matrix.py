@@ -209,6 +209,9 @@ EXPECTATIONS: dict[str, list[Case]] = {
              label="a customer's timeline")],
     "admin/advertising/campaign/<int:pk>/report/": [Case(admin_view(("marketing",)))],
     "admin/advertising/campaign/<int:pk>/report.csv": [Case(admin_view(("marketing",)))],
+    # uploaded media (product pictures) are public files; a missing one is a 404 for everyone
+    "media/<path:path>": [Case(everyone(404), url=lambda w: "/media/products/no-such-picture.webp",
+                               label="a missing file")],
     # --- API documentation
     "api/schema/": [Case(everyone(200))],
     "api/docs/": [Case(everyone(200))],

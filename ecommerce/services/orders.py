@@ -9,6 +9,7 @@ permissions (ecommerce/roles.py) reach other customers' orders.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from datetime import timedelta
 from decimal import Decimal
@@ -20,7 +21,7 @@ from django.utils import timezone
 from ..errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from ..models import Cart, Event, Order, OrderItem, Product, ReturnLine, ReturnRequest, User
 from ..privacy import NO_TRACKING, Tracking
-from ..roles import MANAGE_ORDERS, MANAGE_RETURNS, VIEW_CUSTOMER_ORDERS, user_can
+from ..roles import MANAGE_ORDERS, MANAGE_RETURNS, VIEW_CUSTOMER_ORDERS, perm_require, user_can
 from .events import event_id_for, event_record
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,31 @@ def order_transition(*, order: Order, to_status: str, note: str = "") -> Order:
     return locked
 
 
+REFUND_BEFORE_SHIPPING_REASON = "Cancelled before shipping: refunded in full"
+
+
+def _refund_record(*, order: Order, actor: User | None, reason: str) -> ReturnRequest:
+    """The refund of a paid order that never shipped, kept where every refund is kept: a return
+    request in status `refunded` covering every line, with the amount paid. Nothing travels back,
+    so it has no received_at; the stock came back with the cancellation."""
+    now = timezone.now()
+    refund = ReturnRequest.objects.create(
+        order=order, reason=reason[:RETURN_REASON_MAX_CHARS], status=ReturnRequest.Status.REFUNDED,
+        requested_by=actor if actor is not None and actor.is_authenticated else None,
+        approved_at=now, refunded_at=now,
+    )
+    lines = [ReturnLine(return_request=refund, item=item, quantity=item.quantity)
+             for item in order.items.filter(quantity__gt=0)]
+    ReturnLine.objects.bulk_create(lines)
+    refund.refund_amount = refund.amount()
+    refund.save(update_fields=["refund_amount"])
+    logger.info("order.refunded", extra={"order_id": order.pk, "return_id": refund.pk})
+    return refund
+
+
 def order_cancel(*, number: str, actor: User | None, email: str = "") -> Order:
+    """Cancel a pending or paid order (shopper, bot, API, admin). A paid order is refunded in full
+    at the same time (see _refund_record), so cancelling never keeps a customer's money."""
     with transaction.atomic():
         order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
                                  perm=MANAGE_ORDERS)
@@ -86,7 +111,74 @@ def order_cancel(*, number: str, actor: User | None, email: str = "") -> Order:
             raise InvalidTransition(
                 f"Order {order.number} is {order.get_status_display().lower()} and can no longer be cancelled."
             )
-        return order_transition(order=order, to_status=Order.Status.CANCELLED)
+        was_paid = order.status == Order.Status.PAID
+        cancelled = order_transition(order=order, to_status=Order.Status.CANCELLED)
+        if was_paid:
+            _refund_record(order=cancelled, actor=actor, reason=REFUND_BEFORE_SHIPPING_REASON)
+        return cancelled
+
+
+# --- the merchant's moves on any order (admin actions); ecommerce.manage_orders checked here ---
+
+TRACKING_NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{2,63}$")
+
+
+def _order_for_merchant(*, order_id: int, actor: User | None) -> Order:
+    perm_require(actor, MANAGE_ORDERS, "You may not manage customers' orders.")
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None:
+        raise NotFound("Order not found.")
+    return order
+
+
+def order_mark_shipped(*, order_id: int, actor: User | None, tracking_number: str) -> Order:
+    """A paid order leaves the warehouse with the carrier's tracking number (required)."""
+    tracking_number = " ".join((tracking_number or "").split())
+    perm_require(actor, MANAGE_ORDERS, "You may not manage customers' orders.")
+    if not tracking_number:
+        raise DomainError("Give the carrier's tracking number.")
+    if not TRACKING_NUMBER_RE.match(tracking_number):
+        raise DomainError("A tracking number is 3 to 64 letters, digits, spaces, dots, slashes or dashes.")
+    with transaction.atomic():
+        order = _order_for_merchant(order_id=order_id, actor=actor)
+        if not order.can_transition_to(Order.Status.SHIPPED):
+            raise InvalidTransition(
+                f"Order {order.number} is {order.get_status_display().lower()}; only paid orders can be shipped."
+            )
+        order.tracking_number = tracking_number
+        order.save(update_fields=["tracking_number", "updated_at"])
+        return order_transition(order=order, to_status=Order.Status.SHIPPED)
+
+
+def order_refund(*, order_id: int, actor: User | None,
+                 reason: str = REFUND_BEFORE_SHIPPING_REASON) -> ReturnRequest:
+    """Refund a whole paid order that has not shipped: cancel it (stock comes back) and record the
+    refund as a `refunded` return request. A shipped order is refunded through a return request
+    (approve, receive the goods, refund), so money only goes back for goods that came back."""
+    with transaction.atomic():
+        order = _order_for_merchant(order_id=order_id, actor=actor)
+        if order.status == Order.Status.PENDING:
+            raise InvalidTransition(f"Order {order.number} was never paid: cancel it instead.")
+        if order.status in RETURNABLE_STATUSES:
+            raise InvalidTransition(
+                f"Order {order.number} has shipped: refund it through a return request "
+                "(approve, receive the goods, then refund)."
+            )
+        if order.status != Order.Status.PAID:
+            raise InvalidTransition(
+                f"Order {order.number} is {order.get_status_display().lower()} and cannot be refunded."
+            )
+        cancelled = order_transition(order=order, to_status=Order.Status.CANCELLED)
+        return _refund_record(order=cancelled, actor=actor, reason=reason or REFUND_BEFORE_SHIPPING_REASON)
+
+
+def order_cancel_for_merchant(*, order_id: int, actor: User | None) -> Order:
+    """The admin's Cancel: the same rule as order_cancel (a paid order is refunded too)."""
+    perm_require(actor, MANAGE_ORDERS, "You may not manage customers' orders.")
+    order = Order.objects.filter(pk=order_id).only("number").first()
+    if order is None:
+        raise NotFound("Order not found.")
+    return order_cancel(number=order.number, actor=actor)
 
 
 def order_change_address(*, number: str, actor: User | None, address: str, email: str = "") -> Order:

@@ -82,5 +82,26 @@ def test_report_page_chart_and_csv():
     assert b"<svg" in page.content and b'id="total-clicks">7<' in page.content
     csv = client.get(f"/admin/advertising/campaign/{campaign.pk}/report.csv")
     lines = csv.content.decode().strip().splitlines()
-    assert lines[0].startswith("day,impressions,clicks,ctr,spend,avg_cpc")
-    assert lines[1].split(",")[1:] == ["200", "7", "0.0350", "3.50", "0.5000", "1", "35.00", "10.00"]
+    # money in the CSV: plain decimals with 2 places, the currency in its own column
+    assert lines[0] == "day,impressions,clicks,ctr,spend,avg_cpc,conversions,revenue,roas,currency"
+    assert lines[1].split(",")[1:] == ["200", "7", "0.0350", "3.50", "0.50", "1", "35.00", "10.00", "GBP"]
+
+
+def test_report_page_and_changelist_show_money_with_the_currency(settings):
+    # given a campaign whose money columns have 6 decimal places in the database
+    settings.SHOP_CURRENCY = "GBP"
+    client = _marketing_client()
+    campaign = CampaignFactory(bid=Decimal("3"), daily_budget=Decimal("25"), total_budget=Decimal("1200"))
+    DailyReport.objects.create(campaign=campaign, day=timezone.localdate(), impressions=10, clicks=4,
+                               spend=Decimal("3.000000"), conversions=0, revenue=Decimal("0"))
+    # when the merchant opens the report, the changelist and the change form
+    report = client.get(f"/admin/advertising/campaign/{campaign.pk}/report/").content.decode()
+    changelist = client.get("/admin/advertising/campaign/").content.decode()
+    change = client.get(f"/admin/advertising/campaign/{campaign.pk}/change/").content.decode()
+    # then every amount reads as money, never as 3.000000
+    assert "Bid £3.00" in report and "of £1,200.00" in report
+    assert '<td class="money">£3.00</td>' in report and '<td class="money">£0.75</td>' in report
+    assert "£25.00" in changelist and "£1,200.00" in changelist
+    assert 'value="3.00"' in change and "3.000000" not in change
+    for html in (report, changelist, change):
+        assert "3.000000" not in html

@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 from datetime import date
 
 import pytest
@@ -90,7 +91,9 @@ def test_trends_api_shape_and_csv(staff_client, gmv_shop):
         {"period": "2024-03-01", "value": 25.0}, {"period": "2024-03-02", "value": 4.5},
         {"period": "2024-03-03", "value": 0}]}
     assert exported["Content-Type"].startswith("text/csv")
-    assert exported.content.decode().splitlines()[:2] == ["period,value", "2024-03-01,25.0"]
+    # money in CSV: 2 places and a currency column
+    assert exported.content.decode().splitlines()[:3] == ["period,value,currency", "2024-03-01,25.00,GBP",
+                                                          "2024-03-02,4.50,GBP"]
 
 
 def test_retention_api_shape(staff_client, gmv_shop):
@@ -109,8 +112,11 @@ def test_kpis_and_top_csv_exports(staff_client, gmv_shop):
     top = staff_client.get(reverse("analytics:top") + "?dimension=products&start=2024-03-01&end=2024-03-31&format=csv")
 
     kpi_rows = {r["key"]: r for r in csv.DictReader(io.StringIO(kpis.content.decode()))}
-    assert kpi_rows["gmv"]["value"] == "29.5"
+    assert (kpi_rows["gmv"]["value"], kpi_rows["gmv"]["currency"]) == ("29.50", "GBP")
+    assert kpi_rows["orders"]["currency"] == ""  # not money
+    top_rows = list(csv.DictReader(io.StringIO(top.content.decode())))
     assert "Mug" in top.content.decode()
+    assert all(re.fullmatch(r"\d+\.\d\d", r["revenue"]) and r["currency"] == "GBP" for r in top_rows)
 
 
 def test_schema_documents_analytics_endpoints(staff_client):
