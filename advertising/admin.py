@@ -74,8 +74,17 @@ class AdInline(admin.StackedInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "advertiser", "status", "bid_type", "bid_money", "daily_budget_money",
-                    "total_budget_money", "spend_total_money", "report_link"]
+    list_display = [
+        "name",
+        "advertiser",
+        "status",
+        "bid_type",
+        "bid_money",
+        "daily_budget_money",
+        "total_budget_money",
+        "spend_total_money",
+        "report_link",
+    ]
     list_filter = ["status", "bid_type", "objective"]
     search_fields = ["name", "advertiser__name"]
     readonly_fields = ["status", "spend_total_money", "spend_today_money", "audience_size", "report_link"]
@@ -84,12 +93,40 @@ class CampaignAdmin(admin.ModelAdmin):
     actions = ["make_active", "make_paused", "make_finished"]
     fieldsets = [
         (None, {"fields": ["advertiser", "name", "objective", "status", "report_link"]}),
-        ("Schedule and money", {"fields": ["starts_at", "ends_at", "daily_budget", "total_budget", "bid_type",
-                                           "bid", "spend_total_money", "spend_today_money",
-                                           "attribution_days"]}),
-        ("Targeting", {"fields": ["min_age", "max_age", "genders", "countries", "interest_categories",
-                                  "segments", "retarget", "retarget_days", "retarget_categories",
-                                  "lookalike_min_score", "audience_size"]}),
+        (
+            "Schedule and money",
+            {
+                "fields": [
+                    "starts_at",
+                    "ends_at",
+                    "daily_budget",
+                    "total_budget",
+                    "bid_type",
+                    "bid",
+                    "spend_total_money",
+                    "spend_today_money",
+                    "attribution_days",
+                ]
+            },
+        ),
+        (
+            "Targeting",
+            {
+                "fields": [
+                    "min_age",
+                    "max_age",
+                    "genders",
+                    "countries",
+                    "interest_categories",
+                    "segments",
+                    "retarget",
+                    "retarget_days",
+                    "retarget_categories",
+                    "lookalike_min_score",
+                    "audience_size",
+                ]
+            },
+        ),
         ("Frequency caps", {"fields": ["cap_per_user_day", "cap_per_session"]}),
     ]
 
@@ -161,7 +198,11 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_urls(self):
         own = [
             path("<int:pk>/report/", self.admin_site.admin_view(self.report_view), name="advertising_campaign_report"),
-            path("<int:pk>/report.csv", self.admin_site.admin_view(self.report_csv), name="advertising_campaign_report_csv"),
+            path(
+                "<int:pk>/report.csv",
+                self.admin_site.admin_view(self.report_csv),
+                name="advertising_campaign_report_csv",
+            ),
         ]
         return own + super().get_urls()
 
@@ -179,16 +220,28 @@ class CampaignAdmin(admin.ModelAdmin):
         top = max([r.impressions for r in rows] + [1])
         top_clicks = max([r.clicks for r in rows] + [1])
         bar_w = 28
-        chart = [{
-            "x": 40 + i * (bar_w * 2 + 10), "w": bar_w, "day": r.day,
-            "imp_h": round(160 * r.impressions / top), "click_h": round(160 * r.clicks / top_clicks),
-            "row": r,
-        } for i, r in enumerate(rows)]
+        chart = [
+            {
+                "x": 40 + i * (bar_w * 2 + 10),
+                "w": bar_w,
+                "day": r.day,
+                "imp_h": round(160 * r.impressions / top),
+                "click_h": round(160 * r.clicks / top_clicks),
+                "row": r,
+            }
+            for i, r in enumerate(rows)
+        ]
         context = {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "campaign": campaign,
-            "rows": rows, "totals": report_totals(rows), "chart": chart,
-            "chart_width": max(400, 60 + len(rows) * (bar_w * 2 + 10)), "title": f"Report: {campaign.name}",
-            "estimate": audience_estimate(campaign=campaign), "currency": settings.SHOP_CURRENCY,
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "campaign": campaign,
+            "rows": rows,
+            "totals": report_totals(rows),
+            "chart": chart,
+            "chart_width": max(400, 60 + len(rows) * (bar_w * 2 + 10)),
+            "title": f"Report: {campaign.name}",
+            "estimate": audience_estimate(campaign=campaign),
+            "currency": settings.SHOP_CURRENCY,
         }
         return TemplateResponse(request, "advertising/admin/report.html", context)
 
@@ -200,12 +253,24 @@ class CampaignAdmin(admin.ModelAdmin):
         # Money columns are plain decimals with 2 places (a spreadsheet sums them); the currency
         # is its own column rather than a symbol inside each value.
         currency = settings.SHOP_CURRENCY
-        writer.writerow(["day", "impressions", "clicks", "ctr", "spend", "avg_cpc", "conversions", "revenue",
-                         "roas", "currency"])
+        writer.writerow(
+            ["day", "impressions", "clicks", "ctr", "spend", "avg_cpc", "conversions", "revenue", "roas", "currency"]
+        )
         for r in report_rows(campaign=campaign):
-            writer.writerow([r.day.isoformat(), r.impressions, r.clicks, f"{r.ctr:.4f}",
-                             money_plain(r.spend, currency), money_plain(r.avg_cpc, currency), r.conversions,
-                             money_plain(r.revenue, currency), f"{r.roas:.2f}", currency])
+            writer.writerow(
+                [
+                    r.day.isoformat(),
+                    r.impressions,
+                    r.clicks,
+                    f"{r.ctr:.4f}",
+                    money_plain(r.spend, currency),
+                    money_plain(r.avg_cpc, currency),
+                    r.conversions,
+                    money_plain(r.revenue, currency),
+                    f"{r.roas:.2f}",
+                    currency,
+                ]
+            )
         return response
 
 

@@ -23,8 +23,10 @@ from .selectors import audience_estimate
 
 
 class ServeInput(serializers.Serializer):
-    slot = serializers.ChoiceField(choices=services.SLOTS, error_messages={
-        "invalid_choice": "Unknown slot {input}: use listing, search or product."})
+    slot = serializers.ChoiceField(
+        choices=services.SLOTS,
+        error_messages={"invalid_choice": "Unknown slot {input}: use listing, search or product."},
+    )
     product_id = serializers.IntegerField(required=False, min_value=1)
     category = serializers.CharField(required=False, max_length=140, allow_blank=True)
     query = serializers.CharField(required=False, max_length=255, allow_blank=True)
@@ -37,7 +39,9 @@ class AdServeApi(APIView):
     permission_classes = [AllowAny]
     throttle_scope = "ads"
 
-    @extend_schema(parameters=[ServeInput], responses=OpenApiTypes.OBJECT, summary="Ads for a slot, for the current shopper")
+    @extend_schema(
+        parameters=[ServeInput], responses=OpenApiTypes.OBJECT, summary="Ads for a slot, for the current shopper"
+    )
     def get(self, request: Request) -> Response:
         data = ServeInput(data=request.query_params)
         data.is_valid(raise_exception=True)
@@ -45,8 +49,12 @@ class AdServeApi(APIView):
         category_id = None
         if params.get("category"):
             category_id = Category.objects.filter(slug=params["category"]).values_list("pk", flat=True).first()
-        page = services.PageContext(slot=params["slot"], product_id=params.get("product_id"),
-                                    category_id=category_id, query=params.get("query", ""))
+        page = services.PageContext(
+            slot=params["slot"],
+            product_id=params.get("product_id"),
+            category_id=category_id,
+            query=params.get("query", ""),
+        )
         n = params.get("n") or conf.slot_sizes().get(params["slot"], 1)
         ads = services.ads_serve(tracking=tracking_with_session(request._request), page=page, n=n)
         return Response({"ads": ads})
@@ -65,6 +73,7 @@ def ad_click_view(request: HttpRequest, token: str) -> HttpResponse:
 
 # --- campaigns ------------------------------------------------------------------------------
 
+
 class AdSerializer(serializers.ModelSerializer):
     product_id = serializers.IntegerField(required=False, allow_null=True)
 
@@ -82,10 +91,33 @@ class CampaignSerializer(serializers.ModelSerializer):
     class Meta:
         model = Campaign
         fields = [
-            "id", "advertiser", "name", "objective", "status", "starts_at", "ends_at", "daily_budget",
-            "total_budget", "bid_type", "bid", "spend_total", "spend_today", "min_age", "max_age", "genders",
-            "countries", "interest_categories", "segments", "retarget", "retarget_days", "retarget_categories",
-            "lookalike_min_score", "cap_per_user_day", "cap_per_session", "attribution_days", "ads",
+            "id",
+            "advertiser",
+            "name",
+            "objective",
+            "status",
+            "starts_at",
+            "ends_at",
+            "daily_budget",
+            "total_budget",
+            "bid_type",
+            "bid",
+            "spend_total",
+            "spend_today",
+            "min_age",
+            "max_age",
+            "genders",
+            "countries",
+            "interest_categories",
+            "segments",
+            "retarget",
+            "retarget_days",
+            "retarget_categories",
+            "lookalike_min_score",
+            "cap_per_user_day",
+            "cap_per_session",
+            "attribution_days",
+            "ads",
         ]
         read_only_fields = ["id", "advertiser", "status", "spend_total", "spend_today"]
 
@@ -108,7 +140,8 @@ class CampaignListApi(APIView):
     @extend_schema(responses=CampaignSerializer(many=True), operation_id="ads_campaigns_list")
     def get(self, request: Request) -> Response:
         campaigns = Campaign.objects.visible_to(request.user).prefetch_related(
-            "ads", "interest_categories", "retarget_categories")
+            "ads", "interest_categories", "retarget_categories"
+        )
         return Response(CampaignSerializer(campaigns, many=True).data)
 
     @extend_schema(request=CampaignSerializer, responses={201: CampaignSerializer})
@@ -158,8 +191,9 @@ class CampaignTransitionApi(APIView):
         campaign = _campaign_or_404(request, pk)
         data = TransitionInput(data=request.data)
         data.is_valid(raise_exception=True)
-        campaign = services.campaign_transition(campaign=campaign, to_status=data.validated_data["status"],
-                                                user=request.user)
+        campaign = services.campaign_transition(
+            campaign=campaign, to_status=data.validated_data["status"], user=request.user
+        )
         return Response(CampaignSerializer(campaign).data)
 
 

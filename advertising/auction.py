@@ -101,6 +101,7 @@ class Winner:
 
 # --- eligibility ----------------------------------------------------------------------------
 
+
 def _recent(days_by_id: dict[int, int], ids: Iterable[int], window: int) -> bool:
     return any(days_by_id.get(i, window + 1) <= window for i in ids)
 
@@ -123,16 +124,21 @@ def targeting_matches(campaign: CampaignSpec, shopper: ShopperContext) -> bool:
         window = campaign.retarget_days
         if campaign.retarget == "carted":
             hit = _recent(shopper.carted_product_days, campaign.retarget_product_ids, window) or _recent(
-                shopper.carted_category_days, campaign.retarget_category_ids, window)
+                shopper.carted_category_days, campaign.retarget_category_ids, window
+            )
         else:  # viewed (carting implies having viewed)
-            hit = (_recent(shopper.viewed_product_days, campaign.retarget_product_ids, window)
-                   or _recent(shopper.viewed_category_days, campaign.retarget_category_ids, window)
-                   or _recent(shopper.carted_product_days, campaign.retarget_product_ids, window)
-                   or _recent(shopper.carted_category_days, campaign.retarget_category_ids, window))
+            hit = (
+                _recent(shopper.viewed_product_days, campaign.retarget_product_ids, window)
+                or _recent(shopper.viewed_category_days, campaign.retarget_category_ids, window)
+                or _recent(shopper.carted_product_days, campaign.retarget_product_ids, window)
+                or _recent(shopper.carted_category_days, campaign.retarget_category_ids, window)
+            )
         if not hit:
             return False
-    return (campaign.lookalike_min_score is None
-            or shopper.audience_scores.get(campaign.id, 0.0) >= campaign.lookalike_min_score)
+    return (
+        campaign.lookalike_min_score is None
+        or shopper.audience_scores.get(campaign.id, 0.0) >= campaign.lookalike_min_score
+    )
 
 
 def caps_allow(campaign: CampaignSpec, shopper: ShopperContext) -> bool:
@@ -149,8 +155,7 @@ def min_charge(campaign: CampaignSpec, reserve: Decimal) -> Decimal:
 
 def budget_allows(campaign: CampaignSpec, reserve: Decimal) -> bool:
     need = min_charge(campaign, reserve)
-    return (campaign.spend_total + need <= campaign.total_budget
-            and campaign.spend_today + need <= campaign.daily_budget)
+    return campaign.spend_total + need <= campaign.total_budget and campaign.spend_today + need <= campaign.daily_budget
 
 
 def pacing_allows(campaign: CampaignSpec, day_fraction: float, slack: float = 0.05) -> bool:
@@ -191,6 +196,7 @@ def eligible(
 
 
 # --- auction --------------------------------------------------------------------------------
+
 
 def _round_up_cent(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_UP)

@@ -54,7 +54,9 @@ class CampaignQuerySet(models.QuerySet):
     def live(self, now=None) -> CampaignQuerySet:
         now = now or timezone.now()
         return self.filter(
-            status=Campaign.Status.ACTIVE, starts_at__lte=now, advertiser__is_active=True,
+            status=Campaign.Status.ACTIVE,
+            starts_at__lte=now,
+            advertiser__is_active=True,
         ).filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
 
 
@@ -114,7 +116,9 @@ class Campaign(models.Model):
     retarget_categories = models.ManyToManyField("ecommerce.Category", blank=True, related_name="+")
     # Lookalike: serve only to shoppers the audience classifier scores at least this high.
     lookalike_min_score = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="0-1; shoppers the 'likely interested' classifier scores at least this high.",
     )
     # Frequency caps. Empty means uncapped.
@@ -130,8 +134,9 @@ class Campaign(models.Model):
         indexes = [models.Index(fields=["status", "starts_at"])]
         constraints = [
             # Backstop for campaign_charge: the database itself refuses overspend.
-            models.CheckConstraint(condition=Q(spend_total__lte=models.F("total_budget")),
-                                   name="campaign_spend_within_total_budget"),
+            models.CheckConstraint(
+                condition=Q(spend_total__lte=models.F("total_budget")), name="campaign_spend_within_total_budget"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -153,8 +158,7 @@ class Campaign(models.Model):
             errors["daily_budget"] = "The daily budget cannot exceed the total budget."
         if self.bid and self.bid_type == self.BidType.CPC and self.daily_budget and self.bid > self.daily_budget:
             errors["bid"] = "A click bid above the daily budget could never be paid."
-        if (self.bid and self.bid_type == self.BidType.CPM and self.daily_budget
-                and self.bid / 1000 > self.daily_budget):
+        if self.bid and self.bid_type == self.BidType.CPM and self.daily_budget and self.bid / 1000 > self.daily_budget:
             errors["bid"] = "An impression bid above the daily budget could never be paid."
         if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
             errors["max_age"] = "The minimum age is above the maximum age: nobody could match."
@@ -205,9 +209,7 @@ class Ad(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ads")
     headline = models.CharField(max_length=90)
     image_url = models.URLField(blank=True, default="")
-    product = models.ForeignKey(
-        "ecommerce.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    product = models.ForeignKey("ecommerce.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     landing_url = models.URLField(max_length=500, help_text="http(s) URL the click redirects to.")
     is_active = models.BooleanField(default=True)
     # Counters for the smoothed-CTR fallback (updated with F expressions).
@@ -227,7 +229,9 @@ class Impression(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="impressions")
     ad = models.ForeignKey(Ad, on_delete=models.PROTECT, related_name="impressions")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     session_key = models.CharField(max_length=64, blank=True, default="")
     slot = models.CharField(max_length=16)
     bid_type = models.CharField(max_length=3, choices=Campaign.BidType.choices)
@@ -259,7 +263,9 @@ class Click(models.Model):
     impression = models.OneToOneField(Impression, on_delete=models.PROTECT, related_name="click")
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="clicks")
     ad = models.ForeignKey(Ad, on_delete=models.PROTECT, related_name="clicks")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     charged = models.DecimalField(**MONEY, default=ZERO)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -56,22 +56,31 @@ def _strings_of(value: object) -> frozenset[str]:
 
 def campaign_spec_of(campaign: Campaign, today: date) -> CampaignSpec:
     ad_products = {ad.product_id for ad in campaign.ads.all() if ad.product_id}
-    product_categories = {ad.product.category_id for ad in campaign.ads.all()
-                          if ad.product_id and ad.product.category_id}
+    product_categories = {
+        ad.product.category_id for ad in campaign.ads.all() if ad.product_id and ad.product.category_id
+    }
     retarget_categories = {c.pk for c in campaign.retarget_categories.all()} | product_categories
     return CampaignSpec(
-        id=campaign.pk, bid_type=campaign.bid_type, bid=campaign.bid,
-        daily_budget=campaign.daily_budget, total_budget=campaign.total_budget,
+        id=campaign.pk,
+        bid_type=campaign.bid_type,
+        bid=campaign.bid,
+        daily_budget=campaign.daily_budget,
+        total_budget=campaign.total_budget,
         spend_total=campaign.spend_total,
         spend_today=campaign.spend_today if campaign.spend_day == today else Decimal("0"),
-        min_age=campaign.min_age, max_age=campaign.max_age,
-        genders=gender_codes_of(campaign.genders), countries=_strings_of(campaign.countries),
+        min_age=campaign.min_age,
+        max_age=campaign.max_age,
+        genders=gender_codes_of(campaign.genders),
+        countries=_strings_of(campaign.countries),
         interest_category_ids=frozenset(c.pk for c in campaign.interest_categories.all()),
-        segments=_strings_of(campaign.segments), retarget=campaign.retarget,
-        retarget_days=campaign.retarget_days, retarget_product_ids=frozenset(ad_products),
+        segments=_strings_of(campaign.segments),
+        retarget=campaign.retarget,
+        retarget_days=campaign.retarget_days,
+        retarget_product_ids=frozenset(ad_products),
         retarget_category_ids=frozenset(retarget_categories),
         lookalike_min_score=campaign.lookalike_min_score,
-        cap_per_user_day=campaign.cap_per_user_day, cap_per_session=campaign.cap_per_session,
+        cap_per_user_day=campaign.cap_per_user_day,
+        cap_per_session=campaign.cap_per_session,
     )
 
 
@@ -135,7 +144,11 @@ def live_ads(now: datetime | None = None) -> list[tuple[AdSpec, Ad]]:
 
 
 def shopper_context(
-    *, user: User | None, session_key: str, campaigns: list[CampaignSpec], now: datetime | None = None,
+    *,
+    user: User | None,
+    session_key: str,
+    campaigns: list[CampaignSpec],
+    now: datetime | None = None,
 ) -> ShopperContext:
     """Everything targeting and caps need about this shopper, in a handful of queries."""
     now = now or timezone.now()
@@ -160,15 +173,20 @@ def shopper_context(
         window = max(c.retarget_days for c in retargeting)
         who = Q(user=user) if authenticated else Q(session_key=session_key)
         rows = (
-            Event.objects.filter(who, occurred_at__gte=now - timedelta(days=window),
-                                 type__in=[Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART],
-                                 product__isnull=False)
+            Event.objects.filter(
+                who,
+                occurred_at__gte=now - timedelta(days=window),
+                type__in=[Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART],
+                product__isnull=False,
+            )
             .values_list("type", "product_id", "product__category_id", "occurred_at")
             .order_by()[:2000]
         )
         for event_type, product_id, category_id, occurred_at in rows:
             days = (now - occurred_at).days
-            products, categories = (carted_p, carted_c) if event_type == Event.Type.ADD_TO_CART else (viewed_p, viewed_c)
+            products, categories = (
+                (carted_p, carted_c) if event_type == Event.Type.ADD_TO_CART else (viewed_p, viewed_c)
+            )
             products[product_id] = min(days, products.get(product_id, days))
             if category_id:
                 categories[category_id] = min(days, categories.get(category_id, days))
@@ -176,8 +194,9 @@ def shopper_context(
     scores: dict[int, float] = {}
     lookalike_ids = [c.id for c in campaigns if c.lookalike_min_score is not None]
     if lookalike_ids and authenticated:
-        scores = dict(AudienceScore.objects.filter(user=user, campaign_id__in=lookalike_ids)
-                      .values_list("campaign_id", "score"))
+        scores = dict(
+            AudienceScore.objects.filter(user=user, campaign_id__in=lookalike_ids).values_list("campaign_id", "score")
+        )
 
     shown_today: dict[int, int] = {}
     shown_session: dict[int, int] = {}
@@ -189,19 +208,31 @@ def shopper_context(
         today_who = Q(user=user) if authenticated else Q(session_key=session_key)
         in_session = Q(session_key=session_key) if session_key else Q(pk__in=[])
         who = (Q(user=user) | in_session) if authenticated and session_key else today_who
-        rows = (Impression.objects.filter(who, campaign_id__in=capped_ids)
-                .values("campaign_id")
-                .annotate(today=Count("id", filter=today_who & Q(created_at__gte=start_of_day)),
-                          session=Count("id", filter=in_session))
-                .order_by())
+        rows = (
+            Impression.objects.filter(who, campaign_id__in=capped_ids)
+            .values("campaign_id")
+            .annotate(
+                today=Count("id", filter=today_who & Q(created_at__gte=start_of_day)),
+                session=Count("id", filter=in_session),
+            )
+            .order_by()
+        )
         for row in rows:
             shown_today[row["campaign_id"]] = row["today"]
             shown_session[row["campaign_id"]] = row["session"]
     return ShopperContext(
-        age=age, gender=gender or "", country=country or "", interest_category_ids=interests,
-        segments=segments, viewed_product_days=viewed_p, carted_product_days=carted_p,
-        viewed_category_days=viewed_c, carted_category_days=carted_c, audience_scores=scores,
-        shown_today=shown_today, shown_in_session=shown_session,
+        age=age,
+        gender=gender or "",
+        country=country or "",
+        interest_category_ids=interests,
+        segments=segments,
+        viewed_product_days=viewed_p,
+        carted_product_days=carted_p,
+        viewed_category_days=viewed_c,
+        carted_category_days=carted_c,
+        audience_scores=scores,
+        shown_today=shown_today,
+        shown_in_session=shown_session,
     )
 
 
@@ -243,13 +274,17 @@ def audience_estimate(*, campaign: Campaign) -> dict[str, Any]:
     if campaign.pk and campaign.retarget:
         product_ids = list(campaign.ads.exclude(product=None).values_list("product_id", flat=True))
         category_ids = list(campaign.retarget_categories.values_list("pk", flat=True))
-        category_ids += list(Product.objects.filter(pk__in=product_ids).exclude(category=None)
-                             .values_list("category_id", flat=True))
-        types = [Event.Type.ADD_TO_CART] if campaign.retarget == Campaign.Retarget.CARTED else [
-            Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART]
-        recent = Event.objects.filter(type__in=types, occurred_at__gte=now - timedelta(days=campaign.retarget_days),
-                                      user__isnull=False).filter(
-            Q(product_id__in=product_ids) | Q(product__category_id__in=category_ids))
+        category_ids += list(
+            Product.objects.filter(pk__in=product_ids).exclude(category=None).values_list("category_id", flat=True)
+        )
+        types = (
+            [Event.Type.ADD_TO_CART]
+            if campaign.retarget == Campaign.Retarget.CARTED
+            else [Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART]
+        )
+        recent = Event.objects.filter(
+            type__in=types, occurred_at__gte=now - timedelta(days=campaign.retarget_days), user__isnull=False
+        ).filter(Q(product_id__in=product_ids) | Q(product__category_id__in=category_ids))
         users = users.filter(pk__in=recent.values("user_id"))
     likely_interested = None
     if campaign.pk:
@@ -284,11 +319,15 @@ def report_totals(rows) -> dict[str, Any]:
         for name in ("impressions", "clicks", "conversions", "spend", "revenue"):
             totals[name] += getattr(row, name)
     totals["ctr"] = totals["clicks"] / totals["impressions"] if totals["impressions"] else 0.0
-    totals["avg_cpc"] = (totals["spend"] / totals["clicks"]).quantize(Decimal("0.0001")) if totals["clicks"] else Decimal("0")
+    totals["avg_cpc"] = (
+        (totals["spend"] / totals["clicks"]).quantize(Decimal("0.0001")) if totals["clicks"] else Decimal("0")
+    )
     totals["roas"] = float(totals["revenue"] / totals["spend"]) if totals["spend"] else 0.0
     return dict(totals)
 
 
 def lookalike_campaign_ids() -> list[int]:
     """Live campaigns that serve only to a scored lookalike audience (they need AudienceScore rows)."""
-    return list(Campaign.objects.live().filter(lookalike_min_score__isnull=False).order_by("pk").values_list("pk", flat=True))
+    return list(
+        Campaign.objects.live().filter(lookalike_min_score__isnull=False).order_by("pk").values_list("pk", flat=True)
+    )

@@ -60,6 +60,7 @@ class InvalidClickToken(DomainError):
 
 # --- campaigns ------------------------------------------------------------------------------
 
+
 def advertiser_for(user: User) -> Advertiser | None:
     return user.advertiser_accounts.filter(is_active=True).first() if user.is_authenticated else None
 
@@ -74,15 +75,34 @@ def campaign_check_access(*, campaign: Campaign, user: User) -> None:
 
 
 CAMPAIGN_FIELDS = (
-    "name", "objective", "starts_at", "ends_at", "daily_budget", "total_budget", "bid_type", "bid",
-    "min_age", "max_age", "genders", "countries", "segments", "retarget", "retarget_days",
-    "lookalike_min_score", "cap_per_user_day", "cap_per_session", "attribution_days",
+    "name",
+    "objective",
+    "starts_at",
+    "ends_at",
+    "daily_budget",
+    "total_budget",
+    "bid_type",
+    "bid",
+    "min_age",
+    "max_age",
+    "genders",
+    "countries",
+    "segments",
+    "retarget",
+    "retarget_days",
+    "lookalike_min_score",
+    "cap_per_user_day",
+    "cap_per_session",
+    "attribution_days",
 )
 
 
 @transaction.atomic
 def campaign_save(
-    *, user: User, data: dict[str, Any], campaign: Campaign | None = None,
+    *,
+    user: User,
+    data: dict[str, Any],
+    campaign: Campaign | None = None,
     advertiser: Advertiser | None = None,
 ) -> Campaign:
     """Create or update a campaign (with its ads when given) after full validation."""
@@ -108,8 +128,13 @@ def campaign_save(
     if "ads" in data:
         campaign.ads.update(is_active=False)  # old creatives stay for the billing records
         for raw in data["ads"]:
-            ad = Ad(campaign=campaign, headline=raw.get("headline", ""), image_url=raw.get("image_url", ""),
-                    product_id=raw.get("product_id"), landing_url=raw.get("landing_url", ""))
+            ad = Ad(
+                campaign=campaign,
+                headline=raw.get("headline", ""),
+                image_url=raw.get("image_url", ""),
+                product_id=raw.get("product_id"),
+                landing_url=raw.get("landing_url", ""),
+            )
             ad.full_clean()
             ad.save()
     _invalidate_now_and_on_commit()
@@ -159,7 +184,8 @@ def campaign_charge(*, campaign_id: int, amount: Decimal, today: date | None = N
     today = today or timezone.localdate()
     same_day = Q(spend_day=today)
     fits_today = (same_day & Q(spend_today__lte=F("daily_budget") - amount)) | (
-        (~same_day | Q(spend_day__isnull=True)) & Q(daily_budget__gte=amount))
+        (~same_day | Q(spend_day__isnull=True)) & Q(daily_budget__gte=amount)
+    )
     try:
         updated = Campaign.objects.filter(
             Q(pk=campaign_id) & Q(spend_total__lte=F("total_budget") - amount) & fits_today
@@ -176,6 +202,7 @@ def campaign_charge(*, campaign_id: int, amount: Decimal, today: date | None = N
 
 
 # --- serving --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PageContext:
@@ -247,17 +274,26 @@ def _page_match(ad: Ad, page_category_id: int | None, query_words: frozenset[str
     return "0"
 
 
-def _features(*, shopper: auction.ShopperContext, ad: Ad, slot: str, segment: str, now: datetime,
-              page_match: str) -> dict[str, str]:
+def _features(
+    *, shopper: auction.ShopperContext, ad: Ad, slot: str, segment: str, now: datetime, page_match: str
+) -> dict[str, str]:
     from ecommerce.models import age_band_for
 
-    return feature_row({
-        "age_band": age_band_for(shopper.age) if shopper.age is not None else "",
-        "gender": shopper.gender, "country": shopper.country, "segment": segment,
-        "ad": ad.pk, "campaign": ad.campaign_id,
-        "category": ad.product.category_id if ad.product_id and ad.product else "",
-        "slot": slot, "hour": now.hour, "weekday": now.weekday(), "page_match": page_match,
-    })
+    return feature_row(
+        {
+            "age_band": age_band_for(shopper.age) if shopper.age is not None else "",
+            "gender": shopper.gender,
+            "country": shopper.country,
+            "segment": segment,
+            "ad": ad.pk,
+            "campaign": ad.campaign_id,
+            "category": ad.product.category_id if ad.product_id and ad.product else "",
+            "slot": slot,
+            "hour": now.hour,
+            "weekday": now.weekday(),
+            "page_match": page_match,
+        }
+    )
 
 
 def click_token_for(impression_id: int) -> str:
@@ -265,7 +301,11 @@ def click_token_for(impression_id: int) -> str:
 
 
 def ads_serve(
-    *, tracking: Tracking, page: PageContext, n: int, now: datetime | None = None,
+    *,
+    tracking: Tracking,
+    page: PageContext,
+    n: int,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Pick, price, charge (CPM) and log up to `n` ads for this shopper and page.
 
@@ -284,16 +324,24 @@ def ads_serve(
     if not pairs or n == 0:
         return []
     if not tracking.allowed:
-        pairs = [(spec, ad) for spec, ad in pairs
-                 if spec.campaign.cap_per_user_day is None and spec.campaign.cap_per_session is None]
+        pairs = [
+            (spec, ad)
+            for spec, ad in pairs
+            if spec.campaign.cap_per_user_day is None and spec.campaign.cap_per_session is None
+        ]
         if not pairs:
             return []
     specs = {spec.campaign.id: spec.campaign for spec, _ in pairs}
     shopper = shopper_context(user=user, session_key=session_key, campaigns=list(specs.values()), now=now)
     seconds = local_now.hour * 3600 + local_now.minute * 60 + local_now.second
     allowed = auction.eligible(
-        [spec for spec, _ in pairs], shopper, reserve_cpc=conf.reserve_cpc(), reserve_cpm=conf.reserve_cpm(),
-        day_fraction=auction.day_fraction_of(seconds), pacing=conf.pacing_enabled(), pacing_slack=conf.pacing_slack(),
+        [spec for spec, _ in pairs],
+        shopper,
+        reserve_cpc=conf.reserve_cpc(),
+        reserve_cpm=conf.reserve_cpm(),
+        day_fraction=auction.day_fraction_of(seconds),
+        pacing=conf.pacing_enabled(),
+        pacing_slack=conf.pacing_slack(),
     )
     if not allowed:
         return []
@@ -307,11 +355,26 @@ def ads_serve(
     segment = sorted(shopper.segments)[0] if shopper.segments else ""
 
     def row_for(ad: Ad) -> dict[str, str]:
-        return _features(shopper=shopper, ad=ad, slot=page.slot, segment=segment, now=local_now,
-                         page_match=_page_match(ad, page_category_id, query_words))
+        return _features(
+            shopper=shopper,
+            ad=ad,
+            slot=page.slot,
+            segment=segment,
+            now=local_now,
+            page_match=_page_match(ad, page_category_id, query_words),
+        )
 
-    context_key = (shopper.age, shopper.gender, shopper.country, segment, page.slot, local_now.hour,
-                   local_now.weekday(), page_category_id, query_words)
+    context_key = (
+        shopper.age,
+        shopper.gender,
+        shopper.country,
+        segment,
+        page.slot,
+        local_now.hour,
+        local_now.weekday(),
+        page_category_id,
+        query_words,
+    )
     pctrs = _predict_ctr([ad_rows[spec.id] for spec in allowed], row_for, context_key)
     candidates = [auction.Candidate(ad=spec, pctr=p) for spec, p in zip(allowed, pctrs, strict=True)]
     winners = auction.run_auction(candidates, n_slots=n, reserve_cpc=conf.reserve_cpc(), reserve_cpm=conf.reserve_cpm())
@@ -327,32 +390,48 @@ def ads_serve(
                 transaction.on_commit(live_ads_invalidate)  # our snapshot's spend is stale: reload it
                 continue  # budget ran out between loading and charging: do not show it
             impression = Impression.objects.create(
-                campaign_id=ad.campaign_id, ad=ad, user=authenticated_user, session_key=session_key or "",
-                slot=page.slot, bid_type=winner.ad.campaign.bid_type, price=winner.price, charged=charged,
-                pctr=winner.pctr, features=row_for(ad), created_at=now,
+                campaign_id=ad.campaign_id,
+                ad=ad,
+                user=authenticated_user,
+                session_key=session_key or "",
+                slot=page.slot,
+                bid_type=winner.ad.campaign.bid_type,
+                price=winner.price,
+                charged=charged,
+                pctr=winner.pctr,
+                features=row_for(ad),
+                created_at=now,
             )
             logged.append((ad, winner, impression))
     for ad, winner, impression in logged:
         product = ad.product
-        served.append({
-            "impression_id": impression.pk,
-            "ad_id": ad.pk,
-            "campaign_id": ad.campaign_id,
-            "headline": ad.headline,
-            "image_url": ad.image_url or (product.image_url if product else ""),
-            "product": None if product is None else {
-                "id": product.pk, "title": product.title, "price": str(product.price),
-                "currency": product.currency, "url": product.get_absolute_url(),
-            },
-            "click_url": reverse("advertising:click", args=[click_token_for(impression.pk)]),
-            "sponsored": True,
-            "position": winner.position,
-        })
+        served.append(
+            {
+                "impression_id": impression.pk,
+                "ad_id": ad.pk,
+                "campaign_id": ad.campaign_id,
+                "headline": ad.headline,
+                "image_url": ad.image_url or (product.image_url if product else ""),
+                "product": None
+                if product is None
+                else {
+                    "id": product.pk,
+                    "title": product.title,
+                    "price": str(product.price),
+                    "currency": product.currency,
+                    "url": product.get_absolute_url(),
+                },
+                "click_url": reverse("advertising:click", args=[click_token_for(impression.pk)]),
+                "sponsored": True,
+                "position": winner.position,
+            }
+        )
     logger.info("advertising.served", extra={"slot": page.slot, "n": len(served)})
     return served
 
 
 # --- clicks ---------------------------------------------------------------------------------
+
 
 def ad_click(*, token: str, tracking: Tracking) -> str:
     """Verify the signed token, record the click once, charge CPC once; return the landing URL.
@@ -379,7 +458,9 @@ def ad_click(*, token: str, tracking: Tracking) -> str:
     try:
         with transaction.atomic():
             click = Click.objects.create(
-                impression=impression, campaign_id=impression.campaign_id, ad_id=impression.ad_id,
+                impression=impression,
+                campaign_id=impression.campaign_id,
+                ad_id=impression.ad_id,
                 user=authenticated_user or (impression.user if tracking.allowed else None),
             )
             charged = Decimal("0")
@@ -397,9 +478,15 @@ def ad_click(*, token: str, tracking: Tracking) -> str:
     from ecommerce.services.events import event_record
 
     event_record(
-        type="ad_click", tracking=tracking, product_id=impression.ad.product_id,
-        properties={"ad_id": impression.ad_id, "campaign_id": impression.campaign_id,
-                    "impression_id": impression.pk, "slot": impression.slot},
+        type="ad_click",
+        tracking=tracking,
+        product_id=impression.ad.product_id,
+        properties={
+            "ad_id": impression.ad_id,
+            "campaign_id": impression.campaign_id,
+            "impression_id": impression.pk,
+            "slot": impression.slot,
+        },
     )
     logger.info("advertising.click", extra={"impression_id": impression_id, "charged": str(charged)})
     return landing_url
@@ -407,26 +494,40 @@ def ad_click(*, token: str, tracking: Tracking) -> str:
 
 # --- conversions and reports ----------------------------------------------------------------
 
+
 def conversions_attribute(*, since: datetime) -> int:
     """Attribute paid orders to the shopper's last click before the order, within the window.
 
     Idempotent: an order is attributed at most once (unique order on Conversion).
     """
     created = 0
-    orders = (Order.objects.not_cancelled().filter(placed_at__gte=since, user__isnull=False)
-              .exclude(status=Order.Status.PENDING).prefetch_related("items"))
+    orders = (
+        Order.objects.not_cancelled()
+        .filter(placed_at__gte=since, user__isnull=False)
+        .exclude(status=Order.Status.PENDING)
+        .prefetch_related("items")
+    )
     done = set(Conversion.objects.filter(order__in=orders).values_list("order_id", flat=True))
     for order in orders:
         if order.pk in done:
             continue
-        click = (Click.objects.filter(user_id=order.user_id, created_at__lte=order.placed_at)
-                 .select_related("campaign").order_by("-created_at").first())
+        click = (
+            Click.objects.filter(user_id=order.user_id, created_at__lte=order.placed_at)
+            .select_related("campaign")
+            .order_by("-created_at")
+            .first()
+        )
         if click is None or order.placed_at - click.created_at > timedelta(days=click.campaign.attribution_days):
             continue
         try:
             with transaction.atomic():
-                Conversion.objects.create(click=click, campaign_id=click.campaign_id, order=order,
-                                          revenue=order.total(), converted_at=order.placed_at)
+                Conversion.objects.create(
+                    click=click,
+                    campaign_id=click.campaign_id,
+                    order=order,
+                    revenue=order.total(),
+                    converted_at=order.placed_at,
+                )
             created += 1
         except IntegrityError:
             continue
@@ -453,23 +554,41 @@ def report_rollups_refresh(*, days: int = 2, today: date | None = None) -> dict[
         day = first + timedelta(days=offset)
         lo, hi = _day_bounds(day)
         stats: dict[int, dict[str, Any]] = {}
-        for cid, n, spend in (Impression.objects.filter(created_at__gte=lo, created_at__lt=hi)
-                              .values_list("campaign_id").annotate(Count("id"), Sum("charged")).order_by()):
+        for cid, n, spend in (
+            Impression.objects.filter(created_at__gte=lo, created_at__lt=hi)
+            .values_list("campaign_id")
+            .annotate(Count("id"), Sum("charged"))
+            .order_by()
+        ):
             stats.setdefault(cid, {}).update(impressions=n, spend=spend or Decimal("0"))
-        for cid, n, spend in (Click.objects.filter(created_at__gte=lo, created_at__lt=hi)
-                              .values_list("campaign_id").annotate(Count("id"), Sum("charged")).order_by()):
+        for cid, n, spend in (
+            Click.objects.filter(created_at__gte=lo, created_at__lt=hi)
+            .values_list("campaign_id")
+            .annotate(Count("id"), Sum("charged"))
+            .order_by()
+        ):
             entry = stats.setdefault(cid, {})
             entry["clicks"] = n
             entry["spend"] = entry.get("spend", Decimal("0")) + (spend or Decimal("0"))
-        for cid, n, revenue in (Conversion.objects.filter(converted_at__gte=lo, converted_at__lt=hi)
-                                .values_list("campaign_id").annotate(Count("id"), Sum("revenue")).order_by()):
+        for cid, n, revenue in (
+            Conversion.objects.filter(converted_at__gte=lo, converted_at__lt=hi)
+            .values_list("campaign_id")
+            .annotate(Count("id"), Sum("revenue"))
+            .order_by()
+        ):
             stats.setdefault(cid, {}).update(conversions=n, revenue=revenue or Decimal("0"))
         for cid, entry in stats.items():
-            DailyReport.objects.update_or_create(campaign_id=cid, day=day, defaults={
-                "impressions": entry.get("impressions", 0), "clicks": entry.get("clicks", 0),
-                "spend": entry.get("spend", Decimal("0")), "conversions": entry.get("conversions", 0),
-                "revenue": entry.get("revenue", Decimal("0")),
-            })
+            DailyReport.objects.update_or_create(
+                campaign_id=cid,
+                day=day,
+                defaults={
+                    "impressions": entry.get("impressions", 0),
+                    "clicks": entry.get("clicks", 0),
+                    "spend": entry.get("spend", Decimal("0")),
+                    "conversions": entry.get("conversions", 0),
+                    "revenue": entry.get("revenue", Decimal("0")),
+                },
+            )
             rows += 1
     ad_counters_refresh()
     return {"rows": rows, "conversions_attributed": attributed, "days": days, "until": str(end.date())}
@@ -490,6 +609,7 @@ def ad_counters_refresh() -> None:
 
 
 # --- privacy --------------------------------------------------------------------------------
+
 
 def _ad_rows_of(user: User, subject: Any) -> tuple[Any, Any]:
     """The shopper's impressions (account or pre-login sessions) and the clicks on them."""
@@ -513,8 +633,14 @@ def export_ad_data_of(user: User, *, subject: Any = None) -> dict[str, Any]:
     impressions, clicks = _ad_rows_of(user, subject)
     return {
         "ad_impressions": [
-            {"ad_id": i.ad_id, "campaign_id": i.campaign_id, "slot": i.slot, "shown_at": i.created_at.isoformat(),
-             "session_key": i.session_key, "features": i.features}
+            {
+                "ad_id": i.ad_id,
+                "campaign_id": i.campaign_id,
+                "slot": i.slot,
+                "shown_at": i.created_at.isoformat(),
+                "session_key": i.session_key,
+                "features": i.features,
+            }
             for i in impressions.order_by("created_at")[:50_000]
         ],
         "ad_clicks": [
@@ -530,6 +656,7 @@ def product_sellable(product: Product | None) -> bool:
 
 
 # --- accounts -------------------------------------------------------------------------------
+
 
 @transaction.atomic
 def advertiser_account_create(*, name: str, username: str, email: str, password: str) -> tuple[Advertiser, User]:

@@ -7,8 +7,13 @@ from typing import Any
 from celery import shared_task
 
 
-@shared_task(name="advertising.retrain_ctr", acks_late=True, reject_on_worker_lost=True,
-             soft_time_limit=20 * 60, time_limit=25 * 60)
+@shared_task(
+    name="advertising.retrain_ctr",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=20 * 60,
+    time_limit=25 * 60,
+)
 def retrain_ctr_task(c_grid: list[float] | None = None) -> dict[str, Any]:
     """Retrain the click model from the impression/click logs; promote only if better.
 

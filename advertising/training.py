@@ -45,8 +45,11 @@ N_FEATURES = 2**16
 def training_rows(limit: int = MAX_TRAINING_IMPRESSIONS) -> tuple[list[dict[str, str]], np.ndarray]:
     """The latest `limit` impressions, oldest first, with 1 where a click followed."""
     clicked = Click.objects.filter(impression_id=OuterRef("pk"))
-    recent = (Impression.objects.annotate(clicked=Exists(clicked))
-              .order_by("-created_at", "-id").values_list("features", "clicked")[:limit])
+    recent = (
+        Impression.objects.annotate(clicked=Exists(clicked))
+        .order_by("-created_at", "-id")
+        .values_list("features", "clicked")[:limit]
+    )
     pairs = list(recent)[::-1]
     return [feature_row(f or {}) for f, _ in pairs], np.array([int(c) for _, c in pairs], dtype=np.int8)
 
@@ -60,7 +63,10 @@ def ctr_model_fit(rows: list[dict[str, str]], labels: np.ndarray, *, c_grid=C_GR
             model = CTRModel(FEATURES, CROSSES, (), C=c, n_features=N_FEATURES).fit(rows[:cut], labels[:cut])
             tuning.append({"C": c, **metrics_for(labels[cut:], model.predict_proba(rows[cut:]))})
     best_c = min(tuning, key=lambda r: r["logloss"])["C"] if tuning else 1.0
-    return CTRModel(FEATURES, CROSSES, (), C=best_c, n_features=N_FEATURES).fit(rows, labels), {"C": best_c, "tuning": tuning}
+    return CTRModel(FEATURES, CROSSES, (), C=best_c, n_features=N_FEATURES).fit(rows, labels), {
+        "C": best_c,
+        "tuning": tuning,
+    }
 
 
 def ctr_model_train(*, c_grid: tuple[float, ...] = C_GRID) -> dict[str, Any]:
@@ -91,10 +97,18 @@ def _ctr_model_train(*, c_grid: tuple[float, ...]) -> dict[str, Any]:
     if active is not None:
         active_score = metrics_for(y_test, active.artifact.predict_proba(test_rows))["logloss"]
     version = model_version_register(
-        name=conf.CTR_MODEL_NAME, artifact=model, metrics=metrics, primary_metric="logloss",
-        higher_is_better=False, params={"C": params["C"], "features": FEATURES, "crosses": [list(c) for c in CROSSES]},
-        data_ref={"n_train": len(train_rows), "n_test": len(test_rows), "split": "time 80/20",
-                  "until": timezone.now().isoformat()},
+        name=conf.CTR_MODEL_NAME,
+        artifact=model,
+        metrics=metrics,
+        primary_metric="logloss",
+        higher_is_better=False,
+        params={"C": params["C"], "features": FEATURES, "crosses": [list(c) for c in CROSSES]},
+        data_ref={
+            "n_train": len(train_rows),
+            "n_test": len(test_rows),
+            "split": "time 80/20",
+            "until": timezone.now().isoformat(),
+        },
     )
     promoted = model_version_promote(version=version, active_score_on_same_data=active_score)
     if promoted:
@@ -102,9 +116,16 @@ def _ctr_model_train(*, c_grid: tuple[float, ...]) -> dict[str, Any]:
 
         live_ads_invalidate()  # serving processes pick up the new model
     logger.info("advertising.ctr_trained", extra={"version": version.version, "promoted": promoted})
-    return {"status": "trained", "version": version.version, "promoted": promoted,
-            "auc": metrics["auc"], "logloss": metrics["logloss"], "calibration": metrics["calibration"],
-            "n_train": len(train_rows), "n_test": len(test_rows)}
+    return {
+        "status": "trained",
+        "version": version.version,
+        "promoted": promoted,
+        "auc": metrics["auc"],
+        "logloss": metrics["logloss"],
+        "calibration": metrics["calibration"],
+        "n_train": len(train_rows),
+        "n_test": len(test_rows),
+    }
 
 
 def _campaign_targets(campaign: Campaign) -> tuple[set[int], set[int]]:
@@ -123,24 +144,36 @@ def audience_scores_refresh(*, campaign_id: int) -> dict[str, Any]:
     product_ids, category_ids = _campaign_targets(campaign)
     tokens: dict[int, list[str]] = defaultdict(list)
     positives: set[int] = set()
-    events = (Event.objects.filter(user__isnull=False, product__isnull=False,
-                                   type__in=[Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART, Event.Type.PURCHASE])
-              .values_list("user_id", "type", "product_id", "product__category_id").order_by()[:2_000_000])
+    events = (
+        Event.objects.filter(
+            user__isnull=False,
+            product__isnull=False,
+            type__in=[Event.Type.PRODUCT_VIEW, Event.Type.ADD_TO_CART, Event.Type.PURCHASE],
+        )
+        .values_list("user_id", "type", "product_id", "product__category_id")
+        .order_by()[:2_000_000]
+    )
     for user_id, event_type, product_id, category_id in events:
         if product_id in product_ids or category_id in category_ids:
             positives.add(user_id)
         else:
             tokens[user_id].append(f"{event_type}:cat={category_id}")
-    bought = (OrderItem.objects.filter(order__user__isnull=False)
-              .values_list("order__user_id", "product_id", "product__category_id").order_by()[:2_000_000])
+    bought = (
+        OrderItem.objects.filter(order__user__isnull=False)
+        .values_list("order__user_id", "product_id", "product__category_id")
+        .order_by()[:2_000_000]
+    )
     for user_id, product_id, category_id in bought:
         if product_id in product_ids or category_id in category_ids:
             positives.add(user_id)
         else:
             tokens[user_id].append(f"bought:cat={category_id}")
     now_year = timezone.now().year
-    users = list(User.objects.filter(is_active=True, is_staff=False, date_erased__isnull=True)
-                 .values_list("pk", "birth_year", "gender", "country"))
+    users = list(
+        User.objects.filter(is_active=True, is_staff=False, date_erased__isnull=True).values_list(
+            "pk", "birth_year", "gender", "country"
+        )
+    )
     rows, labels, ids = [], [], []
     for pk, birth_year, gender, country in users:
         band = age_band_for(now_year - birth_year) if birth_year else ""
@@ -156,5 +189,9 @@ def audience_scores_refresh(*, campaign_id: int) -> dict[str, Any]:
             [AudienceScore(campaign=campaign, user_id=pk, score=float(s)) for pk, s in zip(ids, scores, strict=True)],
             batch_size=2000,
         )
-    return {"status": "scored", "users": len(ids), "positives": len(positives),
-            "likely_interested": int((scores >= 0.5).sum())}
+    return {
+        "status": "scored",
+        "users": len(ids),
+        "positives": len(positives),
+        "likely_interested": int((scores >= 0.5).sum()),
+    }

@@ -62,8 +62,9 @@ class CSVRenderer(BaseRenderer):
 MONEY_KPIS = ("gmv", "aov")
 
 
-def _money_csv(rows: list[dict[str, Any]], fields: tuple[str, ...], *,
-               when: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
+def _money_csv(
+    rows: list[dict[str, Any]], fields: tuple[str, ...], *, when: Callable[[dict[str, Any]], bool] | None = None
+) -> list[dict[str, Any]]:
     currency = settings.SHOP_CURRENCY
     result = []
     for row in rows:
@@ -101,12 +102,15 @@ class FilterSerializer(serializers.Serializer):
 
     def filters(self) -> Filters:
         d = self.validated_data
-        return Filters(start=d["start"], end=d["end"], segment=d["segment"], country=d["country"],
-                       category_id=d["category"])
+        return Filters(
+            start=d["start"], end=d["end"], segment=d["segment"], country=d["country"], category_id=d["category"]
+        )
 
 
 class TrendQuerySerializer(FilterSerializer):
-    metric = serializers.CharField(default="revenue", help_text="revenue | orders | customers | visitors | <event type>")
+    metric = serializers.CharField(
+        default="revenue", help_text="revenue | orders | customers | visitors | <event type>"
+    )
     interval = serializers.ChoiceField(choices=queries.INTERVALS, default="day")
 
 
@@ -129,7 +133,9 @@ class DistributionQuerySerializer(FilterSerializer):
 
 
 class RfmQuerySerializer(serializers.Serializer):
-    as_of = serializers.DateField(required=False, help_text="Reference date (exclusive). Default: day after the last order.")
+    as_of = serializers.DateField(
+        required=False, help_text="Reference date (exclusive). Default: day after the last order."
+    )
 
 
 WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -153,8 +159,9 @@ class WindowField(serializers.Field):
 
 
 class FunnelInputSerializer(FilterSerializer):
-    steps = serializers.ListField(child=serializers.CharField(max_length=32), min_length=2, max_length=8,
-                                  default=lambda: list(DEFAULT_FUNNEL))
+    steps = serializers.ListField(
+        child=serializers.CharField(max_length=32), min_length=2, max_length=8, default=lambda: list(DEFAULT_FUNNEL)
+    )
     # DRF does not run to_internal_value on a default: give it already converted (7 days in seconds).
     window = WindowField(default=7 * WINDOW_UNITS["d"], help_text='Seconds or "30m" / "24h" / "7d". Default 7 days.')
     breakdown = serializers.ChoiceField(choices=["", "country", "segment"], default="", allow_blank=True)
@@ -171,8 +178,9 @@ class AnalyticsApi(APIView):
 
     def answer(self, request: Request, data: dict[str, Any]) -> Response:
         if getattr(request, "accepted_renderer", None) is not None and request.accepted_renderer.format == "csv":
-            return Response(self.csv_rows(data),
-                            headers={"Content-Disposition": f'attachment; filename="{self.csv_name}.csv"'})
+            return Response(
+                self.csv_rows(data), headers={"Content-Disposition": f'attachment; filename="{self.csv_name}.csv"'}
+            )
         return Response(data)
 
     def parse(self, serializer_class: type[serializers.Serializer], data: Any) -> serializers.Serializer:
@@ -187,8 +195,11 @@ FORMAT_PARAM = OpenApiParameter("format", str, enum=["json", "csv"], description
 class KpisApi(AnalyticsApi):
     csv_name = "kpis"
 
-    @extend_schema(parameters=[FilterSerializer, FORMAT_PARAM], responses={200: OpenApiTypes.OBJECT},
-                   summary="KPIs of a range with the change versus the previous period of equal length")
+    @extend_schema(
+        parameters=[FilterSerializer, FORMAT_PARAM],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="KPIs of a range with the change versus the previous period of equal length",
+    )
     def get(self, request: Request) -> Response:
         f = self.parse(FilterSerializer, request.query_params).filters()
         return self.answer(request, queries.kpis(f))
@@ -202,10 +213,18 @@ class TrendsApi(AnalyticsApi):
 
     @extend_schema(
         parameters=[TrendQuerySerializer, FORMAT_PARAM],
-        responses={200: inline_serializer("TrendSeries", {
-            "metric": serializers.CharField(), "interval": serializers.CharField(),
-            "series": inline_serializer("TrendPoint", {"period": serializers.CharField(),
-                                                       "value": serializers.FloatField()}, many=True)})},
+        responses={
+            200: inline_serializer(
+                "TrendSeries",
+                {
+                    "metric": serializers.CharField(),
+                    "interval": serializers.CharField(),
+                    "series": inline_serializer(
+                        "TrendPoint", {"period": serializers.CharField(), "value": serializers.FloatField()}, many=True
+                    ),
+                },
+            )
+        },
         summary="A metric (revenue, orders, customers, visitors or an event type) per hour/day/week/month",
     )
     def get(self, request: Request) -> Response:
@@ -222,8 +241,12 @@ class TrendsApi(AnalyticsApi):
 class FunnelApi(AnalyticsApi):
     csv_name = "funnel"
 
-    @extend_schema(request=FunnelInputSerializer, parameters=[FORMAT_PARAM], responses={200: OpenApiTypes.OBJECT},
-                   summary="Ordered funnel with a conversion window, per-step conversion and drop-off")
+    @extend_schema(
+        request=FunnelInputSerializer,
+        parameters=[FORMAT_PARAM],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Ordered funnel with a conversion window, per-step conversion and drop-off",
+    )
     def post(self, request: Request) -> Response:
         payload = dict(request.data) if isinstance(request.data, dict) else {}
         if isinstance(payload.get("range"), dict):  # {"range": {"start":..., "end":...}} is accepted too
@@ -245,11 +268,24 @@ class RetentionApi(AnalyticsApi):
 
     @extend_schema(
         parameters=[RetentionQuerySerializer, FORMAT_PARAM],
-        responses={200: inline_serializer("RetentionTable", {
-            "period": serializers.CharField(), "event": serializers.CharField(),
-            "cohorts": inline_serializer("Cohort", {"cohort": serializers.DateField(), "size": serializers.IntegerField(),
-                                                    "retained": serializers.ListField(child=serializers.IntegerField())},
-                                         many=True)})},
+        responses={
+            200: inline_serializer(
+                "RetentionTable",
+                {
+                    "period": serializers.CharField(),
+                    "event": serializers.CharField(),
+                    "cohorts": inline_serializer(
+                        "Cohort",
+                        {
+                            "cohort": serializers.DateField(),
+                            "size": serializers.IntegerField(),
+                            "retained": serializers.ListField(child=serializers.IntegerField()),
+                        },
+                        many=True,
+                    ),
+                },
+            )
+        },
         summary="Cohorts by week/month of first purchase (or first event); retained[k] = active in period cohort+k",
     )
     def get(self, request: Request) -> Response:
@@ -269,8 +305,11 @@ class RetentionApi(AnalyticsApi):
 class RfmApi(AnalyticsApi):
     csv_name = "rfm"
 
-    @extend_schema(parameters=[RfmQuerySerializer, FORMAT_PARAM], responses={200: OpenApiTypes.OBJECT},
-                   summary="RFM segments (R, F, M scored 1-5 by quintile) with sizes and value")
+    @extend_schema(
+        parameters=[RfmQuerySerializer, FORMAT_PARAM],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="RFM segments (R, F, M scored 1-5 by quintile) with sizes and value",
+    )
     def get(self, request: Request) -> Response:
         s = self.parse(RfmQuerySerializer, request.query_params)
         return self.answer(request, queries.rfm_summary(as_of=s.validated_data.get("as_of")))
@@ -282,27 +321,39 @@ class RfmApi(AnalyticsApi):
 class SegmentsApi(AnalyticsApi):
     csv_name = "segments"
 
-    @extend_schema(parameters=[FORMAT_PARAM], responses={200: OpenApiTypes.OBJECT},
-                   summary="Saved segments (RFM, clusters, manual) with sizes, value and descriptions")
+    @extend_schema(
+        parameters=[FORMAT_PARAM],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Saved segments (RFM, clusters, manual) with sizes, value and descriptions",
+    )
     def get(self, request: Request) -> Response:
         items = [
-            {"key": s.key, "name": s.name, "kind": s.kind, "description": s.description, "size": s.size,
-             "monetary": (s.stats or {}).get("monetary"), "updated_at": s.updated_at.isoformat(),
-             "stats": s.stats}
+            {
+                "key": s.key,
+                "name": s.name,
+                "kind": s.kind,
+                "description": s.description,
+                "size": s.size,
+                "monetary": (s.stats or {}).get("monetary"),
+                "updated_at": s.updated_at.isoformat(),
+                "stats": s.stats,
+            }
             for s in segment_list()
         ]
         return self.answer(request, {"items": items})
 
     def csv_rows(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        return _money_csv([{k: v for k, v in item.items() if k != "stats"} for item in data["items"]],
-                          ("monetary",))
+        return _money_csv([{k: v for k, v in item.items() if k != "stats"} for item in data["items"]], ("monetary",))
 
 
 class TopApi(AnalyticsApi):
     csv_name = "top"
 
-    @extend_schema(parameters=[TopQuerySerializer, FORMAT_PARAM], responses={200: OpenApiTypes.OBJECT},
-                   summary="Top products, categories, countries, search terms, zero-result searches, abandoned carts")
+    @extend_schema(
+        parameters=[TopQuerySerializer, FORMAT_PARAM],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Top products, categories, countries, search terms, zero-result searches, abandoned carts",
+    )
     def get(self, request: Request) -> Response:
         s = self.parse(TopQuerySerializer, request.query_params)
         d = s.validated_data
@@ -318,22 +369,30 @@ class TopApi(AnalyticsApi):
 class HeatmapApi(AnalyticsApi):
     csv_name = "heatmap"
 
-    @extend_schema(parameters=[HeatmapQuerySerializer, FORMAT_PARAM], responses={200: OpenApiTypes.OBJECT},
-                   summary="Activity by weekday x hour")
+    @extend_schema(
+        parameters=[HeatmapQuerySerializer, FORMAT_PARAM],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Activity by weekday x hour",
+    )
     def get(self, request: Request) -> Response:
         s = self.parse(HeatmapQuerySerializer, request.query_params)
         return self.answer(request, queries.heatmap(s.filters(), event=s.validated_data["event"]))
 
     def csv_rows(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"weekday": day, **{f"h{h:02d}": v for h, v in enumerate(row)}}
-                for day, row in zip(data["weekdays"], data["matrix"], strict=True)]
+        return [
+            {"weekday": day, **{f"h{h:02d}": v for h, v in enumerate(row)}}
+            for day, row in zip(data["weekdays"], data["matrix"], strict=True)
+        ]
 
 
 class DistributionsApi(AnalyticsApi):
     csv_name = "distribution"
 
-    @extend_schema(parameters=[DistributionQuerySerializer, FORMAT_PARAM], responses={200: OpenApiTypes.OBJECT},
-                   summary="Distribution of active shoppers by age band, gender, country, or of product views per visitor")
+    @extend_schema(
+        parameters=[DistributionQuerySerializer, FORMAT_PARAM],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Distribution of active shoppers by age band, gender, country, or of product views per visitor",
+    )
     def get(self, request: Request) -> Response:
         s = self.parse(DistributionQuerySerializer, request.query_params)
         return self.answer(request, queries.distributions(s.filters(), field=s.validated_data["field"]))

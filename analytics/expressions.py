@@ -56,7 +56,9 @@ def event_country_expr() -> Coalesce:
 def order_country_expr(prefix: str = "") -> Coalesce:
     """The order's (shipping/invoice) country, else the customer's, else ""."""
     return Coalesce(
-        NullIf(F(f"{prefix}country"), Value("")), F(f"{prefix}user__country"), Value(""),
+        NullIf(F(f"{prefix}country"), Value("")),
+        F(f"{prefix}user__country"),
+        Value(""),
         output_field=CharField(),
     )
 

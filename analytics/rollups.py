@@ -44,6 +44,7 @@ STATE_NAME = "default"
 # Recomputing a long history in one transaction would hold locks and memory for long: chunk it.
 CHUNK_DAYS = 31
 
+
 def _as_date(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else value
 
@@ -55,14 +56,18 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
     orders = Order.objects.not_cancelled().filter(placed_at__gte=t0, placed_at__lt=t1)
     lines = gmv_lines().filter(order__placed_at__gte=t0, order__placed_at__lt=t1)
 
-    daily: dict[tuple[date, str, str], dict[str, Any]] = defaultdict(lambda: {"count": 0, "actors": 0, "amount": Decimal("0")})
+    daily: dict[tuple[date, str, str], dict[str, Any]] = defaultdict(
+        lambda: {"count": 0, "actors": 0, "amount": Decimal("0")}
+    )
     ev_daily = (
         events.annotate(day=TruncDate("occurred_at"), ctry=event_country_expr())
         .values("day", "ctry", "type")
         .annotate(n=Count("id"), actors=Count(actor_expr(), distinct=True))
     )
     for row in ev_daily:
-        daily[(_as_date(row["day"]), row["ctry"], event_metric(row["type"]))].update(count=row["n"], actors=row["actors"])
+        daily[(_as_date(row["day"]), row["ctry"], event_metric(row["type"]))].update(
+            count=row["n"], actors=row["actors"]
+        )
     any_daily = (
         events.annotate(day=TruncDate("occurred_at"), ctry=event_country_expr())
         .values("day", "ctry")
@@ -85,15 +90,26 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
     for row in gmv_daily:
         daily[(_as_date(row["day"]), row["ctry"], ORDERS)]["amount"] = row["amount"] or Decimal("0")
 
-    hourly: dict[tuple[datetime, str], dict[str, Any]] = defaultdict(lambda: {"count": 0, "actors": 0, "amount": Decimal("0")})
+    hourly: dict[tuple[datetime, str], dict[str, Any]] = defaultdict(
+        lambda: {"count": 0, "actors": 0, "amount": Decimal("0")}
+    )
     for row in (
-        events.annotate(h=TruncHour("occurred_at")).values("h", "type")
+        events.annotate(h=TruncHour("occurred_at"))
+        .values("h", "type")
         .annotate(n=Count("id"), actors=Count(actor_expr(), distinct=True))
     ):
         hourly[(row["h"], event_metric(row["type"]))].update(count=row["n"], actors=row["actors"])
-    for row in events.annotate(h=TruncHour("occurred_at")).values("h").annotate(n=Count("id"), actors=Count(actor_expr(), distinct=True)):
+    for row in (
+        events.annotate(h=TruncHour("occurred_at"))
+        .values("h")
+        .annotate(n=Count("id"), actors=Count(actor_expr(), distinct=True))
+    ):
         hourly[(row["h"], ANY)].update(count=row["n"], actors=row["actors"])
-    for row in orders.annotate(h=TruncHour("placed_at")).values("h").annotate(n=Count("id"), actors=Count(buyer_expr(), distinct=True)):
+    for row in (
+        orders.annotate(h=TruncHour("placed_at"))
+        .values("h")
+        .annotate(n=Count("id"), actors=Count(buyer_expr(), distinct=True))
+    ):
         hourly[(row["h"], ORDERS)].update(count=row["n"], actors=row["actors"])
     for row in lines.annotate(h=TruncHour("order__placed_at")).values("h").annotate(amount=Sum(LINE_VALUE)):
         hourly[(row["h"], ORDERS)]["amount"] = row["amount"] or Decimal("0")
@@ -102,25 +118,31 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
     actors: dict[tuple[date, str, str], str] = {}
     for row in (
         events.annotate(day=TruncDate("occurred_at"), actor=actor_expr(), ctry=event_country_expr())
-        .filter(actor__isnull=False).values("day", "type", "actor", "ctry").distinct()
+        .filter(actor__isnull=False)
+        .values("day", "type", "actor", "ctry")
+        .distinct()
     ):
         day = _as_date(row["day"])
         actors[(day, event_metric(row["type"]), row["actor"])] = row["ctry"]
         actors[(day, ANY, row["actor"])] = row["ctry"]
     for row in (
         orders.annotate(day=TruncDate("placed_at"), actor=buyer_expr(), ctry=order_country_expr())
-        .filter(actor__isnull=False).values("day", "actor", "ctry").distinct()
+        .filter(actor__isnull=False)
+        .values("day", "actor", "ctry")
+        .distinct()
     ):
         actors[(_as_date(row["day"]), ORDERS, row["actor"])] = row["ctry"]
 
     groups: dict[tuple[date, str], set[str]] = defaultdict(set)
-    for (day, metric, actor) in actors:
+    for day, metric, actor in actors:
         if metric in (ANY, ORDERS):
             groups[(day, ACTIVE)].add(actor)
         if metric == ORDERS:
             groups[(day, ORDERS)].add(actor)
-    sketches = [ActorSketch(day=d, metric=m, actors=len(members), registers=sketch_of(members))
-                for (d, m), members in groups.items()]
+    sketches = [
+        ActorSketch(day=d, metric=m, actors=len(members), registers=sketch_of(members))
+        for (d, m), members in groups.items()
+    ]
 
     with transaction.atomic():
         ActorSketch.objects.filter(day__gte=start, day__lte=end).delete()
@@ -224,12 +246,18 @@ def rollups_refresh_pending() -> dict[str, Any]:
     else:
         days = {timezone.localdate(started)}
         days.update(
-            _as_date(d) for d in Event.objects.filter(received_at__gt=state.last_received_at)
-            .annotate(day=TruncDate("occurred_at")).values_list("day", flat=True).distinct()
+            _as_date(d)
+            for d in Event.objects.filter(received_at__gt=state.last_received_at)
+            .annotate(day=TruncDate("occurred_at"))
+            .values_list("day", flat=True)
+            .distinct()
         )
         days.update(
-            _as_date(d) for d in Order.objects.filter(updated_at__gt=state.last_order_updated_at or state.last_received_at)
-            .annotate(day=TruncDate("placed_at")).values_list("day", flat=True).distinct()
+            _as_date(d)
+            for d in Order.objects.filter(updated_at__gt=state.last_order_updated_at or state.last_received_at)
+            .annotate(day=TruncDate("placed_at"))
+            .values_list("day", flat=True)
+            .distinct()
         )
         ranges = _days_to_ranges(days)
     totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "cohort_cells": 0}

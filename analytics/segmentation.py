@@ -20,8 +20,16 @@ from .services import segment_save
 
 logger = logging.getLogger(__name__)
 
-FEATURES = ["orders", "avg_order_value", "avg_unit_price", "weekend_share", "night_share",
-            "product_views", "searches", "cart_rate"]
+FEATURES = [
+    "orders",
+    "avg_order_value",
+    "avg_unit_price",
+    "weekend_share",
+    "night_share",
+    "product_views",
+    "searches",
+    "cart_rate",
+]
 MIN_SHOPPERS = 10
 
 
@@ -33,7 +41,10 @@ def rfm_segments_save(*, as_of: date | None = None) -> dict[str, int]:
         members = [r for r in rows if r["segment"] == key]
         value = sum((r["monetary"] for r in members), Decimal("0"))
         segment_save(
-            key=f"rfm-{key}", name=name, description=description, kind=Segment.Kind.RFM,
+            key=f"rfm-{key}",
+            name=name,
+            description=description,
+            kind=Segment.Kind.RFM,
             user_ids=[r["user_id"] for r in members],
             stats={"size": len(members), "monetary": float(value), "as_of": as_of.isoformat()},
         )
@@ -59,7 +70,8 @@ def behaviour_features() -> tuple[list[int], np.ndarray, np.ndarray]:
     )
     positive = Q(items__quantity__gt=0, items__unit_price__gt=0)
     orders = (
-        Order.objects.not_cancelled().filter(user__isnull=False, user__is_staff=False)
+        Order.objects.not_cancelled()
+        .filter(user__isnull=False, user__is_staff=False)
         .annotate(wd=ExtractIsoWeekDay("placed_at"), hour=ExtractHour("placed_at"))
         .values("user_id")
         .annotate(
@@ -72,11 +84,18 @@ def behaviour_features() -> tuple[list[int], np.ndarray, np.ndarray]:
     )
     per_user: dict[int, dict[str, float]] = {}
     for row in events:
-        per_user[row["user_id"]] = {k: float(row[k]) for k in ("total", "weekend", "night", "views", "searches", "carts")}
+        per_user[row["user_id"]] = {
+            k: float(row[k]) for k in ("total", "weekend", "night", "views", "searches", "carts")
+        }
     for row in orders:
         entry = per_user.setdefault(row["user_id"], {})
-        entry.update(o_n=float(row["n"]), o_weekend=float(row["weekend"]), o_night=float(row["night"]),
-                     gmv=float(row["gmv"] or 0), unit=float(row["unit"] or 0))
+        entry.update(
+            o_n=float(row["n"]),
+            o_weekend=float(row["weekend"]),
+            o_night=float(row["night"]),
+            gmv=float(row["gmv"] or 0),
+            unit=float(row["unit"] or 0),
+        )
     user_ids = sorted(per_user)
     # Shoppers who never bought have no basket or item price: give them the buyers' average
     # (neutral) rather than 0, which would read as "buys very cheap" to KMeans.
@@ -88,16 +107,18 @@ def behaviour_features() -> tuple[list[int], np.ndarray, np.ndarray]:
         e = per_user[uid]
         acts = e.get("total", 0) + e.get("o_n", 0)
         n_orders = e.get("o_n", 0)
-        matrix.append([
-            np.log1p(n_orders),
-            np.log1p(e.get("gmv", 0) / n_orders) if n_orders else mean_aov,
-            np.log1p(e.get("unit", 0)) if n_orders else mean_unit,
-            (e.get("weekend", 0) + e.get("o_weekend", 0)) / acts if acts else 0.0,
-            (e.get("night", 0) + e.get("o_night", 0)) / acts if acts else 0.0,
-            np.log1p(e.get("views", 0)),
-            np.log1p(e.get("searches", 0)),
-            e.get("carts", 0) / e["views"] if e.get("views") else 0.0,
-        ])
+        matrix.append(
+            [
+                np.log1p(n_orders),
+                np.log1p(e.get("gmv", 0) / n_orders) if n_orders else mean_aov,
+                np.log1p(e.get("unit", 0)) if n_orders else mean_unit,
+                (e.get("weekend", 0) + e.get("o_weekend", 0)) / acts if acts else 0.0,
+                (e.get("night", 0) + e.get("o_night", 0)) / acts if acts else 0.0,
+                np.log1p(e.get("views", 0)),
+                np.log1p(e.get("searches", 0)),
+                e.get("carts", 0) / e["views"] if e.get("views") else 0.0,
+            ]
+        )
     value = np.asarray([per_user[uid].get("gmv", 0.0) for uid in user_ids], dtype=float)
     return user_ids, np.asarray(matrix, dtype=float).reshape(len(user_ids), len(FEATURES)), value
 
@@ -128,11 +149,18 @@ def cluster_segments_save(*, random_state: int = 0) -> dict[str, Any]:
             name = f"{name} ({used_names[name]})"
         members = ids[result.labels == c].tolist()
         segment_save(
-            key=f"cluster-{rank}", name=name, description=description, kind=Segment.Kind.CLUSTER,
+            key=f"cluster-{rank}",
+            name=name,
+            description=description,
+            kind=Segment.Kind.CLUSTER,
             user_ids=members,
-            stats={"size": len(members), "monetary": round(float(value[result.labels == c].sum()), 2),
-                   "centroid": dict(zip(FEATURES, np.round(natural[c], 3).tolist(), strict=True)),
-                   "silhouette_by_k": result.silhouette_by_k, "k": result.k},
+            stats={
+                "size": len(members),
+                "monetary": round(float(value[result.labels == c].sum()), 2),
+                "centroid": dict(zip(FEATURES, np.round(natural[c], 3).tolist(), strict=True)),
+                "silhouette_by_k": result.silhouette_by_k,
+                "k": result.k,
+            },
         )
         saved.append(f"cluster-{rank}")
     Segment.objects.filter(kind=Segment.Kind.CLUSTER).exclude(key__in=saved).delete()

@@ -11,9 +11,7 @@ from .models import RollupState, Segment, SegmentMembership
 
 def segments_for_user(*, user_id: int) -> list[str]:
     """Keys of the segments the user belongs to (sorted; empty for unknown users)."""
-    return sorted(
-        SegmentMembership.objects.filter(user_id=user_id).values_list("segment__key", flat=True)
-    )
+    return sorted(SegmentMembership.objects.filter(user_id=user_id).values_list("segment__key", flat=True))
 
 
 def segment_member_ids(*, key: str) -> set[int]:
@@ -31,5 +29,9 @@ def segment_list(*, kind: str | None = None) -> QuerySet[Segment]:
 
 def rollups_refreshed_at() -> datetime | None:
     """When the dashboard's rollups were last refreshed (None: never)."""
-    return RollupState.objects.filter(refreshed_at__isnull=False).values_list("refreshed_at", flat=True).order_by(
-        "-refreshed_at").first()
+    return (
+        RollupState.objects.filter(refreshed_at__isnull=False)
+        .values_list("refreshed_at", flat=True)
+        .order_by("-refreshed_at")
+        .first()
+    )

@@ -48,7 +48,7 @@ def segment_save(
     existing: set[int] = set()
     ordered = sorted(wanted)
     for start in range(0, len(ordered), 5000):  # stay under SQLite's bound-parameter limit
-        chunk = ordered[start:start + 5000]
+        chunk = ordered[start : start + 5000]
         existing.update(User.objects.filter(pk__in=chunk).values_list("pk", flat=True))
     SegmentMembership.objects.filter(segment=segment).delete()
     SegmentMembership.objects.bulk_create(
@@ -85,7 +85,8 @@ def segment_memberships_export(user: User, *, subject: Any = None) -> dict[str, 
         "active_days": [
             {"day": row["day"].isoformat(), "metric": row["metric"], "actor": row["actor"], "country": row["country"]}
             for row in DailyActor.objects.filter(actor__in=_actor_keys(user, subject))
-            .order_by("day", "metric", "actor").values("day", "metric", "actor", "country")[:50_000]
+            .order_by("day", "metric", "actor")
+            .values("day", "metric", "actor", "country")[:50_000]
         ],
     }
 
@@ -125,8 +126,10 @@ def rollups_refresh_request(*, start: str, end: str) -> RefreshOutcome:
     if last < first:
         return RefreshOutcome(False, "The end of the range is before its start.")
     if (last - first).days + 1 > MAX_REQUESTED_REFRESH_DAYS:
-        return RefreshOutcome(False, f"Refresh at most {MAX_REQUESTED_REFRESH_DAYS} days at a time "
-                                     "(all history: manage.py refresh_analytics).")
+        return RefreshOutcome(
+            False,
+            f"Refresh at most {MAX_REQUESTED_REFRESH_DAYS} days at a time (all history: manage.py refresh_analytics).",
+        )
     rollups_refresh_enqueue(start=first, end=last)
     logger.info("analytics.refresh_requested", extra={"start": first.isoformat(), "end": last.isoformat()})
     return RefreshOutcome(True, f"Refresh of {first} to {last} queued; the figures update when it has run.")

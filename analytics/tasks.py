@@ -11,8 +11,9 @@ from celery import shared_task
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="analytics.refresh_rollups", acks_late=True, reject_on_worker_lost=True,
-             soft_time_limit=600, time_limit=900)
+@shared_task(
+    name="analytics.refresh_rollups", acks_late=True, reject_on_worker_lost=True, soft_time_limit=600, time_limit=900
+)
 def refresh_rollups_task(start: str | None = None, end: str | None = None) -> dict[str, Any]:
     """Beat runs it every 10 minutes with no arguments (days touched since the last run);
     with ISO dates it recomputes that range. Idempotent: a day is deleted and re-inserted."""

@@ -1,4 +1,5 @@
-"""The analytics dashboard page (permission analytics.view_analytics): a shell whose charts fetch the JSON API (analytics/api.py)."""
+"""The analytics dashboard page (permission analytics.view_analytics): a shell whose charts fetch
+the JSON API (analytics/api.py)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "categories": Category.objects.filter(parent__isnull=True).order_by("name")[:200],
         "countries": (
             DailyMetric.objects.exclude(country="")
-            .values_list("country", flat=True).distinct().order_by("country")[:300]
+            .values_list("country", flat=True)
+            .distinct()
+            .order_by("country")[:300]
         ),
         "event_types": queries.EVENT_TYPES,
         # Six step pickers: the default funnel, then empty ones a merchant may fill.

@@ -84,8 +84,10 @@ def build() -> None:
     category, _ = Category.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
     campaigns = []
     for i in range(N_CAMPAIGNS):
-        product, _ = Product.objects.get_or_create(sku=f"BENCH{i:04d}", defaults={
-            "title": f"Bench product {i}", "price": Decimal("9.99"), "stock": 100, "category": category})
+        product, _ = Product.objects.get_or_create(
+            sku=f"BENCH{i:04d}",
+            defaults={"title": f"Bench product {i}", "price": Decimal("9.99"), "stock": 100, "category": category},
+        )
         targeting = {}
         if i % 4 == 1:
             targeting = {"min_age": 18, "max_age": 65}
@@ -94,10 +96,16 @@ def build() -> None:
         elif i % 4 == 3:
             targeting = {"countries": ["United Kingdom", "France"]}
         campaign = Campaign.objects.create(
-            advertiser=advertiser, name=f"Bench {i}", status=Campaign.Status.ACTIVE,
-            starts_at=timezone.now() - timezone.timedelta(days=1), daily_budget=Decimal("1000000"),
-            total_budget=Decimal("10000000"), bid_type="cpm" if i % 5 == 0 else "cpc",
-            bid=Decimal("0.10") + Decimal(i) / 100, **targeting)
+            advertiser=advertiser,
+            name=f"Bench {i}",
+            status=Campaign.Status.ACTIVE,
+            starts_at=timezone.now() - timezone.timedelta(days=1),
+            daily_budget=Decimal("1000000"),
+            total_budget=Decimal("10000000"),
+            bid_type="cpm" if i % 5 == 0 else "cpc",
+            bid=Decimal("0.10") + Decimal(i) / 100,
+            **targeting,
+        )
         Ad.objects.create(campaign=campaign, headline=f"Ad {i}", product=product, landing_url="https://example.com/")
         campaigns.append(campaign)
     simulated_traffic_store(campaigns=campaigns[:20], n=3000, seed=1)
@@ -120,9 +128,12 @@ def main() -> None:
     settings.ADS_PACING = False  # every campaign eligible: the worst case for the auction
     build()
     urlconf = types.ModuleType("bench_urls")
-    urlconf.urlpatterns = [path("bare/", bare_view), path("floor/", session_insert_view),
-                          path("drf/", drf_view_factory()),
-                          path("", include("ecommerce.urls"))]
+    urlconf.urlpatterns = [
+        path("bare/", bare_view),
+        path("floor/", session_insert_view),
+        path("drf/", drf_view_factory()),
+        path("", include("ecommerce.urls")),
+    ]
     settings.ROOT_URLCONF = urlconf
     from django.urls import clear_url_caches
 
@@ -136,11 +147,15 @@ def main() -> None:
     floor_med = statistics.median(floor)
     bare_med, ads_med = statistics.median(bare), statistics.median(ads)
     print(f"bare JSON view: median {bare_med * 1000:.2f} ms, p90 {sorted(bare)[int(ROUNDS * 0.9)] * 1000:.2f} ms")
-    print(f"ad serve ({N_CAMPAIGNS} live campaigns, n=2): median {ads_med * 1000:.2f} ms, "
-          f"p90 {sorted(ads)[int(ROUNDS * 0.9)] * 1000:.2f} ms")
+    print(
+        f"ad serve ({N_CAMPAIGNS} live campaigns, n=2): median {ads_med * 1000:.2f} ms, "
+        f"p90 {sorted(ads)[int(ROUNDS * 0.9)] * 1000:.2f} ms"
+    )
     print(f"session read + one INSERT view: median {floor_med * 1000:.2f} ms")
-    print(f"ratio (median): {ads_med / bare_med:.2f}x  (goal <= 3x); vs the session+INSERT floor: "
-          f"{ads_med / floor_med:.2f}x")
+    print(
+        f"ratio (median): {ads_med / bare_med:.2f}x  (goal <= 3x); vs the session+INSERT floor: "
+        f"{ads_med / floor_med:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,22 @@ def reset(connection) -> None:
     from analytics.models import DailyActor, DailyMetric, HourlyMetric, RollupState, Segment
     from ecommerce.models import Category, Event, Order, OrderItem, Product, User
 
-    tables = [m._meta.db_table for m in (DailyActor, DailyMetric, HourlyMetric, RollupState, Segment,
-                                         OrderItem, Order, Event, Product, Category, User)]
+    tables = [
+        m._meta.db_table
+        for m in (
+            DailyActor,
+            DailyMetric,
+            HourlyMetric,
+            RollupState,
+            Segment,
+            OrderItem,
+            Order,
+            Event,
+            Product,
+            Category,
+            User,
+        )
+    ]
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
 
@@ -66,17 +80,52 @@ def generate(connection, n_events: int, seed: int = 0) -> dict[str, int]:
         with cur.copy("COPY ecommerce_category (id, name, slug, parent_id) FROM STDIN") as cp:
             for i in range(1, 11):
                 cp.write_row((i, f"Category {i}", f"cat-{i}", None))
-        with cur.copy("COPY ecommerce_product (id, sku, title, description, category_id, price, currency, stock, "
-                      "is_active, is_non_product, image_url, attributes, created_at) FROM STDIN") as cp:
+        with cur.copy(
+            "COPY ecommerce_product (id, sku, title, description, category_id, price, currency, stock, "
+            "is_active, is_non_product, image_url, attributes, created_at) FROM STDIN"
+        ) as cp:
             for i in range(1, PRODUCTS + 1):
-                cp.write_row((i, f"B{i:05d}", f"Bench product {i}", "", 1 + i % 10, f"{rng.uniform(1, 60):.2f}", "GBP",
-                              100, True, False, "", "{}", YEAR_START))
+                cp.write_row(
+                    (
+                        i,
+                        f"B{i:05d}",
+                        f"Bench product {i}",
+                        "",
+                        1 + i % 10,
+                        f"{rng.uniform(1, 60):.2f}",
+                        "GBP",
+                        100,
+                        True,
+                        False,
+                        "",
+                        "{}",
+                        YEAR_START,
+                    )
+                )
         countries = ["United Kingdom"] * 6 + ["France", "Germany", "Netherlands", "Spain"]
-        with cur.copy("COPY ecommerce_user (id, password, is_superuser, username, first_name, last_name, email, "
-                      "is_staff, is_active, date_joined, birth_year, gender, country, tracking_consent) FROM STDIN") as cp:
+        with cur.copy(
+            "COPY ecommerce_user (id, password, is_superuser, username, first_name, last_name, email, "
+            "is_staff, is_active, date_joined, birth_year, gender, country, tracking_consent) FROM STDIN"
+        ) as cp:
             for i in range(1, REGISTERED + 1):
-                cp.write_row((i, "!", False, f"bench{i}", "", "", f"bench{i}@example.com", False, True, YEAR_START,
-                              rng.randint(1950, 2005), rng.choice("fmo"), rng.choice(countries), True))
+                cp.write_row(
+                    (
+                        i,
+                        "!",
+                        False,
+                        f"bench{i}",
+                        "",
+                        "",
+                        f"bench{i}@example.com",
+                        False,
+                        True,
+                        YEAR_START,
+                        rng.randint(1950, 2005),
+                        rng.choice("fmo"),
+                        rng.choice(countries),
+                        True,
+                    )
+                )
         n_sessions = max(1, n_events // EVENTS_PER_SESSION)
         # Traffic grows with visitors: anonymous visitors scale with the number of sessions.
         n_anonymous = max(100, n_sessions // 3)
@@ -84,8 +133,11 @@ def generate(connection, n_events: int, seed: int = 0) -> dict[str, int]:
         order_rows, line_rows = [], []
         with cur.copy(f"COPY ecommerce_event ({ev_cols}) FROM STDIN") as cp:
             while written < n_events:
-                start = YEAR_START + timedelta(days=rng.randrange(DAYS), hours=rng.choice(
-                    [8, 9, 10, 11, 12, 12, 13, 14, 15, 16, 17, 18, 19, 20, 20, 21, 21, 22]), minutes=rng.randrange(60))
+                start = YEAR_START + timedelta(
+                    days=rng.randrange(DAYS),
+                    hours=rng.choice([8, 9, 10, 11, 12, 12, 13, 14, 15, 16, 17, 18, 19, 20, 20, 21, 21, 22]),
+                    minutes=rng.randrange(60),
+                )
                 registered = rng.random() < 0.6
                 user_id = rng.randint(1, REGISTERED) if registered else None
                 anon = f"a{rng.randrange(n_anonymous)}" if not registered else f"r{user_id}"
@@ -103,28 +155,70 @@ def generate(connection, n_events: int, seed: int = 0) -> dict[str, int]:
                     t += timedelta(seconds=rng.randint(5, 240))
                     query = rng.choice(["mug", "lamp", "unicorn", "candle", "gnome"]) if step == "search" else ""
                     props = '{"results": 0}' if query == "unicorn" else "{}"
-                    cp.write_row((uuid.UUID(int=rng.getrandbits(128), version=4), step, t, t, user_id, anon, "",
-                                  product if step in ("product_view", "add_to_cart") else None, query, props))
+                    cp.write_row(
+                        (
+                            uuid.UUID(int=rng.getrandbits(128), version=4),
+                            step,
+                            t,
+                            t,
+                            user_id,
+                            anon,
+                            "",
+                            product if step in ("product_view", "add_to_cart") else None,
+                            query,
+                            props,
+                        )
+                    )
                     written += 1
                 if buys and user_id is not None and written < n_events:
                     orders += 1
                     status = "cancelled" if rng.random() < 0.05 else "delivered"
-                    order_rows.append((orders, f"B{orders:09d}", user_id, "", status, t, t, "GBP", "", "", "", "", None,
-                                       None, "bench"))
+                    order_rows.append(
+                        (
+                            orders,
+                            f"B{orders:09d}",
+                            user_id,
+                            "",
+                            status,
+                            t,
+                            t,
+                            "GBP",
+                            "",
+                            "",
+                            "",
+                            "",
+                            None,
+                            None,
+                            "bench",
+                        )
+                    )
                     for line in range(1, rng.randint(1, 4) + 1):
-                        line_rows.append((orders, rng.randint(1, PRODUCTS), "Bench product", rng.randint(1, 5),
-                                          f"{rng.uniform(1, 60):.2f}", line))
-        with cur.copy("COPY ecommerce_order (id, number, user_id, email, status, placed_at, updated_at, currency, "
-                      "shipping_name, shipping_address, country, tracking_number, shipped_at, delivered_at, source) "
-                      "FROM STDIN") as cp:
+                        line_rows.append(
+                            (
+                                orders,
+                                rng.randint(1, PRODUCTS),
+                                "Bench product",
+                                rng.randint(1, 5),
+                                f"{rng.uniform(1, 60):.2f}",
+                                line,
+                            )
+                        )
+        with cur.copy(
+            "COPY ecommerce_order (id, number, user_id, email, status, placed_at, updated_at, currency, "
+            "shipping_name, shipping_address, country, tracking_number, shipped_at, delivered_at, source) "
+            "FROM STDIN"
+        ) as cp:
             for row in order_rows:
                 cp.write_row(row)
-        with cur.copy("COPY ecommerce_orderitem (order_id, product_id, title, quantity, unit_price, line_number) "
-                      "FROM STDIN") as cp:
+        with cur.copy(
+            "COPY ecommerce_orderitem (order_id, product_id, title, quantity, unit_price, line_number) FROM STDIN"
+        ) as cp:
             for row in line_rows:
                 cp.write_row(row)
         for table in ("ecommerce_user", "ecommerce_product", "ecommerce_category", "ecommerce_order"):
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))")
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"
+            )
     raw.commit()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -152,14 +246,18 @@ def dashboard_queries():
         "trend product_view by day": lambda: queries.trends(f, metric="product_view", interval="day"),
         "trend visitors by week": lambda: queries.trends(f, metric="visitors", interval="week"),
         "trend customers by month (12 months)": lambda: queries.trends(
-            Filters(start=date(2025, 1, 1), end=f.end), metric="customers", interval="month"),
+            Filters(start=date(2025, 1, 1), end=f.end), metric="customers", interval="month"
+        ),
         "trend orders by hour": lambda: queries.trends(f, metric="orders", interval="hour"),
         "heat-map (all events)": lambda: queries.heatmap(f),
         "retention by month (purchase, 12 months)": lambda: queries.retention(
-            Filters(start=date(2025, 1, 1), end=f.end), period="month"),
+            Filters(start=date(2025, 1, 1), end=f.end), period="month"
+        ),
     }
     raw = {
-        "funnel (4 steps, 7 d window)": lambda: queries.funnel(f, steps=queries.DEFAULT_FUNNEL, window_seconds=7 * 86400),
+        "funnel (4 steps, 7 d window)": lambda: queries.funnel(
+            f, steps=queries.DEFAULT_FUNNEL, window_seconds=7 * 86400
+        ),
         "top products": lambda: queries.top(f, dimension="products"),
         "browsing-count distribution": lambda: queries.distributions(f, field="browsing_count"),
     }
@@ -215,10 +313,19 @@ def main() -> None:
             cursor.execute("ANALYZE")  # what autovacuum does after a bulk insert; keeps plans honest
         rollup_backed, raw = dashboard_queries()
         timings = {name: timed(fn, args.repeat) for name, fn in {**rollup_backed, **raw}.items()}
-        results[size] = {"counts": counts, "generate_s": gen_s, "rollup_s": roll_s, "rolled": rolled, "timings": timings,
-                         "rollup_total": sum(timings[n] for n in rollup_backed), "raw_names": list(raw)}
-        print(f"\n== {size:,} events: generated in {gen_s:.1f} s {counts}; rollups in {roll_s:.1f} s "
-              f"({rolled['daily']} daily, {rolled['hourly']} hourly, {rolled['actors']} actor-day rows)")
+        results[size] = {
+            "counts": counts,
+            "generate_s": gen_s,
+            "rollup_s": roll_s,
+            "rolled": rolled,
+            "timings": timings,
+            "rollup_total": sum(timings[n] for n in rollup_backed),
+            "raw_names": list(raw),
+        }
+        print(
+            f"\n== {size:,} events: generated in {gen_s:.1f} s {counts}; rollups in {roll_s:.1f} s "
+            f"({rolled['daily']} daily, {rolled['hourly']} hourly, {rolled['actors']} actor-day rows)"
+        )
         for name, seconds in timings.items():
             print(f"   {name:45s} {seconds * 1000:9.1f} ms{'   (raw tables)' if name in raw else ''}")
         print(f"   {'rollup-backed dashboard total':45s} {results[size]['rollup_total'] * 1000:9.1f} ms")
@@ -230,7 +337,10 @@ def main() -> None:
         for name in small["timings"]:
             print(f"   {name:45s} {big['timings'][name] / small['timings'][name]:6.2f}x")
         ratio = big["rollup_total"] / small["rollup_total"]
-        print(f"   {'rollup-backed dashboard total':45s} {ratio:6.2f}x  (target <= 2x: {'met' if ratio <= 2 else 'NOT met'})")
+        print(
+            f"   {'rollup-backed dashboard total':45s} {ratio:6.2f}x  "
+            f"(target <= 2x: {'met' if ratio <= 2 else 'NOT met'})"
+        )
 
 
 if __name__ == "__main__":

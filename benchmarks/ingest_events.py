@@ -39,20 +39,32 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 BATCH_SIZE = 1000
 EVENT_TYPES = ["page_view", "product_view", "product_view", "add_to_cart", "search"]
-COLUMNS = ["id", "type", "occurred_at", "received_at", "user_id", "anonymous_id", "session_key",
-           "product_id", "query", "properties"]
+COLUMNS = [
+    "id",
+    "type",
+    "occurred_at",
+    "received_at",
+    "user_id",
+    "anonymous_id",
+    "session_key",
+    "product_id",
+    "query",
+    "properties",
+]
 
 
 def _env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "CACHE_URL"))}
-    env.update({
-        "DATABASE_URL": database_url,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "bench-" + "k" * 60,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",  # plain HTTP on the loopback
-        "DJANGO_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "bench-" + "k" * 60,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",  # plain HTTP on the loopback
+            "DJANGO_LOG_LEVEL": "WARNING",
+        }
+    )
     if os.environ.get("BENCH_CACHE_URL"):
         env["CACHE_URL"] = os.environ["BENCH_CACHE_URL"]
     return env
@@ -67,13 +79,21 @@ def _prepare_database(database_url: str, env: dict[str, str]) -> str:
             conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([str(PYTHON), "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO ecommerce_product (sku, title, description, price, currency, stock, is_active, "
-                     "is_non_product, image_url, attributes, created_at) "
-                     "SELECT 'BENCH-' || g, 'Bench product ' || g, '', 9.99, 'GBP', 100, true, false, '', '{}', now() "
-                     "FROM generate_series(1, 500) g ON CONFLICT (sku) DO NOTHING")
+        conn.execute(
+            "INSERT INTO ecommerce_product (sku, title, description, price, currency, stock, is_active, "
+            "is_non_product, image_url, attributes, created_at) "
+            "SELECT 'BENCH-' || g, 'Bench product ' || g, '', 9.99, 'GBP', 100, true, false, '', '{}', now() "
+            "FROM generate_series(1, 500) g ON CONFLICT (sku) DO NOTHING"
+        )
     token_name = f"bench-{uuid.uuid4().hex[:8]}"
-    out = subprocess.run([str(PYTHON), "manage.py", "create_ingestion_token", token_name], cwd=ROOT, env=env,
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(PYTHON), "manage.py", "create_ingestion_token", token_name],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -90,10 +110,13 @@ def _make_batches(batches: int, product_ids: list[int]) -> list[list[dict]]:
         for i in range(BATCH_SIZE):
             kind = EVENT_TYPES[(b + i) % len(EVENT_TYPES)]
             product = product_ids[(b * 7 + i) % len(product_ids)]
-            event = {"id": str(uuid.uuid4()), "type": kind,
-                     "occurred_at": (now - timedelta(seconds=i % 300)).isoformat(),
-                     "anonymous_id": f"visitor-{(b * 31 + i) % 5000}",
-                     "properties": {"path": f"/products/{product}/"}}
+            event = {
+                "id": str(uuid.uuid4()),
+                "type": kind,
+                "occurred_at": (now - timedelta(seconds=i % 300)).isoformat(),
+                "anonymous_id": f"visitor-{(b * 31 + i) % 5000}",
+                "properties": {"path": f"/products/{product}/"},
+            }
             if kind != "page_view":
                 event["product_id"] = product
             if kind == "search":
@@ -105,17 +128,36 @@ def _make_batches(batches: int, product_ids: list[int]) -> list[list[dict]]:
 
 def _start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(GUNICORN), "ecommerce.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-         "-k", "sync", "--timeout", "60", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr,
+        [
+            str(GUNICORN),
+            "ecommerce.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "-k",
+            "sync",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=sys.stderr,
     )
 
 
 def _post(port: int, body: bytes, token: str, timeout: float = 60) -> tuple[int, dict]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("POST", "/api/events/", body=body, headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        conn.request(
+            "POST",
+            "/api/events/",
+            body=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
         response = conn.getresponse()
         data = response.read()
         return response.status, json.loads(data) if data else {}
@@ -166,9 +208,20 @@ def run_api(port: int, token: str, bodies: list[bytes], clients: int) -> tuple[f
 def run_copy(database_url: str, batches: list[list[dict]]) -> tuple[float, int]:
     received = datetime.now(UTC)
     rows = [
-        (uuid.UUID(e["id"]), e["type"], datetime.fromisoformat(e["occurred_at"]), received, None,
-         e.get("anonymous_id", ""), "", e.get("product_id"), e.get("query", ""), Jsonb(e.get("properties", {})))
-        for batch in batches for e in batch
+        (
+            uuid.UUID(e["id"]),
+            e["type"],
+            datetime.fromisoformat(e["occurred_at"]),
+            received,
+            None,
+            e.get("anonymous_id", ""),
+            "",
+            e.get("product_id"),
+            e.get("query", ""),
+            Jsonb(e.get("properties", {})),
+        )
+        for batch in batches
+        for e in batch
     ]
     with psycopg.connect(database_url) as conn:
         conn.execute("TRUNCATE ecommerce_event")
@@ -206,9 +259,21 @@ def main() -> None:
         # during the run to see where request time goes; a profiled run's figures are not comparable.
         profiler = None
         if os.environ.get("BENCH_PROFILE"):
-            profiler = subprocess.Popen([str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(server.pid),
-                                         "--subprocesses", "--format", "raw", "-o", os.environ["BENCH_PROFILE"]],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            profiler = subprocess.Popen(
+                [
+                    str(ROOT / ".venv" / "bin" / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(server.pid),
+                    "--subprocesses",
+                    "--format",
+                    "raw",
+                    "-o",
+                    os.environ["BENCH_PROFILE"],
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(2)
         api_seconds, accepted, problems = run_api(args.port, token, bodies, args.clients)
         if profiler is not None:
@@ -227,9 +292,13 @@ def main() -> None:
     load = os.getloadavg()
     print(f"date (UTC):       {datetime.now(UTC):%Y-%m-%d %H:%M}")
     print(f"load average:     {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (2 cores, shared)")
-    print(f"setup:            gunicorn {args.workers} sync workers, {args.clients} client threads, "
-          f"{args.batches} batches x {BATCH_SIZE} events")
-    print(f"API:              {accepted:,} of {sent:,} events accepted in {api_seconds:.2f}s = {api_rate:,.0f} events/s")
+    print(
+        f"setup:            gunicorn {args.workers} sync workers, {args.clients} client threads, "
+        f"{args.batches} batches x {BATCH_SIZE} events"
+    )
+    print(
+        f"API:              {accepted:,} of {sent:,} events accepted in {api_seconds:.2f}s = {api_rate:,.0f} events/s"
+    )
     print(f"raw COPY:         {copied:,} rows in {copy_seconds:.2f}s = {copy_rate:,.0f} rows/s")
     print(f"API / COPY:       {api_rate / copy_rate:.1%}")
     if problems:

@@ -15,7 +15,8 @@ one gunicorn worker needs a shared cache (CACHE_URL) to be a supported setup: wi
 LocMem cache, sessions and user rows are read from the database on every request.
 Throttling stays on but with a per-second window far above the load (THROTTLE_RECOMMENDATIONS=
 1000000/s): DRF keeps every request time of the window in the cache, so a per-minute window at
-this rate would measure the pickling of that history instead of the endpoint. Figures go to docs/benchmarks/recommendations.md; the 2-core box is shared,
+this rate would measure the pickling of that history instead of the endpoint. Figures go to
+docs/benchmarks/recommendations.md; the 2-core box is shared,
 so they are noisy.
 """
 
@@ -84,17 +85,23 @@ def measure(port: int, path: str, cookie: str, seconds: float, concurrency: int)
     # warm-up: caches, first query plans
     _worker(port, path, cookie, time.perf_counter() + 1.0, [], [])
     stop = time.perf_counter() + seconds
-    threads = [threading.Thread(target=_worker, args=(port, path, cookie, stop, latencies, errors))
-               for _ in range(concurrency)]
+    threads = [
+        threading.Thread(target=_worker, args=(port, path, cookie, stop, latencies, errors)) for _ in range(concurrency)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return {"requests": len(latencies), "rps": round(len(latencies) / seconds, 1), "errors": len(errors),
-            "p50_ms": round(p(0.50), 1), "p99_ms": round(p(0.99), 1),
-            "mean_ms": round(statistics.mean(latencies) * 1000, 1) if latencies else 0.0}
+    return {
+        "requests": len(latencies),
+        "rps": round(len(latencies) / seconds, 1),
+        "errors": len(errors),
+        "p50_ms": round(p(0.50), 1),
+        "p99_ms": round(p(0.99), 1),
+        "mean_ms": round(statistics.mean(latencies) * 1000, 1) if latencies else 0.0,
+    }
 
 
 def main() -> None:
@@ -103,7 +110,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--port", type=int, default=8103)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--session-engine", default="", help="experiment: e.g. django.contrib.sessions.backends.cached_db")
+    parser.add_argument(
+        "--session-engine", default="", help="experiment: e.g. django.contrib.sessions.backends.cached_db"
+    )
     args = parser.parse_args()
     cookie, user_id, product_id = _session_cookie_for_a_customer()
     # DEBUG stays as configured (the embedded default is on; production settings need PostgreSQL
@@ -112,10 +121,20 @@ def main() -> None:
     if args.session_engine:
         env["RECS_BENCH_SESSION_ENGINE"] = args.session_engine
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--pythonpath", f"{ROOT},{ROOT / 'benchmarks'}",
-         "--workers", str(args.workers), "--bind", f"127.0.0.1:{args.port}", "--log-level", "warning",
-         "recommendations_bench_wsgi:application"],
-        cwd=ROOT, env=env,
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "--pythonpath",
+            f"{ROOT},{ROOT / 'benchmarks'}",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--log-level",
+            "warning",
+            "recommendations_bench_wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         for _ in range(100):
@@ -147,10 +166,23 @@ def main() -> None:
             r["p99_vs_bare"] = round(r["p99_ms"] / bare["p99_ms"], 2) if bare["p99_ms"] else None
             if "logged_in" in name:
                 r["throughput_vs_bare_logged_in"] = round(r["rps"] / bare_user["rps"], 3) if bare_user["rps"] else None
-                r["p99_vs_bare_logged_in"] = round(r["p99_ms"] / bare_user["p99_ms"], 2) if bare_user["p99_ms"] else None
-        print(json.dumps({"session_engine": args.session_engine or "settings default",
-                          "concurrency": args.concurrency, "seconds": args.seconds, "workers": args.workers,
-                          "user_id": user_id, "product_id": product_id, "results": results}, indent=2))
+                r["p99_vs_bare_logged_in"] = (
+                    round(r["p99_ms"] / bare_user["p99_ms"], 2) if bare_user["p99_ms"] else None
+                )
+        print(
+            json.dumps(
+                {
+                    "session_engine": args.session_engine or "settings default",
+                    "concurrency": args.concurrency,
+                    "seconds": args.seconds,
+                    "workers": args.workers,
+                    "user_id": user_id,
+                    "product_id": product_id,
+                    "results": results,
+                },
+                indent=2,
+            )
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

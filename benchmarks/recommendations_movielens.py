@@ -56,13 +56,23 @@ def build_split(train: pd.DataFrame, test: pd.DataFrame) -> Split:
     for user, group in test.groupby("u")["i"]:
         rows.append(int(user))
         truth.append(set(group.tolist()))
-    return Split(cutoff=pd.Timestamp(0), protocol="new", users=users, items=items, train=matrix,
-                 context=FitContext(baskets=matrix), eval_rows=np.array(rows), truth=truth)
+    return Split(
+        cutoff=pd.Timestamp(0),
+        protocol="new",
+        users=users,
+        items=items,
+        train=matrix,
+        context=FitContext(baskets=matrix),
+        eval_rows=np.array(rows),
+        truth=truth,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/movielens-100k/u.data"))
+    parser.add_argument(
+        "--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/movielens-100k/u.data")
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--validate", action="store_true", help="tune on a 75/25 split of the training part")
     args = parser.parse_args()
@@ -84,8 +94,13 @@ def main() -> None:
     for name, factory in algorithms.items():
         results[name] = {k: round(float(v), 4) for k, v in evaluate_recommender(factory(), split, 10).items()}
         print(name, results[name]["ndcg@10"], flush=True)
-    report = {"k": 10, "cutoff": "random 75/25 per user", "protocol": "movielens", "users_evaluated": len(split.eval_rows),
-              "results": results}
+    report = {
+        "k": 10,
+        "cutoff": "random 75/25 per user",
+        "protocol": "movielens",
+        "users_evaluated": len(split.eval_rows),
+        "results": results,
+    }
     print(format_table(report))
     print(json.dumps(report))
 

@@ -41,9 +41,18 @@ def main() -> None:
     # wall time is inflated by the load average; CPU time is what the pipeline itself costs.
     with open("/proc/loadavg") as handle:
         load = handle.read().split()[:3]
-    print(json.dumps({**summary, "wall_seconds": round(seconds, 1),
-                      "cpu_seconds": round(_cpu_seconds() - cpu_started, 1), "load_average": load},
-                     indent=2, default=str))
+    print(
+        json.dumps(
+            {
+                **summary,
+                "wall_seconds": round(seconds, 1),
+                "cpu_seconds": round(_cpu_seconds() - cpu_started, 1),
+                "load_average": load,
+            },
+            indent=2,
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

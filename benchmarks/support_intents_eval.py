@@ -72,8 +72,10 @@ def scores(model) -> dict[str, dict[str, float]]:
         if path.exists():
             result = evaluate(model, read_labelled_csv(path), with_predictions=False)
             out[name] = {"n": result["n"], "accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
-            print(f"{name:18} n={result['n']:4d} accuracy={result['accuracy']:.4f} macro_f1={result['macro_f1']:.4f}",
-                  flush=True)
+            print(
+                f"{name:18} n={result['n']:4d} accuracy={result['accuracy']:.4f} macro_f1={result['macro_f1']:.4f}",
+                flush=True,
+            )
     return out
 
 
@@ -92,8 +94,9 @@ def main() -> None:
         report["model"] = args.model
     else:
         start = time.perf_counter()
-        model, train_report = train_intent_model(load_base_examples(), seed=13,
-                                                 encoder=None if args.encoder == "none" else args.encoder)
+        model, train_report = train_intent_model(
+            load_base_examples(), seed=13, encoder=None if args.encoder == "none" else args.encoder
+        )
         report["train_seconds"] = round(time.perf_counter() - start, 1)
         report["train_report"] = {k: v for k, v in train_report.items() if k != "threshold_macro_f1"}
         report["train_report"].get("fallback", {}).pop("threshold_macro_f1", None)
@@ -106,8 +109,9 @@ def main() -> None:
     print(f"features: {report['features']}; artifact {report['artifact_bytes'] / 1e6:.1f} MB", flush=True)
     report["scores"] = scores(model)
 
-    texts = [t for name in ("frozen_en", "frozen_zh", "realistic_en") for t, _ in
-             read_labelled_csv(TEST_FILES[name])][: args.latency_n]
+    texts = [t for name in ("frozen_en", "frozen_zh", "realistic_en") for t, _ in read_labelled_csv(TEST_FILES[name])][
+        : args.latency_n
+    ]
     report["latency"] = latency_ms(model, texts)
     print(f"latency per message: {report['latency']}", flush=True)
     if getattr(model, "fallback", None) is not None:

@@ -45,14 +45,18 @@ def store_and_echo_view(request, conversation_id: int):
     from support.models import Conversation, Message
 
     conversation = Conversation.objects.get(pk=conversation_id, user=request.user)
-    message = Message.objects.create(conversation=conversation, sender="shopper",
-                                     text=json.loads(request.body)["text"][:1000])
+    message = Message.objects.create(
+        conversation=conversation, sender="shopper", text=json.loads(request.body)["text"][:1000]
+    )
     return JsonResponse({"id": message.pk, "text": message.text}, status=201)
 
 
 urls = types.ModuleType("support_bench_urls")
-urls.urlpatterns = [path("bench/bare/", bare_json_view), path("bench/echo/<int:conversation_id>/", store_and_echo_view),
-                    path("", include(settings.ROOT_URLCONF))]
+urls.urlpatterns = [
+    path("bench/bare/", bare_json_view),
+    path("bench/echo/<int:conversation_id>/", store_and_echo_view),
+    path("", include(settings.ROOT_URLCONF)),
+]
 sys.modules["support_bench_urls"] = urls
 
 
@@ -74,7 +78,9 @@ def main() -> None:
 
     with override_settings(ROOT_URLCONF="support_bench_urls", ALLOWED_HOSTS=["*"]):
         user, _ = User.objects.get_or_create(username="bench_shopper", defaults={"email": "bench@example.com"})
-        Order.objects.get_or_create(number="W261128BE01", defaults={"user": user, "email": user.email, "status": "paid"})
+        Order.objects.get_or_create(
+            number="W261128BE01", defaults={"user": user, "email": user.email, "status": "paid"}
+        )
         client = Client()
         client.force_login(user)
         conversation = client.post("/api/support/conversations/", {}, content_type="application/json").json()["id"]
@@ -91,8 +97,11 @@ def main() -> None:
             assert client.get("/bench/bare/").status_code == 200
 
         def echo():
-            response = client.post(f"/bench/echo/{conversation}/", {"text": "where is my order W261128BE01?"},
-                                   content_type="application/json")
+            response = client.post(
+                f"/bench/echo/{conversation}/",
+                {"text": "where is my order W261128BE01?"},
+                content_type="application/json",
+            )
             assert response.status_code == 201
 
         from support.dialogue import Dialogue
@@ -110,8 +119,10 @@ def main() -> None:
     bot_median, bare_median = statistics.median(bot_ms), statistics.median(bare_ms)
     echo_median, decide_median = statistics.median(echo_ms), statistics.median(decide_ms)
     print(f"intent model: {intent_model_version()}")
-    print(f"bot reply  median {bot_median:.2f} ms  p90 {sorted(bot_ms)[int(len(bot_ms) * .9)]:.2f} ms  (n={args.n})")
-    print(f"bare JSON  median {bare_median:.2f} ms  p90 {sorted(bare_ms)[int(len(bare_ms) * .9)]:.2f} ms  (n={args.n})")
+    print(f"bot reply  median {bot_median:.2f} ms  p90 {sorted(bot_ms)[int(len(bot_ms) * 0.9)]:.2f} ms  (n={args.n})")
+    print(
+        f"bare JSON  median {bare_median:.2f} ms  p90 {sorted(bare_ms)[int(len(bare_ms) * 0.9)]:.2f} ms  (n={args.n})"
+    )
     print(f"store+echo JSON view  median {echo_median:.2f} ms  (n={args.n})")
     print(f"bot decision only (NLU + entities + dialogue + order read, no HTTP/writes)  median {decide_median:.2f} ms")
     print(f"ratio bot reply / bare JSON: {bot_median / bare_median:.1f}x")

@@ -41,16 +41,33 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "country", "is_staff", "date_joined")
     list_filter = ("is_staff", "is_active", "country", "gender")
     fieldsets = BaseUserAdmin.fieldsets + (
-        ("Profile", {"fields": ("birth_year", "gender", "country", "interests", "external_id",
-                                "tracking_consent", "date_erased")}),
+        (
+            "Profile",
+            {
+                "fields": (
+                    "birth_year",
+                    "gender",
+                    "country",
+                    "interests",
+                    "external_id",
+                    "tracking_consent",
+                    "date_erased",
+                )
+            },
+        ),
     )
     filter_horizontal = ("groups", "user_permissions", "interests")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         subject = User.objects.filter(pk=object_id).first()
         if subject is not None:
-            audit_record(actor=request.user, action="admin.view_customer", subject=subject,
-                         object_repr=f"user {subject.pk}", path=request.path)
+            audit_record(
+                actor=request.user,
+                action="admin.view_customer",
+                subject=subject,
+                object_repr=f"user {subject.pk}",
+                path=request.path,
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -66,7 +83,8 @@ class ProductAdminForm(forms.ModelForm):
     checks it with Pillow and makes the thumbnail), never saved straight into the model field."""
 
     upload = forms.FileField(
-        label="Upload image", required=False,
+        label="Upload image",
+        required=False,
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}),
         help_text="JPEG, PNG, WebP or GIF, at most 5 MB; a thumbnail is made for lists and the shop.",
     )
@@ -74,13 +92,29 @@ class ProductAdminForm(forms.ModelForm):
 
     class Meta:
         model = Product
-        exclude = ("image",)
+        # Every editable field but `image`, which only the upload field (through the catalog
+        # service that validates it and makes the thumbnail) may set.
+        fields = (
+            "sku",
+            "title",
+            "description",
+            "category",
+            "price",
+            "currency",
+            "stock",
+            "is_active",
+            "is_non_product",
+            "image_url",
+            "attributes",
+            "created_at",
+        )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         limit = settings.PRODUCT_IMAGE_MAX_BYTES / (1024 * 1024)
-        self.fields["upload"].help_text = (f"JPEG, PNG, WebP or GIF, at most {limit:g} MB; a thumbnail is "
-                                           "made for lists and the shop.")
+        self.fields[
+            "upload"
+        ].help_text = f"JPEG, PNG, WebP or GIF, at most {limit:g} MB; a thumbnail is made for lists and the shop."
 
     def clean_upload(self):
         upload = self.cleaned_data.get("upload")
@@ -95,8 +129,17 @@ class ProductAdminForm(forms.ModelForm):
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductAdminForm
-    list_display = ("thumbnail", "sku", "title", "category", "price", "price_display", "stock", "is_active",
-                    "is_non_product")
+    list_display = (
+        "thumbnail",
+        "sku",
+        "title",
+        "category",
+        "price",
+        "price_display",
+        "stock",
+        "is_active",
+        "is_non_product",
+    )
     list_display_links = ("sku",)
     list_filter = ("is_active", "is_non_product", "category")
     search_fields = ("sku", "title")
@@ -104,8 +147,22 @@ class ProductAdmin(admin.ModelAdmin):
     list_select_related = ("category",)
     readonly_fields = ("image_preview",)
     fieldsets = (
-        (None, {"fields": ("sku", "title", "description", "category", "price", "currency", "stock",
-                           "is_active", "is_non_product")}),
+        (
+            None,
+            {
+                "fields": (
+                    "sku",
+                    "title",
+                    "description",
+                    "category",
+                    "price",
+                    "currency",
+                    "stock",
+                    "is_active",
+                    "is_non_product",
+                )
+            },
+        ),
         ("Picture", {"fields": ("image_preview", "upload", "remove_image", "image_url")}),
         ("More", {"fields": ("attributes", "created_at"), "classes": ("collapse",)}),
     )
@@ -133,8 +190,12 @@ class ProductAdmin(admin.ModelAdmin):
     def image_preview(self, obj: Product):
         if obj is None or not obj.pk or not obj.picture_url:
             return "No picture yet: the shop shows a lettered tile."
-        return format_html('<a href="{}"><img class="admin-thumb-large" src="{}" alt="{}"></a>',
-                           obj.picture_url, obj.thumbnail_url, obj.title)
+        return format_html(
+            '<a href="{}"><img class="admin-thumb-large" src="{}" alt="{}"></a>',
+            obj.picture_url,
+            obj.thumbnail_url,
+            obj.title,
+        )
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -187,8 +248,17 @@ class OrderItemInline(admin.TabularInline):
         return not _order_locked(obj) and super().has_delete_permission(request, obj)
 
 
-ORDER_ALWAYS_READONLY = ("number", "status", "total_display", "placed_at", "source", "tracking_number",
-                         "shipped_at", "delivered_at", "history")
+ORDER_ALWAYS_READONLY = (
+    "number",
+    "status",
+    "total_display",
+    "placed_at",
+    "source",
+    "tracking_number",
+    "shipped_at",
+    "delivered_at",
+    "history",
+)
 ORDER_LOCKED_AFTER_PAYMENT = ("user", "email", "currency")
 # The address may change until the parcel leaves (the same rule as order_change_address).
 ORDER_LOCKED_AFTER_SHIPPING = ("shipping_name", "shipping_address", "country")
@@ -222,22 +292,35 @@ class OrderAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
     inlines = [OrderItemInline]
     fieldsets = (
-        (None, {"fields": ("number", "status", "total_display", "user", "email", "currency", "placed_at",
-                           "source")}),
-        ("Shipping", {"fields": ("shipping_name", "shipping_address", "country", "tracking_number",
-                                 "shipped_at", "delivered_at")}),
+        (None, {"fields": ("number", "status", "total_display", "user", "email", "currency", "placed_at", "source")}),
+        (
+            "Shipping",
+            {
+                "fields": (
+                    "shipping_name",
+                    "shipping_address",
+                    "country",
+                    "tracking_number",
+                    "shipped_at",
+                    "delivered_at",
+                )
+            },
+        ),
         ("History", {"fields": ("history",)}),
     )
-    actions = ["mark_shipped",
-               _order_action(order_services.order_refund, "Refund", "Cancelled and refunded"),
-               _order_action(order_services.order_cancel_for_merchant, "Cancel", "Cancelled")]
+    actions = [
+        "mark_shipped",
+        _order_action(order_services.order_refund, "Refund", "Cancelled and refunded"),
+        _order_action(order_services.order_cancel_for_merchant, "Cancel", "Cancelled"),
+    ]
 
     class Media:
         css = {"all": ("css/backoffice-admin.css",)}
 
     def get_queryset(self, request):
-        line_value = ExpressionWrapper(F("items__quantity") * F("items__unit_price"),
-                                       output_field=DecimalField(max_digits=18, decimal_places=2))
+        line_value = ExpressionWrapper(
+            F("items__quantity") * F("items__unit_price"), output_field=DecimalField(max_digits=18, decimal_places=2)
+        )
         return super().get_queryset(request).select_related("user").annotate(total_amount=Sum(line_value))
 
     def get_readonly_fields(self, request, obj=None):
@@ -292,8 +375,13 @@ class OrderAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         order = Order.objects.filter(pk=object_id).select_related("user").first()
         if order is not None and order.user_id:
-            audit_record(actor=request.user, action="admin.view_order", subject=order.user,
-                         object_repr=f"order {order.number}", path=request.path)
+            audit_record(
+                actor=request.user,
+                action="admin.view_order",
+                subject=order.user,
+                object_repr=f"order {order.number}",
+                path=request.path,
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Mark selected orders shipped (asks for tracking numbers)", permissions=["manage"])
@@ -306,8 +394,7 @@ class OrderAdmin(admin.ModelAdmin):
             for order in orders:
                 tracking = request.POST.get(f"tracking_{order.pk}", "")
                 try:
-                    order_services.order_mark_shipped(order_id=order.pk, actor=request.user,
-                                                      tracking_number=tracking)
+                    order_services.order_mark_shipped(order_id=order.pk, actor=request.user, tracking_number=tracking)
                     shipped += 1
                 except DomainError as error:
                     errors[order.pk] = str(error)
@@ -320,8 +407,15 @@ class OrderAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Mark orders shipped",
-            "rows": [{"order": o, "error": errors.get(o.pk, ""), "value": request.POST.get(f"tracking_{o.pk}", ""),
-                      "can_ship": o.can_transition_to(Order.Status.SHIPPED)} for o in orders],
+            "rows": [
+                {
+                    "order": o,
+                    "error": errors.get(o.pk, ""),
+                    "value": request.POST.get(f"tracking_{o.pk}", ""),
+                    "can_ship": o.can_transition_to(Order.Status.SHIPPED),
+                }
+                for o in orders
+            ],
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "media": self.media,
         }
@@ -380,13 +474,19 @@ class EventAdmin(admin.ModelAdmin):
                 raise Http404("No such user.")
             events = Event.objects.filter(user=subject)
             orders = Order.objects.filter(user=subject).order_by("-placed_at")[:50]
-            audit_record(actor=request.user, action="admin.view_timeline", subject=subject,
-                         object_repr=f"user {subject.pk}", path=request.path)
+            audit_record(
+                actor=request.user,
+                action="admin.view_timeline",
+                subject=subject,
+                object_repr=f"user {subject.pk}",
+                path=request.path,
+            )
         else:
             events = Event.objects.filter(anonymous_id=value)
             orders = Order.objects.none()
         page = Paginator(events.select_related("product").order_by("-occurred_at"), 200).get_page(
-            request.GET.get("page"))
+            request.GET.get("page")
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -418,7 +518,9 @@ def event_log_search(queryset, term: str):
             return queryset.filter(product__sku=value)
         return queryset.filter(type=Event.Type.SEARCH, query__iexact=value)
     return queryset.filter(
-        Q(user__username=term) | Q(anonymous_id=term) | Q(product__sku=term)
+        Q(user__username=term)
+        | Q(anonymous_id=term)
+        | Q(product__sku=term)
         | Q(type=Event.Type.SEARCH, query__iexact=term)
     )
 
@@ -442,22 +544,45 @@ def _key_value_table(data: dict, compare: dict | None = None):
     rows = []
     for key in sorted(data):
         before = "" if compare is None else _figure(compare.get(key, "-"))
-        rows.append(format_html("<tr><th>{}</th><td>{}</td>{}</tr>", key, _figure(data[key]),
-                                format_html("<td>{}</td>", before) if compare is not None else ""))
-    header = mark_safe("<tr><th></th><th>this version</th><th>replaced version</th></tr>") if compare is not None else ""
-    return format_html('<table class="model-figures">{}{}</table>', header, format_html_join("", "{}", ((r,) for r in rows)))
+        rows.append(
+            format_html(
+                "<tr><th>{}</th><td>{}</td>{}</tr>",
+                key,
+                _figure(data[key]),
+                format_html("<td>{}</td>", before) if compare is not None else "",
+            )
+        )
+    header = (
+        mark_safe("<tr><th></th><th>this version</th><th>replaced version</th></tr>") if compare is not None else ""
+    )
+    return format_html(
+        '<table class="model-figures">{}{}</table>', header, format_html_join("", "{}", ((r,) for r in rows))
+    )
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     """Every trained model with its figures, and how it compares with the version it replaced."""
 
-    list_display = ("name", "version", "status", "primary_metric", "score", "change_vs_replaced",
-                    "created_at", "promoted_at")
+    list_display = (
+        "name",
+        "version",
+        "status",
+        "primary_metric",
+        "score",
+        "change_vs_replaced",
+        "created_at",
+        "promoted_at",
+    )
     list_filter = ("name", "status")
     exclude = ("metrics", "params")  # shown as tables below; a registry row is never hand-edited
-    readonly_fields = ["score", "change_vs_replaced", "metrics_table", "params_table",
-                       *[f.name for f in ModelVersion._meta.fields if f.name not in ("metrics", "params")]]
+    readonly_fields = [
+        "score",
+        "change_vs_replaced",
+        "metrics_table",
+        "params_table",
+        *[f.name for f in ModelVersion._meta.fields if f.name not in ("metrics", "params")],
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False  # rows are written by training (ecommerce/ml.py), never by hand
@@ -465,11 +590,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         # The version this one replaced: the same name's latest promotion before this one's.
         replaced = ModelVersion.objects.filter(
-            name=OuterRef("name"), promoted_at__isnull=False, promoted_at__lt=OuterRef("promoted_at"),
+            name=OuterRef("name"),
+            promoted_at__isnull=False,
+            promoted_at__lt=OuterRef("promoted_at"),
         ).order_by("-promoted_at")
-        return super().get_queryset(request).annotate(
-            replaced_metrics=Subquery(replaced.values("metrics")[:1]),
-            replaced_version=Subquery(replaced.values("version")[:1]),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                replaced_metrics=Subquery(replaced.values("metrics")[:1]),
+                replaced_version=Subquery(replaced.values("version")[:1]),
+            )
         )
 
     @admin.display(description="Score")
@@ -551,8 +682,16 @@ class ReturnRequestAdmin(admin.ModelAdmin):
     search_fields = ("order__number",)
     raw_id_fields = ("order", "requested_by")
     # Status changes only through the actions (the service), never a free edit.
-    readonly_fields = ("order", "status", "requested_by", "created_at", "approved_at", "received_at",
-                       "refunded_at", "refund_display")
+    readonly_fields = (
+        "order",
+        "status",
+        "requested_by",
+        "created_at",
+        "approved_at",
+        "received_at",
+        "refunded_at",
+        "refund_display",
+    )
     exclude = ("refund_amount",)
     list_select_related = ("order",)
     inlines = [ReturnLineInline]
@@ -569,9 +708,12 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # shoppers ask (order page, chat, API); the merchant only moves requests
+
+
 @admin.register(TaskDelivery)
 class TaskDeliveryAdmin(admin.ModelAdmin):
-    """Read-only: which Celery task ids were redelivered, and which were given up (README "Celery workers and the broker")."""
+    """Read-only: which Celery task ids were redelivered, and which were given up
+    (README "Celery workers and the broker")."""
 
     list_display = ("task_name", "task_id", "deliveries", "outcome", "first_started_at", "finished_at")
     list_filter = ("outcome", "task_name")

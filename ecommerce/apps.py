@@ -24,7 +24,8 @@ class EcommerceConfig(AppConfig):
         # Signed-in session keys carry the user id, so serving views need one cache round trip.
         user_logged_in.connect(rekey_signed_in_session, dispatch_uid="ecommerce.rekey_signed_in_session")
         # The role groups always match ecommerce/roles.py after a migrate.
-        post_migrate.connect(role_groups_sync_after_migrate, sender=self,
-                             dispatch_uid="ecommerce.role_groups_sync_after_migrate")
+        post_migrate.connect(
+            role_groups_sync_after_migrate, sender=self, dispatch_uid="ecommerce.role_groups_sync_after_migrate"
+        )
         # Lockouts (django-axes) are logged with the user id only.
         user_locked_out.connect(log_lockout, dispatch_uid="ecommerce.log_lockout")

@@ -49,8 +49,9 @@ def _postgresql_column(field: Field, values: list[Any], json_is_text: bool) -> t
     return values, f"{field.db_type(connection)}[]"
 
 
-def _insert_postgresql(table: str, fields: list[Field], rows: Sequence[tuple], conflict: str,
-                       json_is_text: bool) -> int:
+def _insert_postgresql(
+    table: str, fields: list[Field], rows: Sequence[tuple], conflict: str, json_is_text: bool
+) -> int:
     quote = connection.ops.quote_name
     columns = list(zip(*rows, strict=True))
     params, selects = [], []
@@ -96,8 +97,15 @@ def _insert_sqlite(table: str, fields: list[Field], rows: Sequence[tuple], confl
         return cursor.rowcount
 
 
-def bulk_insert(model: type[Model], columns: Sequence[str], rows: Sequence[tuple], *,
-                ignore_conflicts: bool = False, json_is_text: bool = False, batch_size: int = BATCH_ROWS) -> int:
+def bulk_insert(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[tuple],
+    *,
+    ignore_conflicts: bool = False,
+    json_is_text: bool = False,
+    batch_size: int = BATCH_ROWS,
+) -> int:
     """Insert `rows` (tuples in `columns` order) into `model`'s table; returns how many were inserted.
 
     `ignore_conflicts` adds ON CONFLICT DO NOTHING: a row whose unique key exists is skipped (and
@@ -112,5 +120,5 @@ def bulk_insert(model: type[Model], columns: Sequence[str], rows: Sequence[tuple
     insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_sqlite
     inserted = 0
     for start in range(0, len(rows), batch_size):
-        inserted += insert(table, fields, rows[start:start + batch_size], conflict, json_is_text)
+        inserted += insert(table, fields, rows[start : start + batch_size], conflict, json_is_text)
     return inserted

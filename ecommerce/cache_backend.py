@@ -50,9 +50,7 @@ class BreakerConnection(redis.connection.Connection):
         if not breaker.allow():
             raise redis.exceptions.ConnectionError("Redis marked unavailable (circuit breaker open)")
         try:
-            result = super().connect_check_health(
-                check_health=check_health, retry_socket_connect=retry_socket_connect
-            )
+            result = super().connect_check_health(check_health=check_health, retry_socket_connect=retry_socket_connect)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
             breaker.failure(error)
             raise
@@ -120,9 +118,11 @@ class ResilientRedisCache(RedisCache):
             except ValueError:
                 options = {}
             self._breaker_cached = (
-                breaker_for(_breaker_name(options.get("host", "localhost"), options.get("port", 6379),
-                                          options.get("db", 0)))
-                if server.startswith("redis://") else None
+                breaker_for(
+                    _breaker_name(options.get("host", "localhost"), options.get("port", 6379), options.get("db", 0))
+                )
+                if server.startswith("redis://")
+                else None
             )
         return self._breaker_cached
 

@@ -44,13 +44,16 @@ class DeliveryGuardedTask(DjangoTask):
         extra = {"task_id": request.id, "task_name": self.name}
         try:
             with exclusive_lock(f"celery.task:{request.id}"):
-                decision = task_delivery_start(task_id=request.id, task_name=self.name,
-                                               max_deliveries=self.max_deliveries)
+                decision = task_delivery_start(
+                    task_id=request.id, task_name=self.name, max_deliveries=self.max_deliveries
+                )
                 if not decision.run:
                     if decision.reason == "gave_up":
                         logger.error("celery.delivery_gave_up", extra={**extra, "deliveries": decision.deliveries})
-                        raise DeliveryGivenUp(f"{self.name} {request.id} was killed with its worker "
-                                              f"{decision.deliveries} times: not run again")
+                        raise DeliveryGivenUp(
+                            f"{self.name} {request.id} was killed with its worker "
+                            f"{decision.deliveries} times: not run again"
+                        )
                     # A copy of a finished task: ack it, and keep the original's stored result.
                     logger.warning("celery.delivery_skipped", extra={**extra, "reason": decision.reason})
                     raise Ignore()

@@ -42,6 +42,7 @@ _broker_lock = threading.Lock()
 # ---------------------------------------------------------------------------------------------
 # Checks: each returns a small dict with "ok" and never raises.
 
+
 def _check_database() -> dict[str, Any]:
     from django.db import connection
 
@@ -168,6 +169,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 
 # ---------------------------------------------------------------------------------------------
 # JSON errors
+
 
 def wants_json(request: HttpRequest) -> bool:
     if request.path_info.startswith("/api/"):

@@ -31,8 +31,9 @@ class LoginAttemptBackend(AxesStandaloneBackend):
     client's login(), where there is no remote attacker to throttle; axes would raise ValueError.
     """
 
-    def authenticate(self, request: HttpRequest | None, username: str | None = None,
-                     password: str | None = None, **kwargs: Any) -> None:
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> None:
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
@@ -56,19 +57,23 @@ def log_lockout(sender: Any, request: HttpRequest, username: str | None = None, 
     off because axes' own messages carry the username and address)."""
     from django.contrib.auth import get_user_model
 
-    user_id = get_user_model().objects.filter(username=username).values_list("pk", flat=True).first() \
-        if username else None
+    user_id = (
+        get_user_model().objects.filter(username=username).values_list("pk", flat=True).first() if username else None
+    )
     logger.warning("auth.login_locked_out", extra={"user_id": user_id, "path": request.path})
 
 
 def lockout_message() -> str:
     minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
-    return (f"Too many failed login attempts. For your security, logging in is paused for "
-            f"{minutes} minutes. Please try again later.")
+    return (
+        f"Too many failed login attempts. For your security, logging in is paused for "
+        f"{minutes} minutes. Please try again later."
+    )
 
 
-def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,
-                     credentials: dict | None = None) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict | None = None
+) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: the login page again, with the reason, answered 429."""
     status = settings.AXES_HTTP_RESPONSE_CODE
     message = lockout_message()
@@ -76,6 +81,10 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
         return render(request, "registration/locked_out.html", {"message": message}, status=status)
     username = (credentials or {}).get("username", "") or request.POST.get("username", "")
     form = AuthenticationForm(request, initial={"username": username})
-    context = {**storefront_nav(request), "form": form, "locked_out_message": message,
-               "next": request.POST.get("next", "")}
+    context = {
+        **storefront_nav(request),
+        "form": form,
+        "locked_out_message": message,
+        "next": request.POST.get("next", ""),
+    }
     return render(request, "registration/login.html", context, status=status)

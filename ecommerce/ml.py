@@ -94,8 +94,12 @@ def library_versions() -> dict[str, str]:
 def _git_sha() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=settings.BASE_DIR, capture_output=True, text=True,
-            timeout=5, check=False,
+            ["git", "rev-parse", "HEAD"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
         return out.stdout.strip()[:40]
     except (OSError, subprocess.SubprocessError):
@@ -232,9 +236,7 @@ def model_version_promote(
         if locked.status != ModelVersion.Status.TRAINED:
             raise DomainError(f"{locked} cannot be promoted from status {locked.status}")
         current = (
-            ModelVersion.objects.select_for_update()
-            .filter(name=locked.name, status=ModelVersion.Status.ACTIVE)
-            .first()
+            ModelVersion.objects.select_for_update().filter(name=locked.name, status=ModelVersion.Status.ACTIVE).first()
         )
         new_score = locked.primary_score
         if current is not None and not force:

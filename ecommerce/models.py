@@ -40,8 +40,15 @@ class User(AbstractUser):
         return age_band_for(year - self.birth_year)
 
 
-AGE_BANDS = [(0, 17, "<18"), (18, 24, "18-24"), (25, 34, "25-34"), (35, 44, "35-44"),
-             (45, 54, "45-54"), (55, 64, "55-64"), (65, 200, "65+")]
+AGE_BANDS = [
+    (0, 17, "<18"),
+    (18, 24, "18-24"),
+    (25, 34, "25-34"),
+    (35, 44, "35-44"),
+    (45, 54, "45-54"),
+    (55, 64, "55-64"),
+    (65, 200, "65+"),
+]
 
 
 def age_band_for(age: int) -> str:
@@ -54,9 +61,7 @@ def age_band_for(age: int) -> str:
 class Category(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
-    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
 
     class Meta:
         verbose_name_plural = "categories"
@@ -96,12 +101,8 @@ class Product(models.Model):
     sku = models.CharField(max_length=64, unique=True)
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
-    category = models.ForeignKey(
-        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
-    )
-    price = models.DecimalField(
-        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
-    )
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
+    price = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
     currency = models.CharField(max_length=3, default="GBP")
     stock = models.IntegerField(default=0)
     is_active = models.BooleanField(default=True)
@@ -308,8 +309,9 @@ class ReturnRequest(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED, db_index=True)
     reason = models.CharField(max_length=500)
     # Who asked: the shopper (or staff acting for them); null for a guest proven by email.
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     approved_at = models.DateTimeField(null=True, blank=True)
@@ -373,9 +375,7 @@ class Event(models.Model):
     )
     anonymous_id = models.CharField(max_length=64, blank=True, default="")
     session_key = models.CharField(max_length=64, blank=True, default="")
-    product = models.ForeignKey(
-        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
-    )
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
     query = models.CharField(max_length=255, blank=True, default="")
     properties = models.JSONField(default=dict, blank=True)
 
@@ -439,7 +439,10 @@ class AuditLogEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="audit_actions"
     )
     subject = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="audit_subject_entries",
     )
     action = models.CharField(max_length=64)

@@ -46,7 +46,7 @@ def money_plain(amount: object, currency: str | None = None) -> str:
 
 
 def format_money(amount: object, currency: str | None = None) -> str:
-    """"£1,234.50", "-€3.00", "1,200 JPY"; the shop's currency when none is given; "—" when missing."""
+    """ "£1,234.50", "-€3.00", "1,200 JPY"; the shop's currency when none is given; "—" when missing."""
     value = _to_decimal(amount)
     if value is None:
         return MISSING

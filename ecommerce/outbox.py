@@ -132,9 +132,7 @@ def outbox_drain(*, limit: int = 500, min_age: timedelta | None = None) -> dict[
                 for row in rows:
                     error = _publish(row.task_name, row.args, row.kwargs, connection=connection)
                     if error is not None:
-                        OutboxMessage.objects.filter(pk=row.pk).update(
-                            attempts=row.attempts + 1, last_error=error
-                        )
+                        OutboxMessage.objects.filter(pk=row.pk).update(attempts=row.attempts + 1, last_error=error)
                         failed += 1
                         break
                     row.delete()

@@ -76,6 +76,8 @@ def data_loaded(*, start: date, end: date) -> None:
     """Tell every app that rows dated start..end (inclusive) were bulk-loaded."""
     for step in _data_loaded_hooks:
         step.func(start=start, end=end)
+
+
 def register_login_step(app: str, func: Callable[..., Any], order: int = 50) -> None:
     """func(*, user, previous_session_key) -> None; runs when a shopper signs in, with the key of
     the session they had before (e.g. to hand that session's chat to the account)."""

@@ -52,8 +52,12 @@ class Tracking:
 
     @classmethod
     def consented(cls, *, user: User | None = None, session_key: str = "", anonymous_id: str = "") -> Tracking:
-        return cls(allowed=True, user=user if user is not None and user.is_authenticated else None,
-                   session_key=session_key[:64], anonymous_id=anonymous_id[:64])
+        return cls(
+            allowed=True,
+            user=user if user is not None and user.is_authenticated else None,
+            session_key=session_key[:64],
+            anonymous_id=anonymous_id[:64],
+        )
 
 
 NO_TRACKING = Tracking(allowed=False)
@@ -69,9 +73,11 @@ def tracking_for(request: HttpRequest | None, *, anonymous_id: str = "") -> Trac
     if not allowed:
         return NO_TRACKING
     session = getattr(request, "session", None)
-    return Tracking.consented(user=getattr(request, "user", None),
-                              session_key=getattr(session, "session_key", None) or "",
-                              anonymous_id=anonymous_id)
+    return Tracking.consented(
+        user=getattr(request, "user", None),
+        session_key=getattr(session, "session_key", None) or "",
+        anonymous_id=anonymous_id,
+    )
 
 
 def session_key_ensure(request: HttpRequest) -> str:
@@ -93,10 +99,15 @@ def tracking_with_session(request: HttpRequest) -> Tracking:
     return tracking_for(request)
 
 
-def audit_record(*, actor: User | None, action: str, subject: User | None = None, object_repr: str = "", path: str = "") -> None:
+def audit_record(
+    *, actor: User | None, action: str, subject: User | None = None, object_repr: str = "", path: str = ""
+) -> None:
     AuditLogEntry.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
-        subject=subject, action=action[:64], object_repr=object_repr[:200], path=path[:255],
+        subject=subject,
+        action=action[:64],
+        object_repr=object_repr[:200],
+        path=path[:255],
     )
 
 
@@ -125,8 +136,11 @@ class DataSubject:
             anonymous |= Q(anonymous_id__in=self.anonymous_ids)
         for key, logged_in_at in self.session_logins:
             # session_key has no index: the received_at window keeps this an index range scan.
-            anonymous |= Q(session_key=key, received_at__gte=logged_in_at - timedelta(seconds=settings.SESSION_COOKIE_AGE),
-                           received_at__lte=logged_in_at + _LATE_BEACON)
+            anonymous |= Q(
+                session_key=key,
+                received_at__gte=logged_in_at - timedelta(seconds=settings.SESSION_COOKIE_AGE),
+                received_at__lte=logged_in_at + _LATE_BEACON,
+            )
         return Event.objects.filter(Q(user=self.user) | (Q(user__isnull=True) & anonymous))
 
     def orders(self) -> QuerySet[Order]:
@@ -142,23 +156,42 @@ def data_subject_for(*, user: User) -> DataSubject:
     aliases = list(UserAlias.objects.filter(user=user).values_list("kind", "value", "created_at"))
     session_logins = tuple((v, at) for k, v, at in aliases if k == UserAlias.Kind.SESSION)
     orders = frozenset(v for k, v, _ in aliases if k == UserAlias.Kind.GUEST_ORDER)
-    partial = DataSubject(user=user, session_keys=frozenset(k for k, _ in session_logins),
-                          guest_order_numbers=orders, session_logins=session_logins)
+    partial = DataSubject(
+        user=user,
+        session_keys=frozenset(k for k, _ in session_logins),
+        guest_order_numbers=orders,
+        session_logins=session_logins,
+    )
     # Anonymous ids: those the tracker sent while signed in (same browser storage as before
     # login) and those sent from a pre-login session. Never ids seen on another user's events.
-    anonymous = set(Event.objects.filter(user=user).exclude(anonymous_id="")
-                    .values_list("anonymous_id", flat=True).distinct())
-    anonymous |= set(partial.events().filter(user__isnull=True).exclude(anonymous_id="")
-                     .values_list("anonymous_id", flat=True).distinct())
-    claimed_elsewhere = set(Event.objects.filter(anonymous_id__in=anonymous, user__isnull=False)
-                            .exclude(user=user).values_list("anonymous_id", flat=True).distinct())
-    return DataSubject(user=user, session_keys=partial.session_keys,
-                       anonymous_ids=frozenset(anonymous - claimed_elsewhere),
-                       guest_order_numbers=orders, session_logins=session_logins)
+    anonymous = set(
+        Event.objects.filter(user=user).exclude(anonymous_id="").values_list("anonymous_id", flat=True).distinct()
+    )
+    anonymous |= set(
+        partial.events()
+        .filter(user__isnull=True)
+        .exclude(anonymous_id="")
+        .values_list("anonymous_id", flat=True)
+        .distinct()
+    )
+    claimed_elsewhere = set(
+        Event.objects.filter(anonymous_id__in=anonymous, user__isnull=False)
+        .exclude(user=user)
+        .values_list("anonymous_id", flat=True)
+        .distinct()
+    )
+    return DataSubject(
+        user=user,
+        session_keys=partial.session_keys,
+        anonymous_ids=frozenset(anonymous - claimed_elsewhere),
+        guest_order_numbers=orders,
+        session_logins=session_logins,
+    )
 
 
-def user_login_link(*, user: User, previous_session_key: str, placed_order_numbers: list[str],
-                    tracking: Tracking) -> None:
+def user_login_link(
+    *, user: User, previous_session_key: str, placed_order_numbers: list[str], tracking: Tracking
+) -> None:
     """At login, remember what this browser session did before, so export and erasure find it.
 
     - the pre-login session key, only with tracking consent (without it nothing was stored
@@ -170,8 +203,9 @@ def user_login_link(*, user: User, previous_session_key: str, placed_order_numbe
     if tracking.allowed and previous_session_key:
         UserAlias.objects.get_or_create(user=user, kind=UserAlias.Kind.SESSION, value=previous_session_key[:64])
     if placed_order_numbers and user.email:
-        numbers = (Order.objects.filter(number__in=placed_order_numbers[:50], user__isnull=True,
-                                        email__iexact=user.email).values_list("number", flat=True))
+        numbers = Order.objects.filter(
+            number__in=placed_order_numbers[:50], user__isnull=True, email__iexact=user.email
+        ).values_list("number", flat=True)
         for number in numbers:
             UserAlias.objects.get_or_create(user=user, kind=UserAlias.Kind.GUEST_ORDER, value=number)
     for step in plugins.login_steps():
@@ -180,11 +214,18 @@ def user_login_link(*, user: User, previous_session_key: str, placed_order_numbe
 
 # --- export and erasure ---------------------------------------------------------------------
 
+
 def _order_export(o: Order) -> dict[str, Any]:
     return {
-        "number": o.number, "status": o.status, "placed_at": o.placed_at.isoformat(), "email": o.email,
-        "guest": o.user_id is None, "shipping_name": o.shipping_name, "shipping_address": o.shipping_address,
-        "country": o.country, "tracking_number": o.tracking_number,
+        "number": o.number,
+        "status": o.status,
+        "placed_at": o.placed_at.isoformat(),
+        "email": o.email,
+        "guest": o.user_id is None,
+        "shipping_name": o.shipping_name,
+        "shipping_address": o.shipping_address,
+        "country": o.country,
+        "tracking_number": o.tracking_number,
         "lines": [
             {"sku": i.product.sku, "title": i.title, "quantity": i.quantity, "unit_price": str(i.unit_price)}
             for i in o.items.all()
@@ -196,20 +237,33 @@ def _core_export(subject: DataSubject) -> dict[str, Any]:
     user = subject.user
     return {
         "account": {
-            "username": user.username, "email": user.email, "first_name": user.first_name,
-            "last_name": user.last_name, "birth_year": user.birth_year, "gender": user.gender,
-            "country": user.country, "interests": list(user.interests.values_list("name", flat=True)),
-            "date_joined": user.date_joined.isoformat(), "tracking_consent": user.tracking_consent,
+            "username": user.username,
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "birth_year": user.birth_year,
+            "gender": user.gender,
+            "country": user.country,
+            "interests": list(user.interests.values_list("name", flat=True)),
+            "date_joined": user.date_joined.isoformat(),
+            "tracking_consent": user.tracking_consent,
         },
         "linked_before_login": {
-            "session_keys": sorted(subject.session_keys), "anonymous_ids": sorted(subject.anonymous_ids),
+            "session_keys": sorted(subject.session_keys),
+            "anonymous_ids": sorted(subject.anonymous_ids),
             "guest_orders": sorted(subject.guest_order_numbers),
         },
         "orders": [_order_export(o) for o in subject.orders().prefetch_related("items__product").order_by("placed_at")],
         "events": [
-            {"type": e.type, "occurred_at": e.occurred_at.isoformat(), "product_id": e.product_id,
-             "query": e.query, "anonymous_id": e.anonymous_id, "signed_in": e.user_id is not None,
-             "properties": e.properties}
+            {
+                "type": e.type,
+                "occurred_at": e.occurred_at.isoformat(),
+                "product_id": e.product_id,
+                "query": e.query,
+                "anonymous_id": e.anonymous_id,
+                "signed_in": e.user_id is not None,
+                "properties": e.properties,
+            }
             for e in subject.events().order_by("occurred_at")[:50_000]
         ],
         "cart": list(CartItem.objects.filter(cart__user=user).order_by("pk").values("product_id", "quantity")),
@@ -217,7 +271,7 @@ def _core_export(subject: DataSubject) -> dict[str, Any]:
 
 
 def user_export_data(*, user: User) -> dict[str, Any]:
-    """"Download my data": exactly what `user_erase` removes, from every app."""
+    """ "Download my data": exactly what `user_erase` removes, from every app."""
     subject = data_subject_for(user=user)
     data: dict[str, Any] = {"core": _core_export(subject)}
     for step in plugins.export_steps():

@@ -52,52 +52,99 @@ class Role:
     permissions: tuple[str, ...]
 
 
-ROLES: dict[str, Role] = {r.key: r for r in [
-    Role("support_agent", "Support agents",
-         "Answer chats in the agent console; read customers' orders, recommendations and event timelines "
-         "to help them; "
-         "edit FAQ, canned responses and policy texts; see the support metrics.",
-         (HANDLE_CONVERSATIONS, VIEW_SUPPORT_METRICS, VIEW_CUSTOMER_ORDERS, VIEW_CUSTOMER_RECOMMENDATIONS,
-          # the event log and a person's timeline: what the shopper they are helping did
-          *_model_perms("ecommerce", "event"),
-          *_model_perms("ecommerce", "order"), *_model_perms("ecommerce", "orderitem"),
-          *_model_perms("support", "conversation"), *_model_perms("support", "message"),
-          *_model_perms("support", "faqentry", EDIT), *_model_perms("support", "cannedresponse", EDIT),
-          *_model_perms("support", "policytext", ("view", "change")))),
-    Role("analyst", "Analysts",
-         "Read the analytics dashboard and API, the support metrics and model versions; manage saved "
-         "segments. No access to individual customers' orders or lists.",
-         (VIEW_ANALYTICS, VIEW_SUPPORT_METRICS,
-          *_model_perms("analytics", "dashboard"), *_model_perms("analytics", "segment", EDIT),
-          *_model_perms("ecommerce", "modelversion"), *_model_perms("recommendations", "recommenderversion"))),
-    Role("catalog_manager", "Catalog managers",
-         "Edit products and categories, the recommendation business rules; retrain the recommender "
-         "and start A/B tests.",
-         (RETRAIN_RECOMMENDERS,
-          *_model_perms("ecommerce", "product", EDIT), *_model_perms("ecommerce", "category", EDIT),
-          *_model_perms("recommendations", "businessrules", (*EDIT, "delete")),
-          *_model_perms("recommendations", "recommenderversion"), *_model_perms("recommendations", "similarproduct"))),
-    Role("order_manager", "Order managers",
-         "Read and act on any customer's order (API, admin, chatbot): cancel, return, change the address; "
-         "approve, receive and refund return requests.",
-         (VIEW_CUSTOMER_ORDERS, MANAGE_ORDERS, MANAGE_RETURNS, *_model_perms("ecommerce", "returnrequest"),
-          *_model_perms("ecommerce", "order", ("view", "change")), *_model_perms("ecommerce", "orderitem"),
-          *_model_perms("ecommerce", "user"))),
-    Role("marketing", "Marketing",
-         "Manage advertisers, every advertiser's campaigns and ads, and read their reports and the saved "
-         "segments used for targeting.",
-         (*_model_perms("advertising", "advertiser", EDIT), *_model_perms("advertising", "campaign", EDIT),
-          *_model_perms("advertising", "ad", EDIT), *_model_perms("advertising", "dailyreport"),
-          *_model_perms("analytics", "segment"))),
-]}
+ROLES: dict[str, Role] = {
+    r.key: r
+    for r in [
+        Role(
+            "support_agent",
+            "Support agents",
+            "Answer chats in the agent console; read customers' orders, recommendations and event timelines "
+            "to help them; "
+            "edit FAQ, canned responses and policy texts; see the support metrics.",
+            (
+                HANDLE_CONVERSATIONS,
+                VIEW_SUPPORT_METRICS,
+                VIEW_CUSTOMER_ORDERS,
+                VIEW_CUSTOMER_RECOMMENDATIONS,
+                # the event log and a person's timeline: what the shopper they are helping did
+                *_model_perms("ecommerce", "event"),
+                *_model_perms("ecommerce", "order"),
+                *_model_perms("ecommerce", "orderitem"),
+                *_model_perms("support", "conversation"),
+                *_model_perms("support", "message"),
+                *_model_perms("support", "faqentry", EDIT),
+                *_model_perms("support", "cannedresponse", EDIT),
+                *_model_perms("support", "policytext", ("view", "change")),
+            ),
+        ),
+        Role(
+            "analyst",
+            "Analysts",
+            "Read the analytics dashboard and API, the support metrics and model versions; manage saved "
+            "segments. No access to individual customers' orders or lists.",
+            (
+                VIEW_ANALYTICS,
+                VIEW_SUPPORT_METRICS,
+                *_model_perms("analytics", "dashboard"),
+                *_model_perms("analytics", "segment", EDIT),
+                *_model_perms("ecommerce", "modelversion"),
+                *_model_perms("recommendations", "recommenderversion"),
+            ),
+        ),
+        Role(
+            "catalog_manager",
+            "Catalog managers",
+            "Edit products and categories, the recommendation business rules; retrain the recommender "
+            "and start A/B tests.",
+            (
+                RETRAIN_RECOMMENDERS,
+                *_model_perms("ecommerce", "product", EDIT),
+                *_model_perms("ecommerce", "category", EDIT),
+                *_model_perms("recommendations", "businessrules", (*EDIT, "delete")),
+                *_model_perms("recommendations", "recommenderversion"),
+                *_model_perms("recommendations", "similarproduct"),
+            ),
+        ),
+        Role(
+            "order_manager",
+            "Order managers",
+            "Read and act on any customer's order (API, admin, chatbot): cancel, return, change the address; "
+            "approve, receive and refund return requests.",
+            (
+                VIEW_CUSTOMER_ORDERS,
+                MANAGE_ORDERS,
+                MANAGE_RETURNS,
+                *_model_perms("ecommerce", "returnrequest"),
+                *_model_perms("ecommerce", "order", ("view", "change")),
+                *_model_perms("ecommerce", "orderitem"),
+                *_model_perms("ecommerce", "user"),
+            ),
+        ),
+        Role(
+            "marketing",
+            "Marketing",
+            "Manage advertisers, every advertiser's campaigns and ads, and read their reports and the saved "
+            "segments used for targeting.",
+            (
+                *_model_perms("advertising", "advertiser", EDIT),
+                *_model_perms("advertising", "campaign", EDIT),
+                *_model_perms("advertising", "ad", EDIT),
+                *_model_perms("advertising", "dailyreport"),
+                *_model_perms("analytics", "segment"),
+            ),
+        ),
+    ]
+}
 
 
 # --- checks -------------------------------------------------------------------------------------
 
+
 def user_can(user: Any, perm: str) -> bool:
     """True if an active, signed-in user holds `perm` (directly, through a group, or as superuser)."""
-    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active
-                and user.has_perm(perm))
+    return bool(
+        user is not None and getattr(user, "is_authenticated", False) and user.is_active and user.has_perm(perm)
+    )
 
 
 def perm_require(user: Any, perm: str, message: str = "You are not allowed to do that.") -> None:
@@ -108,6 +155,7 @@ def perm_require(user: Any, perm: str, message: str = "You are not allowed to do
 
 
 # --- groups ---------------------------------------------------------------------------------
+
 
 def role_groups_sync(*, apps: Any = None, missing_ok: bool = False) -> dict[str, int]:
     """Create the role groups and give each exactly its permissions. Safe to run twice.

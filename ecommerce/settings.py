@@ -438,8 +438,20 @@ CONTENT_SECURITY_POLICY = {
 # Powerful browser features this shop never uses are switched off for every page.
 PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
-    for feature in ("accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone",
-                    "payment", "usb", "browsing-topics", "display-capture", "midi", "serial")
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+        "browsing-topics",
+        "display-capture",
+        "midi",
+        "serial",
+    )
 }
 
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

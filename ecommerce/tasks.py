@@ -9,8 +9,15 @@ from celery import shared_task
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="ecommerce.erase_user", acks_late=True, autoretry_for=(ConnectionError,),
-             retry_backoff=True, retry_backoff_max=600, retry_jitter=True, max_retries=5)
+@shared_task(
+    name="ecommerce.erase_user",
+    acks_late=True,
+    autoretry_for=(ConnectionError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
 def erase_user_task(user_id: int) -> dict:
     """Erase a shopper's personal data in every app. Safe to run twice: an erased user is skipped."""
     from .models import User

@@ -44,9 +44,14 @@ class BusinessRulesAdmin(admin.ModelAdmin):
         ("Filters", {"fields": ("exclude_out_of_stock", "exclude_categories")}),
         ("Diversity", {"fields": ("max_per_category",)}),
         ("Merchandising", {"fields": ("pinned_products", "boosted_products", "boost_factor")}),
-        ("A/B test", {"fields": ("challenger_version",),
-                      "description": "Half of the shoppers (stable per shopper) see this version's "
-                                     "precomputed rows; compare CTR per version in the model list."}),
+        (
+            "A/B test",
+            {
+                "fields": ("challenger_version",),
+                "description": "Half of the shoppers (stable per shopper) see this version's "
+                "precomputed rows; compare CTR per version in the model list.",
+            },
+        ),
     )
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:  # type: ignore[no-untyped-def]
@@ -61,8 +66,18 @@ class BusinessRulesAdmin(admin.ModelAdmin):
 @admin.register(RecommenderVersion)
 class RecommenderVersionAdmin(admin.ModelAdmin):
     # No filter sidebar: the metric and CTR columns need the width, and there are few versions.
-    list_display = ("name", "version", "status", "ndcg", "recall", "hit_rate", "coverage",
-                    "online_impressions", "online_clicks", "online_ctr")
+    list_display = (
+        "name",
+        "version",
+        "status",
+        "ndcg",
+        "recall",
+        "hit_rate",
+        "coverage",
+        "online_impressions",
+        "online_clicks",
+        "online_ctr",
+    )
     readonly_fields = [f.name for f in RecommenderVersion._meta.fields]
     actions = ["retrain_now", "start_ab_test"]
     change_list_template = "admin/recommendations/recommenderversion/change_list.html"
@@ -79,10 +94,13 @@ class RecommenderVersionAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         self._ctr = online_ctr_by_version()
         # Only the buttons the user's role may use (the views check again).
-        extra = {"preview_url": reverse("admin:recommendations_preview")
-                 if user_can(request.user, VIEW_CUSTOMER_RECOMMENDATIONS) else "",
-                 "retrain_url": reverse("admin:recommendations_retrain")
-                 if self.has_retrain_permission(request) else "", **(extra_context or {})}
+        extra = {
+            "preview_url": reverse("admin:recommendations_preview")
+            if user_can(request.user, VIEW_CUSTOMER_RECOMMENDATIONS)
+            else "",
+            "retrain_url": reverse("admin:recommendations_retrain") if self.has_retrain_permission(request) else "",
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra)
 
     def _metric(self, obj: RecommenderVersion, key: str) -> str:
@@ -182,14 +200,23 @@ class RecommenderVersionAdmin(admin.ModelAdmin):
             if customer is None:
                 error = f"No customer {query!r}."
             else:
-                audit_record(actor=request.user, action="recommendations.preview", subject=customer,
-                             object_repr=f"user {customer.pk}", path=request.path)
+                audit_record(
+                    actor=request.user,
+                    action="recommendations.preview",
+                    subject=customer,
+                    object_repr=f"user {customer.pk}",
+                    path=request.path,
+                )
                 items = recommendations_for(user=customer, k=20)
                 again = buy_it_again_for(user=customer, k=10)
         context = {
             **self.admin_site.each_context(request),
             "title": "Preview a customer's recommendations",
-            "query": query, "customer": customer, "error": error, "items": items, "again": again,
+            "query": query,
+            "customer": customer,
+            "error": error,
+            "items": items,
+            "again": again,
             "opts": self.model._meta,
         }
         return render(request, "admin/recommendations/preview.html", context)

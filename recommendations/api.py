@@ -47,8 +47,14 @@ from .selectors import (
 
 MISSING = json.dumps({"missing": True}, separators=(",", ":")).encode()
 # A serializer as the parameter so the schema publishes the 1..MAX_K bounds _k_from enforces.
-K_PARAMETER = inline_serializer("RecommendationsQuery", {"k": serializers.IntegerField(
-    required=False, min_value=1, max_value=MAX_K, help_text=f"How many items, 1..{MAX_K} (default 10).")})
+K_PARAMETER = inline_serializer(
+    "RecommendationsQuery",
+    {
+        "k": serializers.IntegerField(
+            required=False, min_value=1, max_value=MAX_K, help_text=f"How many items, 1..{MAX_K} (default 10)."
+        )
+    },
+)
 
 
 class RecommendationItemSerializer(serializers.Serializer):
@@ -66,8 +72,15 @@ class RecommendationItemSerializer(serializers.Serializer):
 
 def _list_schema(name: str, **extra: serializers.Field) -> serializers.Serializer:
     """The OpenAPI shape of _payload: {k, count, <ids>, items}."""
-    return inline_serializer(name, {"k": serializers.IntegerField(), "count": serializers.IntegerField(), **extra,
-                                    "items": RecommendationItemSerializer(many=True)})
+    return inline_serializer(
+        name,
+        {
+            "k": serializers.IntegerField(),
+            "count": serializers.IntegerField(),
+            **extra,
+            "items": RecommendationItemSerializer(many=True),
+        },
+    )
 
 
 def _k_from(request: Request) -> int:
@@ -200,8 +213,9 @@ class MyRecommendationsApi(_OneRoundTripApi):
         viewed = _session_views(request._request) if user is None else []
         body, _ = _cached_json(
             _my_answer_key_parts(k, user.pk if user is not None else None, viewed),
-            lambda: _payload(recommendations_for(user=user, k=k, session=session,
-                                                 viewed=viewed if user is None else None), k),
+            lambda: _payload(
+                recommendations_for(user=user, k=k, session=session, viewed=viewed if user is None else None), k
+            ),
         )
         return _json_response(body)
 
@@ -212,8 +226,9 @@ class UserRecommendationsApi(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "recommendations"
 
-    @extend_schema(parameters=[K_PARAMETER],
-                   responses=_list_schema("UserRecommendations", user_id=serializers.IntegerField()))
+    @extend_schema(
+        parameters=[K_PARAMETER], responses=_list_schema("UserRecommendations", user_id=serializers.IntegerField())
+    )
     def get(self, request: Request, user_id: int) -> Response:
         k = _k_from(request)
         customer = customer_get_for_recommendations(actor=request.user, customer_id=user_id)
@@ -227,8 +242,9 @@ class _ProductNeighboursApi(_OneRoundTripApi):
     def answer_key_parts(self, request: HttpRequest, user_id: int | None, **kwargs: Any) -> tuple | None:
         return (str(self.kind), kwargs["product_id"], _k_from(request))
 
-    @extend_schema(parameters=[K_PARAMETER], responses=_list_schema(
-        "ProductNeighbours", product_id=serializers.IntegerField()))
+    @extend_schema(
+        parameters=[K_PARAMETER], responses=_list_schema("ProductNeighbours", product_id=serializers.IntegerField())
+    )
     def get(self, request: Request, product_id: int) -> Response:
         k = _k_from(request)
 

@@ -17,9 +17,12 @@ def demo_step(*, seed: int, stdout: TextIO) -> None:
     from .models import BusinessRules
     from .services import recommenders_train
 
-    BusinessRules.objects.get_or_create(name="Default rules", defaults={"exclude_out_of_stock": True,
-                                                                        "max_per_category": 4})
+    BusinessRules.objects.get_or_create(
+        name="Default rules", defaults={"exclude_out_of_stock": True, "max_per_category": 4}
+    )
     summary = recommenders_train()
-    stdout.write(f"recommendations: {summary.get('status')} "
-                 f"(versions {summary.get('versions', {})}, {summary.get('user_rows', 0)} user rows, "
-                 f"{summary.get('similar_rows', 0)} similar rows, {summary.get('seconds')} s)\n")
+    stdout.write(
+        f"recommendations: {summary.get('status')} "
+        f"(versions {summary.get('versions', {})}, {summary.get('user_rows', 0)} user rows, "
+        f"{summary.get('similar_rows', 0)} similar rows, {summary.get('seconds')} s)\n"
+    )

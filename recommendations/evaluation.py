@@ -96,7 +96,11 @@ def epoch_seconds(series: pd.Series) -> np.ndarray:
 
 
 def build_matrices(
-    purchases: pd.DataFrame, users: list[str], items: list[str], *, item_text: dict[str, str] | None = None,
+    purchases: pd.DataFrame,
+    users: list[str],
+    items: list[str],
+    *,
+    item_text: dict[str, str] | None = None,
     item_category: dict[str, int] | None = None,
 ) -> tuple[sp.csr_matrix, FitContext]:
     """Binary user x item matrix plus the side information (counts, recency, baskets, text)."""
@@ -183,8 +187,15 @@ def temporal_split(
             rows.append(u)
             truth.append(items_u)
     return Split(
-        cutoff=cutoff, protocol=protocol, users=users, items=items, train=train, context=context,
-        eval_rows=np.array(rows, dtype=np.int64), truth=truth, train_purchases=before,
+        cutoff=cutoff,
+        protocol=protocol,
+        users=users,
+        items=items,
+        train=train,
+        context=context,
+        eval_rows=np.array(rows, dtype=np.int64),
+        truth=truth,
+        train_purchases=before,
     )
 
 
@@ -231,7 +242,9 @@ def evaluate_recommender(model: Recommender, split: Split, k: int, *, fit: bool 
 
 
 def evaluate_all(
-    factories: dict[str, Callable[[], Recommender]], split: Split, k: int,
+    factories: dict[str, Callable[[], Recommender]],
+    split: Split,
+    k: int,
     progress: Callable[[str, dict[str, float]], None] | None = None,
 ) -> dict[str, Any]:
     """Run each algorithm on the same split; the JSON shape the issue asks for."""
@@ -265,4 +278,3 @@ def format_table(report: dict[str, Any]) -> str:
     for name, metrics in ordered:
         lines.append(name.ljust(width) + "".join(f"{metrics.get(c, math.nan):13.4f}" for c in columns))
     return "\n".join(lines)
-

@@ -16,24 +16,18 @@ from ecommerce.models import Category, ModelVersion, Product
 class UserRecommendation(models.Model):
     """Top-N products for one customer, as computed by one model version."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recommendations"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recommendations")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
     rank = models.PositiveIntegerField()
     score = models.FloatField()
     # Human-readable "because you bought X" shown in the admin preview and the API.
     reason = models.CharField(max_length=255, blank=True, default="")
-    model_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["user", "product", "model_version"], name="userrec_unique_product_version"
-            ),
+            models.UniqueConstraint(fields=["user", "product", "model_version"], name="userrec_unique_product_version"),
         ]
         indexes = [models.Index(fields=["user", "model_version", "rank"])]
         ordering = ["user", "rank"]
@@ -55,15 +49,11 @@ class SimilarProduct(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     rank = models.PositiveIntegerField(default=0)
     score = models.FloatField()
-    model_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["product", "similar", "kind"], name="similarproduct_unique_pair"
-            ),
+            models.UniqueConstraint(fields=["product", "similar", "kind"], name="similarproduct_unique_pair"),
         ]
         indexes = [models.Index(fields=["product", "kind", "rank"])]
         ordering = ["product", "kind", "rank"]
@@ -90,7 +80,11 @@ class BusinessRules(models.Model):
     # A/B test: when set, half of the shoppers (deterministic hash of the user or session) see
     # this version's precomputed rows instead of the active version's.
     challenger_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         limit_choices_to={"name__startswith": "recommendations."},
     )
     updated_at = models.DateTimeField(auto_now=True)

@@ -46,8 +46,15 @@ def erase_recommendations_of(user: Any, *, subject: Any = None) -> dict[str, int
 
 def export_recommendations_of(user: Any, *, subject: Any = None) -> list[dict[str, Any]]:
     return [
-        {"product_id": r.product_id, "rank": r.rank, "score": r.score, "reason": r.reason,
-         "model_version": r.model_version.version if r.model_version else None,
-         "created_at": r.created_at.isoformat()}
-        for r in UserRecommendation.objects.filter(user=user).select_related("model_version").order_by("model_version", "rank")
+        {
+            "product_id": r.product_id,
+            "rank": r.rank,
+            "score": r.score,
+            "reason": r.reason,
+            "model_version": r.model_version.version if r.model_version else None,
+            "created_at": r.created_at.isoformat(),
+        }
+        for r in UserRecommendation.objects.filter(user=user)
+        .select_related("model_version")
+        .order_by("model_version", "rank")
     ]

@@ -120,7 +120,11 @@ def popular_product_ids(*, category_ids: Sequence[int] = (), limit: int = 200) -
     Cached: the request path must not aggregate the order table on every page view.
     """
     cats = sorted(set(category_ids))
-    key = "recs:popular:" + hashlib.md5(",".join(map(str, cats)).encode(), usedforsecurity=False).hexdigest() + f":{limit}"
+    key = (
+        "recs:popular:"
+        + hashlib.md5(",".join(map(str, cats)).encode(), usedforsecurity=False).hexdigest()
+        + f":{limit}"
+    )
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -176,13 +180,13 @@ def session_viewed_product_ids(*, user: User | None, session_key: str = "", sess
                 seen.append(pid)
             if len(seen) >= settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT:
                 break
-    return seen[:settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT]
+    return seen[: settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT]
 
 
 def session_view_remember(*, session, product_id: int) -> None:
     """Put a viewed product at the front of the session's list (bounded). Callers check consent."""
     current = [p for p in (session.get(SESSION_VIEWS_KEY, []) or []) if isinstance(p, int) and p != product_id]
-    session[SESSION_VIEWS_KEY] = [product_id, *current][:settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT]
+    session[SESSION_VIEWS_KEY] = [product_id, *current][: settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT]
 
 
 def ab_bucket(*, user: User | None, session_key: str = "") -> int:
@@ -355,8 +359,7 @@ def recommendations_for(
         rows = UserRecommendation.objects.filter(user=user)
         rows = rows.filter(model_version=version) if version is not None else rows
         collector.add(
-            (r.product_id, r.score, r.reason or "Picked for you", SOURCE_MODEL,
-             version.version if version else None)
+            (r.product_id, r.score, r.reason or "Picked for you", SOURCE_MODEL, version.version if version else None)
             for r in rows.order_by("rank")[: want * 2]
         )
     if not collector.full:
@@ -378,8 +381,10 @@ def recommendations_for(
         # Everything sellable was already bought: showing a best seller beats an empty widget.
         relaxed = _Collector(allowed=allowed, excluded=set(exclude_product_ids), want=want)
         relaxed.add(_popular_candidates((), SOURCE_TRENDING))
-        relaxed.add((pid, 0.0, "New in the shop", SOURCE_CATALOG, None)
-                    for pid in allowed.order_by("-created_at", "-pk").values_list("pk", flat=True)[: want * 2])
+        relaxed.add(
+            (pid, 0.0, "New in the shop", SOURCE_CATALOG, None)
+            for pid in allowed.order_by("-created_at", "-pk").values_list("pk", flat=True)[: want * 2]
+        )
         collector.items.extend(relaxed.items)
     return _apply_rules(collector.items, rules=rules, k=k, pinned=pinned)
 
@@ -404,12 +409,15 @@ def products_recommended_for(
         session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
     return [
         r.product
-        for r in recommendations_for(user=user, session_key=session_key, k=k,
-                                     exclude_product_ids=exclude_product_ids, session=session)
+        for r in recommendations_for(
+            user=user, session_key=session_key, k=k, exclude_product_ids=exclude_product_ids, session=session
+        )
     ]
 
 
-def similar_products_for(*, product: Product, kind: str = SimilarProduct.Kind.SIMILAR, k: int = 10) -> list[Recommendation]:
+def similar_products_for(
+    *, product: Product, kind: str = SimilarProduct.Kind.SIMILAR, k: int = 10
+) -> list[Recommendation]:
     """Item-to-item neighbours of `product` (precomputed), topped up with same-category best sellers."""
     k = max(1, min(int(k), MAX_K))
     rules = business_rules_get()
@@ -418,10 +426,16 @@ def similar_products_for(*, product: Product, kind: str = SimilarProduct.Kind.SI
     collector = _Collector(allowed=allowed, excluded={product.pk}, want=want)
     reason = "Similar to " if kind == SimilarProduct.Kind.SIMILAR else "Often bought with "
     collector.add(
-        (r.similar_id, r.score, reason + product.title, SOURCE_MODEL,
-         r.model_version.version if r.model_version else None)
+        (
+            r.similar_id,
+            r.score,
+            reason + product.title,
+            SOURCE_MODEL,
+            r.model_version.version if r.model_version else None,
+        )
         for r in SimilarProduct.objects.filter(product=product, kind=kind)
-        .select_related("model_version").order_by("rank")[: want * 2]
+        .select_related("model_version")
+        .order_by("rank")[: want * 2]
     )
     if not collector.full and product.category_id:
         collector.add(_popular_candidates([product.category_id], SOURCE_CATEGORY))
@@ -447,8 +461,13 @@ def buy_it_again_for(*, user: User, k: int = 10) -> list[Recommendation]:
     )
     collector = _Collector(allowed=allowed, excluded=set(), want=k)
     collector.add(
-        (r["product_id"], float(r["times"]),
-         f"You bought this {r['times']} time{'s' if r['times'] != 1 else ''}", SOURCE_BUY_AGAIN, None)
+        (
+            r["product_id"],
+            float(r["times"]),
+            f"You bought this {r['times']} time{'s' if r['times'] != 1 else ''}",
+            SOURCE_BUY_AGAIN,
+            None,
+        )
         for r in rows
     )
     return collector.items[:k]
@@ -470,7 +489,10 @@ def purchase_history_frame():  # -> pandas.DataFrame (pandas imported lazily: no
 
     queryset = (
         OrderItem.objects.filter(
-            quantity__gt=0, unit_price__gt=0, order__user__isnull=False, product__is_non_product=False,
+            quantity__gt=0,
+            unit_price__gt=0,
+            order__user__isnull=False,
+            product__is_non_product=False,
             order__user__date_erased__isnull=True,  # erased shoppers never feed a model
         )
         .exclude(order__status=Order.Status.CANCELLED)
@@ -497,9 +519,11 @@ def product_side_information(product_ids: Sequence[str]) -> tuple[dict[str, str]
     ids = [int(p) for p in product_ids]
     text: dict[str, str] = {}
     category: dict[str, int] = {}
-    for pid, title, description, cat_id, cat_name in Product.objects.filter(pk__in=ids).values_list(
-        "pk", "title", "description", "category_id", "category__name"
-    ).iterator(chunk_size=5000):
+    for pid, title, description, cat_id, cat_name in (
+        Product.objects.filter(pk__in=ids)
+        .values_list("pk", "title", "description", "category_id", "category__name")
+        .iterator(chunk_size=5000)
+    ):
         text[str(pid)] = " ".join(x for x in (title, description or "", cat_name or "") if x)
         if cat_id is not None:
             category[str(pid)] = int(cat_id)
@@ -509,13 +533,11 @@ def product_side_information(product_ids: Sequence[str]) -> tuple[dict[str, str]
 def online_ctr_by_version() -> dict[int | None, dict[str, float]]:
     """Impressions, clicks and CTR of the widgets per model version number (from the event log)."""
     out: dict[int | None, dict[str, float]] = {}
-    for event_type, key in ((Event.Type.RECOMMENDATION_IMPRESSION, "impressions"),
-                            (Event.Type.RECOMMENDATION_CLICK, "clicks")):
-        rows = (
-            Event.objects.filter(type=event_type)
-            .values("properties__model_version")
-            .annotate(n=Count("id"))
-        )
+    for event_type, key in (
+        (Event.Type.RECOMMENDATION_IMPRESSION, "impressions"),
+        (Event.Type.RECOMMENDATION_CLICK, "clicks"),
+    ):
+        rows = Event.objects.filter(type=event_type).values("properties__model_version").annotate(n=Count("id"))
         for row in rows:
             version = row["properties__model_version"]
             version = int(version) if isinstance(version, int | float | str) and str(version).isdigit() else None

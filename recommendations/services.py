@@ -78,8 +78,9 @@ def browsing_interactions(users: list[str], items: list[str], now: pd.Timestamp 
     """Logged-in shoppers' views/carts/purchases as weights in [0, 1] (purchase = 1), decayed."""
     rows = list(
         # date_erased: the exclusion list of erased shoppers (read by training and serving).
-        Event.objects.filter(user__isnull=False, user__date_erased__isnull=True, product__isnull=False,
-                             type__in=EVENT_TYPES_FOR_TRAINING)
+        Event.objects.filter(
+            user__isnull=False, user__date_erased__isnull=True, product__isnull=False, type__in=EVENT_TYPES_FOR_TRAINING
+        )
         .values_list("user_id", "product_id", "type", "occurred_at")
         .iterator(chunk_size=20000)
     )
@@ -94,16 +95,17 @@ def browsing_interactions(users: list[str], items: list[str], now: pd.Timestamp 
         return sp.csr_matrix(shape, dtype=np.float32)
     ts = pd.to_datetime(frame.loc[ok, "ts"], utc=True)
     seconds = ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
-    reference = (now.timestamp() if now is not None else float(seconds.max()))
-    matrix = interaction_matrix(u[ok], i[ok], frame.loc[ok, "type"].to_numpy(), seconds, shape=shape,
-                                half_life_days=60.0, now=reference)
+    reference = now.timestamp() if now is not None else float(seconds.max())
+    matrix = interaction_matrix(
+        u[ok], i[ok], frame.loc[ok, "type"].to_numpy(), seconds, shape=shape, half_life_days=60.0, now=reference
+    )
     matrix.data = np.minimum(matrix.data / DEFAULT_EVENT_WEIGHTS["purchase"], 1.0)
     return matrix
 
 
-def _fit_full(purchases: pd.DataFrame, text: dict[str, str], categories: dict[str, int]) -> tuple[
-    list[str], list[str], sp.csr_matrix, sp.csr_matrix, FitContext
-]:
+def _fit_full(
+    purchases: pd.DataFrame, text: dict[str, str], categories: dict[str, int]
+) -> tuple[list[str], list[str], sp.csr_matrix, sp.csr_matrix, FitContext]:
     """(users, items, model input, purchased, context) over the whole history."""
     users = sorted(purchases["user"].unique().tolist())
     items = sorted(purchases["item"].unique().tolist())
@@ -120,11 +122,22 @@ def _fit_full(purchases: pd.DataFrame, text: dict[str, str], categories: dict[st
 # Training, evaluation, promotion
 
 
-def _register(name: str, artifact: Any, metrics: dict[str, float], params: dict[str, Any],
-              data_ref: dict[str, Any], notes: str = "") -> ModelVersion:
+def _register(
+    name: str,
+    artifact: Any,
+    metrics: dict[str, float],
+    params: dict[str, Any],
+    data_ref: dict[str, Any],
+    notes: str = "",
+) -> ModelVersion:
     return ml.model_version_register(
-        name=name, artifact=artifact, metrics=metrics, primary_metric=PRIMARY_METRIC,
-        params=params, data_ref=data_ref, notes=notes,
+        name=name,
+        artifact=artifact,
+        metrics=metrics,
+        primary_metric=PRIMARY_METRIC,
+        params=params,
+        data_ref=data_ref,
+        notes=notes,
     )
 
 
@@ -165,8 +178,7 @@ def recommenders_train(
     """
     try:
         with ml.model_training_lock(RETRAIN_LOCK):
-            return _recommenders_train(serving_algorithm=serving_algorithm,
-                                       comparison_algorithms=comparison_algorithms)
+            return _recommenders_train(serving_algorithm=serving_algorithm, comparison_algorithms=comparison_algorithms)
     except ml.TrainingAlreadyRunning:
         logger.info("recommendations.retrain_already_running")
         return {"status": "already_running"}
@@ -209,8 +221,9 @@ def _recommenders_train(
             f"{0 if split is None else len(split.eval_rows)} evaluable customers; need {MIN_EVAL_USERS}): "
             "serving the popularity/session fallback"
         )
-        summary["similar_rows"] = similar_items_precompute(version=None, purchases=purchases, text=text_all,
-                                                           categories=cats_all)
+        summary["similar_rows"] = similar_items_precompute(
+            version=None, purchases=purchases, text=text_all, categories=cats_all
+        )
         recommendations_generation_bump()
         summary["seconds"] = round(time.perf_counter() - started, 2)
         logger.info("recommendations.train_fallback", extra={"purchase_lines": int(len(purchases))})
@@ -218,8 +231,12 @@ def _recommenders_train(
 
     lap("data_loaded")
     data_ref = {
-        "cutoff_quantile": EVAL_QUANTILE, "cutoff": str(split.cutoff), "users_evaluated": int(len(split.eval_rows)),
-        "train_users": len(split.users), "train_items": len(split.items), "purchase_lines": int(len(purchases)),
+        "cutoff_quantile": EVAL_QUANTILE,
+        "cutoff": str(split.cutoff),
+        "users_evaluated": int(len(split.eval_rows)),
+        "train_users": len(split.users),
+        "train_items": len(split.items),
+        "purchase_lines": int(len(purchases)),
     }
     users, items, matrix, purchased, context = _fit_full(purchases, text_all, cats_all)
     active_users = active_customer_ids(purchases)
@@ -231,11 +248,18 @@ def _recommenders_train(
     for name, algorithm in jobs:
         metrics = evaluate_recommender(ALGORITHMS[algorithm](), split, EVAL_K)
         lap(f"{algorithm}.evaluated")
-        logger.info("recommendations.evaluated", extra={"algorithm": algorithm, PRIMARY_METRIC: metrics[PRIMARY_METRIC]})
+        logger.info(
+            "recommendations.evaluated", extra={"algorithm": algorithm, PRIMARY_METRIC: metrics[PRIMARY_METRIC]}
+        )
         model = ALGORITHMS[algorithm]().fit(matrix, context)
         artifact = TrainedRecommender(
-            algorithm=algorithm, model=model, user_ids=users, item_ids=items, history=matrix,
-            purchased=purchased, trained_at=timezone.now().isoformat(),
+            algorithm=algorithm,
+            model=model,
+            user_ids=users,
+            item_ids=items,
+            history=matrix,
+            purchased=purchased,
+            trained_at=timezone.now().isoformat(),
         )
         params = {"algorithm": algorithm, "config": _config_of(model)}
         lap(f"{algorithm}.fitted")
@@ -245,8 +269,9 @@ def _recommenders_train(
         if name == ACTIVE_MODEL_NAME and ml.model_version_would_promote(version=version, **promote_args):
             # Rows first, promotion second: a run killed in between leaves the previous version
             # serving with its rows, and the new one's rows unread until a later run cleans them.
-            summary["user_rows"] = user_recommendations_precompute(version=version, trained=artifact,
-                                                                   only_user_ids=active_users)
+            summary["user_rows"] = user_recommendations_precompute(
+                version=version, trained=artifact, only_user_ids=active_users
+            )
             precomputed.add(version.pk)
             lap("user_rows_precomputed")
         promoted = ml.model_version_promote(version=version, **promote_args)
@@ -259,8 +284,9 @@ def _recommenders_train(
     if active is not None:
         if active.pk not in precomputed:
             # Kept serving: refresh its rows with today's data (replaced in one transaction).
-            summary["user_rows"] = user_recommendations_precompute(version=active, trained=artifact_for(active),
-                                                                   only_user_ids=active_users)
+            summary["user_rows"] = user_recommendations_precompute(
+                version=active, trained=artifact_for(active), only_user_ids=active_users
+            )
         rules = BusinessRules.objects.filter(is_active=True).select_related("challenger_version").first()
         challenger = rules.challenger_version if rules else None
         if challenger is not None and challenger.pk != active.pk:
@@ -281,14 +307,21 @@ def _recommenders_train(
 
 def _config_of(model: Recommender) -> dict[str, Any]:
     """JSON-able hyper-parameters of a fitted model, to compare configurations across versions."""
+
     def plain(value: Any) -> Any:
         return value if isinstance(value, int | float | str | bool | type(None)) else repr(type(value).__name__)
 
-    config = {k: plain(v) for k, v in vars(model).items() if isinstance(v, int | float | str | bool | type(None))
-              and k not in {"n_users", "n_items"}}
+    config = {
+        k: plain(v)
+        for k, v in vars(model).items()
+        if isinstance(v, int | float | str | bool | type(None)) and k not in {"n_users", "n_items"}
+    }
     for name, sub in getattr(model, "models", {}).items():
-        config[name] = {k: plain(v) for k, v in vars(sub).items()
-                        if isinstance(v, int | float | str | bool | type(None)) and k not in {"n_users", "n_items"}}
+        config[name] = {
+            k: plain(v)
+            for k, v in vars(sub).items()
+            if isinstance(v, int | float | str | bool | type(None)) and k not in {"n_users", "n_items"}
+        }
         config[name]["weight"] = model.weights.get(name)
     return config
 
@@ -346,9 +379,14 @@ def active_customer_ids(purchases: pd.DataFrame, days: int | None = None) -> set
     return set(recent["user"].unique().tolist())
 
 
-def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRecommender,
-                                    top_n: int | None = None, batch_size: int = 1024,
-                                    only_user_ids: set[str] | None = None) -> int:
+def user_recommendations_precompute(
+    *,
+    version: ModelVersion,
+    trained: TrainedRecommender,
+    top_n: int | None = None,
+    batch_size: int = 1024,
+    only_user_ids: set[str] | None = None,
+) -> int:
     """Replace `version`'s UserRecommendation rows with fresh top-N lists (idempotent)."""
     top_n = settings.RECOMMENDATIONS_PRECOMPUTE_TOP_N if top_n is None else top_n
     item_pks = np.array([int(i) for i in trained.item_ids])
@@ -356,11 +394,17 @@ def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRe
     not_sellable = np.array([pk not in sellable for pk in item_pks])
     titles = {str(pk): t for pk, t in Product.objects.filter(pk__in=item_pks.tolist()).values_list("pk", "title")}
     # An artifact trained before an erasure still has that shopper's row: never serve it.
-    known_users = set(User.objects.filter(pk__in=[int(u) for u in trained.user_ids], date_erased__isnull=True)
-                      .values_list("pk", flat=True))
+    known_users = set(
+        User.objects.filter(pk__in=[int(u) for u in trained.user_ids], date_erased__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
     rows_to_score = np.array(
-        [r for r, u in enumerate(trained.user_ids)
-         if int(u) in known_users and (only_user_ids is None or u in only_user_ids)],
+        [
+            r
+            for r, u in enumerate(trained.user_ids)
+            if int(u) in known_users and (only_user_ids is None or u in only_user_ids)
+        ],
         dtype=np.int64,
     )
     written = 0
@@ -384,13 +428,20 @@ def user_recommendations_precompute(*, version: ModelVersion, trained: TrainedRe
                 user_pk = int(trained.user_ids[row])
                 for rank, (col, score, reason) in enumerate(zip(cols, item_scores[valid], reasons, strict=True)):
                     objects.append((user_pk, int(item_pks[col]), rank, float(score), reason, version.pk, now))
-            bulk_insert(UserRecommendation,
-                        ["user_id", "product_id", "rank", "score", "reason", "model_version_id", "created_at"],
-                         objects)
+            bulk_insert(
+                UserRecommendation,
+                ["user_id", "product_id", "rank", "score", "reason", "model_version_id", "created_at"],
+                objects,
+            )
             written += len(objects)
-            logger.info("recommendations.precompute_progress",
-                        extra={"version_id": version.pk, "users_done": int(start + len(chunk)),
-                               "users_total": int(len(rows_to_score))})
+            logger.info(
+                "recommendations.precompute_progress",
+                extra={
+                    "version_id": version.pk,
+                    "users_done": int(start + len(chunk)),
+                    "users_total": int(len(rows_to_score)),
+                },
+            )
     return written
 
 
@@ -398,8 +449,14 @@ def _delete_stale_rows(*, keep: list[int]) -> None:
     UserRecommendation.objects.exclude(model_version_id__in=keep).delete()
 
 
-def similar_items_precompute(*, version: ModelVersion | None, purchases: pd.DataFrame,
-                             text: dict[str, str], categories: dict[str, int], top_n: int | None = None) -> int:
+def similar_items_precompute(
+    *,
+    version: ModelVersion | None,
+    purchases: pd.DataFrame,
+    text: dict[str, str],
+    categories: dict[str, int],
+    top_n: int | None = None,
+) -> int:
     """Replace every SimilarProduct row: 'similar' = CF neighbours blended with text similarity
     (so cold products have neighbours too), 'bought_together' = same-basket co-purchase."""
     top_n = settings.RECOMMENDATIONS_SIMILAR_TOP_N if top_n is None else top_n
@@ -442,8 +499,7 @@ def similar_items_precompute(*, version: ModelVersion | None, purchases: pd.Data
                 objects.append((item_pks[row], item_pks[cols[pos]], str(kind), rank, float(vals[pos]), version_pk))
     with transaction.atomic():
         SimilarProduct.objects.all().delete()
-        bulk_insert(SimilarProduct, ["product_id", "similar_id", "kind", "rank", "score", "model_version_id"],
-                    objects)
+        bulk_insert(SimilarProduct, ["product_id", "similar_id", "kind", "rank", "score", "model_version_id"], objects)
     logger.info("recommendations.similar_precomputed", extra={"rows": len(objects)})
     return len(objects)
 
@@ -461,9 +517,13 @@ def recommendation_impressions_record(*, tracking: Tracking, slot: str, items: l
         return 0
     now = timezone.now().isoformat()
     raw = [
-        {"id": str(uuid.uuid4()), "type": Event.Type.RECOMMENDATION_IMPRESSION, "occurred_at": now,
-         "product_id": product_id,
-         "properties": {"slot": slot, "model_version": model_version, "position": position}}
+        {
+            "id": str(uuid.uuid4()),
+            "type": Event.Type.RECOMMENDATION_IMPRESSION,
+            "occurred_at": now,
+            "product_id": product_id,
+            "properties": {"slot": slot, "model_version": model_version, "position": position},
+        }
         for position, (product_id, model_version) in enumerate(items)
     ]
     if not raw:
@@ -471,11 +531,12 @@ def recommendation_impressions_record(*, tracking: Tracking, slot: str, items: l
     return events_ingest(raw_events=raw, user=tracking.user, session_key=tracking.session_key).accepted
 
 
-def recommendation_click_record(*, tracking: Tracking, slot: str, product_id: int,
-                                model_version: int | None, position: int | None = None) -> None:
+def recommendation_click_record(
+    *, tracking: Tracking, slot: str, product_id: int, model_version: int | None, position: int | None = None
+) -> None:
     event_record(
-        type=Event.Type.RECOMMENDATION_CLICK, tracking=tracking, product_id=product_id,
+        type=Event.Type.RECOMMENDATION_CLICK,
+        tracking=tracking,
+        product_id=product_id,
         properties={"slot": slot, "model_version": model_version, "position": position},
     )
-
-

@@ -20,8 +20,14 @@ logger = logging.getLogger(__name__)
 
 # acks_late + reject_on_worker_lost: a run killed mid-way is redelivered and re-run (it is one
 # unit, see recommenders_train); DeliveryGuardedTask gives up after max_deliveries deaths.
-@shared_task(name="recommendations.retrain_models", acks_late=True, reject_on_worker_lost=True,
-             ignore_result=False, soft_time_limit=20 * 60, time_limit=25 * 60)
+@shared_task(
+    name="recommendations.retrain_models",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=False,
+    soft_time_limit=20 * 60,
+    time_limit=25 * 60,
+)
 def retrain_models_task() -> dict[str, Any]:
     """Train -> evaluate -> promote -> precompute top-N per customer and similar items."""
     logger.info("recommendations.retrain_task_start")

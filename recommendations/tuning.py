@@ -24,8 +24,13 @@ from .evaluation import Split, evaluate_recommender, temporal_split
 # The inner cut: the same 80% rule as the outer one, applied to the training period.
 VALIDATION_QUANTILE = 0.8
 # The serving hybrid's settings (recommendations.algorithms.hybrid_default), the base of hybrid_repeat.
-HYBRID_SERVING = {"ease_l2": 100.0, "ease_half_life": 60.0, "trending_half_life": 7.0, "trending_weight": 0.1,
-                  "history_half_life": 90.0}
+HYBRID_SERVING = {
+    "ease_l2": 100.0,
+    "ease_half_life": 60.0,
+    "trending_half_life": 7.0,
+    "trending_weight": 0.1,
+    "history_half_life": 90.0,
+}
 
 
 def validation_split(outer: Split, quantile: float = VALIDATION_QUANTILE, **kwargs: Any) -> Split:
@@ -43,16 +48,26 @@ def _grid(**axes: list[Any]) -> Iterator[dict[str, Any]]:
         yield dict(zip(names, values, strict=True))
 
 
-def _hybrid(*, ease_l2: float, ease_half_life: float, trending_half_life: float, trending_weight: float,
-            history_half_life: float, repeat_weight: float = 0.0, repeat_half_life: float = 120.0,
-            repeat_count_power: float = 1.0) -> Hybrid:
+def _hybrid(
+    *,
+    ease_l2: float,
+    ease_half_life: float,
+    trending_half_life: float,
+    trending_weight: float,
+    history_half_life: float,
+    repeat_weight: float = 0.0,
+    repeat_half_life: float = 120.0,
+    repeat_count_power: float = 1.0,
+) -> Hybrid:
     components: dict[str, tuple[Callable[[], Recommender], float]] = {
         "ease": (lambda: EASE(l2=ease_l2, half_life_days=ease_half_life), 1.0),
         "trending": (lambda: TrendingPopularity(half_life_days=trending_half_life), trending_weight),
     }
     if repeat_weight:
-        components["repeat"] = (lambda: RepeatPurchase(half_life_days=repeat_half_life, count_power=repeat_count_power),
-                                repeat_weight)
+        components["repeat"] = (
+            lambda: RepeatPurchase(half_life_days=repeat_half_life, count_power=repeat_count_power),
+            repeat_weight,
+        )
     return Hybrid(components=components, half_life_days=history_half_life)
 
 
@@ -84,21 +99,35 @@ def families(protocol: str = "new", *, quick: bool = False) -> list[Family]:
     if protocol == "repeat":
         # hybrid_repeat = the serving hybrid (its own settings, tuned under "new") + the customer's
         # own purchases: only the repeat component's weight, half-life and count power are searched.
-        hybrid_axes = {**{name: [HYBRID_SERVING[name]] for name in HYBRID_SERVING},
-                       "repeat_weight": axis([1.0, 2.0, 4.0], [2.0]),
-                       "repeat_half_life": axis([60.0, 120.0, 240.0], [120.0]),
-                       "repeat_count_power": axis([0.5, 1.0], [1.0])}
+        hybrid_axes = {
+            **{name: [HYBRID_SERVING[name]] for name in HYBRID_SERVING},
+            "repeat_weight": axis([1.0, 2.0, 4.0], [2.0]),
+            "repeat_half_life": axis([60.0, 120.0, 240.0], [120.0]),
+            "repeat_count_power": axis([0.5, 1.0], [1.0]),
+        }
     return [
-        Family("implicit_bm25", lambda **p: ImplicitItemKNN(kind="bm25", **p), list(_grid(
-            neighbours=axis([20, 50, 100, 200], [20, 100]),
-            k1=axis([1.2, 100.0], [1.2, 100.0]),
-            b=axis([0.75, 0.8], [0.75]),
-        ))),
-        Family("implicit_als", lambda **p: ImplicitALS(**p), list(_grid(
-            factors=axis([32, 64, 128], [32]),
-            alpha=axis([1.0, 10.0, 40.0], [1.0, 10.0]),
-            regularization=axis([0.01, 0.1], [0.01]),
-        ))),
+        Family(
+            "implicit_bm25",
+            lambda **p: ImplicitItemKNN(kind="bm25", **p),
+            list(
+                _grid(
+                    neighbours=axis([20, 50, 100, 200], [20, 100]),
+                    k1=axis([1.2, 100.0], [1.2, 100.0]),
+                    b=axis([0.75, 0.8], [0.75]),
+                )
+            ),
+        ),
+        Family(
+            "implicit_als",
+            lambda **p: ImplicitALS(**p),
+            list(
+                _grid(
+                    factors=axis([32, 64, 128], [32]),
+                    alpha=axis([1.0, 10.0, 40.0], [1.0, 10.0]),
+                    regularization=axis([0.01, 0.1], [0.01]),
+                )
+            ),
+        ),
         Family("ease", lambda **p: EASE(**p), list(_grid(l2=axis([50.0, 100.0, 200.0, 500.0], [100.0, 200.0])))),
         Family("hybrid", _hybrid, list(_grid(**hybrid_axes))),
     ]
@@ -113,7 +142,9 @@ class FamilyResult:
 
 
 def search(
-    split: Split, k: int, candidates: list[Family],
+    split: Split,
+    k: int,
+    candidates: list[Family],
     progress: Callable[[str, dict[str, Any], float], None] | None = None,
 ) -> list[FamilyResult]:
     """Score every candidate of every family on `split` (a validation split) by NDCG@k."""

@@ -32,8 +32,10 @@ def recommendation_click(request: HttpRequest, product_id: int) -> HttpResponseR
     slot = request.GET.get("slot", "")
     slot = slot if slot in ALLOWED_SLOTS else "unknown"
     recommendation_click_record(  # stores nothing without consent
-        tracking=tracking_for(request), slot=slot,
-        product_id=product.pk, model_version=_int_or_none(request.GET.get("v")),
+        tracking=tracking_for(request),
+        slot=slot,
+        product_id=product.pk,
+        model_version=_int_or_none(request.GET.get("v")),
         position=_int_or_none(request.GET.get("pos")),
     )
     return HttpResponseRedirect(product.get_absolute_url())

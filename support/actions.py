@@ -104,8 +104,11 @@ def order_status(shopper: Shopper, number: str) -> ActionResult:
         extra += render("tracking", lang, shipped=order.shipped_at.date().isoformat(), tracking=order.tracking_number)
     if order.delivered_at:
         extra += render("delivered", lang, delivered=order.delivered_at.date().isoformat())
-    return ActionResult(render("order_status", lang, extra=extra, **facts), code="status",
-                        data={"order": order.number, "status": order.status})
+    return ActionResult(
+        render("order_status", lang, extra=extra, **facts),
+        code="status",
+        data={"order": order.number, "status": order.status},
+    )
 
 
 def cancel_check(shopper: Shopper, number: str) -> ActionResult:
@@ -129,8 +132,11 @@ def cancel_order(shopper: Shopper, number: str) -> ActionResult:
         facts = _order_facts(order, shopper.language) if order else {"number": number, "status": ""}
         return ActionResult(render("cannot_cancel", shopper.language, **facts), ok=False, code="not_allowed")
     logger.info("support.order_cancelled", extra={"order_id": order.pk})
-    return ActionResult(render("cancelled", shopper.language, number=order.number), code="done",
-                        data={"order": order.number, "status": order.status})
+    return ActionResult(
+        render("cancelled", shopper.language, number=order.number),
+        code="done",
+        data={"order": order.number, "status": order.status},
+    )
 
 
 def change_address_check(shopper: Shopper, number: str) -> ActionResult:
@@ -138,24 +144,28 @@ def change_address_check(shopper: Shopper, number: str) -> ActionResult:
     if order is None:
         return _not_found(shopper)
     if not order.can_change_address():
-        return ActionResult(render("cannot_change_address", shopper.language, number=order.number), ok=False,
-                            code="not_allowed")
+        return ActionResult(
+            render("cannot_change_address", shopper.language, number=order.number), ok=False, code="not_allowed"
+        )
     return ActionResult(render("ask_address", shopper.language, number=order.number), code="ask_address")
 
 
 def change_address(shopper: Shopper, number: str, address: str) -> ActionResult:
     try:
-        order = order_services.order_change_address(number=number, actor=_actor(shopper), address=address,
-                                                    email=shopper.email)
+        order = order_services.order_change_address(
+            number=number, actor=_actor(shopper), address=address, email=shopper.email
+        )
     except NotFound:
         return _not_found(shopper)
     except InvalidTransition:
-        return ActionResult(render("cannot_change_address", shopper.language, number=number), ok=False,
-                            code="not_allowed")
+        return ActionResult(
+            render("cannot_change_address", shopper.language, number=number), ok=False, code="not_allowed"
+        )
     except DomainError as error:
         return ActionResult(str(error), ok=False, code="invalid")
-    return ActionResult(render("address_changed", shopper.language, number=order.number), code="done",
-                        data={"order": order.number})
+    return ActionResult(
+        render("address_changed", shopper.language, number=order.number), code="done", data={"order": order.number}
+    )
 
 
 def return_check(shopper: Shopper, number: str) -> ActionResult:
@@ -168,23 +178,36 @@ def return_check(shopper: Shopper, number: str) -> ActionResult:
     # The rule lives in the service; the bot only words its answer in the shopper's language.
     refusal = order_services.order_return_refusal_code(order)
     if refusal == order_services.RETURN_REFUSED_STATUS:
-        reason = {"en": f"it is {facts['status']}; only shipped or delivered orders can be returned.",
-                  "zh": f"订单状态为{facts['status']}，只有已发货或已送达的订单可以退货。"}[lang]
+        reason = {
+            "en": f"it is {facts['status']}; only shipped or delivered orders can be returned.",
+            "zh": f"订单状态为{facts['status']}，只有已发货或已送达的订单可以退货。",
+        }[lang]
     elif refusal == order_services.RETURN_REFUSED_WINDOW:
-        reason = {"en": f"it is past the {order_services.RETURN_WINDOW_DAYS}-day return window.",
-                  "zh": f"已超过 {order_services.RETURN_WINDOW_DAYS} 天退货期限。"}[lang]
+        reason = {
+            "en": f"it is past the {order_services.RETURN_WINDOW_DAYS}-day return window.",
+            "zh": f"已超过 {order_services.RETURN_WINDOW_DAYS} 天退货期限。",
+        }[lang]
     if refusal:
-        return ActionResult(render("cannot_return", lang, number=order.number, reason=reason),
-                            ok=False, code="not_allowed")
+        return ActionResult(
+            render("cannot_return", lang, number=order.number, reason=reason), ok=False, code="not_allowed"
+        )
     remaining = order_services.order_returnable_quantities(order)
-    items = [{"id": item.pk, "title": item.title[:80], "max": remaining.get(item.pk, 0)}
-             for item in order.items.order_by("line_number", "pk") if remaining.get(item.pk, 0) > 0]
+    items = [
+        {"id": item.pk, "title": item.title[:80], "max": remaining.get(item.pk, 0)}
+        for item in order.items.order_by("line_number", "pk")
+        if remaining.get(item.pk, 0) > 0
+    ]
     if not items:
         return ActionResult(render("nothing_to_return", lang, number=order.number), ok=False, code="nothing")
-    listing = "\n".join(render("return_item_line", lang, index=i, title=item["title"], max=item["max"])
-                        for i, item in enumerate(items, start=1))
-    return ActionResult(render("ask_return_items", lang, number=order.number, items=listing), code="ask_items",
-                        data={"order": order.number, "items": items})
+    listing = "\n".join(
+        render("return_item_line", lang, index=i, title=item["title"], max=item["max"])
+        for i, item in enumerate(items, start=1)
+    )
+    return ActionResult(
+        render("ask_return_items", lang, number=order.number, items=listing),
+        code="ask_items",
+        data={"order": order.number, "items": items},
+    )
 
 
 def return_check_all(shopper: Shopper, number: str) -> ActionResult:
@@ -193,8 +216,9 @@ def return_check_all(shopper: Shopper, number: str) -> ActionResult:
     if not result.ok:
         return result
     pending = {"items": result.data["items"], "lines": {str(i["id"]): i["max"] for i in result.data["items"]}}
-    reply = render("confirm_return_all", shopper.language, number=number,
-                   items=describe_return_lines(pending, shopper.language))
+    reply = render(
+        "confirm_return_all", shopper.language, number=number, items=describe_return_lines(pending, shopper.language)
+    )
     return ActionResult(reply, code="confirm", data=result.data)
 
 
@@ -202,38 +226,48 @@ def describe_return_lines(pending: dict[str, Any], language: str) -> str:
     """ "2 × Mug, 1 × Candle" from the dialogue's pending return (titles as listed to the shopper)."""
     titles = {str(item["id"]): item["title"] for item in pending.get("items") or []}
     sep = "、" if language == "zh" else ", "
-    return sep.join(f"{quantity} × {titles.get(str(item_id), '?')}"
-                    for item_id, quantity in (pending.get("lines") or {}).items())
+    return sep.join(
+        f"{quantity} × {titles.get(str(item_id), '?')}" for item_id, quantity in (pending.get("lines") or {}).items()
+    )
 
 
 def return_create(shopper: Shopper, number: str, *, lines: dict[int, int], reason: str) -> ActionResult:
     """A per-item return request through the same service as the order page."""
     try:
-        created = order_services.return_request_create(number=number, actor=_actor(shopper), email=shopper.email,
-                                                       lines=lines, reason=reason)
+        created = order_services.return_request_create(
+            number=number, actor=_actor(shopper), email=shopper.email, lines=lines, reason=reason
+        )
     except NotFound:
         return _not_found(shopper)
     except DomainError as error:
-        return ActionResult(render("cannot_return", shopper.language, number=number, reason=str(error)),
-                            ok=False, code="not_allowed")
+        return ActionResult(
+            render("cannot_return", shopper.language, number=number, reason=str(error)), ok=False, code="not_allowed"
+        )
     logger.info("support.return_requested", extra={"return_id": created.pk})
-    return ActionResult(render("returned", shopper.language, number=number, id=created.pk), code="done",
-                        data={"order": number, "return": created.pk, "return_status": created.status})
+    return ActionResult(
+        render("returned", shopper.language, number=number, id=created.pk),
+        code="done",
+        data={"order": number, "return": created.pk, "return_status": created.status},
+    )
 
 
 def return_request(shopper: Shopper, number: str) -> ActionResult:
     """Everything still returnable on the order, as one request (the Rasa action's one-step form)."""
     try:
-        created = order_services.order_request_return(number=number, actor=_actor(shopper), email=shopper.email,
-                                                      reason="Requested through the assistant")
+        created = order_services.order_request_return(
+            number=number, actor=_actor(shopper), email=shopper.email, reason="Requested through the assistant"
+        )
     except NotFound:
         return _not_found(shopper)
     except DomainError as error:
-        return ActionResult(render("cannot_return", shopper.language, number=number, reason=str(error)),
-                            ok=False, code="not_allowed")
-    return ActionResult(render("returned", shopper.language, number=number, id=created.pk), code="done",
-                        data={"order": number, "status": created.order.status, "return": created.pk,
-                              "return_status": created.status})
+        return ActionResult(
+            render("cannot_return", shopper.language, number=number, reason=str(error)), ok=False, code="not_allowed"
+        )
+    return ActionResult(
+        render("returned", shopper.language, number=number, id=created.pk),
+        code="done",
+        data={"order": number, "status": created.order.status, "return": created.pk, "return_status": created.status},
+    )
 
 
 def refund_info(shopper: Shopper, number: str = "") -> ActionResult:
@@ -242,8 +276,12 @@ def refund_info(shopper: Shopper, number: str = "") -> ActionResult:
     order = order_lookup(shopper, number)
     if order is None:
         return _not_found(shopper)
-    return ActionResult(render("refund_status", shopper.language, number=order.number,
-                               status=status_name(order.status, shopper.language)), code="status")
+    return ActionResult(
+        render(
+            "refund_status", shopper.language, number=order.number, status=status_name(order.status, shopper.language)
+        ),
+        code="status",
+    )
 
 
 def invoice(shopper: Shopper, number: str) -> ActionResult:
@@ -257,8 +295,11 @@ def invoice(shopper: Shopper, number: str) -> ActionResult:
     except NoReverseMatch:
         url = "/account/"
     facts = _order_facts(order, shopper.language)
-    return ActionResult(render("invoice", shopper.language, number=order.number, lines=lines, total=facts["total"],
-                               url=url), code="invoice", data={"order": order.number})
+    return ActionResult(
+        render("invoice", shopper.language, number=order.number, lines=lines, total=facts["total"], url=url),
+        code="invoice",
+        data={"order": order.number},
+    )
 
 
 def policy(shopper: Shopper, key: str) -> ActionResult:
@@ -278,8 +319,9 @@ def _query_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in _QUERY_STOP][:4]
 
 
-def product_suggestions(shopper: Shopper, text: str, *, max_price: Decimal | None = None, k: int = 3,
-                        product_ids: list[int] | None = None) -> ActionResult:
+def product_suggestions(
+    shopper: Shopper, text: str, *, max_price: Decimal | None = None, k: int = 3, product_ids: list[int] | None = None
+) -> ActionResult:
     """Catalog search on the message's content words, then the recommender, capped by the price."""
     chosen: list[Product] = []
 
@@ -317,12 +359,13 @@ def product_suggestions(shopper: Shopper, text: str, *, max_price: Decimal | Non
         qs = product_list(in_stock_only=True)
         if max_price is not None:
             qs = qs.filter(price__lte=max_price).order_by("-price")
-        take(qs[:k * 3])
+        take(qs[: k * 3])
     lang = shopper.language
     price = render("products_price", lang, amount=_money(max_price, "GBP")) if max_price is not None else ""
     if not chosen:
         return ActionResult(render("no_products", lang, price=price), ok=False, code="no_products")
     items = "; ".join(f"{p.title} ({_money(p.price, p.currency)})" for p in chosen)
-    data = {"products": [{"id": p.pk, "title": p.title, "price": str(p.price), "url": p.get_absolute_url()}
-                         for p in chosen]}
+    data = {
+        "products": [{"id": p.pk, "title": p.title, "price": str(p.price), "url": p.get_absolute_url()} for p in chosen]
+    }
     return ActionResult(render("products", lang, price=price, items=items), code="products", data=data)

@@ -61,8 +61,18 @@ class AgentMessageOut(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "sender", "text", "created_at", "data", "intent", "confidence", "author",
-                  "author_name", "corrected_intent"]
+        fields = [
+            "id",
+            "sender",
+            "text",
+            "created_at",
+            "data",
+            "intent",
+            "confidence",
+            "author",
+            "author_name",
+            "corrected_intent",
+        ]
 
     def get_author_name(self, message: Message) -> str:
         return display_name(message.author) if message.author_id else ""
@@ -86,8 +96,20 @@ class AgentConversationOut(serializers.ModelSerializer):
 
     class Meta:
         model = Conversation
-        fields = ["id", "status", "language", "summary", "csat", "created_at", "updated_at", "assigned_agent",
-                  "shopper", "n_messages", "unread", "handed_off_at"]
+        fields = [
+            "id",
+            "status",
+            "language",
+            "summary",
+            "csat",
+            "created_at",
+            "updated_at",
+            "assigned_agent",
+            "shopper",
+            "n_messages",
+            "unread",
+            "handed_off_at",
+        ]
 
     def get_shopper(self, conversation: Conversation) -> str:
         return conversation.user.username if conversation.user_id else "guest"
@@ -109,7 +131,8 @@ class ShopperChatApi(APIView):
 
     def conversation(self, request, conversation_id: int) -> Conversation:
         return services.conversation_get_for_owner(
-            conversation_id=conversation_id, user=request.user, session_key=request.session.session_key or "")
+            conversation_id=conversation_id, user=request.user, session_key=request.session.session_key or ""
+        )
 
 
 def _history(request) -> list[dict]:
@@ -124,11 +147,18 @@ class ConversationStartApi(ShopperChatApi):
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT, summary="Start or resume the shopper's conversation")
     def post(self, request):
         language = str(request.data.get("language", "en"))[:8] if hasattr(request.data, "get") else "en"
-        conversation = services.conversation_start(user=request.user, session_key=session_key_ensure(request),
-                                                   language=language)
+        conversation = services.conversation_start(
+            user=request.user, session_key=session_key_ensure(request), language=language
+        )
         messages = selectors.messages_after(conversation=conversation)
-        return Response({**ConversationOut(conversation).data, "messages": MessageOut(messages, many=True).data,
-                         "history": _history(request)}, status=status.HTTP_200_OK)
+        return Response(
+            {
+                **ConversationOut(conversation).data,
+                "messages": MessageOut(messages, many=True).data,
+                "history": _history(request),
+            },
+            status=status.HTTP_200_OK,
+        )
 
 
 class ConversationMessagesApi(ShopperChatApi):
@@ -139,18 +169,28 @@ class ConversationMessagesApi(ShopperChatApi):
         conversation = self.conversation(request, conversation_id)
         messages = list(selectors.messages_after(conversation=conversation, after_id=params.validated_data["after"]))
         cursor = messages[-1].id if messages else params.validated_data["after"]
-        return Response({**ConversationOut(conversation).data, "cursor": cursor,
-                         "messages": MessageOut(messages, many=True).data})
+        return Response(
+            {**ConversationOut(conversation).data, "cursor": cursor, "messages": MessageOut(messages, many=True).data}
+        )
 
-    @extend_schema(request=TextIn, responses={201: OpenApiTypes.OBJECT}, summary="Send a message; returns the bot's reply")
+    @extend_schema(
+        request=TextIn, responses={201: OpenApiTypes.OBJECT}, summary="Send a message; returns the bot's reply"
+    )
     def post(self, request, conversation_id: int):
         body = TextIn(data=request.data)
         body.is_valid(raise_exception=True)
         conversation = self.conversation(request, conversation_id)
-        conversation, created = services.shopper_message_post(conversation=conversation,
-                                                               text=body.validated_data["text"])
-        return Response({**ConversationOut(conversation).data, "cursor": created[-1].id,
-                         "messages": MessageOut(created, many=True).data}, status=status.HTTP_201_CREATED)
+        conversation, created = services.shopper_message_post(
+            conversation=conversation, text=body.validated_data["text"]
+        )
+        return Response(
+            {
+                **ConversationOut(conversation).data,
+                "cursor": created[-1].id,
+                "messages": MessageOut(created, many=True).data,
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class CsatIn(serializers.Serializer):
@@ -169,6 +209,7 @@ class ConversationCsatApi(ShopperChatApi):
 
 # --- agents ---------------------------------------------------------------------------------------
 
+
 class AgentApi(APIView):
     permission_classes = [IsSupportAgent]
     throttle_scope = "agent"
@@ -184,10 +225,17 @@ class AgentQueueApi(AgentApi):
     def get(self, request):
         params = QueueIn(data=request.query_params)
         params.is_valid(raise_exception=True)
-        rows = selectors.queue_list(status=params.validated_data.get("status", ""),
-                                    agent=request.user if params.validated_data["mine"] else None)
-        return Response({"counts": selectors.queue_counts(), "unread": selectors.unread_counts(),
-                         "conversations": AgentConversationOut(rows, many=True).data})
+        rows = selectors.queue_list(
+            status=params.validated_data.get("status", ""),
+            agent=request.user if params.validated_data["mine"] else None,
+        )
+        return Response(
+            {
+                "counts": selectors.queue_counts(),
+                "unread": selectors.unread_counts(),
+                "conversations": AgentConversationOut(rows, many=True).data,
+            }
+        )
 
 
 class AgentConversationApi(AgentApi):
@@ -198,18 +246,25 @@ class AgentConversationApi(AgentApi):
         conversation = Conversation.objects.select_related("user", "assigned_agent").filter(pk=conversation_id).first()
         if conversation is None:
             return Response({"detail": "Conversation not found."}, status=status.HTTP_404_NOT_FOUND)
-        messages = list(selectors.messages_after(conversation=conversation, after_id=params.validated_data["after"],
-                                                 include_notes=True).select_related("correction"))
+        messages = list(
+            selectors.messages_after(
+                conversation=conversation, after_id=params.validated_data["after"], include_notes=True
+            ).select_related("correction")
+        )
         data = AgentConversationOut(conversation).data
         if not params.validated_data["after"]:
             # The stored summary is from the handoff; the agent sees one built from the whole chat now.
             data["summary_live"] = selectors.conversation_summary_text(conversation=conversation)
-        return Response({
-            "conversation": data,
-            "messages": AgentMessageOut(messages, many=True).data,
-            "cursor": messages[-1].id if messages else params.validated_data["after"],
-            "context": selectors.shopper_context(conversation=conversation) if not params.validated_data["after"] else None,
-        })
+        return Response(
+            {
+                "conversation": data,
+                "messages": AgentMessageOut(messages, many=True).data,
+                "cursor": messages[-1].id if messages else params.validated_data["after"],
+                "context": selectors.shopper_context(conversation=conversation)
+                if not params.validated_data["after"]
+                else None,
+            }
+        )
 
 
 class SeenIn(serializers.Serializer):
@@ -221,8 +276,9 @@ class AgentSeenApi(AgentApi):
     def post(self, request, conversation_id: int):
         body = SeenIn(data=request.data)
         body.is_valid(raise_exception=True)
-        conversation = services.conversation_mark_seen(conversation_id=conversation_id, agent=request.user,
-                                                       message_id=body.validated_data["message_id"])
+        conversation = services.conversation_mark_seen(
+            conversation_id=conversation_id, agent=request.user, message_id=body.validated_data["message_id"]
+        )
         return Response({"id": conversation.pk, "seen": conversation.agent_seen_message_id})
 
 
@@ -242,8 +298,9 @@ class AgentAssignApi(AgentApi):
     def post(self, request, conversation_id: int):
         body = AssignIn(data=request.data)
         body.is_valid(raise_exception=True)
-        conversation = services.conversation_assign(conversation_id=conversation_id,
-                                                    agent_id=body.validated_data["agent_id"])
+        conversation = services.conversation_assign(
+            conversation_id=conversation_id, agent_id=body.validated_data["agent_id"]
+        )
         return Response(AgentConversationOut(conversation).data)
 
 
@@ -252,8 +309,9 @@ class AgentReplyApi(AgentApi):
     def post(self, request, conversation_id: int):
         body = TextIn(data=request.data)
         body.is_valid(raise_exception=True)
-        message = services.agent_reply(conversation_id=conversation_id, agent=request.user,
-                                       text=body.validated_data["text"])
+        message = services.agent_reply(
+            conversation_id=conversation_id, agent=request.user, text=body.validated_data["text"]
+        )
         return Response(AgentMessageOut(message).data, status=status.HTTP_201_CREATED)
 
 
@@ -262,8 +320,9 @@ class AgentNoteApi(AgentApi):
     def post(self, request, conversation_id: int):
         body = TextIn(data=request.data)
         body.is_valid(raise_exception=True)
-        message = services.agent_note(conversation_id=conversation_id, agent=request.user,
-                                      text=body.validated_data["text"])
+        message = services.agent_note(
+            conversation_id=conversation_id, agent=request.user, text=body.validated_data["text"]
+        )
         return Response(AgentMessageOut(message).data, status=status.HTTP_201_CREATED)
 
 
@@ -284,18 +343,32 @@ class AgentCorrectIntentApi(AgentApi):
         body = IntentIn(data=request.data)
         body.is_valid(raise_exception=True)
         with transaction.atomic():
-            correction = services.intent_correct(message_id=message_id, agent=request.user,
-                                                 intent=body.validated_data["intent"])
+            correction = services.intent_correct(
+                message_id=message_id, agent=request.user, intent=body.validated_data["intent"]
+            )
         return Response({"message": correction.message_id, "intent": correction.intent})
 
 
 class AgentCannedApi(AgentApi):
-    @extend_schema(responses=inline_serializer("CannedReply", {
-        "id": serializers.IntegerField(), "title": serializers.CharField(), "text": serializers.CharField(),
-        "text_zh": serializers.CharField()}, many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "CannedReply",
+            {
+                "id": serializers.IntegerField(),
+                "title": serializers.CharField(),
+                "text": serializers.CharField(),
+                "text_zh": serializers.CharField(),
+            },
+            many=True,
+        )
+    )
     def get(self, request):
-        return Response([{"id": c.pk, "title": c.title, "text": c.text, "text_zh": c.text_zh}
-                         for c in CannedResponse.objects.order_by("title")])
+        return Response(
+            [
+                {"id": c.pk, "title": c.title, "text": c.text, "text_zh": c.text_zh}
+                for c in CannedResponse.objects.order_by("title")
+            ]
+        )
 
 
 class AgentIntentsApi(AgentApi):

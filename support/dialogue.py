@@ -31,14 +31,31 @@ from .nlu.intents import Prediction
 from .nlu.text import detect_language
 from .replies import render
 
-ORDER_INTENTS = {"track_order", "cancel_order", "change_shipping_address", "get_refund", "get_invoice",
-                 "check_invoice", "track_refund"}
+ORDER_INTENTS = {
+    "track_order",
+    "cancel_order",
+    "change_shipping_address",
+    "get_refund",
+    "get_invoice",
+    "check_invoice",
+    "track_refund",
+}
 POLICY_INTENTS = {
-    "check_refund_policy": "returns", "check_cancellation_fee": "cancellation", "delivery_options": "shipping",
-    "delivery_period": "shipping", "check_payment_methods": "payment", "payment_issue": "payment",
-    "contact_customer_service": "contact", "create_account": "account", "delete_account": "account",
-    "edit_account": "account", "recover_password": "account", "registration_problems": "account",
-    "switch_account": "account", "newsletter_subscription": "account", "set_up_shipping_address": "account",
+    "check_refund_policy": "returns",
+    "check_cancellation_fee": "cancellation",
+    "delivery_options": "shipping",
+    "delivery_period": "shipping",
+    "check_payment_methods": "payment",
+    "payment_issue": "payment",
+    "contact_customer_service": "contact",
+    "create_account": "account",
+    "delete_account": "account",
+    "edit_account": "account",
+    "recover_password": "account",
+    "registration_problems": "account",
+    "switch_account": "account",
+    "newsletter_subscription": "account",
+    "set_up_shipping_address": "account",
     "review": "contact",
 }
 ANGRY = re.compile(
@@ -46,10 +63,13 @@ ANGRY = re.compile(
     r"scam|fraud|pathetic|sue|lawyer|wtf|damn|hopeless)\b|气死|垃圾|太差|骗子|投诉|愤怒|生气",
     re.IGNORECASE,
 )
-YES = re.compile(r"^\s*(y|yes|yep|yeah|yup|ok|okay|sure|confirm|go ahead|do it|please do|是|是的|好|好的|确认|对|可以|嗯)\b",
-                 re.IGNORECASE)
-NO = re.compile(r"^\s*(n|no|nope|nah|don't|do not|stop|cancel that|never ?mind|否|不|不要|算了|取消操作)\b",
-                re.IGNORECASE)
+YES = re.compile(
+    r"^\s*(y|yes|yep|yeah|yup|ok|okay|sure|confirm|go ahead|do it|please do|是|是的|好|好的|确认|对|可以|嗯)\b",
+    re.IGNORECASE,
+)
+NO = re.compile(
+    r"^\s*(n|no|nope|nah|don't|do not|stop|cancel that|never ?mind|否|不|不要|算了|取消操作)\b", re.IGNORECASE
+)
 MIN_ADDRESS_CHARS = 8
 MIN_REASON_CHARS = 3
 _CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -96,8 +116,12 @@ class Dialogue:
 
     # -- helpers ---------------------------------------------------------------------------------
     def shopper(self, language: str) -> Shopper:
-        return Shopper(user=self.user if self.user is not None and self.user.is_authenticated else None,
-                       email=self.state.get("email", ""), session_key=self.session_key, language=language)
+        return Shopper(
+            user=self.user if self.user is not None and self.user.is_authenticated else None,
+            email=self.state.get("email", ""),
+            session_key=self.session_key,
+            language=language,
+        )
 
     def _reset_strikes(self) -> None:
         self.state["low_confidence"] = 0
@@ -148,8 +172,11 @@ class Dialogue:
                 self.state.pop("pending", None)
                 return None
             pending.update(awaiting="confirm", address=address[:500])
-            return Turn(render("confirm_address", language, number=pending["number"], address=address[:500]),
-                        intent="give_address", confidence=1.0)
+            return Turn(
+                render("confirm_address", language, number=pending["number"], address=address[:500]),
+                intent="give_address",
+                confidence=1.0,
+            )
         if awaiting == "return_items":
             return self._return_items(pending, text, language)
         if awaiting == "return_reason":
@@ -158,9 +185,17 @@ class Dialogue:
                 self.state.pop("pending", None)
                 return None
             pending.update(awaiting="confirm", reason=reason[:500])
-            return Turn(render("confirm_return_request", language, number=pending["number"],
-                               items=actions.describe_return_lines(pending, language), reason=reason[:500]),
-                        intent="give_reason", confidence=1.0)
+            return Turn(
+                render(
+                    "confirm_return_request",
+                    language,
+                    number=pending["number"],
+                    items=actions.describe_return_lines(pending, language),
+                    reason=reason[:500],
+                ),
+                intent="give_reason",
+                confidence=1.0,
+            )
         if awaiting in ("order_number", "email"):
             # Continue only if the message gives what was asked for; anything else is a new request.
             gave_number = bool(entities.order_number)
@@ -187,8 +222,9 @@ class Dialogue:
         if intent in ("greeting", "thanks", "goodbye"):
             return Turn(render(intent, language))
         if intent == "product_search":
-            result = actions.product_suggestions(shopper, text, max_price=entities.max_price,
-                                                 product_ids=entities.product_ids)
+            result = actions.product_suggestions(
+                shopper, text, max_price=entities.max_price, product_ids=entities.product_ids
+            )
             return Turn(result.reply, data=result.data)
         if intent in ORDER_INTENTS:
             pending = {"action": intent, "number": entities.order_number, "awaiting": "order_number"}
@@ -239,8 +275,7 @@ class Dialogue:
                 number = choices[0]
             elif shopper.is_authenticated and choices:
                 self.state["pending"] = {**pending, "awaiting": "order_number"}
-                return Turn(render("ask_order_choice", language, numbers=", ".join(choices)),
-                            data={"choices": choices})
+                return Turn(render("ask_order_choice", language, numbers=", ".join(choices)), data={"choices": choices})
             elif shopper.is_authenticated:
                 self.state.pop("pending", None)
                 return Turn(render("no_orders", language))
@@ -275,9 +310,15 @@ class Dialogue:
             pending = {**pending, "action": "get_refund", "items": items}
             if len(items) == 1 and items[0]["max"] == 1:  # nothing to choose: straight to the reason
                 self.state["pending"] = {**pending, "lines": {str(items[0]["id"]): 1}, "awaiting": "return_reason"}
-                return Turn(render("ask_return_reason", language, number=number,
-                                   items=actions.describe_return_lines(self.state["pending"], language)),
-                            data={"order": number})
+                return Turn(
+                    render(
+                        "ask_return_reason",
+                        language,
+                        number=number,
+                        items=actions.describe_return_lines(self.state["pending"], language),
+                    ),
+                    data={"order": number},
+                )
             self.state["pending"] = {**pending, "awaiting": "return_items"}
             return Turn(result.reply, data={"order": number})
         elif intent == "track_refund":
@@ -303,18 +344,31 @@ class Dialogue:
                 index = int(index_text)
                 quantity = int(quantity_text) if quantity_text else 1
                 if not 1 <= index <= len(items):
-                    return Turn(render("return_item_unknown", language, index=index, n=len(items)),
-                                intent="give_items", confidence=1.0)
+                    return Turn(
+                        render("return_item_unknown", language, index=index, n=len(items)),
+                        intent="give_items",
+                        confidence=1.0,
+                    )
                 item = items[index - 1]
                 total = lines.get(str(item["id"]), 0) + quantity
                 if quantity < 1 or total > item["max"]:
-                    return Turn(render("return_too_many", language, title=item["title"], max=item["max"]),
-                                intent="give_items", confidence=1.0)
+                    return Turn(
+                        render("return_too_many", language, title=item["title"], max=item["max"]),
+                        intent="give_items",
+                        confidence=1.0,
+                    )
                 lines[str(item["id"])] = total
         pending.update(lines=lines, awaiting="return_reason")
-        return Turn(render("ask_return_reason", language, number=pending["number"],
-                           items=actions.describe_return_lines(pending, language)),
-                    intent="give_items", confidence=1.0)
+        return Turn(
+            render(
+                "ask_return_reason",
+                language,
+                number=pending["number"],
+                items=actions.describe_return_lines(pending, language),
+            ),
+            intent="give_items",
+            confidence=1.0,
+        )
 
     def _maybe_confirm(self, result: ActionResult, pending: dict, action: str) -> Turn:
         if result.ok and result.code == "confirm":
@@ -333,5 +387,3 @@ class Dialogue:
             lines = {int(k): int(v) for k, v in (pending.get("lines") or {}).items()}
             return actions.return_create(shopper, number, lines=lines, reason=pending.get("reason", ""))
         return ActionResult(render("not_confirmed", shopper.language), ok=False)
-
-

@@ -92,8 +92,10 @@ def faq_index() -> tuple[FaqIndex, dict[int, FAQEntry]]:
     # Questions and answers in both languages, searched by spelling and by meaning (the encoder,
     # when this process has it; a FAQ is tens of entries, so embedding it here costs ~0.1-0.3 s
     # once per FAQ edit).
-    index = FaqIndex([(e.pk, [e.question, e.question_zh]) for e in entries.values()],
-                     answers=[[e.answer, e.answer_zh] for e in entries.values()])
+    index = FaqIndex(
+        [(e.pk, [e.question, e.question_zh]) for e in entries.values()],
+        answers=[[e.answer, e.answer_zh] for e in entries.values()],
+    )
     with _lock:
         _faq_cache.update(key=key, index=index, entries=entries)
     return index, entries
@@ -155,8 +157,9 @@ def _request_product_index_build(version: str) -> None:
     nothing is enqueued: there the training job (train_models, the demo) builds the index."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return
-    if not cache.add(f"support:product_index_build:{product_index_path(version).stem}", 1,
-                     PRODUCT_INDEX_BUILD_LOCK_SECONDS):
+    if not cache.add(
+        f"support:product_index_build:{product_index_path(version).stem}", 1, PRODUCT_INDEX_BUILD_LOCK_SECONDS
+    ):
         return
     from .tasks import build_product_index_task
 
@@ -193,6 +196,6 @@ def product_search_index(encoder: str = DEFAULT_ENCODER) -> ProductSearchIndex |
 def policy_text(key: str, language: str) -> str:
     row = PolicyText.objects.filter(key=key).first()
     if row is not None:
-        return (row.text_zh if language == "zh" and row.text_zh else row.text)
+        return row.text_zh if language == "zh" and row.text_zh else row.text
     default = DEFAULT_POLICIES.get(key, {})
     return default.get(language) or default.get("en", "")

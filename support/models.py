@@ -17,13 +17,15 @@ class Conversation(models.Model):
         RESOLVED = "resolved", "Resolved"
 
     # Owner: a signed-in shopper or, before login, the session. Never found by id alone.
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="support_conversations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="support_conversations"
+    )
     session_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
     language = models.CharField(max_length=8, default="en")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOT, db_index=True)
-    assigned_agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                       on_delete=models.SET_NULL, related_name="support_assignments")
+    assigned_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="support_assignments"
+    )
     summary = models.TextField(blank=True, default="")
     # Dialogue state: pending confirmation, slots being filled, orders verified by number + email.
     state = models.JSONField(default=dict, blank=True)
@@ -38,8 +40,10 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        permissions = [("handle_conversations", "Can handle support conversations (agent console)"),
-                       ("view_support_metrics", "Can see the support metrics page")]
+        permissions = [
+            ("handle_conversations", "Can handle support conversations (agent console)"),
+            ("view_support_metrics", "Can see the support metrics page"),
+        ]
         indexes = [models.Index(fields=["status", "updated_at"])]
 
     def __str__(self) -> str:
@@ -55,8 +59,9 @@ class Message(models.Model):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     sender = models.CharField(max_length=16, choices=Sender.choices)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     text = models.TextField(max_length=MESSAGE_MAX_CHARS)
     intent = models.CharField(max_length=64, blank=True, default="")
     confidence = models.FloatField(null=True, blank=True)
@@ -86,8 +91,9 @@ class Handoff(models.Model):
     reason = models.CharField(max_length=32, choices=Reason.choices)
     summary = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     assigned_at = models.DateTimeField(null=True, blank=True)
     assigned_by_round_robin = models.BooleanField(default=False)
 
@@ -100,8 +106,7 @@ class IntentCorrection(models.Model):
 
     message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="correction")
     intent = models.CharField(max_length=64)
-    corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                     related_name="+")
+    corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

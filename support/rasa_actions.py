@@ -46,7 +46,9 @@ def user_for_sender(sender_id: str):
     if not sender_id or not sender_id.startswith(TOKEN_PREFIX):
         return None
     try:
-        user_id = signing.TimestampSigner(salt=SALT).unsign(sender_id[len(TOKEN_PREFIX):], max_age=rasa_token_max_age())
+        user_id = signing.TimestampSigner(salt=SALT).unsign(
+            sender_id[len(TOKEN_PREFIX) :], max_age=rasa_token_max_age()
+        )
     except signing.BadSignature:
         logger.info("support.rasa_bad_sender_token")
         return None
@@ -56,8 +58,12 @@ def user_for_sender(sender_id: str):
 def shopper_from_tracker(tracker: Tracker) -> Shopper:
     text = (tracker.latest_message or {}).get("text") or ""
     user = user_for_sender(tracker.sender_id or "")
-    return Shopper(user=user, email="" if user else (tracker.get_slot("email") or "").strip().lower(),
-                   session_key=f"rasa:{tracker.sender_id}"[:64], language=detect_language(text))
+    return Shopper(
+        user=user,
+        email="" if user else (tracker.get_slot("email") or "").strip().lower(),
+        session_key=f"rasa:{tracker.sender_id}"[:64],
+        language=detect_language(text),
+    )
 
 
 def _order_number(tracker: Tracker) -> str:
@@ -91,8 +97,11 @@ class OrderAction(ShopAction):
         shopper = shopper_from_tracker(tracker)
         number = _order_number(tracker)
         if not number:
-            dispatcher.utter_message(text=render("ask_order_number" if shopper.is_authenticated
-                                                 else "ask_number_and_email", shopper.language))
+            dispatcher.utter_message(
+                text=render(
+                    "ask_order_number" if shopper.is_authenticated else "ask_number_and_email", shopper.language
+                )
+            )
             return None
         if actions.needs_email(shopper):
             dispatcher.utter_message(text=render("ask_email", shopper.language, number=number))

@@ -40,8 +40,9 @@ def _owned(user: User | None) -> bool:
     return bool(user is not None and user.is_authenticated)
 
 
-def conversation_get_for_owner(*, conversation_id: int, user: User | None, session_key: str,
-                               for_update: bool = False) -> Conversation:
+def conversation_get_for_owner(
+    *, conversation_id: int, user: User | None, session_key: str, for_update: bool = False
+) -> Conversation:
     """The conversation only if the caller owns it (their account, or their anonymous session)."""
     if not _owned(user) and not session_key:
         raise NotFound("Conversation not found.")
@@ -63,11 +64,16 @@ def conversation_start(*, user: User | None, session_key: str, language: str = "
     latest = Conversation.objects.filter(owner).order_by("-id").first()
     if latest is not None and latest.status != Conversation.Status.RESOLVED:
         return latest
-    if latest is not None and latest.csat is None and latest.resolved_at is not None \
-            and latest.resolved_at > timezone.now() - timedelta(days=CSAT_PROMPT_DAYS):
+    if (
+        latest is not None
+        and latest.csat is None
+        and latest.resolved_at is not None
+        and latest.resolved_at > timezone.now() - timedelta(days=CSAT_PROMPT_DAYS)
+    ):
         return latest
     conversation = Conversation.objects.create(
-        user=user if _owned(user) else None, session_key="" if _owned(user) else session_key,
+        user=user if _owned(user) else None,
+        session_key="" if _owned(user) else session_key,
         language=language if language in ("en", "zh") else "en",
     )
     logger.info("support.conversation_started", extra={"conversation_id": conversation.pk})
@@ -94,11 +100,17 @@ def shopper_message_post(*, conversation: Conversation, text: str) -> tuple[Conv
         dialogue = Dialogue(state=dict(conv.state or {}), shopper_user=conv.user, session_key=conv.session_key)
         turn = dialogue.respond(text, language=conv.language)
         created = [
-            Message.objects.create(conversation=conv, sender=Message.Sender.SHOPPER, text=text,
-                                   intent=turn.intent[:64], confidence=turn.confidence,
-                                   data={"entities": turn.entities}),
-            Message.objects.create(conversation=conv, sender=Message.Sender.BOT,
-                                   text=turn.reply[:MESSAGE_MAX_CHARS], data=turn.data),
+            Message.objects.create(
+                conversation=conv,
+                sender=Message.Sender.SHOPPER,
+                text=text,
+                intent=turn.intent[:64],
+                confidence=turn.confidence,
+                data={"entities": turn.entities},
+            ),
+            Message.objects.create(
+                conversation=conv, sender=Message.Sender.BOT, text=turn.reply[:MESSAGE_MAX_CHARS], data=turn.data
+            ),
         ]
         conv.state = dialogue.state
         conv.save()
@@ -139,9 +151,11 @@ def agents_queryset():
     """Active staff who hold the support permission (directly, by group, or as superusers)."""
     perm = Permission.objects.filter(codename="handle_conversations", content_type__app_label="support").first()
     return (
-        get_user_model().objects.filter(is_active=True, is_staff=True)
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
         .filter(Q(is_superuser=True) | Q(user_permissions=perm) | Q(groups__permissions=perm))
-        .distinct().order_by("id")
+        .distinct()
+        .order_by("id")
     )
 
 
@@ -165,8 +179,11 @@ def is_agent(user: User | None) -> bool:
 
 
 def _active_load(agent_ids: list[int]) -> dict[int, int]:
-    rows = (Conversation.objects.filter(status=Conversation.Status.ASSIGNED, assigned_agent_id__in=agent_ids)
-            .values("assigned_agent_id").annotate(n=Count("id")))
+    rows = (
+        Conversation.objects.filter(status=Conversation.Status.ASSIGNED, assigned_agent_id__in=agent_ids)
+        .values("assigned_agent_id")
+        .annotate(n=Count("id"))
+    )
     return {r["assigned_agent_id"]: r["n"] for r in rows}
 
 
@@ -180,8 +197,12 @@ def conversation_assign_round_robin(*, conversation: Conversation) -> User | Non
     if not agents:
         return None
     load = _active_load([a.pk for a in agents])
-    last = (Handoff.objects.filter(assigned_by_round_robin=True, agent__isnull=False)
-            .order_by("-assigned_at", "-id").values_list("agent_id", flat=True).first())
+    last = (
+        Handoff.objects.filter(assigned_by_round_robin=True, agent__isnull=False)
+        .order_by("-assigned_at", "-id")
+        .values_list("agent_id", flat=True)
+        .first()
+    )
     ids = [a.pk for a in agents]
     start = (ids.index(last) + 1) if last in ids else 0
     for offset in range(len(agents)):
@@ -248,8 +269,11 @@ def _agent_conversation(conversation_id: int, agent: User) -> Conversation:
     conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
     if conv is None:
         raise NotFound("Conversation not found.")
-    if conv.status == Conversation.Status.ASSIGNED and conv.assigned_agent_id not in (None, agent.pk) \
-            and not agent.is_superuser:
+    if (
+        conv.status == Conversation.Status.ASSIGNED
+        and conv.assigned_agent_id not in (None, agent.pk)
+        and not agent.is_superuser
+    ):
         raise PermissionDenied("This conversation is assigned to another agent.")
     return conv
 
@@ -316,6 +340,7 @@ def intent_correct(*, message_id: int, agent: User, intent: str) -> IntentCorrec
 
 # -- privacy (registered with ecommerce.plugins) ---------------------------------------------------
 
+
 def _conversations_of(user: User, subject: Any) -> Any:
     """The shopper's chats: their own and any left in a pre-login session of theirs."""
     session_keys = sorted(getattr(subject, "session_keys", ()) or ())
@@ -326,8 +351,10 @@ def _conversations_of(user: User, subject: Any) -> Any:
 def conversations_erase_for(user: User, *, subject: Any = None) -> dict[str, int]:
     """Delete the user's conversations and messages (agents' corrections go with the messages)."""
     conversations = _conversations_of(user, subject)
-    counts = {"conversations": conversations.count(),
-              "messages": Message.objects.filter(conversation__in=conversations.values("pk")).count()}
+    counts = {
+        "conversations": conversations.count(),
+        "messages": Message.objects.filter(conversation__in=conversations.values("pk")).count(),
+    }
     conversations.delete()
     return counts
 
@@ -335,10 +362,16 @@ def conversations_erase_for(user: User, *, subject: Any = None) -> dict[str, int
 def conversations_export_for(user: User, *, subject: Any = None) -> list[dict[str, Any]]:
     return [
         {
-            "id": c.pk, "status": c.status, "language": c.language, "created_at": c.created_at.isoformat(),
-            "csat": c.csat, "summary": c.summary,
-            "messages": [{"sender": m.sender, "text": m.text, "created_at": m.created_at.isoformat()}
-                         for m in c.messages.exclude(sender=Message.Sender.NOTE).order_by("id")],
+            "id": c.pk,
+            "status": c.status,
+            "language": c.language,
+            "created_at": c.created_at.isoformat(),
+            "csat": c.csat,
+            "summary": c.summary,
+            "messages": [
+                {"sender": m.sender, "text": m.text, "created_at": m.created_at.isoformat()}
+                for m in c.messages.exclude(sender=Message.Sender.NOTE).order_by("id")
+            ],
         }
         for c in _conversations_of(user, subject).prefetch_related("messages").order_by("id")
     ]
@@ -354,7 +387,8 @@ def conversation_claim_at_login(*, user: User, previous_session_key: str) -> int
     if not previous_session_key or not _owned(user):
         return 0
     claimed = Conversation.objects.filter(user__isnull=True, session_key=previous_session_key).update(
-        user=user, session_key="")
+        user=user, session_key=""
+    )
     if claimed:
         logger.info("support.conversation_claimed", extra={"user_id": user.pk, "conversations": claimed})
     return claimed
@@ -364,14 +398,22 @@ def conversation_claim_at_login(*, user: User, previous_session_key: str) -> int
 def rasa_conversation_handoff(*, shopper, text: str) -> Conversation:
     """A Rasa assistant hands its user to our agents: one queue for both bots."""
     owner = Q(user=shopper.user) if shopper.is_authenticated else Q(user__isnull=True, session_key=shopper.session_key)
-    conversation = Conversation.objects.filter(owner).exclude(status=Conversation.Status.RESOLVED).order_by("-id").first()
+    conversation = (
+        Conversation.objects.filter(owner).exclude(status=Conversation.Status.RESOLVED).order_by("-id").first()
+    )
     if conversation is None:
         conversation = Conversation.objects.create(
             user=shopper.user if shopper.is_authenticated else None,
-            session_key="" if shopper.is_authenticated else shopper.session_key, language=shopper.language)
+            session_key="" if shopper.is_authenticated else shopper.session_key,
+            language=shopper.language,
+        )
     if text.strip():
-        Message.objects.create(conversation=conversation, sender=Message.Sender.SHOPPER,
-                               text=text.strip()[:MESSAGE_MAX_CHARS], intent="contact_human_agent")
+        Message.objects.create(
+            conversation=conversation,
+            sender=Message.Sender.SHOPPER,
+            text=text.strip()[:MESSAGE_MAX_CHARS],
+            intent="contact_human_agent",
+        )
     conversation_handoff(conversation=conversation, reason="rasa")
     conversation.refresh_from_db()
     return conversation

@@ -16,8 +16,9 @@ def warm_encoder_in_worker(**kwargs: Any) -> None:
     load_encoder()
 
 
-@shared_task(name="support.retrain_intents", acks_late=True, reject_on_worker_lost=True,
-             soft_time_limit=1800, time_limit=2000)
+@shared_task(
+    name="support.retrain_intents", acks_late=True, reject_on_worker_lost=True, soft_time_limit=1800, time_limit=2000
+)
 def retrain_intents_task(max_bitext_per_intent: int | None = None) -> dict[str, Any]:
     """Nightly (beat) retrain with the agents' corrections. Safe to run twice: each run is a new
     registry version, and promotion only happens when it beats the active one on the same data."""

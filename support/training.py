@@ -91,38 +91,59 @@ def _intent_model_retrain(*, max_bitext_per_intent: int | None, seed: int) -> di
     examples = training_examples(max_bitext_per_intent=max_bitext_per_intent, seed=seed)
     model, report = train_intent_model(examples, seed=seed)
     summary = intent_model_register_and_promote(
-        model=model, report=report,
-        params={"C": report["C"], "seed": seed, "max_bitext_per_intent": max_bitext_per_intent,
-                "features": report["features"], "encoder": report["encoder"],
-                "encoder_weight": report["encoder_weight"], "temperature": report["temperature"]})
+        model=model,
+        report=report,
+        params={
+            "C": report["C"],
+            "seed": seed,
+            "max_bitext_per_intent": max_bitext_per_intent,
+            "features": report["features"],
+            "encoder": report["encoder"],
+            "encoder_weight": report["encoder_weight"],
+            "temperature": report["temperature"],
+        },
+    )
     summary["corrections"] = examples.sources.count("correction")
     return summary
 
 
-def intent_model_register_and_promote(*, model: Any, report: dict[str, Any],
-                                      params: dict[str, Any] | None = None) -> dict[str, Any]:
+def intent_model_register_and_promote(
+    *, model: Any, report: dict[str, Any], params: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Score on the fixed promotion data, register, and promote only if strictly better than the
     active version scored on the same data."""
     rows = promotion_rows()
     scores = evaluate(model, rows, with_predictions=False)
     metrics: dict[str, Any] = {
-        "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"],
-        "validation_accuracy": report.get("validation_accuracy"), "threshold": report.get("threshold"),
+        "accuracy": scores["accuracy"],
+        "macro_f1": scores["macro_f1"],
+        "validation_accuracy": report.get("validation_accuracy"),
+        "threshold": report.get("threshold"),
         "language_thresholds": report.get("language_thresholds", {}),
-        "features": report.get("features", "tfidf"), "temperature": report.get("temperature"),
+        "features": report.get("features", "tfidf"),
+        "temperature": report.get("temperature"),
         "calibration": report.get("calibration", {}),
     }
     for name in PROMOTION_FILES:
-        metrics[f"accuracy_{name.removesuffix('.csv')}"] = evaluate(model, read_labelled_csv(EVAL_DIR / name),
-                                                                   with_predictions=False)["accuracy"]
+        metrics[f"accuracy_{name.removesuffix('.csv')}"] = evaluate(
+            model, read_labelled_csv(EVAL_DIR / name), with_predictions=False
+        )["accuracy"]
     if bitext_eval_path().exists():
-        metrics["accuracy_bitext_eval"] = evaluate(model, read_labelled_csv(bitext_eval_path()),
-                                                   with_predictions=False)["accuracy"]
+        metrics["accuracy_bitext_eval"] = evaluate(
+            model, read_labelled_csv(bitext_eval_path()), with_predictions=False
+        )["accuracy"]
     version = model_version_register(
-        name=INTENT_MODEL_NAME, artifact=model, metrics=metrics, primary_metric="accuracy",
+        name=INTENT_MODEL_NAME,
+        artifact=model,
+        metrics=metrics,
+        primary_metric="accuracy",
         params=params or {},
-        data_ref={"sources": report.get("sources", {}), "n_train": report.get("n_train"),
-                  "promotion_data": list(PROMOTION_FILES), "n_promotion": len(rows)},
+        data_ref={
+            "sources": report.get("sources", {}),
+            "n_train": report.get("n_train"),
+            "promotion_data": list(PROMOTION_FILES),
+            "n_promotion": len(rows),
+        },
     )
     active = model_version_get_active(name=INTENT_MODEL_NAME)
     active_score = None
@@ -130,8 +151,12 @@ def intent_model_register_and_promote(*, model: Any, report: dict[str, Any],
         active_score = evaluate(model_load(active), rows, with_predictions=False)["accuracy"]
     promoted = model_version_promote(version=version, active_score_on_same_data=active_score)
     logger.info("support.intents_retrained", extra={"version": version.version, "promoted": promoted})
-    return {"version": version.version, "promoted": promoted, "accuracy": metrics["accuracy"],
-            "active_accuracy_same_data": active_score}
+    return {
+        "version": version.version,
+        "promoted": promoted,
+        "accuracy": metrics["accuracy"],
+        "active_accuracy_same_data": active_score,
+    }
 
 
 def product_index_build(*, encoder: str = DEFAULT_ENCODER) -> dict[str, Any]:
@@ -149,8 +174,12 @@ def product_index_build(*, encoder: str = DEFAULT_ENCODER) -> dict[str, Any]:
         return {"built": False, "reason": "encoder_unavailable" if rows else "empty_catalog"}
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        np.savez(handle, ids=np.array([r[0] for r in rows], dtype=np.int64),
-                 prices=np.array([float(r[2]) for r in rows], dtype=float), vectors=vectors)
+        np.savez(
+            handle,
+            ids=np.array([r[0] for r in rows], dtype=np.int64),
+            prices=np.array([float(r[2]) for r in rows], dtype=float),
+            vectors=vectors,
+        )
     os.replace(handle.name, path)
     for old in path.parent.glob("*.npz"):  # earlier catalog versions: never served again
         if old != path:

@@ -30,7 +30,12 @@ def console_page(request):
 
 @perm_required(VIEW_SUPPORT_METRICS)
 def metrics_page(request):
-    return render(request, "support/metrics.html", {
-        "metrics": selectors.support_metrics(), "counts": selectors.queue_counts(),
-        "model_version": intent_model_version(),
-    })
+    return render(
+        request,
+        "support/metrics.html",
+        {
+            "metrics": selectors.support_metrics(),
+            "counts": selectors.queue_counts(),
+            "model_version": intent_model_version(),
+        },
+    )

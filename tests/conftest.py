@@ -20,8 +20,14 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SCREENSHOT_DIR = Path(settings.BASE_DIR) / "screenshots"
 # The data file every `realdata` test reads (../shared/data, never shipped with the project).
@@ -145,8 +151,9 @@ def celery_worker_real(transactional_db):
     app._pool = None
     app.amqp._producer_pool = None
     _share_result_backend(app)
-    with start_worker(app, pool="solo", perform_ping_check=False, queues=["default", "ml"],
-                      shutdown_timeout=30) as worker:
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, queues=["default", "ml"], shutdown_timeout=30
+    ) as worker:
         yield worker
     app.conf.update(previous)
     app._pool = None

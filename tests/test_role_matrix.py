@@ -60,8 +60,14 @@ def everyone(status: Expected, **overrides: Expected) -> dict[str, Expected]:
     return {actor: overrides.get(actor, status) for actor in ACTORS}
 
 
-def holders(roles: tuple[str, ...], *, ok: Expected = 200, denied: Expected = 403,
-            anonymous: Expected = 403, non_staff: Expected | None = None) -> dict[str, Expected]:
+def holders(
+    roles: tuple[str, ...],
+    *,
+    ok: Expected = 200,
+    denied: Expected = 403,
+    anonymous: Expected = 403,
+    non_staff: Expected | None = None,
+) -> dict[str, Expected]:
     """A capability: `roles` and the superuser get `ok`; other signed-in accounts `denied`."""
     result = {actor: ok if actor in (*roles, "superuser") else denied for actor in ACTORS}
     result["anonymous"] = anonymous
@@ -94,6 +100,7 @@ class Case:
 
 # --- the world the requests run in ---------------------------------------------------------------
 
+
 @dataclass
 class World:
     actors: dict[str, Any]
@@ -109,11 +116,18 @@ class World:
 
     def param(self, name: str, attribute: str | None) -> str:
         values = {
-            "number": self.victim_order.number, "product_id": self.product.pk, "user_id": self.victim.pk,
-            "conversation_id": self.conversation.pk, "message_id": self.message.pk,
-            "pk": self.other_campaign.pk, "slug": self.category.slug, "token": "not-a-click-token",
+            "number": self.victim_order.number,
+            "product_id": self.product.pk,
+            "user_id": self.victim.pk,
+            "conversation_id": self.conversation.pk,
+            "message_id": self.message.pk,
+            "pk": self.other_campaign.pk,
+            "slug": self.category.slug,
+            "token": "not-a-click-token",
             "content_type_id": ContentType.objects.get_for_model(self.category).pk,
-            "object_id": self.category.pk, "return_id": self.victim_return.pk, "move": "approve",
+            "object_id": self.category.pk,
+            "return_id": self.victim_return.pk,
+            "move": "approve",
         }
         if attribute is not None:
             return str(_attr(self, attribute))
@@ -128,17 +142,27 @@ def _attr(obj: Any, dotted: str) -> Any:
 
 def _campaign(advertiser: Advertiser, name: str) -> Campaign:
     campaign = Campaign.objects.create(
-        advertiser=advertiser, name=name, status=Campaign.Status.ACTIVE,
-        starts_at=timezone.now() - timedelta(days=1), daily_budget="100.00", total_budget="1000.00",
-        bid_type=Campaign.BidType.CPC, bid="0.50")
+        advertiser=advertiser,
+        name=name,
+        status=Campaign.Status.ACTIVE,
+        starts_at=timezone.now() - timedelta(days=1),
+        daily_budget="100.00",
+        total_budget="1000.00",
+        bid_type=Campaign.BidType.CPC,
+        bid="0.50",
+    )
     Ad.objects.create(campaign=campaign, headline=f"{name} ad", landing_url="https://example.com/")
     return campaign
 
 
 @pytest.fixture
 def world(db) -> World:
-    actors: dict[str, Any] = {"anonymous": None, "shopper": UserFactory(), "staff": RoleStaffFactory(role=None),
-                              "superuser": StaffFactory()}
+    actors: dict[str, Any] = {
+        "anonymous": None,
+        "shopper": UserFactory(),
+        "staff": RoleStaffFactory(role=None),
+        "superuser": StaffFactory(),
+    }
     for role in ROLES:
         actors[role] = RoleStaffFactory(role=role)
     acme = Advertiser.objects.create(name="Acme Ads")
@@ -154,11 +178,18 @@ def world(db) -> World:
     victim_return = ReturnRequest.objects.create(order=delivered, reason="Too small", requested_by=victim)
     ReturnLine.objects.create(return_request=victim_return, item=delivered_line, quantity=1)
     conversation = Conversation.objects.create(user=victim, status=Conversation.Status.WAITING)
-    message = Message.objects.create(conversation=conversation, sender=Message.Sender.SHOPPER,
-                                     text="Where is my order?")
+    message = Message.objects.create(
+        conversation=conversation, sender=Message.Sender.SHOPPER, text="Where is my order?"
+    )
     return World(
-        actors=actors, victim=victim, victim_order=victim_order, product=product, category=category,
-        conversation=conversation, message=message, own_campaign=_campaign(acme, "Acme spring"),
+        actors=actors,
+        victim=victim,
+        victim_order=victim_order,
+        product=product,
+        category=category,
+        conversation=conversation,
+        message=message,
+        own_campaign=_campaign(acme, "Acme spring"),
         other_campaign=_campaign(Advertiser.objects.create(name="Other Ads"), "Other spring"),
         victim_return=victim_return,
     )
@@ -166,9 +197,16 @@ def world(db) -> World:
 
 # --- expectations ---------------------------------------------------------------------------------
 
+
 def _campaign_body(world: World) -> dict:
-    return {"name": "New", "starts_at": timezone.now().isoformat(), "daily_budget": "10.00",
-            "total_budget": "100.00", "bid_type": "cpc", "bid": "0.40"}
+    return {
+        "name": "New",
+        "starts_at": timezone.now().isoformat(),
+        "daily_budget": "10.00",
+        "total_budget": "100.00",
+        "bid_type": "cpc",
+        "bid": "0.40",
+    }
 
 
 OWN_CAMPAIGN = {"pk": "own_campaign.pk"}
@@ -188,39 +226,64 @@ EXPECTATIONS: dict[str, list[Case]] = {
     # without its query parameters the autocomplete refuses everyone, superusers too
     "admin/autocomplete/": [Case(everyone(403, anonymous=ADMIN_LOGIN, shopper=ADMIN_LOGIN, advertiser=ADMIN_LOGIN))],
     "admin/jsi18n/": [Case(admin_view(STAFF[:-1]))],
-    "admin/r/<path:content_type_id>/<path:object_id>/": [Case(admin_view(STAFF[:-1], ok=(302, "http://testserver/c/")))],
+    "admin/r/<path:content_type_id>/<path:object_id>/": [
+        Case(admin_view(STAFF[:-1], ok=(302, "http://testserver/c/")))
+    ],
     "admin/^(?P<app_label>auth|axes|ecommerce|recommendations|support|advertising|analytics)/$": [
-        Case(admin_view(("support_agent", "analyst", "catalog_manager", "order_manager"), denied=404),
-             url=lambda w: "/admin/ecommerce/", label="ecommerce app"),
+        Case(
+            admin_view(("support_agent", "analyst", "catalog_manager", "order_manager"), denied=404),
+            url=lambda w: "/admin/ecommerce/",
+            label="ecommerce app",
+        ),
         Case(admin_view(("marketing",), denied=404), url=lambda w: "/admin/advertising/", label="advertising app"),
     ],
-    "admin/(?P<url>.*)$": [Case(everyone(404, anonymous=ADMIN_LOGIN, shopper=ADMIN_LOGIN, advertiser=ADMIN_LOGIN),
-                                url=lambda w: "/admin/no-such-page/")],
+    "admin/(?P<url>.*)$": [
+        Case(
+            everyone(404, anonymous=ADMIN_LOGIN, shopper=ADMIN_LOGIN, advertiser=ADMIN_LOGIN),
+            url=lambda w: "/admin/no-such-page/",
+        )
+    ],
     # custom admin views: a customer's recommendations, retraining, campaign reports
     "admin/recommendations/recommenderversion/preview/": [
         Case(admin_view(("support_agent",)), query=""),
     ],
     "admin/recommendations/recommenderversion/retrain/": [
-        Case(admin_view(("catalog_manager",), ok=(302, "/admin/recommendations/recommenderversion/")),
-             method="post"),
+        Case(admin_view(("catalog_manager",), ok=(302, "/admin/recommendations/recommenderversion/")), method="post"),
     ],
     "admin/ecommerce/event/person/<str:kind>/<str:value>/": [
-        Case(admin_view(("support_agent",)), url=lambda w: f"/admin/ecommerce/event/person/user/{w.victim.pk}/",
-             label="a customer's timeline")],
+        Case(
+            admin_view(("support_agent",)),
+            url=lambda w: f"/admin/ecommerce/event/person/user/{w.victim.pk}/",
+            label="a customer's timeline",
+        )
+    ],
     "admin/advertising/campaign/<int:pk>/report/": [Case(admin_view(("marketing",)))],
     "admin/advertising/campaign/<int:pk>/report.csv": [Case(admin_view(("marketing",)))],
     # uploaded media (product pictures) are public files; a missing one is a 404 for everyone
-    "media/<path:path>": [Case(everyone(404), url=lambda w: "/media/products/no-such-picture.webp",
-                               label="a missing file")],
+    "media/<path:path>": [
+        Case(everyone(404), url=lambda w: "/media/products/no-such-picture.webp", label="a missing file")
+    ],
     # --- API documentation
     "api/schema/": [Case(everyone(200))],
     "api/docs/": [Case(everyone(200))],
     # --- catalog, events, orders, data export
-    "analytics/refresh/": [Case(staff_page(("analyst",), ok=(302, "/analytics/dashboard/")), method="post",
-                                data={"start": "2024-01-01", "end": "2024-01-02"})],
-    "api/events/": [Case(everyone(403), method="post", data={"events": []}, label="no tracking consent"),
-                    Case(everyone(400), method="post", data={"events": "not a list"},
-                         cookies={"tracking_consent": "yes"}, label="consent, bad batch")],
+    "analytics/refresh/": [
+        Case(
+            staff_page(("analyst",), ok=(302, "/analytics/dashboard/")),
+            method="post",
+            data={"start": "2024-01-01", "end": "2024-01-02"},
+        )
+    ],
+    "api/events/": [
+        Case(everyone(403), method="post", data={"events": []}, label="no tracking consent"),
+        Case(
+            everyone(400),
+            method="post",
+            data={"events": "not a list"},
+            cookies={"tracking_consent": "yes"},
+            label="consent, bad batch",
+        ),
+    ],
     "api/products/": [Case(everyone(200))],
     "api/products/<int:product_id>/": [Case(everyone(200))],
     "api/categories/": [Case(everyone(200))],
@@ -232,9 +295,13 @@ EXPECTATIONS: dict[str, list[Case]] = {
     # shipped) order is refused to those who may act on it (409), hidden from everyone else (404)
     "api/orders/<str:number>/returns/": [
         Case(holders(("support_agent", "order_manager"), denied=404)),
-        Case(holders(("order_manager",), ok=409, denied=404), method="post",
-             data=lambda w: {"lines": [{"item_id": w.victim_order.items.first().pk, "quantity": 1}],
-                             "reason": "Broken"}, label="create")],
+        Case(
+            holders(("order_manager",), ok=409, denied=404),
+            method="post",
+            data=lambda w: {"lines": [{"item_id": w.victim_order.items.first().pk, "quantity": 1}], "reason": "Broken"},
+            label="create",
+        ),
+    ],
     # the merchant's moves on a return request
     "api/returns/<int:return_id>/<slug:move>/": [Case(holders(("order_manager",)), method="post")],
     "api/me/data/": [Case(SIGNED_IN_API)],
@@ -255,16 +322,21 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "api/support/agent/conversations/<int:conversation_id>/": [Case(AGENT_API)],
     "api/support/agent/conversations/<int:conversation_id>/claim/": [Case(AGENT_API, method="post")],
     "api/support/agent/conversations/<int:conversation_id>/assign/": [
-        Case(AGENT_API, method="post", data=lambda w: {"agent_id": w.actors["support_agent"].pk})],
+        Case(AGENT_API, method="post", data=lambda w: {"agent_id": w.actors["support_agent"].pk})
+    ],
     "api/support/agent/conversations/<int:conversation_id>/reply/": [
-        Case(holders(("support_agent",), ok=201), method="post", data={"text": "Hello, I am on it."})],
+        Case(holders(("support_agent",), ok=201), method="post", data={"text": "Hello, I am on it."})
+    ],
     "api/support/agent/conversations/<int:conversation_id>/note/": [
-        Case(holders(("support_agent",), ok=201), method="post", data={"text": "Checked the order."})],
+        Case(holders(("support_agent",), ok=201), method="post", data={"text": "Checked the order."})
+    ],
     "api/support/agent/conversations/<int:conversation_id>/resolve/": [Case(AGENT_API, method="post")],
     "api/support/agent/conversations/<int:conversation_id>/seen/": [
-        Case(AGENT_API, method="post", data=lambda w: {"message_id": w.message.pk})],
+        Case(AGENT_API, method="post", data=lambda w: {"message_id": w.message.pk})
+    ],
     "api/support/agent/messages/<int:message_id>/intent/": [
-        Case(AGENT_API, method="post", data={"intent": "track_order"})],
+        Case(AGENT_API, method="post", data={"intent": "track_order"})
+    ],
     "api/support/agent/canned/": [Case(AGENT_API)],
     "api/support/agent/intents/": [Case(AGENT_API)],
     # --- advertising: serving is public; campaigns belong to their advertiser (Marketing sees all)
@@ -273,22 +345,41 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "api/ads/campaigns/": [
         Case(SIGNED_IN_API, label="list (scoped, see test_campaign_list_is_scoped)"),
         # only an advertiser's members create (for their own advertiser); the API takes no advertiser
-        Case(holders(("advertiser",), ok=201) | {"superuser": 403}, method="post", data=_campaign_body,
-             label="create for my advertiser"),
+        Case(
+            holders(("advertiser",), ok=201) | {"superuser": 403},
+            method="post",
+            data=_campaign_body,
+            label="create for my advertiser",
+        ),
     ],
     "api/ads/campaigns/<int:pk>/": [
         Case(holders(("marketing", "advertiser"), denied=404), params=OWN_CAMPAIGN, label="own"),
         Case(holders(("marketing",), denied=404), label="another advertiser's"),
-        Case(holders(("marketing", "advertiser"), denied=404), method="patch", params=OWN_CAMPAIGN,
-             data={"name": "Renamed"}, label="edit own"),
-        Case(holders(("marketing",), denied=404), method="patch", data={"name": "Renamed"},
-             label="edit another advertiser's"),
+        Case(
+            holders(("marketing", "advertiser"), denied=404),
+            method="patch",
+            params=OWN_CAMPAIGN,
+            data={"name": "Renamed"},
+            label="edit own",
+        ),
+        Case(
+            holders(("marketing",), denied=404),
+            method="patch",
+            data={"name": "Renamed"},
+            label="edit another advertiser's",
+        ),
     ],
     "api/ads/campaigns/<int:pk>/transition/": [
-        Case(holders(("marketing", "advertiser"), denied=404), method="post", params=OWN_CAMPAIGN,
-             data={"status": "paused"}, label="own"),
-        Case(holders(("marketing",), denied=404), method="post", data={"status": "paused"},
-             label="another advertiser's"),
+        Case(
+            holders(("marketing", "advertiser"), denied=404),
+            method="post",
+            params=OWN_CAMPAIGN,
+            data={"status": "paused"},
+            label="own",
+        ),
+        Case(
+            holders(("marketing",), denied=404), method="post", data={"status": "paused"}, label="another advertiser's"
+        ),
     ],
     "api/ads/campaigns/<int:pk>/audience/": [
         Case(holders(("marketing", "advertiser"), denied=404), params=OWN_CAMPAIGN, label="own"),
@@ -311,8 +402,9 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "c/<slug:slug>/": [Case(everyone(200))],
     "search/": [Case(everyone(200), query="q=gift")],
     "cart/": [Case(everyone(200))],
-    "cart/update/": [Case(everyone((302, "/cart/")), method="post",
-                          data=lambda w: {"product_id": w.product.pk, "quantity": 1})],
+    "cart/update/": [
+        Case(everyone((302, "/cart/")), method="post", data=lambda w: {"product_id": w.product.pk, "quantity": 1})
+    ],
     "checkout/": [Case(everyone((302, "/cart/")))],
     "checkout/done/<str:number>/": [Case(everyone(404))],
     "account/": [Case(everyone(200, anonymous=SHOP_LOGIN))],
@@ -322,8 +414,7 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "account/orders/<str:number>/return/": [Case(NOT_FOR_OTHERS, method="post", data={"reason": "Broken"})],
     "account/privacy/": [Case(everyone(200))],
     "account/privacy/export/": [Case(everyone(200, anonymous=SHOP_LOGIN))],
-    "account/privacy/delete/": [Case(everyone(400, anonymous=SHOP_LOGIN), method="post", data={},
-                                     label="unconfirmed")],
+    "account/privacy/delete/": [Case(everyone(400, anonymous=SHOP_LOGIN), method="post", data={}, label="unconfirmed")],
     "privacy/consent/": [Case(everyone(302), method="post", data={"choice": "yes"})],
     "accounts/login/": [Case(everyone((302, "/"), anonymous=200))],
     "accounts/logout/": [Case(everyone((302, "/")), method="post")],
@@ -371,6 +462,7 @@ MODEL_ADMIN_VIEW = re.compile(r"^admin:\w+_(changelist|add|history|delete|change
 
 # --- walking the URLconf ------------------------------------------------------------------------
 
+
 def url_routes() -> list[tuple[str, str]]:
     """(route, name) for every URL pattern, routes joined from their includes."""
 
@@ -394,15 +486,15 @@ def _is_model_admin_view(route: str, name: str) -> bool:
 
 def test_every_url_pattern_has_an_expectation():
     routes = url_routes()
-    missing = [route for route, name in routes
-               if not _is_model_admin_view(route, name) and route not in EXPECTATIONS]
+    missing = [route for route, name in routes if not _is_model_admin_view(route, name) and route not in EXPECTATIONS]
     assert not missing, f"URL patterns without a role-matrix expectation (add them to EXPECTATIONS): {missing}"
     stale = set(EXPECTATIONS) - {route for route, _ in routes}
     assert not stale, f"Expectations for URL patterns that no longer exist: {sorted(stale)}"
     registered = {f"{model._meta.app_label}.{model._meta.model_name}" for model in admin.site._registry}
     assert registered == set(ADMIN_CHANGELISTS), (
         f"ModelAdmins without an expectation: {sorted(registered - set(ADMIN_CHANGELISTS))}; "
-        f"expected but not registered: {sorted(set(ADMIN_CHANGELISTS) - registered)}")
+        f"expected but not registered: {sorted(set(ADMIN_CHANGELISTS) - registered)}"
+    )
     for route, cases in EXPECTATIONS.items():
         for case in cases:
             assert set(case.expected) == set(ACTORS), route
@@ -416,8 +508,10 @@ def _cases() -> list[Any]:
             params.append(pytest.param(route, case, id=label))
     for model, roles in ADMIN_CHANGELISTS.items():
         app_label, model_name = model.split(".")
-        case = Case(admin_view(roles, ok=CHANGELIST_OK.get(model, 200)),
-                    url=lambda w, a=app_label, m=model_name: f"/admin/{a}/{m}/")
+        case = Case(
+            admin_view(roles, ok=CHANGELIST_OK.get(model, 200)),
+            url=lambda w, a=app_label, m=model_name: f"/admin/{a}/{m}/",
+        )
         params.append(pytest.param(f"admin/{app_label}/{model_name}/", case, id=f"GET changelist {model}"))
     return params
 
@@ -476,6 +570,10 @@ def test_campaign_list_is_scoped(world: World):
         client.force_login(world.actors[actor])
         names[actor] = sorted(c["name"] for c in client.get("/api/ads/campaigns/").json())
     assert names == {
-        "shopper": [], "staff": [], "analyst": [], "advertiser": ["Acme spring"],
-        "marketing": ["Acme spring", "Other spring"], "superuser": ["Acme spring", "Other spring"],
+        "shopper": [],
+        "staff": [],
+        "analyst": [],
+        "advertiser": ["Acme spring"],
+        "marketing": ["Acme spring", "Other spring"],
+        "superuser": ["Acme spring", "Other spring"],
     }

@@ -7,14 +7,31 @@ from typing import Any
 # One token per column: who (age band, gender, country, segment), what (ad, campaign, category),
 # where and when (slot, hour, weekday).
 FEATURES: list[str] = [
-    "age_band", "gender", "country", "segment", "ad", "campaign", "category", "slot", "hour", "weekday",
+    "age_band",
+    "gender",
+    "country",
+    "segment",
+    "ad",
+    "campaign",
+    "category",
+    "slot",
+    "hour",
+    "weekday",
     "page_match",  # the ad's product is in the page's category / matches the search words
 ]
 # Crosses let the linear model learn "this ad works for this audience / in this slot".
 CROSSES: list[tuple[str, str]] = [
-    ("ad", "age_band"), ("ad", "gender"), ("ad", "country"), ("ad", "segment"), ("ad", "slot"),
-    ("campaign", "age_band"), ("category", "age_band"), ("category", "gender"), ("slot", "hour"),
-    ("age_band", "gender"), ("slot", "page_match"),
+    ("ad", "age_band"),
+    ("ad", "gender"),
+    ("ad", "country"),
+    ("ad", "segment"),
+    ("ad", "slot"),
+    ("campaign", "age_band"),
+    ("category", "age_band"),
+    ("category", "gender"),
+    ("slot", "hour"),
+    ("age_band", "gender"),
+    ("slot", "page_match"),
 ]
 
 

@@ -60,9 +60,7 @@ class CTRModel:
         own = 1 if counted else 0
         for row in rows:
             tokens = [f"{name}={row.get(name, '')}" for name in self.features]
-            tokens.extend(
-                f"{a}*{b}={row.get(a, '')}|{row.get(b, '')}" for a, b in self.crosses
-            )
+            tokens.extend(f"{a}*{b}={row.get(a, '')}|{row.get(b, '')}" for a, b in self.crosses)
             for name in self.count_features:
                 seen = self.counts_.get(name, Counter()).get(_count_key(row, name), 0) - own
                 tokens.append(f"n_{name}={_log_bucket(seen)}")
@@ -73,15 +71,11 @@ class CTRModel:
         return hasher.transform(self._tokens(rows, counted))
 
     def _count(self, rows: Sequence[dict[str, Any]]) -> None:
-        self.counts_ = {
-            name: Counter(_count_key(row, name) for row in rows) for name in self.count_features
-        }
+        self.counts_ = {name: Counter(_count_key(row, name) for row in rows) for name in self.count_features}
 
     # --- training -------------------------------------------------------------------------
     def _fit_lr(self, rows: Sequence[dict[str, Any]], labels: np.ndarray) -> LogisticRegression:
-        model = LogisticRegression(
-            C=self.C, solver="liblinear", max_iter=500, random_state=self.random_state
-        )
+        model = LogisticRegression(C=self.C, solver="liblinear", max_iter=500, random_state=self.random_state)
         model.fit(self.transform(rows, counted=True), labels)
         return model
 
@@ -94,7 +88,9 @@ class CTRModel:
         self.platt_ = (1.0, 0.0)
         cut = int(len(rows) * (1 - self.calibration_fraction))
         can_calibrate = (
-            self.calibrate and 0 < cut < len(rows) and len(set(y[cut:].tolist())) == 2
+            self.calibrate
+            and 0 < cut < len(rows)
+            and len(set(y[cut:].tolist())) == 2
             and len(set(y[:cut].tolist())) == 2
         )
         if can_calibrate:
@@ -158,7 +154,7 @@ def default_design(rows: Sequence[dict[str, Any]], features: Sequence[str]) -> t
     """
     entity = entity_column(rows, features)
     others = [f for f in features if f != entity]
-    crosses = [(a, b) for i, a in enumerate(others) for b in others[i + 1:]]
+    crosses = [(a, b) for i, a in enumerate(others) for b in others[i + 1 :]]
     counts = [entity, *others[:1], *[f"{entity}+{o}" for o in others]]
     return crosses, counts
 
@@ -213,8 +209,12 @@ def evaluate_time_split(
         "n_test": len(test_rows),
         **metrics_for(y_test, model.predict_proba(test_rows)),
         "fit_seconds": round(model.fit_seconds_, 3),
-        "params": {"C": chosen_c, "crosses": [list(c) for c in crosses],
-                   "count_features": count_features, "n_features": model.n_features},
+        "params": {
+            "C": chosen_c,
+            "crosses": [list(c) for c in crosses],
+            "count_features": count_features,
+            "n_features": model.n_features,
+        },
         "tuning": tuning,
     }
     baseline = CTRModel(features, (), (), C=1.0, calibrate=False, n_features=n_features).fit(train_rows, y_train)

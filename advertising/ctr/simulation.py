@@ -40,14 +40,22 @@ def _effects(rng: np.random.Generator, ads: Sequence[SimulatedAd]) -> dict[str, 
     }
 
 
-def true_ctr(effects: dict[str, dict], ad: SimulatedAd, age_band: str, gender: str, slot: str,
-             base: float = -2.5) -> float:
-    z = (base + effects["ad"][ad.ad_id] + effects["ad_age"][(ad.ad_id, age_band)]
-         + effects["slot"][slot] + effects["gender"][(ad.ad_id, gender)])
+def true_ctr(
+    effects: dict[str, dict], ad: SimulatedAd, age_band: str, gender: str, slot: str, base: float = -2.5
+) -> float:
+    z = (
+        base
+        + effects["ad"][ad.ad_id]
+        + effects["ad_age"][(ad.ad_id, age_band)]
+        + effects["slot"][slot]
+        + effects["gender"][(ad.ad_id, gender)]
+    )
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def simulate(ads: Sequence[SimulatedAd], *, n: int, seed: int, days: int = 14) -> tuple[list[SimulatedImpression], dict]:
+def simulate(
+    ads: Sequence[SimulatedAd], *, n: int, seed: int, days: int = 14
+) -> tuple[list[SimulatedImpression], dict]:
     """n impressions over the last `days` days, oldest first; returns them and the hidden truth."""
     rng = np.random.default_rng(seed)
     effects = _effects(rng, ads)
@@ -61,12 +69,18 @@ def simulate(ads: Sequence[SimulatedAd], *, n: int, seed: int, days: int = 14) -
         hour = int(rng.integers(24))
         day_offset = days - 1 - (i * days) // n
         features = {
-            "age_band": age_band, "gender": gender,
-            "country": COUNTRIES[int(rng.integers(len(COUNTRIES)))], "segment": "",
-            "ad": str(ad.ad_id), "campaign": str(ad.campaign_id),
+            "age_band": age_band,
+            "gender": gender,
+            "country": COUNTRIES[int(rng.integers(len(COUNTRIES)))],
+            "segment": "",
+            "ad": str(ad.ad_id),
+            "campaign": str(ad.campaign_id),
             "category": "" if ad.category_id is None else str(ad.category_id),
-            "slot": slot, "hour": str(hour), "weekday": str(int(rng.integers(7))),
+            "slot": slot,
+            "hour": str(hour),
+            "weekday": str(int(rng.integers(7))),
         }
-        out.append(SimulatedImpression(features=features, true_ctr=p, clicked=bool(rng.random() < p),
-                                       day_offset=day_offset))
+        out.append(
+            SimulatedImpression(features=features, true_ctr=p, clicked=bool(rng.random() < p), day_offset=day_offset)
+        )
     return out, effects

@@ -27,7 +27,9 @@ def ad_slot(context: template.Context, slot: str) -> dict[str, Any]:
     product = context.get("product")
     category = context.get("category")
     page = services.PageContext(
-        slot=slot, product_id=getattr(product, "pk", None), category_id=getattr(category, "pk", None),
+        slot=slot,
+        product_id=getattr(product, "pk", None),
+        category_id=getattr(category, "pk", None),
         query=str(context.get("query") or "")[:255],
     )
     try:

@@ -54,8 +54,11 @@ def choose_and_fit(x: np.ndarray, *, k_range: range = range(2, 7), random_state:
     _, k, model = best
     centroid_z = model.cluster_centers_
     return Clustering(
-        k=k, labels=model.labels_, centroids=scaler.inverse_transform(centroid_z),
-        centroid_z=centroid_z, silhouette_by_k=scores,
+        k=k,
+        labels=model.labels_,
+        centroids=scaler.inverse_transform(centroid_z),
+        centroid_z=centroid_z,
+        silhouette_by_k=scores,
     )
 
 
@@ -70,9 +73,14 @@ ROLE_WORDS = {
     "cart_rate": ("cart fillers", ""),
 }
 LABELS = {
-    "orders": "orders", "avg_order_value": "average order value", "avg_unit_price": "average item price",
-    "weekend_share": "share of activity at weekends", "night_share": "share of activity at night (20-06 h)",
-    "product_views": "product views", "searches": "searches", "cart_rate": "add-to-cart per view",
+    "orders": "orders",
+    "avg_order_value": "average order value",
+    "avg_unit_price": "average item price",
+    "weekend_share": "share of activity at weekends",
+    "night_share": "share of activity at night (20-06 h)",
+    "product_views": "product views",
+    "searches": "searches",
+    "cart_rate": "add-to-cart per view",
 }
 
 
@@ -108,8 +116,10 @@ def describe(centroid_z: np.ndarray, centroid: np.ndarray, means: np.ndarray, fe
     parts = []
     for i in ranked:
         direction = "more" if centroid_z[i] > 0 else "less"
-        parts.append(f"{LABELS.get(features[i], features[i])} {direction} than average "
-                     f"({_figure(features[i], centroid[i])} vs {_figure(features[i], means[i])})")
+        parts.append(
+            f"{LABELS.get(features[i], features[i])} {direction} than average "
+            f"({_figure(features[i], centroid[i])} vs {_figure(features[i], means[i])})"
+        )
     return name, "; ".join(parts).capitalize() + "."
 
 

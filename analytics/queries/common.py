@@ -39,8 +39,11 @@ class Filters:
     def previous(self) -> Filters:
         """The period of equal length just before this one."""
         return Filters(
-            start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1),
-            segment=self.segment, country=self.country, category_id=self.category_id,
+            start=self.start - timedelta(days=self.days),
+            end=self.start - timedelta(days=1),
+            segment=self.segment,
+            country=self.country,
+            category_id=self.category_id,
         )
 
     @property
@@ -139,17 +142,24 @@ def distinct_actors(f: Filters, group: str) -> int:
     """Distinct actors of a group ("active" or "orders") over the range: exact from DailyActor,
     or a HyperLogLog estimate (±1.6 %) when the range holds more actor-days than the limit."""
     if _use_sketches(f, group):
-        return estimate(ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group)
-                        .values_list("registers", flat=True))
+        return estimate(
+            ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group).values_list(
+                "registers", flat=True
+            )
+        )
     return _actors(f, _group_metrics(group)).aggregate(n=Count("actor", distinct=True))["n"]
 
 
 def _daily_active_sum(f: Filters) -> int:
     """Σ over days of that day's distinct active actors (exact), for DAU."""
     if not f.country and not f.segment:
-        return ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=ACTIVE).aggregate(
-            n=Sum("actors"))["n"] or 0
-    return sum(_actors(f, [ANY, ORDERS]).values("day").annotate(n=Count("actor", distinct=True)).values_list("n", flat=True))
+        return (
+            ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=ACTIVE).aggregate(n=Sum("actors"))["n"]
+            or 0
+        )
+    return sum(
+        _actors(f, [ANY, ORDERS]).values("day").annotate(n=Count("actor", distinct=True)).values_list("n", flat=True)
+    )
 
 
 def gmv(f: Filters) -> Decimal:

@@ -29,19 +29,29 @@ def heatmap(f: Filters, *, event: str = "any") -> dict[str, Any]:
             qs = _events(f)
             if event != "any":
                 qs = qs.filter(type=event)
-            rows = qs.annotate(wd=ExtractIsoWeekDay("occurred_at"), h=ExtractHour("occurred_at")).values("wd", "h").annotate(v=Count("id"))
+            rows = (
+                qs.annotate(wd=ExtractIsoWeekDay("occurred_at"), h=ExtractHour("occurred_at"))
+                .values("wd", "h")
+                .annotate(v=Count("id"))
+            )
     else:
         metric = ANY if event == "any" else ORDERS if event == "orders" else event_metric(event)
         rows = (
             HourlyMetric.objects.filter(hour__gte=t0, hour__lt=t1, metric=metric)
             .annotate(wd=ExtractIsoWeekDay("hour"), h=ExtractHour("hour"))
-            .values("wd", "h").annotate(v=Sum("count"))
+            .values("wd", "h")
+            .annotate(v=Sum("count"))
         )
     matrix = [[0] * 24 for _ in range(7)]
     for row in rows:
         matrix[int(row["wd"]) - 1][int(row["h"])] += int(row["v"] or 0)
-    return {"event": event, "start": f.start.isoformat(), "end": f.end.isoformat(),
-            "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], "matrix": matrix}
+    return {
+        "event": event,
+        "start": f.start.isoformat(),
+        "end": f.end.isoformat(),
+        "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+        "matrix": matrix,
+    }
 
 
 BROWSING_BUCKETS = [(1, 1), (2, 3), (4, 5), (6, 10), (11, 20), (21, 50), (51, 100), (101, None)]
@@ -51,9 +61,11 @@ DISTRIBUTION_FIELDS = ("age", "gender", "browsing_count", "country")
 def _active_users(f: Filters) -> QuerySet:
     """Registered shoppers active (any event or a non-cancelled order) in the range."""
     keys = _actors(f, [ANY, ORDERS]).filter(actor__startswith="u").values("actor")
-    return (User.objects.filter(is_staff=False)
-            .annotate(actor_key=Concat(Value("u"), Cast("id", CharField()), output_field=CharField()))
-            .filter(actor_key__in=keys))
+    return (
+        User.objects.filter(is_staff=False)
+        .annotate(actor_key=Concat(Value("u"), Cast("id", CharField()), output_field=CharField()))
+        .filter(actor_key__in=keys)
+    )
 
 
 def distributions(f: Filters, *, field: str) -> dict[str, Any]:
@@ -76,21 +88,38 @@ def distributions(f: Filters, *, field: str) -> dict[str, Any]:
         buckets.append({"bucket": "unknown", "count": unknown})
     elif field == "gender":
         labels = dict(User.Gender.choices)
-        buckets = [{"bucket": str(labels.get(g, g)) if g else "unknown", "count": n}
-                   for g, n in users.values("gender").annotate(n=Count("id")).order_by("gender").values_list("gender", "n")]
+        buckets = [
+            {"bucket": str(labels.get(g, g)) if g else "unknown", "count": n}
+            for g, n in users.values("gender").annotate(n=Count("id")).order_by("gender").values_list("gender", "n")
+        ]
     else:
-        buckets = [{"bucket": c or "unknown", "count": n}
-                   for c, n in users.values("country").annotate(n=Count("id")).order_by("-n", "country").values_list("country", "n")]
-    return {"field": field, "start": f.start.isoformat(), "end": f.end.isoformat(), "population": "active shoppers",
-            "buckets": buckets}
+        buckets = [
+            {"bucket": c or "unknown", "count": n}
+            for c, n in users.values("country")
+            .annotate(n=Count("id"))
+            .order_by("-n", "country")
+            .values_list("country", "n")
+        ]
+    return {
+        "field": field,
+        "start": f.start.isoformat(),
+        "end": f.end.isoformat(),
+        "population": "active shoppers",
+        "buckets": buckets,
+    }
 
 
 def browsing_distribution(f: Filters) -> dict[str, Any]:
     """How many product pages each visitor viewed in the range, as a histogram. The per-visitor
     counts are a GROUP BY inside the database; the bucketing is an outer GROUP BY on that."""
     inner = (
-        _events(f).filter(type=Event.Type.PRODUCT_VIEW).annotate(actor=actor_expr())
-        .filter(actor__isnull=False).values("actor").annotate(n=Count("id")).values("n")
+        _events(f)
+        .filter(type=Event.Type.PRODUCT_VIEW)
+        .annotate(actor=actor_expr())
+        .filter(actor__isnull=False)
+        .values("actor")
+        .annotate(n=Count("id"))
+        .values("n")
     )
     inner_sql, params = inner.query.sql_with_params()
     cases = " ".join(
@@ -106,8 +135,16 @@ def browsing_distribution(f: Filters) -> dict[str, Any]:
             counts[int(bucket)] = int(n)
             visitors += int(n)
             views += int(total or 0)
-    buckets = [{"bucket": f"{low}" if low == high else (f"{low}-{high}" if high else f"{low}+"), "count": counts.get(i, 0)}
-               for i, (low, high) in enumerate(BROWSING_BUCKETS)]
-    return {"field": "browsing_count", "start": f.start.isoformat(), "end": f.end.isoformat(),
-            "population": "visitors with at least one product view", "visitors": visitors,
-            "mean": round(views / visitors, 2) if visitors else None, "buckets": buckets}
+    buckets = [
+        {"bucket": f"{low}" if low == high else (f"{low}-{high}" if high else f"{low}+"), "count": counts.get(i, 0)}
+        for i, (low, high) in enumerate(BROWSING_BUCKETS)
+    ]
+    return {
+        "field": "browsing_count",
+        "start": f.start.isoformat(),
+        "end": f.end.isoformat(),
+        "population": "visitors with at least one product view",
+        "visitors": visitors,
+        "mean": round(views / visitors, 2) if visitors else None,
+        "buckets": buckets,
+    }

@@ -53,7 +53,10 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
     where = [f"e.type IN ({', '.join(['%s'] * len(set(steps)))})", "e.occurred_at >= %s", "e.occurred_at < %s"]
     params: list[Any] = [*sorted(set(steps)), _sql_datetime(t0), _sql_datetime(t1 + timedelta(seconds=window_seconds))]
     if f.segment:
-        where.append(f"e.user_id IN (SELECT m.user_id FROM {mem_table} m JOIN {seg_table} s ON s.id = m.segment_id WHERE s.key = %s)")
+        where.append(
+            f"e.user_id IN (SELECT m.user_id FROM {mem_table} m JOIN {seg_table} s ON s.id = m.segment_id "
+            "WHERE s.key = %s)"
+        )
         params.append(f.segment)
     if f.country:
         where.append(f"e.user_id IN (SELECT id FROM {user_table} WHERE country = %s)")
@@ -61,14 +64,22 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
     if f.category_id is not None:
         ids = _category_ids(f.category_id)
         id_list = ", ".join(str(int(i)) for i in ids)
-        where.append(f"(e.product_id IS NULL OR e.product_id IN (SELECT id FROM {Product._meta.db_table} "
-                     f"WHERE category_id IN ({id_list})))")
-    actor_sql = ("CASE WHEN e.user_id IS NOT NULL THEN 'u' || CAST(e.user_id AS TEXT) "
-                 "WHEN e.anonymous_id <> '' THEN 'a' || e.anonymous_id END")
-    ctes = [f"ev AS (SELECT {actor_sql} AS actor, e.user_id AS user_id, e.type AS type, e.occurred_at AS occurred_at "
-            f"FROM {ev_table} e WHERE {' AND '.join(where)})"]
-    ctes.append("s1 AS (SELECT actor, MIN(user_id) AS user_id, MIN(occurred_at) AS t FROM ev "
-                "WHERE type = %s AND occurred_at < %s AND actor IS NOT NULL GROUP BY actor)")
+        where.append(
+            f"(e.product_id IS NULL OR e.product_id IN (SELECT id FROM {Product._meta.db_table} "
+            f"WHERE category_id IN ({id_list})))"
+        )
+    actor_sql = (
+        "CASE WHEN e.user_id IS NOT NULL THEN 'u' || CAST(e.user_id AS TEXT) "
+        "WHEN e.anonymous_id <> '' THEN 'a' || e.anonymous_id END"
+    )
+    ctes = [
+        f"ev AS (SELECT {actor_sql} AS actor, e.user_id AS user_id, e.type AS type, e.occurred_at AS occurred_at "
+        f"FROM {ev_table} e WHERE {' AND '.join(where)})"
+    ]
+    ctes.append(
+        "s1 AS (SELECT actor, MIN(user_id) AS user_id, MIN(occurred_at) AS t FROM ev "
+        "WHERE type = %s AND occurred_at < %s AND actor IS NOT NULL GROUP BY actor)"
+    )
     params += [steps[0], _sql_datetime(t1)]
     for k in range(2, len(steps) + 1):
         ctes.append(
@@ -82,8 +93,9 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
         group_join = ""
     elif breakdown == "segment":
         group_sql = "COALESCE(sg.key, '(none)')"
-        group_join = (f" LEFT JOIN {mem_table} sm ON sm.user_id = s1.user_id "
-                      f"LEFT JOIN {seg_table} sg ON sg.id = sm.segment_id")
+        group_join = (
+            f" LEFT JOIN {mem_table} sm ON sm.user_id = s1.user_id LEFT JOIN {seg_table} sg ON sg.id = sm.segment_id"
+        )
     else:
         group_sql, group_join = "''", ""
     joins = " ".join(f"LEFT JOIN s{k} ON s{k}.actor = s1.actor" for k in range(2, len(steps) + 1))
@@ -93,9 +105,11 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
     )
     ctes.append(f"f AS (SELECT {group_sql} AS grp, s1.actor AS actor, {durations} FROM s1{group_join} {joins})")
     with_sql = "WITH " + ", ".join(ctes)
-    counts_sql = (f"{with_sql} SELECT grp, COUNT(*), "
-                  + ", ".join(f"COUNT(d{k})" for k in range(2, len(steps) + 1))
-                  + " FROM f GROUP BY grp ORDER BY COUNT(*) DESC")
+    counts_sql = (
+        f"{with_sql} SELECT grp, COUNT(*), "
+        + ", ".join(f"COUNT(d{k})" for k in range(2, len(steps) + 1))
+        + " FROM f GROUP BY grp ORDER BY COUNT(*) DESC"
+    )
     # PostgreSQL: a transaction so that SET LOCAL ends with it. Not on SQLite, whose IMMEDIATE
     # transactions would take the write lock for a read.
     scope = transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
@@ -118,16 +132,22 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
         for i, step in enumerate(steps):
             n = counts[i]
             prev = counts[i - 1] if i else n
-            out_steps.append({
-                "step": step, "count": n,
-                "conversion_from_previous": round(n / prev, 4) if prev else None,
-                "conversion_from_start": round(n / counts[0], 4) if counts[0] else None,
-                "drop_off": (prev - n) if i else 0,
-            })
-        return {"entered": counts[0], "converted": counts[-1],
-                "conversion_rate": round(counts[-1] / counts[0], 4) if counts[0] else None,
-                "median_seconds_to_convert": statistics.median(secs) if secs else None,
-                "step_counts": out_steps}
+            out_steps.append(
+                {
+                    "step": step,
+                    "count": n,
+                    "conversion_from_previous": round(n / prev, 4) if prev else None,
+                    "conversion_from_start": round(n / counts[0], 4) if counts[0] else None,
+                    "drop_off": (prev - n) if i else 0,
+                }
+            )
+        return {
+            "entered": counts[0],
+            "converted": counts[-1],
+            "conversion_rate": round(counts[-1] / counts[0], 4) if counts[0] else None,
+            "median_seconds_to_convert": statistics.median(secs) if secs else None,
+            "step_counts": out_steps,
+        }
 
     total_counts = [0] * len(steps)
     groups = []
@@ -136,8 +156,13 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
         groups.append({"group": row[0], **shape(counts, final_durations.get(row[0], []))})
         total_counts = [a + b for a, b in zip(total_counts, counts, strict=True)]
     all_secs = [s for v in final_durations.values() for s in v]
-    result = {"steps": steps, "window_seconds": window_seconds, "start": f.start.isoformat(),
-              "end": f.end.isoformat(), "breakdown": breakdown}
+    result = {
+        "steps": steps,
+        "window_seconds": window_seconds,
+        "start": f.start.isoformat(),
+        "end": f.end.isoformat(),
+        "breakdown": breakdown,
+    }
     result.update(shape(total_counts, all_secs))
     if breakdown:
         result["groups"] = groups

@@ -31,8 +31,11 @@ def _kpi_values(f: Filters, *, force_raw: bool = False) -> dict[str, Any]:
         visitors = _events(f).aggregate(n=Count(actor_expr(), distinct=True))["n"] + 0
         visitors = max(visitors, buyers)
         daily = list(
-            _events(f).annotate(d=Trunc("occurred_at", "day", output_field=DateField()))
-            .values("d").annotate(n=Count(actor_expr(), distinct=True)).values_list("n", flat=True)
+            _events(f)
+            .annotate(d=Trunc("occurred_at", "day", output_field=DateField()))
+            .values("d")
+            .annotate(n=Count(actor_expr(), distinct=True))
+            .values_list("n", flat=True)
         )
         wau = mau = None
     else:
@@ -55,9 +58,15 @@ def _kpi_values(f: Filters, *, force_raw: bool = False) -> dict[str, Any]:
 
 
 KPI_LABELS = {
-    "visitors": "Visitors", "dau": "Daily active (avg)", "wau": "Weekly active (last 7 days)",
-    "mau": "Monthly active (last 30 days)", "orders": "Orders", "customers": "Buying customers",
-    "gmv": "GMV", "aov": "Average order value", "conversion_rate": "Conversion rate",
+    "visitors": "Visitors",
+    "dau": "Daily active (avg)",
+    "wau": "Weekly active (last 7 days)",
+    "mau": "Monthly active (last 30 days)",
+    "orders": "Orders",
+    "customers": "Buying customers",
+    "gmv": "GMV",
+    "aov": "Average order value",
+    "conversion_rate": "Conversion rate",
 }
 # Shown on the dashboard: a figure a merchant cannot compare with another tool's is no use.
 KPI_DEFINITIONS = {
@@ -68,12 +77,12 @@ KPI_DEFINITIONS = {
     "orders": "Orders placed in the range; cancelled orders are left out.",
     "customers": "Distinct people with at least one order (not cancelled) in the range.",
     "gmv": "Gross merchandise value: quantity × unit price over the lines of orders that were not cancelled; "
-           "return lines and free items are left out, shipping and fee lines count.",
+    "return lines and free items are left out, shipping and fee lines count.",
     "aov": "GMV ÷ orders. Shopify's average order value divides sales after discounts by orders and GA4's "
-           "average purchase revenue divides purchase revenue by purchases: with no discounts they agree.",
+    "average purchase revenue divides purchase revenue by purchases: with no discounts they agree.",
     "conversion_rate": "Buying customers ÷ visitors: the share of the people seen in the range who ordered "
-                       "(GA4's user conversion rate). Shopify's online-store rate counts sessions that reached "
-                       "an order instead, which is lower when people visit several times before buying.",
+    "(GA4's user conversion rate). Shopify's online-store rate counts sessions that reached "
+    "an order instead, which is lower when people visit several times before buying.",
 }
 
 
@@ -89,13 +98,19 @@ def kpis(f: Filters, *, force_raw: bool = False) -> dict[str, Any]:
     current, prev_f = _kpi_values(f, force_raw=force_raw), f.previous()
     previous = _kpi_values(prev_f, force_raw=force_raw)
     return {
-        "start": f.start.isoformat(), "end": f.end.isoformat(),
-        "previous_start": prev_f.start.isoformat(), "previous_end": prev_f.end.isoformat(),
+        "start": f.start.isoformat(),
+        "end": f.end.isoformat(),
+        "previous_start": prev_f.start.isoformat(),
+        "previous_end": prev_f.end.isoformat(),
         "kpis": [
-            {"key": key, "label": label, "definition": KPI_DEFINITIONS[key], "value": _num(current[key]),
-             "previous": _num(previous[key]), "change": _change(current[key], previous[key])}
+            {
+                "key": key,
+                "label": label,
+                "definition": KPI_DEFINITIONS[key],
+                "value": _num(current[key]),
+                "previous": _num(previous[key]),
+                "change": _change(current[key], previous[key]),
+            }
             for key, label in KPI_LABELS.items()
         ],
     }
-
-

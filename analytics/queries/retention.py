@@ -47,13 +47,19 @@ def retention(f: Filters, *, period: str, event: str = "purchase", force_raw: bo
         base = Order.objects.not_cancelled().filter(user__isnull=False)
         if f.country:
             base = base.annotate(ctry=order_country_expr()).filter(ctry=f.country)
-        first = (Order.objects.not_cancelled().filter(user_id=OuterRef("user_id"))
-                 .order_by("placed_at").annotate(p=Trunc("placed_at", period)).values("p")[:1])
+        first = (
+            Order.objects.not_cancelled()
+            .filter(user_id=OuterRef("user_id"))
+            .order_by("placed_at")
+            .annotate(p=Trunc("placed_at", period))
+            .values("p")[:1]
+        )
         rows = (
             base.filter(placed_at__lt=t1)
             .annotate(p=Trunc("placed_at", period), cohort=Subquery(first))
             .filter(cohort__gte=day_start(_trunc_start(f.start, period)))
-            .values("cohort", "p").annotate(n=Count("user_id", distinct=True))
+            .values("cohort", "p")
+            .annotate(n=Count("user_id", distinct=True))
         )
         if f.segment:
             rows = rows.filter(user_id__in=_segment_user_ids(f.segment))
@@ -65,13 +71,21 @@ def retention(f: Filters, *, period: str, event: str = "purchase", force_raw: bo
             rows = [
                 {"cohort": c, "p": p, "n": n}
                 for c, p, n in CohortCell.objects.filter(
-                    metric=metric, period=period, cohort__gte=cohort_from, cohort__lte=f.end, period_start__lte=f.end,
+                    metric=metric,
+                    period=period,
+                    cohort__gte=cohort_from,
+                    cohort__lte=f.end,
+                    period_start__lte=f.end,
                 ).values_list("cohort", "period_start", "actors")
             ]
         else:
-            rows = [{"cohort": c, "p": p, "n": n}
-                    for c, p, n in cohort_counts(metric=metric, period=period, end=f.end, country=f.country,
-                                                 segment=f.segment) if c >= cohort_from]
+            rows = [
+                {"cohort": c, "p": p, "n": n}
+                for c, p, n in cohort_counts(
+                    metric=metric, period=period, end=f.end, country=f.country, segment=f.segment
+                )
+                if c >= cohort_from
+            ]
     table: dict[date, dict[int, int]] = {}
     for row in rows:
         cohort, p = _as_date(row["cohort"]), _as_date(row["p"])
@@ -87,8 +101,9 @@ def retention(f: Filters, *, period: str, event: str = "purchase", force_raw: bo
     return {"period": period, "event": event, "cohorts": cohorts}
 
 
-def cohort_counts(*, metric: str, period: str, end: date | None = None, country: str = "",
-                  segment: str = "") -> list[tuple[date, date, int]]:
+def cohort_counts(
+    *, metric: str, period: str, end: date | None = None, country: str = "", segment: str = ""
+) -> list[tuple[date, date, int]]:
     """(cohort, period, distinct actors) from the actor-day rollup: cohort = the actor's first
     period (a window MIN over the actor's rows), then one GROUP BY (cohort, period)."""
     base = DailyActor.objects.filter(metric=metric)
@@ -114,5 +129,3 @@ def _parse_date(value: Any) -> date:
     if isinstance(value, str):
         return date.fromisoformat(value[:10])
     return _as_date(value)
-
-

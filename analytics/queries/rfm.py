@@ -19,10 +19,25 @@ RFM_SEGMENTS = [
     # (key, name, description, predicate on (r, f)) — the classic R×F segment map.
     ("champions", "Champions", "Bought recently, buy often and spend the most.", lambda r, f: r == 5 and f >= 4),
     ("loyal", "Loyal", "Buy regularly; responsive to promotions.", lambda r, f: r in (3, 4) and f >= 4),
-    ("potential-loyalist", "Potential loyalist", "Recent customers with average frequency.", lambda r, f: r >= 4 and f in (2, 3)),
-    ("new-customers", "New customers", "Bought most recently, but only once or rarely.", lambda r, f: r == 5 and f == 1),
+    (
+        "potential-loyalist",
+        "Potential loyalist",
+        "Recent customers with average frequency.",
+        lambda r, f: r >= 4 and f in (2, 3),
+    ),
+    (
+        "new-customers",
+        "New customers",
+        "Bought most recently, but only once or rarely.",
+        lambda r, f: r == 5 and f == 1,
+    ),
     ("promising", "Promising", "Recent shoppers who have not bought much yet.", lambda r, f: r == 4 and f == 1),
-    ("need-attention", "Need attention", "Above-average recency and frequency, slipping.", lambda r, f: r == 3 and f == 3),
+    (
+        "need-attention",
+        "Need attention",
+        "Above-average recency and frequency, slipping.",
+        lambda r, f: r == 3 and f == 3,
+    ),
     ("about-to-sleep", "About to sleep", "Below-average recency and frequency.", lambda r, f: r == 3 and f <= 2),
     ("cant-lose-them", "Can't lose them", "Used to buy very often, long ago.", lambda r, f: r <= 2 and f == 5),
     ("at-risk", "At risk", "Bought often, but a long time ago.", lambda r, f: r <= 2 and f in (3, 4)),
@@ -48,7 +63,8 @@ def rfm_scores(*, as_of: date | None = None) -> tuple[date, list[dict[str, Any]]
     cutoff = day_start(as_of)
     positive = Q(items__quantity__gt=0, items__unit_price__gt=0)
     qs = (
-        Order.objects.not_cancelled().filter(user__isnull=False, placed_at__lt=cutoff)
+        Order.objects.not_cancelled()
+        .filter(user__isnull=False, placed_at__lt=cutoff)
         .values("user_id")
         .annotate(
             last=Max("placed_at"),
@@ -57,21 +73,31 @@ def rfm_scores(*, as_of: date | None = None) -> tuple[date, list[dict[str, Any]]
         )
         .annotate(
             r_score=Window(Ntile(5), order_by=[F("last").asc(), F("frequency").asc(), F("user_id").asc()]),
-            f_score=Window(Ntile(5), order_by=[F("frequency").asc(), F("monetary").asc(nulls_first=True), F("user_id").asc()]),
-            m_score=Window(Ntile(5), order_by=[F("monetary").asc(nulls_first=True), F("frequency").asc(), F("user_id").asc()]),
+            f_score=Window(
+                Ntile(5), order_by=[F("frequency").asc(), F("monetary").asc(nulls_first=True), F("user_id").asc()]
+            ),
+            m_score=Window(
+                Ntile(5), order_by=[F("monetary").asc(nulls_first=True), F("frequency").asc(), F("user_id").asc()]
+            ),
         )
         .order_by("user_id")
     )
     rows = []
     for row in qs:
         key, name = rfm_segment_for(row["r_score"], row["f_score"])
-        rows.append({
-            "user_id": row["user_id"],
-            "recency_days": (as_of - timezone.localtime(row["last"]).date()).days,
-            "frequency": row["frequency"], "monetary": row["monetary"] or Decimal("0"),
-            "r": row["r_score"], "f": row["f_score"], "m": row["m_score"],
-            "segment": key, "segment_name": name,
-        })
+        rows.append(
+            {
+                "user_id": row["user_id"],
+                "recency_days": (as_of - timezone.localtime(row["last"]).date()).days,
+                "frequency": row["frequency"],
+                "monetary": row["monetary"] or Decimal("0"),
+                "r": row["r_score"],
+                "f": row["f_score"],
+                "m": row["m_score"],
+                "segment": key,
+                "segment_name": name,
+            }
+        )
     return as_of, rows
 
 
@@ -82,18 +108,28 @@ def rfm_summary(*, as_of: date | None = None) -> dict[str, Any]:
     for key, name, description, _ in RFM_SEGMENTS:
         members = [r for r in rows if r["segment"] == key]
         value = sum((r["monetary"] for r in members), Decimal("0"))
-        summary.append({
-            "key": f"rfm-{key}", "name": name, "description": description, "size": len(members),
-            "share": round(len(members) / total, 4) if total else 0.0,
-            "monetary": float(value),
-            "avg_recency_days": round(statistics.mean(r["recency_days"] for r in members), 1) if members else None,
-            "avg_frequency": round(statistics.mean(r["frequency"] for r in members), 2) if members else None,
-            "avg_monetary": round(float(value) / len(members), 2) if members else None,
-        })
+        summary.append(
+            {
+                "key": f"rfm-{key}",
+                "name": name,
+                "description": description,
+                "size": len(members),
+                "share": round(len(members) / total, 4) if total else 0.0,
+                "monetary": float(value),
+                "avg_recency_days": round(statistics.mean(r["recency_days"] for r in members), 1) if members else None,
+                "avg_frequency": round(statistics.mean(r["frequency"] for r in members), 2) if members else None,
+                "avg_monetary": round(float(value) / len(members), 2) if members else None,
+            }
+        )
     grid = [[0] * 5 for _ in range(5)]
     for r in rows:
         grid[r["r"] - 1][r["f"] - 1] += 1
     # as_of is exclusive (scores count orders placed before it); people read "as of" as the last
     # day included, so the page shows orders_through.
-    return {"as_of": as_of.isoformat(), "orders_through": (as_of - timedelta(days=1)).isoformat(),
-            "customers": total, "segments": summary, "grid_r_by_f": grid}
+    return {
+        "as_of": as_of.isoformat(),
+        "orders_through": (as_of - timedelta(days=1)).isoformat(),
+        "customers": total,
+        "segments": summary,
+        "grid_r_by_f": grid,
+    }

@@ -27,39 +27,69 @@ def top(f: Filters, *, dimension: str, limit: int = 10) -> dict[str, Any]:
     limit = max(1, min(int(limit), 200))
     if dimension == "products":
         rows = (
-            _lines(f).filter(product__is_non_product=False)
+            _lines(f)
+            .filter(product__is_non_product=False)
             .values("product_id", "product__sku", "product__title")
             .annotate(revenue=Sum(LINE_VALUE), units=Sum("quantity"), orders=Count("order_id", distinct=True))
             .order_by("-revenue", "product_id")[:limit]
         )
-        items = [{"product_id": r["product_id"], "sku": r["product__sku"], "title": r["product__title"],
-                  "revenue": _num(r["revenue"]), "units": r["units"], "orders": r["orders"]} for r in rows]
+        items = [
+            {
+                "product_id": r["product_id"],
+                "sku": r["product__sku"],
+                "title": r["product__title"],
+                "revenue": _num(r["revenue"]),
+                "units": r["units"],
+                "orders": r["orders"],
+            }
+            for r in rows
+        ]
         views = dict(
-            _events(f).filter(type=Event.Type.PRODUCT_VIEW, product_id__in=[i["product_id"] for i in items])
-            .values("product_id").annotate(n=Count("id")).values_list("product_id", "n")
+            _events(f)
+            .filter(type=Event.Type.PRODUCT_VIEW, product_id__in=[i["product_id"] for i in items])
+            .values("product_id")
+            .annotate(n=Count("id"))
+            .values_list("product_id", "n")
         )
         for item in items:
             item["views"] = views.get(item["product_id"], 0)
     elif dimension == "categories":
         rows = (
-            _lines(f).filter(product__is_non_product=False)
+            _lines(f)
+            .filter(product__is_non_product=False)
             .values("product__category_id", "product__category__name")
             .annotate(revenue=Sum(LINE_VALUE), units=Sum("quantity"), orders=Count("order_id", distinct=True))
             .order_by("-revenue", "product__category_id")[:limit]
         )
-        items = [{"category_id": r["product__category_id"], "name": r["product__category__name"] or "(none)",
-                  "revenue": _num(r["revenue"]), "units": r["units"], "orders": r["orders"]} for r in rows]
+        items = [
+            {
+                "category_id": r["product__category_id"],
+                "name": r["product__category__name"] or "(none)",
+                "revenue": _num(r["revenue"]),
+                "units": r["units"],
+                "orders": r["orders"],
+            }
+            for r in rows
+        ]
     elif dimension == "countries":
         rows = (
-            _lines(f).annotate(ctry=order_country_expr("order__")).values("ctry")
+            _lines(f)
+            .annotate(ctry=order_country_expr("order__"))
+            .values("ctry")
             .annotate(revenue=Sum(LINE_VALUE), orders=Count("order_id", distinct=True))
             .order_by("-revenue", "ctry")[:limit]
         )
-        items = [{"country": r["ctry"] or "(unknown)", "revenue": _num(r["revenue"]), "orders": r["orders"]} for r in rows]
+        items = [
+            {"country": r["ctry"] or "(unknown)", "revenue": _num(r["revenue"]), "orders": r["orders"]} for r in rows
+        ]
     elif dimension == "searches":
         rows = (
-            _events(f).filter(type=Event.Type.SEARCH).exclude(query="").annotate(term=Lower("query"))
-            .values("term").annotate(searches=Count("id"), searchers=Count(actor_expr(), distinct=True))
+            _events(f)
+            .filter(type=Event.Type.SEARCH)
+            .exclude(query="")
+            .annotate(term=Lower("query"))
+            .values("term")
+            .annotate(searches=Count("id"), searchers=Count(actor_expr(), distinct=True))
             .order_by("-searches", "term")[:limit]
         )
         items = [{"term": r["term"], "searches": r["searches"], "searchers": r["searchers"]} for r in rows]
@@ -76,18 +106,24 @@ def _zero_result_searches(f: Filters, limit: int) -> list[dict[str, Any]]:
     (title, description or category name contains it)."""
     searches = _events(f).filter(type=Event.Type.SEARCH).exclude(query="").annotate(term=Lower("query"))
     recorded = (
-        searches.filter(properties__results=0).values("term")
-        .annotate(searches=Count("id")).order_by("-searches", "term")[:limit]
+        searches.filter(properties__results=0)
+        .values("term")
+        .annotate(searches=Count("id"))
+        .order_by("-searches", "term")[:limit]
     )
     found = {r["term"]: {"term": r["term"], "searches": r["searches"], "source": "recorded"} for r in recorded}
     unrecorded = (
-        searches.filter(~Q(properties__has_key="results")).values("term")
-        .annotate(searches=Count("id")).order_by("-searches", "term")[:200]
+        searches.filter(~Q(properties__has_key="results"))
+        .values("term")
+        .annotate(searches=Count("id"))
+        .order_by("-searches", "term")[:200]
     )
     sellable = Product.objects.sellable()
     for row in unrecorded:
         term = row["term"]
-        hit = sellable.filter(Q(title__icontains=term) | Q(description__icontains=term) | Q(category__name__icontains=term)).exists()
+        hit = sellable.filter(
+            Q(title__icontains=term) | Q(description__icontains=term) | Q(category__name__icontains=term)
+        ).exists()
         if not hit:
             entry = found.setdefault(term, {"term": term, "searches": 0, "source": "catalog"})
             entry["searches"] += row["searches"]
@@ -113,8 +149,23 @@ def abandoned_carts(f: Filters, *, limit: int = 20, idle_hours: int = 24) -> dic
         .order_by("-value", "cart_id")
     )
     totals = items.aggregate(value=Sum(value), carts=Count("cart_id", distinct=True))
-    rows = [{"cart_id": r["cart_id"], "user_id": r["cart__user_id"], "updated_at": r["cart__updated_at"].isoformat(),
-             "lines": r["lines"], "units": r["units"], "value": _num(r["value"])} for r in per_cart[:limit]]
-    return {"dimension": "abandoned_carts", "start": f.start.isoformat(), "end": f.end.isoformat(),
-            "idle_hours": idle_hours, "carts": totals["carts"], "value_left": _num(totals["value"] or Decimal("0")),
-            "items": rows}
+    rows = [
+        {
+            "cart_id": r["cart_id"],
+            "user_id": r["cart__user_id"],
+            "updated_at": r["cart__updated_at"].isoformat(),
+            "lines": r["lines"],
+            "units": r["units"],
+            "value": _num(r["value"]),
+        }
+        for r in per_cart[:limit]
+    ]
+    return {
+        "dimension": "abandoned_carts",
+        "start": f.start.isoformat(),
+        "end": f.end.isoformat(),
+        "idle_hours": idle_hours,
+        "carts": totals["carts"],
+        "value_left": _num(totals["value"] or Decimal("0")),
+        "items": rows,
+    }

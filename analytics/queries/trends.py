@@ -76,32 +76,39 @@ def trends(f: Filters, *, metric: str, interval: str, force_raw: bool = False) -
     raw = force_raw or f.needs_raw or (interval == "hour" and bool(f.country))
     if interval == "hour" and not raw and metric not in ("customers", "visitors"):
         t0, t1 = day_bounds(f.start, f.end)
-        rows = HourlyMetric.objects.filter(hour__gte=t0, hour__lt=t1,
-                                           metric=ORDERS if metric in ("revenue", "orders") else event_metric(metric))
+        rows = HourlyMetric.objects.filter(
+            hour__gte=t0, hour__lt=t1, metric=ORDERS if metric in ("revenue", "orders") else event_metric(metric)
+        )
         field = "amount" if metric == "revenue" else "count"
         for row in rows.values("hour", field):
             values[_fmt_period(row["hour"], "hour")] = row[field]
     elif not raw and metric in ("customers", "visitors") and interval != "hour":
         group = ORDERS if metric == "customers" else ACTIVE
         if interval == "day" and not f.country and not f.segment:
-            for day, n in (ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group)
-                           .values_list("day", "actors")):
+            for day, n in ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group).values_list(
+                "day", "actors"
+            ):
                 values[day.isoformat()] = n  # each day's exact distinct count, stored by the rollup
         elif interval == "day" or not _use_sketches(f, group):
             # A day's distinct count is stored exactly; longer periods are exact below the limit.
             qs = _actors(f, _group_metrics(group))
-            for row in (qs.annotate(p=Trunc("day", interval, output_field=DateField())).values("p")
-                        .annotate(v=Count("actor", distinct=True))):
+            for row in (
+                qs.annotate(p=Trunc("day", interval, output_field=DateField()))
+                .values("p")
+                .annotate(v=Count("actor", distinct=True))
+            ):
                 values[_fmt_period(row["p"], interval)] = row["v"]
         else:
             by_period: dict[str, list[bytes]] = {}
-            for day, blob in (ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group)
-                              .values_list("day", "registers")):
+            for day, blob in ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group).values_list(
+                "day", "registers"
+            ):
                 by_period.setdefault(_trunc_start(day, interval).isoformat(), []).append(blob)
             values = {key: estimate(blobs) for key, blobs in by_period.items()}
     elif not raw and interval != "hour":
-        qs = DailyMetric.objects.filter(day__gte=f.start, day__lte=f.end,
-                                        metric=ORDERS if metric in ("revenue", "orders") else event_metric(metric))
+        qs = DailyMetric.objects.filter(
+            day__gte=f.start, day__lte=f.end, metric=ORDERS if metric in ("revenue", "orders") else event_metric(metric)
+        )
         if f.country:
             qs = qs.filter(country=f.country)
         field = "amount" if metric == "revenue" else "count"
@@ -114,11 +121,27 @@ def trends(f: Filters, *, metric: str, interval: str, force_raw: bool = False) -
         elif metric == "orders":
             qs = _orders(f).annotate(p=Trunc("placed_at", kind)).values("p").annotate(v=Count("id", distinct=True))
         elif metric == "customers":
-            qs = _orders(f).annotate(p=Trunc("placed_at", kind)).values("p").annotate(v=Count(buyer_expr(), distinct=True))
+            qs = (
+                _orders(f)
+                .annotate(p=Trunc("placed_at", kind))
+                .values("p")
+                .annotate(v=Count(buyer_expr(), distinct=True))
+            )
         elif metric == "visitors":
-            qs = _events(f).annotate(p=Trunc("occurred_at", kind)).values("p").annotate(v=Count(actor_expr(), distinct=True))
+            qs = (
+                _events(f)
+                .annotate(p=Trunc("occurred_at", kind))
+                .values("p")
+                .annotate(v=Count(actor_expr(), distinct=True))
+            )
         else:
-            qs = _events(f).filter(type=metric).annotate(p=Trunc("occurred_at", kind)).values("p").annotate(v=Count("id"))
+            qs = (
+                _events(f)
+                .filter(type=metric)
+                .annotate(p=Trunc("occurred_at", kind))
+                .values("p")
+                .annotate(v=Count("id"))
+            )
         for row in qs:
             values[_fmt_period(row["p"], interval)] = row["v"]
     series = [{"period": key, "value": _num(values.get(key, 0) or 0)} for key in _period_keys(f, interval)]

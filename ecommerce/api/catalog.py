@@ -22,8 +22,19 @@ class ProductOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = ["id", "sku", "title", "description", "category", "price", "currency", "stock",
-                  "image_url", "attributes", "url"]
+        fields = [
+            "id",
+            "sku",
+            "title",
+            "description",
+            "category",
+            "price",
+            "currency",
+            "stock",
+            "image_url",
+            "attributes",
+            "url",
+        ]
 
 
 class CategoryOutputSerializer(serializers.ModelSerializer):
@@ -48,8 +59,17 @@ class OrderOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["number", "status", "placed_at", "currency", "total", "tracking_number",
-                  "shipping_name", "shipping_address", "items"]
+        fields = [
+            "number",
+            "status",
+            "placed_at",
+            "currency",
+            "total",
+            "tracking_number",
+            "shipping_name",
+            "shipping_address",
+            "items",
+        ]
 
 
 class StandardPagination(PageNumberPagination):
@@ -66,12 +86,15 @@ PAGE_PARAMETERS = [
 
 def paginated(name: str, item_serializer: type[serializers.Serializer]) -> serializers.Serializer:
     """The OpenAPI shape of StandardPagination's answer: count, next, previous, results."""
-    return inline_serializer(name, {
-        "count": serializers.IntegerField(),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": item_serializer(many=True),
-    })
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item_serializer(many=True),
+        },
+    )
 
 
 class ProductListApi(APIView):
@@ -83,16 +106,20 @@ class ProductListApi(APIView):
         category = serializers.SlugField(required=False)
         in_stock = serializers.BooleanField(required=False, default=False)
 
-    @extend_schema(operation_id="products_list", parameters=[FilterSerializer, *PAGE_PARAMETERS],
-                   responses=paginated("PaginatedProductList", ProductOutputSerializer))
+    @extend_schema(
+        operation_id="products_list",
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
+        responses=paginated("PaginatedProductList", ProductOutputSerializer),
+    )
     def get(self, request):
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         category = None
         if params.validated_data.get("category"):
             category = get_object_or_404(Category, slug=params.validated_data["category"])
-        qs = product_list(category=category, query=params.validated_data.get("q", ""),
-                          in_stock_only=params.validated_data["in_stock"])
+        qs = product_list(
+            category=category, query=params.validated_data.get("q", ""), in_stock_only=params.validated_data["in_stock"]
+        )
         paginator = StandardPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ProductOutputSerializer(page, many=True).data)
@@ -123,7 +150,11 @@ class OrderListApi(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "orders"
 
-    @extend_schema(operation_id="orders_list", parameters=PAGE_PARAMETERS, responses=paginated("PaginatedOrderList", OrderOutputSerializer))
+    @extend_schema(
+        operation_id="orders_list",
+        parameters=PAGE_PARAMETERS,
+        responses=paginated("PaginatedOrderList", OrderOutputSerializer),
+    )
     def get(self, request):
         paginator = StandardPagination()
         page = paginator.paginate_queryset(order_list_for(user=request.user), request, view=self)

@@ -48,21 +48,38 @@ class EventIngestApi(APIView):
 
     @extend_schema(
         request=inline_serializer("EventBatch", {"events": serializers.ListField(child=serializers.DictField())}),
-        responses={200: inline_serializer("EventBatchResult", {
-            "accepted": serializers.IntegerField(), "duplicates": serializers.IntegerField(),
-            "rejected": serializers.ListField(child=serializers.DictField()),
-        })},
-        examples=[OpenApiExample("one view", value={"events": [{
-            "id": "2b1f6c1e-3f7e-4c4e-9d4a-0f5e8f0a1b2c", "type": "product_view",
-            "occurred_at": "2026-11-28T12:00:00Z", "product_id": 1, "anonymous_id": "a-123"}]})],
+        responses={
+            200: inline_serializer(
+                "EventBatchResult",
+                {
+                    "accepted": serializers.IntegerField(),
+                    "duplicates": serializers.IntegerField(),
+                    "rejected": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        },
+        examples=[
+            OpenApiExample(
+                "one view",
+                value={
+                    "events": [
+                        {
+                            "id": "2b1f6c1e-3f7e-4c4e-9d4a-0f5e8f0a1b2c",
+                            "type": "product_view",
+                            "occurred_at": "2026-11-28T12:00:00Z",
+                            "product_id": 1,
+                            "anonymous_id": "a-123",
+                        }
+                    ]
+                },
+            )
+        ],
     )
     def post(self, request):
         trusted = isinstance(request.auth, IngestionToken)
         tracking = tracking_for(request._request)  # the one consent rule (ecommerce.privacy)
         if not trusted and not tracking.allowed:
-            raise PermissionDenied(
-                "Tracking consent has not been given (or Do-Not-Track is on): no events are stored."
-            )
+            raise PermissionDenied("Tracking consent has not been given (or Do-Not-Track is on): no events are stored.")
         # Parse ourselves: sendBeacon posts text/plain, and we want a clear 400 for bad JSON.
         try:
             raw = request._request.body

@@ -27,8 +27,18 @@ class ReturnOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReturnRequest
-        fields = ["id", "order", "status", "reason", "created_at", "approved_at", "received_at",
-                  "refunded_at", "refund_amount", "lines"]
+        fields = [
+            "id",
+            "order",
+            "status",
+            "reason",
+            "created_at",
+            "approved_at",
+            "received_at",
+            "refunded_at",
+            "refund_amount",
+            "lines",
+        ]
 
 
 class ReturnLineInputSerializer(serializers.Serializer):
@@ -53,16 +63,20 @@ class OrderReturnsApi(APIView):
         rows = order.return_requests.prefetch_related("lines__item").select_related("order")
         return Response(ReturnOutputSerializer(rows, many=True).data)
 
-    @extend_schema(request=ReturnCreateInputSerializer, responses={201: ReturnOutputSerializer},
-                   operation_id="order_returns_create")
+    @extend_schema(
+        request=ReturnCreateInputSerializer,
+        responses={201: ReturnOutputSerializer},
+        operation_id="order_returns_create",
+    )
     def post(self, request, number: str):
         body = ReturnCreateInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         lines: dict[int, int] = {}
         for line in body.validated_data["lines"]:
             lines[line["item_id"]] = lines.get(line["item_id"], 0) + line["quantity"]
-        created = order_services.return_request_create(number=number, actor=request.user, lines=lines,
-                                                       reason=body.validated_data["reason"])
+        created = order_services.return_request_create(
+            number=number, actor=request.user, lines=lines, reason=body.validated_data["reason"]
+        )
         return Response(ReturnOutputSerializer(created).data, status=status.HTTP_201_CREATED)
 
 

@@ -17,5 +17,9 @@ class CsrfSessionScheme(OpenApiAuthenticationExtension):
     name = "csrfCookieAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "cookie", "name": "sessionid",
-                "description": "Django session; CSRF token required even for anonymous sessions."}
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sessionid",
+            "description": "Django session; CSRF token required even for anonymous sessions.",
+        }

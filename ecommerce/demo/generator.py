@@ -35,16 +35,47 @@ logger = logging.getLogger(__name__)
 SLICE_PATH = Path(__file__).resolve().parent / "data" / "online_retail_slice.csv.gz"
 # Ages are drawn relative to a fixed year so that a seed gives the same birth years every year.
 REFERENCE_YEAR = 2026
-AGE_BANDS = [((18, 24), 0.12), ((25, 34), 0.24), ((35, 44), 0.22), ((45, 54), 0.18), ((55, 64), 0.14),
-             ((65, 80), 0.10)]
+AGE_BANDS = [((18, 24), 0.12), ((25, 34), 0.24), ((35, 44), 0.22), ((45, 54), 0.18), ((55, 64), 0.14), ((65, 80), 0.10)]
 GENDERS = [("f", 0.52), ("m", 0.44), ("o", 0.02), ("", 0.02)]
 # Keeps `seed_demo` under a minute on SQLite: ~50k real purchases + at most this many generated.
 DEFAULT_MAX_GENERATED_EVENTS = 50_000
 MAX_LINES_BROWSED_PER_ORDER = 8
-EVENT_COLUMNS = ["id", "type", "occurred_at", "received_at", "user_id", "anonymous_id", "session_key",
-                 "product_id", "query", "properties"]
-STOPWORDS = {"with", "pack", "small", "large", "mini", "jumbo", "assorted", "colour", "colours", "design",
-             "vintage", "retrospot", "set", "of", "and", "the", "in", "for", "red", "pink", "blue", "white"}
+EVENT_COLUMNS = [
+    "id",
+    "type",
+    "occurred_at",
+    "received_at",
+    "user_id",
+    "anonymous_id",
+    "session_key",
+    "product_id",
+    "query",
+    "properties",
+]
+STOPWORDS = {
+    "with",
+    "pack",
+    "small",
+    "large",
+    "mini",
+    "jumbo",
+    "assorted",
+    "colour",
+    "colours",
+    "design",
+    "vintage",
+    "retrospot",
+    "set",
+    "of",
+    "and",
+    "the",
+    "in",
+    "for",
+    "red",
+    "pink",
+    "blue",
+    "white",
+}
 
 
 # ---------------------------------------------------------------- the UCI slice
@@ -75,8 +106,9 @@ def slice_selection(*, path: Path = SLICE_PATH, max_customers: int | None) -> Sl
                 guests.add(row["InvoiceNo"].strip())
     if max_customers is None:
         return SliceSelection(frozenset(customers), frozenset(guests))
-    return SliceSelection(frozenset(sorted(customers)[:max_customers]),
-                          frozenset(sorted(guests)[:max(1, max_customers // 5)]))
+    return SliceSelection(
+        frozenset(sorted(customers)[:max_customers]), frozenset(sorted(guests)[: max(1, max_customers // 5)])
+    )
 
 
 def demo_slice_import(*, selection: SliceSelection, progress: bool = False) -> ImportReport:
@@ -127,7 +159,8 @@ def demo_profiles_assign(*, seed: int, customers: list[User]) -> int:
     bought = defaultdict(Counter)
     for user_id, category_id, n in (
         OrderItem.objects.filter(order__user__in=customers, quantity__gt=0, product__category__isnull=False)
-        .values_list("order__user_id", "product__category_id").annotate(n=Count("id"))
+        .values_list("order__user_id", "product__category_id")
+        .annotate(n=Count("id"))
     ):
         bought[user_id][category_id] = n
     all_categories = sorted(Category.objects.filter(products__isnull=False).distinct().values_list("pk", flat=True))
@@ -165,10 +198,18 @@ def demo_accounts_create() -> DemoAccounts:
     admin_password = secrets.token_urlsafe(12)
     admin.set_password(admin_password)
     admin.save()
-    shopper, _ = User.objects.get_or_create(username="shopper", defaults={
-        "email": "shopper@example.com", "first_name": "Sam", "last_name": "Shopper",
-        "country": "United Kingdom", "birth_year": 1988, "gender": "f", "tracking_consent": True,
-    })
+    shopper, _ = User.objects.get_or_create(
+        username="shopper",
+        defaults={
+            "email": "shopper@example.com",
+            "first_name": "Sam",
+            "last_name": "Shopper",
+            "country": "United Kingdom",
+            "birth_year": 1988,
+            "gender": "f",
+            "tracking_consent": True,
+        },
+    )
     shopper_password = secrets.token_urlsafe(12)
     shopper.set_password(shopper_password)
     shopper.is_active = True
@@ -178,10 +219,10 @@ def demo_accounts_create() -> DemoAccounts:
 
 # (number, status, days ago placed, days ago shipped, days ago delivered)
 SHOPPER_ORDERS = [
-    ("WDEMO0001", Order.Status.DELIVERED, 60, 58, 55),   # past the return window
-    ("WDEMO0002", Order.Status.DELIVERED, 12, 10, 8),    # returnable
-    ("WDEMO0003", Order.Status.SHIPPED, 4, 2, None),     # the support bot can track it
-    ("WDEMO0004", Order.Status.PAID, 1, None, None),     # paid, not shipped: can be cancelled
+    ("WDEMO0001", Order.Status.DELIVERED, 60, 58, 55),  # past the return window
+    ("WDEMO0002", Order.Status.DELIVERED, 12, 10, 8),  # returnable
+    ("WDEMO0003", Order.Status.SHIPPED, 4, 2, None),  # the support bot can track it
+    ("WDEMO0004", Order.Status.PAID, 1, None, None),  # paid, not shipped: can be cancelled
 ]
 
 
@@ -197,26 +238,50 @@ def demo_shopper_orders_create(*, seed: int, shopper: User) -> list[Order]:
     orders = []
     for number, status, placed_days, shipped_days, delivered_days in SHOPPER_ORDERS:
         placed_at = now - timedelta(days=placed_days)
-        order, created = Order.objects.get_or_create(number=number, defaults={
-            "user": shopper, "email": shopper.email, "status": status, "placed_at": placed_at,
-            "shipping_name": "Sam Shopper", "shipping_address": "1 Demo Street\nLondon SW1A 1AA",
-            "country": "United Kingdom", "source": "demo",
-            "tracking_number": f"TRK{number[-6:]}" if shipped_days is not None else "",
-            "shipped_at": now - timedelta(days=shipped_days) if shipped_days is not None else None,
-            "delivered_at": now - timedelta(days=delivered_days) if delivered_days is not None else None,
-        })
+        order, created = Order.objects.get_or_create(
+            number=number,
+            defaults={
+                "user": shopper,
+                "email": shopper.email,
+                "status": status,
+                "placed_at": placed_at,
+                "shipping_name": "Sam Shopper",
+                "shipping_address": "1 Demo Street\nLondon SW1A 1AA",
+                "country": "United Kingdom",
+                "source": "demo",
+                "tracking_number": f"TRK{number[-6:]}" if shipped_days is not None else "",
+                "shipped_at": now - timedelta(days=shipped_days) if shipped_days is not None else None,
+                "delivered_at": now - timedelta(days=delivered_days) if delivered_days is not None else None,
+            },
+        )
         orders.append(order)
         if not created:
             continue
         events = []
         for line_number, product in enumerate(rng.sample(products, k=min(len(products), rng.randint(1, 3))), 1):
             quantity = rng.randint(1, 4)
-            OrderItem.objects.create(order=order, product=product, title=product.title, quantity=quantity,
-                                     unit_price=product.price, line_number=line_number)
-            events.append((event_id_for("demo", number, line_number), Event.Type.PURCHASE.value, placed_at,
-                           placed_at, shopper.pk, "", "", product.pk, "",
-                           {"order": number, "quantity": quantity, "price": str(product.price),
-                            "source": "demo"}))
+            OrderItem.objects.create(
+                order=order,
+                product=product,
+                title=product.title,
+                quantity=quantity,
+                unit_price=product.price,
+                line_number=line_number,
+            )
+            events.append(
+                (
+                    event_id_for("demo", number, line_number),
+                    Event.Type.PURCHASE.value,
+                    placed_at,
+                    placed_at,
+                    shopper.pk,
+                    "",
+                    "",
+                    product.pk,
+                    "",
+                    {"order": number, "quantity": quantity, "price": str(product.price), "source": "demo"},
+                )
+            )
         insert_ignoring_conflicts(Event, EVENT_COLUMNS, events)
     return orders
 
@@ -241,12 +306,31 @@ class _SessionWriter:
         self.rows = [(r[0], r[1], r[2] + shift, r[3] + shift, *r[4:]) for r in self.rows]
         self.at += shift
 
-    def add(self, type: str, *, product_id: int | None = None, query: str = "",
-            properties: dict[str, Any] | None = None, gap_seconds: tuple[int, int] = (8, 90)) -> None:
+    def add(
+        self,
+        type: str,
+        *,
+        product_id: int | None = None,
+        query: str = "",
+        properties: dict[str, Any] | None = None,
+        gap_seconds: tuple[int, int] = (8, 90),
+    ) -> None:
         self.at += timedelta(seconds=self.rng.randint(*gap_seconds))
         props = {"source": "demo", **(properties or {})}
-        self.rows.append((event_id_for("demo", self.seed, self.tag, len(self.rows)), type, self.at, self.at,
-                          self.user_id, self.anonymous_id, self.session_key, product_id, query, props))
+        self.rows.append(
+            (
+                event_id_for("demo", self.seed, self.tag, len(self.rows)),
+                type,
+                self.at,
+                self.at,
+                self.user_id,
+                self.anonymous_id,
+                self.session_key,
+                product_id,
+                query,
+                props,
+            )
+        )
 
 
 def _search_words(title: str) -> list[str]:
@@ -259,8 +343,12 @@ def demo_sessions_generate(*, seed: int, max_events: int = DEFAULT_MAX_GENERATED
     Returns the number of events written (existing ids are skipped, so a rerun adds nothing).
     """
     rng = random.Random(f"{seed}:sessions")
-    products = list(Product.objects.sellable().filter(category__isnull=False)
-                    .order_by("pk").values_list("pk", "title", "category_id", "category__slug"))
+    products = list(
+        Product.objects.sellable()
+        .filter(category__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "title", "category_id", "category__slug")
+    )
     if not products:
         return 0
     by_category: dict[int, list[int]] = defaultdict(list)
@@ -269,15 +357,19 @@ def demo_sessions_generate(*, seed: int, max_events: int = DEFAULT_MAX_GENERATED
         by_category[category_id].append(pk)
         info[pk] = (title, category_id, slug)
     product_ids = [p[0] for p in products]
-    orders = list(Order.objects.filter(source="uci", status=Order.Status.DELIVERED)
-                  .order_by("number").values_list("pk", "number", "user_id", "placed_at"))
+    orders = list(
+        Order.objects.filter(source="uci", status=Order.Status.DELIVERED)
+        .order_by("number")
+        .values_list("pk", "number", "user_id", "placed_at")
+    )
     rng.shuffle(orders)
     lines: dict[int, list[tuple[int, int]]] = defaultdict(list)
     order_pks = [o[0] for o in orders]
     for start in range(0, len(order_pks), 2000):  # bounded IN lists for SQLite
         for order_id, product_id, quantity in (
-            OrderItem.objects.filter(order_id__in=order_pks[start:start + 2000], quantity__gt=0)
-            .order_by("order_id", "line_number").values_list("order_id", "product_id", "quantity")
+            OrderItem.objects.filter(order_id__in=order_pks[start : start + 2000], quantity__gt=0)
+            .order_by("order_id", "line_number")
+            .values_list("order_id", "product_id", "quantity")
         ):
             if product_id in info:  # fee lines and unsellable products are not browsed
                 lines[order_id].append((product_id, quantity))
@@ -304,12 +396,18 @@ def demo_sessions_generate(*, seed: int, max_events: int = DEFAULT_MAX_GENERATED
     rows = rows[:budget]
     for start in range(0, len(rows), 5000):
         with transaction.atomic():
-            insert_ignoring_conflicts(Event, EVENT_COLUMNS, rows[start:start + 5000])
+            insert_ignoring_conflicts(Event, EVENT_COLUMNS, rows[start : start + 5000])
     return len(rows)
 
 
-def _purchase_session(session: _SessionWriter, basket: list[tuple[int, int]], info: dict, by_category: dict,
-                      rng: random.Random, number: str) -> None:
+def _purchase_session(
+    session: _SessionWriter,
+    basket: list[tuple[int, int]],
+    info: dict,
+    by_category: dict,
+    rng: random.Random,
+    number: str,
+) -> None:
     first_title, first_category, first_slug = info[basket[0][0]]
     session.add(Event.Type.PAGE_VIEW, properties={"path": "/"})
     if rng.random() < 0.6 and _search_words(first_title):
@@ -334,8 +432,16 @@ def _random_time(rng: random.Random, times: list[datetime]) -> datetime:
     return rng.choice(times) + timedelta(hours=rng.randint(-72, 72), minutes=rng.randint(0, 59))
 
 
-def _abandoned_session(seed: int, index: int, rng: random.Random, customer_ids: list[int], product_ids: list[int],
-                       by_category: dict, info: dict, times: list[datetime]) -> list[tuple]:
+def _abandoned_session(
+    seed: int,
+    index: int,
+    rng: random.Random,
+    customer_ids: list[int],
+    product_ids: list[int],
+    by_category: dict,
+    info: dict,
+    times: list[datetime],
+) -> list[tuple]:
     user_id = rng.choice(customer_ids) if customer_ids and rng.random() < 0.5 else None
     session = _SessionWriter(seed=seed, tag=f"a{index}", user_id=user_id, rng=rng, start=_random_time(rng, times))
     session.add(Event.Type.PAGE_VIEW, properties={"path": "/"})
@@ -343,19 +449,21 @@ def _abandoned_session(seed: int, index: int, rng: random.Random, customer_ids: 
     words = _search_words(info[seed_product][0])
     if words:
         session.add(Event.Type.SEARCH, query=rng.choice(words), properties={})
-    viewed = [seed_product] + rng.sample(by_category[info[seed_product][1]],
-                                         k=min(rng.randint(0, 3), len(by_category[info[seed_product][1]])))
+    viewed = [seed_product] + rng.sample(
+        by_category[info[seed_product][1]], k=min(rng.randint(0, 3), len(by_category[info[seed_product][1]]))
+    )
     for product_id in viewed:
         session.add(Event.Type.PRODUCT_VIEW, product_id=product_id, properties={"path": f"/products/{product_id}/"})
-    for product_id in viewed[:rng.randint(1, 2)]:
+    for product_id in viewed[: rng.randint(1, 2)]:
         session.add(Event.Type.ADD_TO_CART, product_id=product_id, properties={"quantity": rng.randint(1, 3)})
     if rng.random() < 0.4:
         session.add(Event.Type.CHECKOUT_START, properties={"lines": min(2, len(viewed))})
     return session.rows
 
 
-def _browse_session(seed: int, index: int, rng: random.Random, product_ids: list[int], info: dict,
-                    times: list[datetime]) -> list[tuple]:
+def _browse_session(
+    seed: int, index: int, rng: random.Random, product_ids: list[int], info: dict, times: list[datetime]
+) -> list[tuple]:
     session = _SessionWriter(seed=seed, tag=f"b{index}", user_id=None, rng=rng, start=_random_time(rng, times))
     session.add(Event.Type.PAGE_VIEW, properties={"path": "/"})
     for product_id in rng.sample(product_ids, k=min(len(product_ids), rng.randint(1, 5))):

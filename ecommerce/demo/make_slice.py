@@ -54,8 +54,13 @@ def make_slice(source: Path, target: Path, customers: int, guest_invoices: int) 
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
         gz.write(buffer.getvalue().encode("utf-8"))
-    return {"rows": len(kept), "customers": len(chosen_customers), "guest_invoices": len(chosen_guests),
-            "invoices": len({r[col["InvoiceNo"]] for r in kept}), "bytes": target.stat().st_size}
+    return {
+        "rows": len(kept),
+        "customers": len(chosen_customers),
+        "guest_invoices": len(chosen_guests),
+        "invoices": len({r[col["InvoiceNo"]] for r in kept}),
+        "bytes": target.stat().st_size,
+    }
 
 
 def main() -> None:

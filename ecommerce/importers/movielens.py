@@ -74,9 +74,27 @@ def import_movielens(*, directory: str | Path, limit_rows: int | None = None, pr
 
 def _read_genres(path: Path) -> list[str]:
     if not path.is_file():  # the 19 genres of ML-100K, in u.item's flag order
-        return ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-                "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-                "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+        return [
+            "unknown",
+            "Action",
+            "Adventure",
+            "Animation",
+            "Children's",
+            "Comedy",
+            "Crime",
+            "Documentary",
+            "Drama",
+            "Fantasy",
+            "Film-Noir",
+            "Horror",
+            "Musical",
+            "Mystery",
+            "Romance",
+            "Sci-Fi",
+            "Thriller",
+            "War",
+            "Western",
+        ]
     genres: list[tuple[int, str]] = []
     with open_lines(path, ENCODING) as lines:
         for line in lines:
@@ -101,17 +119,30 @@ def _import_users(path: Path, report: ImportReport) -> dict[str, int]:
     with open_lines(path, ENCODING) as lines:
         for parts in csv_records(lines, delimiter="|"):
             report.rows_read += 1
-            if len(parts) < 5 or not _ID.fullmatch(parts[0]) or not _ID.fullmatch(parts[1]) \
-                    or not 0 < int(parts[1]) <= MAX_AGE:
+            if (
+                len(parts) < 5
+                or not _ID.fullmatch(parts[0])
+                or not _ID.fullmatch(parts[1])
+                or not 0 < int(parts[1]) <= MAX_AGE
+            ):
                 report.skipped["u.user: malformed line"] += 1
                 continue
             gender = {"M": "m", "F": "f"}.get(parts[2].strip().upper(), "")
-            rows.append(User(username=f"ml-user-{parts[0]}", external_id=f"movielens:{parts[0]}",
-                             birth_year=REFERENCE_YEAR - int(parts[1]), gender=gender, password=unusable))
+            rows.append(
+                User(
+                    username=f"ml-user-{parts[0]}",
+                    external_id=f"movielens:{parts[0]}",
+                    birth_year=REFERENCE_YEAR - int(parts[1]),
+                    gender=gender,
+                    password=unusable,
+                )
+            )
         _require_lines(path, lines.line)
     User.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
-    return {ext.split(":", 1)[1]: pk for ext, pk in
-            User.objects.filter(external_id__startswith="movielens:").values_list("external_id", "id")}
+    return {
+        ext.split(":", 1)[1]: pk
+        for ext, pk in User.objects.filter(external_id__startswith="movielens:").values_list("external_id", "id")
+    }
 
 
 def _import_items(path: Path, genres: list[str], report: ImportReport) -> dict[str, int]:
@@ -125,22 +156,31 @@ def _import_items(path: Path, genres: list[str], report: ImportReport) -> dict[s
             if len(parts) < 6 or not _ID.fullmatch(parts[0]):
                 report.skipped["u.item: malformed line"] += 1
                 continue
-            movie_genres = [genres[i] for i, flag in enumerate(flags[:len(genres)]) if flag.strip() == "1"]
-            rows.append(Product(
-                sku=f"ML-{parts[0]}",
-                title=parts[1][:255] or f"Movie {parts[0]}",
-                category=categories[movie_genres[0]] if movie_genres else None,
-                price=NOMINAL_PRICE,
-                stock=1000,
-                attributes={"source": SOURCE, "genres": movie_genres, "release_date": parts[2][:32]},
-            ))
+            movie_genres = [genres[i] for i, flag in enumerate(flags[: len(genres)]) if flag.strip() == "1"]
+            rows.append(
+                Product(
+                    sku=f"ML-{parts[0]}",
+                    title=parts[1][:255] or f"Movie {parts[0]}",
+                    category=categories[movie_genres[0]] if movie_genres else None,
+                    price=NOMINAL_PRICE,
+                    stock=1000,
+                    attributes={"source": SOURCE, "genres": movie_genres, "release_date": parts[2][:32]},
+                )
+            )
         _require_lines(path, lines.line)
     Product.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
     return {sku[3:]: pk for sku, pk in Product.objects.filter(sku__startswith="ML-").values_list("sku", "id")}
 
 
-def _import_ratings(path: Path, user_ids: dict[str, int], product_ids: dict[str, int], report: ImportReport,
-                    *, limit_rows: int | None, progress: bool) -> None:
+def _import_ratings(
+    path: Path,
+    user_ids: dict[str, int],
+    product_ids: dict[str, int],
+    report: ImportReport,
+    *,
+    limit_rows: int | None,
+    progress: bool,
+) -> None:
     batch: list[Event] = []
 
     def flush() -> None:
@@ -148,8 +188,16 @@ def _import_ratings(path: Path, user_ids: dict[str, int], product_ids: dict[str,
         batch.clear()
 
     with open_lines(path, ENCODING) as lines:
-        bar = tqdm(lines, total=limit_rows or 100_000, desc="ratings", unit=" rows", unit_scale=True,
-                   file=sys.stderr, disable=not progress, mininterval=0.5)
+        bar = tqdm(
+            lines,
+            total=limit_rows or 100_000,
+            desc="ratings",
+            unit=" rows",
+            unit_scale=True,
+            file=sys.stderr,
+            disable=not progress,
+            mininterval=0.5,
+        )
         for count, line in enumerate(bar, start=1):
             if limit_rows is not None and count > limit_rows:
                 break
@@ -164,15 +212,17 @@ def _import_ratings(path: Path, user_ids: dict[str, int], product_ids: dict[str,
                 continue
             occurred_at = datetime.fromtimestamp(int(stamp), tz=UTC)
             report.saw(occurred_at)
-            batch.append(Event(
-                id=event_id_for(SOURCE, user, item, stamp),
-                type=Event.Type.RATING,
-                occurred_at=occurred_at,
-                received_at=occurred_at,
-                user_id=user_ids[user],
-                product_id=product_ids[item],
-                properties={"rating": int(rating), "source": SOURCE},
-            ))
+            batch.append(
+                Event(
+                    id=event_id_for(SOURCE, user, item, stamp),
+                    type=Event.Type.RATING,
+                    occurred_at=occurred_at,
+                    received_at=occurred_at,
+                    user_id=user_ids[user],
+                    product_id=product_ids[item],
+                    properties={"rating": int(rating), "source": SOURCE},
+                )
+            )
             if len(batch) >= RATINGS_PER_CHUNK:
                 flush()
         bar.close()

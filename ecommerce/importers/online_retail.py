@@ -66,16 +66,28 @@ INSERT_BATCH = 5000
 SOURCE = "uci"
 ITEM_COLUMNS = ["order_id", "product_id", "title", "quantity", "unit_price", "line_number"]
 # Keys cannot be cut short to fit: the column lengths of the rows they become.
-KEY_LIMITS = {"InvoiceNo": Order._meta.get_field("number").max_length,
-              "StockCode": Product._meta.get_field("sku").max_length,
-              "CustomerID": User._meta.get_field("external_id").max_length}
+KEY_LIMITS = {
+    "InvoiceNo": Order._meta.get_field("number").max_length,
+    "StockCode": Product._meta.get_field("sku").max_length,
+    "CustomerID": User._meta.get_field("external_id").max_length,
+}
 MAX_QUANTITY = 2**31 - 1  # IntegerField on every database
 MAX_PRICE = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)
 # Serialises imports on PostgreSQL (pg_advisory_xact_lock): a second run waits for the first
 # to commit or roll back, then finds its rows and adds only what is missing.
 ADVISORY_LOCK_KEY = 0x5543_4931  # "UCI1"
-EVENT_COLUMNS = ["id", "type", "occurred_at", "received_at", "user_id", "anonymous_id", "session_key",
-                 "product_id", "query", "properties"]
+EVENT_COLUMNS = [
+    "id",
+    "type",
+    "occurred_at",
+    "received_at",
+    "user_id",
+    "anonymous_id",
+    "session_key",
+    "product_id",
+    "query",
+    "properties",
+]
 
 
 def is_fee_code(stock_code: str) -> bool:
@@ -161,15 +173,31 @@ def parse_row(raw: list[str], index: dict[str, int]) -> tuple[RetailRow | None, 
         return None, "invoice date is not a date"
     if customer and not customer.isdigit():
         return None, "customer id is not a number"
-    return RetailRow(invoice, stock_code, description[:255], quantity, invoiced_at,
-                     unit_price.quantize(Decimal("0.01")), customer, country[:64]), ""
+    return RetailRow(
+        invoice,
+        stock_code,
+        description[:255],
+        quantity,
+        invoiced_at,
+        unit_price.quantize(Decimal("0.01")),
+        customer,
+        country[:64],
+    ), ""
 
 
 RowFilter = Callable[[RetailRow], bool]
 
 
-def _rows(path: Path, *, limit_rows: int | None, report: ImportReport | None,
-          keep: RowFilter | None, progress: bool, desc: str, total: int | None) -> Iterator[RetailRow]:
+def _rows(
+    path: Path,
+    *,
+    limit_rows: int | None,
+    report: ImportReport | None,
+    keep: RowFilter | None,
+    progress: bool,
+    desc: str,
+    total: int | None,
+) -> Iterator[RetailRow]:
     """Stream validated rows; count reads and skips into `report` when given (the first pass).
 
     Raises ImportFileError for a file that cannot be trusted as a whole (see the module doc).
@@ -185,8 +213,16 @@ def _rows(path: Path, *, limit_rows: int | None, report: ImportReport | None,
             raise ImportFileError(path, 1, f"not a UCI Online Retail file: missing columns {', '.join(missing)}")
         index = {name: header.index(name) for name in COLUMNS}
         keys = [(name, index[name], limit) for name, limit in KEY_LIMITS.items()]
-        bar = tqdm(reader, total=total, desc=desc, unit=" rows", unit_scale=True, file=sys.stderr,
-                   disable=not progress, mininterval=0.5)
+        bar = tqdm(
+            reader,
+            total=total,
+            desc=desc,
+            unit=" rows",
+            unit_scale=True,
+            file=sys.stderr,
+            disable=not progress,
+            mininterval=0.5,
+        )
         count = data_rows = 0
         for raw in bar:
             if limit_rows is not None and count >= limit_rows:
@@ -238,8 +274,14 @@ def import_online_retail(
     path = Path(path)
     started = time.perf_counter()
     report = ImportReport(dataset=DATASET)
-    counted = {"categories": Category, "products": Product, "customers": User, "orders": Order,
-               "order_items": OrderItem, "events": Event}
+    counted = {
+        "categories": Category,
+        "products": Product,
+        "customers": User,
+        "orders": Order,
+        "order_items": OrderItem,
+        "events": Event,
+    }
     with bulk_load_session(), transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -254,21 +296,23 @@ def import_online_retail(
     return report
 
 
-def _import(path: Path, report: ImportReport, *, limit_rows: int | None, keep: RowFilter | None,
-            progress: bool) -> ImportReport:
+def _import(
+    path: Path, report: ImportReport, *, limit_rows: int | None, keep: RowFilter | None, progress: bool
+) -> ImportReport:
 
     # Pass 1: aggregate what products and customers need.
     products: dict[str, _ProductStats] = {}
     countries: dict[str, Counter] = defaultdict(Counter)
-    for row in _rows(path, limit_rows=limit_rows, report=report, keep=keep, progress=progress,
-                     desc="scan", total=None):
+    for row in _rows(path, limit_rows=limit_rows, report=report, keep=keep, progress=progress, desc="scan", total=None):
         stats = products.get(row.stock_code)
         if stats is None:
             stats = products[row.stock_code] = _ProductStats(Counter(), Decimal("0"), None, row.unit_price)
         if row.description:
             stats.descriptions[row.description] += 1
-        if not row.is_cancellation and row.unit_price > 0 and (
-            stats.latest_price_at is None or row.invoiced_at >= stats.latest_price_at
+        if (
+            not row.is_cancellation
+            and row.unit_price > 0
+            and (stats.latest_price_at is None or row.invoiced_at >= stats.latest_price_at)
         ):
             stats.latest_price, stats.latest_price_at = row.unit_price, row.invoiced_at
         if row.unit_price > 0:
@@ -285,8 +329,9 @@ def _import(path: Path, report: ImportReport, *, limit_rows: int | None, keep: R
     # Pass 2: orders, lines and purchase events, a chunk of invoices at a time.
     next_line: dict[str, int] = defaultdict(int)  # an invoice split across the file keeps counting
     chunk: dict[str, list[RetailRow]] = {}
-    for row in _rows(path, limit_rows=limit_rows, report=None, keep=keep, progress=progress,
-                     desc="load", total=report.rows_read):
+    for row in _rows(
+        path, limit_rows=limit_rows, report=None, keep=keep, progress=progress, desc="load", total=report.rows_read
+    ):
         if row.invoice not in chunk and len(chunk) >= INVOICES_PER_CHUNK:
             _write_invoices(chunk, product_ids, user_ids, next_line)
             chunk = {}
@@ -294,8 +339,6 @@ def _import(path: Path, report: ImportReport, *, limit_rows: int | None, keep: R
     if chunk:
         _write_invoices(chunk, product_ids, user_ids, next_line)
     return report
-
-
 
 
 def _create_products(products: dict[str, _ProductStats]) -> dict[str, int]:
@@ -307,19 +350,21 @@ def _create_products(products: dict[str, _ProductStats]) -> dict[str, int]:
         raw_title = stats.descriptions.most_common(1)[0][0] if stats.descriptions else ""
         price = stats.latest_price if stats.latest_price_at is not None else stats.any_price
         sellable = bool(raw_title) and price > 0 and not fee
-        rows.append(Product(
-            sku=code[:64],
-            title=display_title(raw_title)[:255] if raw_title else f"Item {code}",
-            description=raw_title,
-            category=None if fee else categories[category_for_description(raw_title)],
-            price=max(price, Decimal("0")),
-            currency="GBP",
-            # Positive stock makes the catalogue sellable: about a month of the year's sales.
-            stock=0 if fee else max(10, min(1000, stats.units_sold // 12)),
-            is_active=sellable,
-            is_non_product=fee,
-            attributes={"source": SOURCE, "uci_description": raw_title},
-        ))
+        rows.append(
+            Product(
+                sku=code[:64],
+                title=display_title(raw_title)[:255] if raw_title else f"Item {code}",
+                description=raw_title,
+                category=None if fee else categories[category_for_description(raw_title)],
+                price=max(price, Decimal("0")),
+                currency="GBP",
+                # Positive stock makes the catalogue sellable: about a month of the year's sales.
+                stock=0 if fee else max(10, min(1000, stats.units_sold // 12)),
+                is_active=sellable,
+                is_non_product=fee,
+                attributes={"source": SOURCE, "uci_description": raw_title},
+            )
+        )
     Product.objects.bulk_create(rows, ignore_conflicts=True, batch_size=INSERT_BATCH)
     return dict(Product.objects.values_list("sku", "id"))
 
@@ -327,44 +372,56 @@ def _create_products(products: dict[str, _ProductStats]) -> dict[str, int]:
 def _create_customers(countries: dict[str, Counter]) -> dict[str, int]:
     unusable = make_password(None)  # customers of the data set cannot log in
     rows = [
-        User(username=f"customer-{cid}", external_id=cid, country=counter.most_common(1)[0][0],
-             password=unusable, is_active=True)
+        User(
+            username=f"customer-{cid}",
+            external_id=cid,
+            country=counter.most_common(1)[0][0],
+            password=unusable,
+            is_active=True,
+        )
         for cid, counter in countries.items()
     ]
     User.objects.bulk_create(rows, ignore_conflicts=True, batch_size=INSERT_BATCH)
     ids: dict[str, int] = {}
     wanted = list(countries)
     for start in range(0, len(wanted), 2000):  # bounded IN lists for SQLite's parameter limit
-        part = wanted[start:start + 2000]
+        part = wanted[start : start + 2000]
         ids.update(User.objects.filter(external_id__in=part).values_list("external_id", "id"))
         missing = [f"customer-{cid}" for cid in part if cid not in ids]
         if missing:  # a username taken without an external id: reuse that account
-            ids.update((u.removeprefix("customer-"), pk) for u, pk in
-                       User.objects.filter(username__in=missing).values_list("username", "id"))
+            ids.update(
+                (u.removeprefix("customer-"), pk)
+                for u, pk in User.objects.filter(username__in=missing).values_list("username", "id")
+            )
     return ids
 
 
-def _write_invoices(chunk: dict[str, list[RetailRow]], product_ids: dict[str, int],
-                    user_ids: dict[str, int], next_line: dict[str, int]) -> None:
+def _write_invoices(
+    chunk: dict[str, list[RetailRow]], product_ids: dict[str, int], user_ids: dict[str, int], next_line: dict[str, int]
+) -> None:
     orders = []
     for invoice, lines in chunk.items():
         first = lines[0]
-        orders.append(Order(
-            number=invoice,
-            user_id=user_ids.get(first.customer_id) if first.customer_id else None,
-            status=Order.Status.CANCELLED if first.is_cancellation else Order.Status.DELIVERED,
-            placed_at=first.invoiced_at,
-            currency="GBP",
-            country=first.country,
-            source=SOURCE,
-        ))
+        orders.append(
+            Order(
+                number=invoice,
+                user_id=user_ids.get(first.customer_id) if first.customer_id else None,
+                status=Order.Status.CANCELLED if first.is_cancellation else Order.Status.DELIVERED,
+                placed_at=first.invoiced_at,
+                currency="GBP",
+                country=first.country,
+                source=SOURCE,
+            )
+        )
     Order.objects.bulk_create(orders, ignore_conflicts=True, batch_size=INSERT_BATCH)
     order_ids = dict(Order.objects.filter(number__in=list(chunk)).values_list("number", "id"))
     # Lines and events are written in the same transaction, so an invoice that already has
     # every line we are about to write also has its events: skip it (fast reruns).
     existing_lines = dict(
         OrderItem.objects.filter(order_id__in=list(order_ids.values()))
-        .values("order_id").annotate(n=Count("id")).values_list("order_id", "n")
+        .values("order_id")
+        .annotate(n=Count("id"))
+        .values_list("order_id", "n")
     )
     items: list[tuple] = []
     events: list[tuple] = []
@@ -377,16 +434,23 @@ def _write_invoices(chunk: dict[str, list[RetailRow]], product_ids: dict[str, in
             next_line[invoice] += 1
             line_number = next_line[invoice]
             product_id = product_ids[row.stock_code]
-            items.append((order_id, product_id, row.description or row.stock_code, row.quantity,
-                          row.unit_price, line_number))
-            if row.quantity > 0 and row.unit_price > 0 and not row.is_cancellation \
-                    and not is_fee_code(row.stock_code):
-                events.append((
-                    event_id_for(SOURCE, invoice, line_number), Event.Type.PURCHASE.value,
-                    row.invoiced_at, row.invoiced_at,
-                    user_ids.get(row.customer_id) if row.customer_id else None, "", "", product_id, "",
-                    {"order": invoice, "quantity": row.quantity, "price": str(row.unit_price),
-                     "source": SOURCE},
-                ))
+            items.append(
+                (order_id, product_id, row.description or row.stock_code, row.quantity, row.unit_price, line_number)
+            )
+            if row.quantity > 0 and row.unit_price > 0 and not row.is_cancellation and not is_fee_code(row.stock_code):
+                events.append(
+                    (
+                        event_id_for(SOURCE, invoice, line_number),
+                        Event.Type.PURCHASE.value,
+                        row.invoiced_at,
+                        row.invoiced_at,
+                        user_ids.get(row.customer_id) if row.customer_id else None,
+                        "",
+                        "",
+                        product_id,
+                        "",
+                        {"order": invoice, "quantity": row.quantity, "price": str(row.unit_price), "source": SOURCE},
+                    )
+                )
     insert_ignoring_conflicts(OrderItem, ITEM_COLUMNS, items)
     insert_ignoring_conflicts(Event, EVENT_COLUMNS, events)

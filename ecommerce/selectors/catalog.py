@@ -7,7 +7,9 @@ from django.db.models import Q, QuerySet
 from ..models import Category, Product
 
 
-def product_list(*, category: Category | None = None, query: str = "", in_stock_only: bool = False) -> QuerySet[Product]:
+def product_list(
+    *, category: Category | None = None, query: str = "", in_stock_only: bool = False
+) -> QuerySet[Product]:
     qs = Product.objects.sellable().select_related("category")
     if category is not None:
         qs = qs.filter(category_id__in=category.descendant_ids())

@@ -61,8 +61,10 @@ def product_image_check(upload: IO[bytes]) -> str:
     if image_format not in ALLOWED_FORMATS:
         raise DomainError(f"{image_format or 'That'} images are not accepted. Upload a {FORMATS_TEXT} file.")
     if width * height > settings.PRODUCT_IMAGE_MAX_PIXELS:
-        raise DomainError(f"The image is {width} × {height} pixels; at most "
-                          f"{settings.PRODUCT_IMAGE_MAX_PIXELS:,} pixels are accepted.")
+        raise DomainError(
+            f"The image is {width} × {height} pixels; at most "
+            f"{settings.PRODUCT_IMAGE_MAX_PIXELS:,} pixels are accepted."
+        )
     return image_format
 
 

@@ -181,7 +181,9 @@ def events_ingest(
             clean.append((index, fields))
 
     product_ids = {f["product_id"] for _, f in clean if f["product_id"] is not None}
-    known_products = set(Product.objects.filter(pk__in=product_ids).values_list("pk", flat=True)) if product_ids else set()
+    known_products = (
+        set(Product.objects.filter(pk__in=product_ids).values_list("pk", flat=True)) if product_ids else set()
+    )
     user_ids = {f["user_id"] for _, f in clean if f["user_id"] is not None}
     known_users = set(User.objects.filter(pk__in=user_ids).values_list("pk", flat=True)) if user_ids else set()
 
@@ -199,11 +201,20 @@ def events_ingest(
             result.duplicates += 1
             continue
         seen_in_batch.add(f["id"])
-        rows.append((
-            f["id"], f["type"], f["occurred_at"], now,
-            f["user_id"] if f["user_id"] is not None else session_user_id,
-            f["anonymous_id"], session_key, f["product_id"], f["query"], f["properties"],
-        ))
+        rows.append(
+            (
+                f["id"],
+                f["type"],
+                f["occurred_at"],
+                now,
+                f["user_id"] if f["user_id"] is not None else session_user_id,
+                f["anonymous_id"],
+                session_key,
+                f["product_id"],
+                f["query"],
+                f["properties"],
+            )
+        )
     result.rejected.sort(key=lambda r: r["index"])
     if rows:
         with transaction.atomic():
@@ -214,8 +225,18 @@ def events_ingest(
     return result
 
 
-_EVENT_COLUMNS = ("id", "type", "occurred_at", "received_at", "user_id", "anonymous_id", "session_key",
-                  "product_id", "query", "properties")
+_EVENT_COLUMNS = (
+    "id",
+    "type",
+    "occurred_at",
+    "received_at",
+    "user_id",
+    "anonymous_id",
+    "session_key",
+    "product_id",
+    "query",
+    "properties",
+)
 
 
 def _insert_events(rows: list[tuple]) -> int:

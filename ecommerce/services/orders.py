@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 RETURN_WINDOW_DAYS = 30
 
 
-def _order_for_actor(*, number: str, actor: User | None, email: str = "", for_update: bool = False,
-                     perm: str = VIEW_CUSTOMER_ORDERS) -> Order:
+def _order_for_actor(
+    *, number: str, actor: User | None, email: str = "", for_update: bool = False, perm: str = VIEW_CUSTOMER_ORDERS
+) -> Order:
     """An order the actor may act on: their own, a guest order proven by number + email, or any
     order when the actor holds `perm` (VIEW_CUSTOMER_ORDERS to read, MANAGE_ORDERS to change).
     Being staff grants nothing here."""
@@ -88,12 +89,17 @@ def _refund_record(*, order: Order, actor: User | None, reason: str) -> ReturnRe
     so it has no received_at; the stock came back with the cancellation."""
     now = timezone.now()
     refund = ReturnRequest.objects.create(
-        order=order, reason=reason[:RETURN_REASON_MAX_CHARS], status=ReturnRequest.Status.REFUNDED,
+        order=order,
+        reason=reason[:RETURN_REASON_MAX_CHARS],
+        status=ReturnRequest.Status.REFUNDED,
         requested_by=actor if actor is not None and actor.is_authenticated else None,
-        approved_at=now, refunded_at=now,
+        approved_at=now,
+        refunded_at=now,
     )
-    lines = [ReturnLine(return_request=refund, item=item, quantity=item.quantity)
-             for item in order.items.filter(quantity__gt=0)]
+    lines = [
+        ReturnLine(return_request=refund, item=item, quantity=item.quantity)
+        for item in order.items.filter(quantity__gt=0)
+    ]
     ReturnLine.objects.bulk_create(lines)
     refund.refund_amount = refund.amount()
     refund.save(update_fields=["refund_amount"])
@@ -105,8 +111,7 @@ def order_cancel(*, number: str, actor: User | None, email: str = "") -> Order:
     """Cancel a pending or paid order (shopper, bot, API, admin). A paid order is refunded in full
     at the same time (see _refund_record), so cancelling never keeps a customer's money."""
     with transaction.atomic():
-        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
-                                 perm=MANAGE_ORDERS)
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True, perm=MANAGE_ORDERS)
         if not order.can_cancel():
             raise InvalidTransition(
                 f"Order {order.number} is {order.get_status_display().lower()} and can no longer be cancelled."
@@ -150,8 +155,7 @@ def order_mark_shipped(*, order_id: int, actor: User | None, tracking_number: st
         return order_transition(order=order, to_status=Order.Status.SHIPPED)
 
 
-def order_refund(*, order_id: int, actor: User | None,
-                 reason: str = REFUND_BEFORE_SHIPPING_REASON) -> ReturnRequest:
+def order_refund(*, order_id: int, actor: User | None, reason: str = REFUND_BEFORE_SHIPPING_REASON) -> ReturnRequest:
     """Refund a whole paid order that has not shipped: cancel it (stock comes back) and record the
     refund as a `refunded` return request. A shipped order is refunded through a return request
     (approve, receive the goods, refund), so money only goes back for goods that came back."""
@@ -186,8 +190,7 @@ def order_change_address(*, number: str, actor: User | None, address: str, email
     if not address or len(address) > 1000:
         raise DomainError("Give a shipping address of at most 1,000 characters.")
     with transaction.atomic():
-        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
-                                 perm=MANAGE_ORDERS)
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True, perm=MANAGE_ORDERS)
         if not order.can_change_address():
             raise InvalidTransition(f"Order {order.number} has already shipped; its address cannot change.")
         order.shipping_address = address
@@ -200,15 +203,14 @@ def order_return_deadline(order: Order):
     return base + timedelta(days=RETURN_WINDOW_DAYS)
 
 
-def order_request_return(*, number: str, actor: User | None, email: str = "",
-                         reason: str = "Whole order") -> ReturnRequest:
+def order_request_return(
+    *, number: str, actor: User | None, email: str = "", reason: str = "Whole order"
+) -> ReturnRequest:
     """A return request for everything still returnable on the order (the Rasa action uses it)."""
     with transaction.atomic():
-        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
-                                 perm=MANAGE_ORDERS)
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True, perm=MANAGE_ORDERS)
         lines = {item_id: qty for item_id, qty in order_returnable_quantities(order).items() if qty > 0}
-        return return_request_create(number=order.number, actor=actor, email=email, lines=lines,
-                                     reason=reason)
+        return return_request_create(number=order.number, actor=actor, email=email, lines=lines, reason=reason)
 
 
 def _next_order_number() -> str:
@@ -252,14 +254,16 @@ def order_place_from_cart(
         if not product.is_active or product.is_non_product:
             raise DomainError(f"{product.title} is no longer for sale.")
         # Conditional update: two shoppers cannot both take the last unit.
-        taken = Product.objects.filter(pk=product.pk, stock__gte=item.quantity).update(
-            stock=F("stock") - item.quantity
-        )
+        taken = Product.objects.filter(pk=product.pk, stock__gte=item.quantity).update(stock=F("stock") - item.quantity)
         if not taken:
             raise DomainError(f"Only {product.stock} of {product.title} left in stock.")
         OrderItem.objects.create(
-            order=order, product=product, title=product.title, quantity=item.quantity,
-            unit_price=product.price, line_number=line_number,
+            order=order,
+            product=product,
+            title=product.title,
+            quantity=item.quantity,
+            unit_price=product.price,
+            line_number=line_number,
         )
     cart.items.all().delete()
     if simulate_payment:
@@ -267,7 +271,10 @@ def order_place_from_cart(
     total = sum((i.product.price * i.quantity for i in items), Decimal("0"))
     for item in items:
         event_record(
-            type=Event.Type.PURCHASE, tracking=tracking, product=item.product, occurred_at=order.placed_at,
+            type=Event.Type.PURCHASE,
+            tracking=tracking,
+            product=item.product,
+            occurred_at=order.placed_at,
             properties={"order": order.number, "quantity": item.quantity, "price": str(item.product.price)},
             event_id=event_id_for("purchase", order.number, item.product_id),
         )
@@ -285,8 +292,11 @@ RETURN_REASON_MAX_CHARS = 500
 def order_returnable_quantities(order: Order) -> dict[int, int]:
     """Per order line: bought minus already in a (not rejected) return request."""
     taken: dict[int, int] = {}
-    for item_id, quantity in ReturnLine.objects.filter(item__order=order).exclude(
-            return_request__status=ReturnRequest.Status.REJECTED).values_list("item_id", "quantity"):
+    for item_id, quantity in (
+        ReturnLine.objects.filter(item__order=order)
+        .exclude(return_request__status=ReturnRequest.Status.REJECTED)
+        .values_list("item_id", "quantity")
+    ):
         taken[item_id] = taken.get(item_id, 0) + quantity
     return {item.pk: max(item.quantity, 0) - taken.get(item.pk, 0) for item in order.items.all()}
 
@@ -310,15 +320,18 @@ def order_return_refusal(order: Order) -> str:
     """Why the order cannot be returned at all, in English ('' when it can)."""
     code = order_return_refusal_code(order)
     if code == RETURN_REFUSED_STATUS:
-        return (f"Order {order.number} is {order.get_status_display().lower()}; "
-                "only shipped or delivered orders can be returned.")
+        return (
+            f"Order {order.number} is {order.get_status_display().lower()}; "
+            "only shipped or delivered orders can be returned."
+        )
     if code == RETURN_REFUSED_WINDOW:
         return f"Order {order.number} is past the {RETURN_WINDOW_DAYS}-day return window."
     return ""
 
 
-def return_request_create(*, number: str, actor: User | None, lines: dict[int, int], reason: str,
-                          email: str = "") -> ReturnRequest:
+def return_request_create(
+    *, number: str, actor: User | None, lines: dict[int, int], reason: str, email: str = ""
+) -> ReturnRequest:
     """Ask to return `lines` ({order item id: quantity}) of the actor's own order, with a reason.
 
     Never more of a line than was bought minus what earlier requests (not rejected) already cover;
@@ -340,12 +353,14 @@ def return_request_create(*, number: str, actor: User | None, lines: dict[int, i
         if quantity:
             wanted[item_id] = wanted.get(item_id, 0) + quantity
     with transaction.atomic():
-        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True,
-                                 perm=MANAGE_ORDERS)
+        order = _order_for_actor(number=number, actor=actor, email=email, for_update=True, perm=MANAGE_ORDERS)
         refusal = order_return_refusal(order)
         if refusal:
-            raise InvalidTransition(refusal) if order_return_refusal_code(order) == RETURN_REFUSED_STATUS \
+            raise (
+                InvalidTransition(refusal)
+                if order_return_refusal_code(order) == RETURN_REFUSED_STATUS
                 else DomainError(refusal)
+            )
         if not wanted:
             raise DomainError("Choose at least one item to return.")
         items = {item.pk: item for item in order.items.all()}
@@ -354,16 +369,17 @@ def return_request_create(*, number: str, actor: User | None, lines: dict[int, i
             if item_id not in items:
                 raise DomainError("That item is not part of this order.")
             if quantity > remaining[item_id]:
-                raise DomainError(
-                    f"You can return at most {max(remaining[item_id], 0)} of {items[item_id].title}."
-                )
+                raise DomainError(f"You can return at most {max(remaining[item_id], 0)} of {items[item_id].title}.")
         created = ReturnRequest.objects.create(
-            order=order, reason=reason,
+            order=order,
+            reason=reason,
             requested_by=actor if actor is not None and actor.is_authenticated else None,
         )
         ReturnLine.objects.bulk_create(
-            [ReturnLine(return_request=created, item=items[item_id], quantity=quantity)
-             for item_id, quantity in wanted.items()]
+            [
+                ReturnLine(return_request=created, item=items[item_id], quantity=quantity)
+                for item_id, quantity in wanted.items()
+            ]
         )
     logger.info("order.return_requested", extra={"order_id": order.pk, "return_id": created.pk})
     return created

@@ -41,8 +41,8 @@ def task_delivery_start(*, task_id: str, task_name: str, max_deliveries: int) ->
     now = timezone.now()
     with transaction.atomic():
         row, created = TaskDelivery.objects.select_for_update().get_or_create(
-            task_id=task_id, defaults={"task_name": task_name, "deliveries": 1,
-                                       "first_started_at": now, "last_started_at": now},
+            task_id=task_id,
+            defaults={"task_name": task_name, "deliveries": 1, "first_started_at": now, "last_started_at": now},
         )
         if created:
             decision = DeliveryDecision(run=True, reason="first", deliveries=1)

@@ -46,9 +46,7 @@ def storefront_nav(request: HttpRequest) -> dict[str, Any]:
     memo = getattr(request, _MEMO_ATTR, None)
     if memo is None:
         memo = {
-            "nav_categories": list(
-                Category.objects.filter(parent__isnull=True).order_by("name")[:NAV_CATEGORY_LIMIT]
-            ),
+            "nav_categories": list(Category.objects.filter(parent__isnull=True).order_by("name")[:NAV_CATEGORY_LIMIT]),
             "cart_count": cart_count_for(request),
             "consent_state": consent_state(request),
         }

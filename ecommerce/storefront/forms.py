@@ -35,10 +35,7 @@ class CartUpdateForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if (
-            data.get("action") in (self.ACTION_ADD, self.ACTION_SET)
-            and data.get("quantity") is None
-        ):
+        if data.get("action") in (self.ACTION_ADD, self.ACTION_SET) and data.get("quantity") is None:
             self.add_error("quantity", "Give a quantity.")
         return data
 

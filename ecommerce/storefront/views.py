@@ -68,9 +68,7 @@ CONSENT_MAX_AGE = 180 * 24 * 3600  # ask again after about six months
 SORTS = {"title": "title", "price": "price", "-price": "-price"}
 
 
-def _page(
-    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
+def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
     return render(request, template, {**storefront_nav(request), **context}, status=status)
 
 
@@ -107,9 +105,7 @@ def _current_cart(request: HttpRequest, *, create: bool) -> Cart | None:
 def home(request: HttpRequest) -> HttpResponse:
     # Newest first: an alphabetical start would show only titles beginning with digits.
     products = product_list(in_stock_only=True).order_by("-created_at", "-pk")[:HOME_PRODUCTS]
-    return _page(
-        request, "storefront/home.html", {"products": products, "categories": category_roots()}
-    )
+    return _page(request, "storefront/home.html", {"products": products, "categories": category_roots()})
 
 
 @require_GET
@@ -207,15 +203,11 @@ def cart_update(request: HttpRequest) -> HttpResponse:
     action = form.cleaned_data["action"]
     try:
         if action == CartUpdateForm.ACTION_ADD:
-            line = cart_add(
-                cart=cart, product_id=product_id, quantity=form.cleaned_data["quantity"]
-            )
+            line = cart_add(cart=cart, product_id=product_id, quantity=form.cleaned_data["quantity"])
             if line is not None:
                 messages.success(request, f"Added {line.product.title} to your cart.")
         elif action == CartUpdateForm.ACTION_SET:
-            cart_set_quantity(
-                cart=cart, product_id=product_id, quantity=form.cleaned_data["quantity"]
-            )
+            cart_set_quantity(cart=cart, product_id=product_id, quantity=form.cleaned_data["quantity"])
             messages.success(request, "Your cart is updated.")
         else:
             cart_set_quantity(cart=cart, product_id=product_id, quantity=0)
@@ -252,9 +244,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, str(exc))
             else:
                 placed = request.session.get(SESSION_PLACED_ORDERS, [])
-                request.session[SESSION_PLACED_ORDERS] = [order.number, *placed][
-                    :MAX_REMEMBERED_ORDERS
-                ]
+                request.session[SESSION_PLACED_ORDERS] = [order.number, *placed][:MAX_REMEMBERED_ORDERS]
                 return redirect("storefront:order_confirmation", number=order.number)
     else:
         form = CheckoutForm(
@@ -306,8 +296,14 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 def _order_detail_context(order: Order, **extra: Any) -> dict[str, Any]:
     returnable = order_returnable_quantities(order)
-    lines = [{"item": item, "returnable": max(returnable.get(item.pk, 0), 0),
-              "wanted": extra.get("wanted", {}).get(item.pk, 0)} for item in order.items.all()]
+    lines = [
+        {
+            "item": item,
+            "returnable": max(returnable.get(item.pk, 0), 0),
+            "wanted": extra.get("wanted", {}).get(item.pk, 0),
+        }
+        for item in order.items.all()
+    ]
     return {
         "order": order,
         "return_lines": lines,
@@ -377,7 +373,8 @@ def account(request: HttpRequest) -> HttpResponse:
 def _link_pre_login(request: HttpRequest, user: Any, previous_session_key: str) -> None:
     """Let export and erasure find what this browser session did before signing in."""
     user_login_link(
-        user=user, previous_session_key=previous_session_key,
+        user=user,
+        previous_session_key=previous_session_key,
         placed_order_numbers=list(request.session.get(SESSION_PLACED_ORDERS, [])),
         tracking=tracking_for(request),
     )

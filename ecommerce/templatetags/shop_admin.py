@@ -20,12 +20,18 @@ class AdminTool:
 
 
 ADMIN_TOOLS = (
-    AdminTool("Analytics dashboard", "analytics:dashboard", "Sales, funnels, retention, segments",
-              "analytics.view_analytics"),
-    AdminTool("Support console", "support:console", "Answer shoppers handed off by the bot",
-              "support.handle_conversations"),
-    AdminTool("Support metrics", "support:metrics", "Containment, handoff rate, response time, CSAT",
-              "support.view_support_metrics"),
+    AdminTool(
+        "Analytics dashboard", "analytics:dashboard", "Sales, funnels, retention, segments", "analytics.view_analytics"
+    ),
+    AdminTool(
+        "Support console", "support:console", "Answer shoppers handed off by the bot", "support.handle_conversations"
+    ),
+    AdminTool(
+        "Support metrics",
+        "support:metrics",
+        "Containment, handoff rate, response time, CSAT",
+        "support.view_support_metrics",
+    ),
     AdminTool("API documentation", "api-docs", "OpenAPI schema and Swagger UI", None),
 )
 

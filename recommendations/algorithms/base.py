@@ -170,7 +170,6 @@ class Recommender(abc.ABC):
         return np.vstack(all_ids), np.vstack(all_scores)
 
 
-
 class ItemSimilarityRecommender(Recommender):
     """A recommender whose model is an item x item similarity matrix (row i = neighbours of i).
 
@@ -190,6 +189,7 @@ class ItemSimilarityRecommender(Recommender):
         row = self.similarity.getrow(item)
         order = np.argsort(-row.data, kind="stable")[:k]
         return row.indices[order], row.data[order]
+
 
 def normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())

@@ -42,4 +42,3 @@ class ContentTfidf(ItemSimilarityRecommender):
             raise ValueError("item_text must have one document per item column")
         self.similarity = content_similarity(list(texts), neighbours=self.neighbours)
         return self
-

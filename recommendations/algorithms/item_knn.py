@@ -74,7 +74,6 @@ class ItemKNN(ItemSimilarityRecommender):
         return self
 
 
-
 class BasketCoPurchase(ItemSimilarityRecommender):
     """Co-occurrence within the same basket (invoice or session), cosine-normalised.
 
@@ -94,4 +93,3 @@ class BasketCoPurchase(ItemSimilarityRecommender):
         baskets = (sp.csr_matrix(baskets) > 0).astype(np.float64)
         self.similarity = cosine_item_similarity(baskets, shrinkage=self.shrinkage, neighbours=self.neighbours)
         return self
-

@@ -38,19 +38,31 @@ class ImplicitALS(Recommender):
 
     name = "als"
 
-    def __init__(self, factors: int = 64, regularization: float = 0.01, alpha: float = 10.0,
-                 iterations: int = 15, random_state: int = 42) -> None:
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.01,
+        alpha: float = 10.0,
+        iterations: int = 15,
+        random_state: int = 42,
+    ) -> None:
         super().__init__()
-        self.params = {"factors": factors, "regularization": regularization, "alpha": alpha,
-                       "iterations": iterations, "random_state": random_state}
+        self.params = {
+            "factors": factors,
+            "regularization": regularization,
+            "alpha": alpha,
+            "iterations": iterations,
+            "random_state": random_state,
+        }
 
     def fit(self, user_items: sp.csr_matrix, context: FitContext | None = None) -> ImplicitALS:
         from implicit.cpu.als import AlternatingLeastSquares
 
         super().fit(user_items, context)
         with _single_threaded_blas():
-            self.model = AlternatingLeastSquares(**self.params, num_threads=_threads(context),
-                                                 calculate_training_loss=False)
+            self.model = AlternatingLeastSquares(
+                **self.params, num_threads=_threads(context), calculate_training_loss=False
+            )
             self.model.fit(self.user_items, show_progress=False)
         return self
 
@@ -63,11 +75,22 @@ class ImplicitBPR(Recommender):
 
     name = "bpr"
 
-    def __init__(self, factors: int = 64, learning_rate: float = 0.01, regularization: float = 0.01,
-                 iterations: int = 100, random_state: int = 42) -> None:
+    def __init__(
+        self,
+        factors: int = 64,
+        learning_rate: float = 0.01,
+        regularization: float = 0.01,
+        iterations: int = 100,
+        random_state: int = 42,
+    ) -> None:
         super().__init__()
-        self.params = {"factors": factors, "learning_rate": learning_rate, "regularization": regularization,
-                       "iterations": iterations, "random_state": random_state}
+        self.params = {
+            "factors": factors,
+            "learning_rate": learning_rate,
+            "regularization": regularization,
+            "iterations": iterations,
+            "random_state": random_state,
+        }
 
     def fit(self, user_items: sp.csr_matrix, context: FitContext | None = None) -> ImplicitBPR:
         from implicit.cpu.bpr import BayesianPersonalizedRanking

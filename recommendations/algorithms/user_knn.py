@@ -73,7 +73,11 @@ class UserKNN(Recommender):
             cov = np.asarray((matrix[user_rows] @ matrix.T).todense()) - n * np.outer(means[user_rows], means)
             sims = cov / np.outer(std[user_rows], std)
         if self.shrinkage:
-            counts = np.asarray(((self.user_items[user_rows] > 0).astype(np.float64) @ (self.user_items > 0).T.astype(np.float64)).todense())
+            counts = np.asarray(
+                (
+                    (self.user_items[user_rows] > 0).astype(np.float64) @ (self.user_items > 0).T.astype(np.float64)
+                ).todense()
+            )
             sims = sims * counts / (counts + self.shrinkage)
         sims[np.arange(len(user_rows)), user_rows] = 0.0  # never one's own neighbour
         if self.neighbours and self.neighbours < sims.shape[1]:

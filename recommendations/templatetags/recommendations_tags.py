@@ -70,13 +70,13 @@ def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: A
     if slot == "account":
         return buy_it_again_for(user=shopper, k=k) if shopper is not None else []
     exclude = _cart_product_ids(cart) if slot == "cart" else []
-    return recommendations_for(user=shopper, session_key=session_key, k=k, exclude_product_ids=exclude,
-                               session=session)
+    return recommendations_for(user=shopper, session_key=session_key, k=k, exclude_product_ids=exclude, session=session)
 
 
 @register.inclusion_tag("recommendations/_widget.html", takes_context=True)
-def recommendation_widget(context: template.Context, slot: str, k: int = 6, product: Any = None,
-                          cart: Any = None, title: str = "") -> dict[str, Any]:
+def recommendation_widget(
+    context: template.Context, slot: str, k: int = 6, product: Any = None, cart: Any = None, title: str = ""
+) -> dict[str, Any]:
     request = context.get("request")
     user = context.get("user") or getattr(request, "user", None)
     items = _items_for(slot, request, user, int(k), product, cart)
@@ -85,14 +85,17 @@ def recommendation_widget(context: template.Context, slot: str, k: int = 6, prod
         query = {"slot": slot, "pos": position}
         if rec.model_version is not None:
             query["v"] = rec.model_version
-        cards.append({
-            "rec": rec,
-            "product": rec.product,
-            "href": reverse("recommendations:click", args=[rec.product.pk]) + "?" + urlencode(query),
-        })
+        cards.append(
+            {
+                "rec": rec,
+                "product": rec.product,
+                "href": reverse("recommendations:click", args=[rec.product.pk]) + "?" + urlencode(query),
+            }
+        )
     if cards and request is not None:
         recommendation_impressions_record(  # stores nothing without consent
-            tracking=tracking_for(request), slot=slot,
+            tracking=tracking_for(request),
+            slot=slot,
             items=[(c["product"].pk, c["rec"].model_version) for c in cards],
         )
     return {"slot": slot, "title": title or TITLES.get(slot, "Recommended"), "cards": cards}

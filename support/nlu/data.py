@@ -34,13 +34,33 @@ ZH_STYLES = DATA_DIR / "zh_styles.csv"
 TRAINING_FILES = (BITEXT_TRAIN, SHOP_EN, ZH, SHOP_STYLES_EN, ZH_STYLES)
 
 BITEXT_INTENTS = (
-    "cancel_order", "change_order", "change_shipping_address", "check_cancellation_fee",
-    "check_invoice", "check_payment_methods", "check_refund_policy", "complaint",
-    "contact_customer_service", "contact_human_agent", "create_account", "delete_account",
-    "delivery_options", "delivery_period", "edit_account", "get_invoice", "get_refund",
-    "newsletter_subscription", "payment_issue", "place_order", "recover_password",
-    "registration_problems", "review", "set_up_shipping_address", "switch_account",
-    "track_order", "track_refund",
+    "cancel_order",
+    "change_order",
+    "change_shipping_address",
+    "check_cancellation_fee",
+    "check_invoice",
+    "check_payment_methods",
+    "check_refund_policy",
+    "complaint",
+    "contact_customer_service",
+    "contact_human_agent",
+    "create_account",
+    "delete_account",
+    "delivery_options",
+    "delivery_period",
+    "edit_account",
+    "get_invoice",
+    "get_refund",
+    "newsletter_subscription",
+    "payment_issue",
+    "place_order",
+    "recover_password",
+    "registration_problems",
+    "review",
+    "set_up_shipping_address",
+    "switch_account",
+    "track_order",
+    "track_refund",
 )
 # The shop's own intents. Asking for a human is Bitext's contact_human_agent (one class, not two).
 SHOP_INTENTS = ("greeting", "thanks", "goodbye", "product_search", OUT_OF_SCOPE)
@@ -80,12 +100,21 @@ def read_labelled_csv(path: Path | str, *, text_column: str = "text") -> list[tu
 
 
 def load_base_examples(
-    *, bitext: Path | None = BITEXT_TRAIN, shop_en: Path | None = SHOP_EN, zh: Path | None = ZH,
-    styles_en: Path | None = SHOP_STYLES_EN, styles_zh: Path | None = ZH_STYLES,
+    *,
+    bitext: Path | None = BITEXT_TRAIN,
+    shop_en: Path | None = SHOP_EN,
+    zh: Path | None = ZH,
+    styles_en: Path | None = SHOP_STYLES_EN,
+    styles_zh: Path | None = ZH_STYLES,
 ) -> Examples:
     out = Examples()
-    for path, source in ((bitext, "bitext"), (shop_en, "shop_en"), (zh, "zh"),
-                         (styles_en, "styles_en"), (styles_zh, "zh_styles")):
+    for path, source in (
+        (bitext, "bitext"),
+        (shop_en, "shop_en"),
+        (zh, "zh"),
+        (styles_en, "styles_en"),
+        (styles_zh, "zh_styles"),
+    ):
         if path is None:
             continue
         for text, intent in read_labelled_csv(path):

@@ -20,15 +20,36 @@ _ORDER = re.compile(
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _AMOUNT_PATTERNS = (
     re.compile(r"(?P<cur>[£$€¥])\s?(?P<num>\d+(?:[.,]\d{1,2})?)"),
-    re.compile(r"(?P<num>\d+(?:\.\d{1,2})?)\s?(?P<cur>pounds?|quid|gbp|dollars?|usd|euros?|eur|镑|英镑|元|块|rmb)",
-               re.IGNORECASE),
+    re.compile(
+        r"(?P<num>\d+(?:\.\d{1,2})?)\s?(?P<cur>pounds?|quid|gbp|dollars?|usd|euros?|eur|镑|英镑|元|块|rmb)",
+        re.IGNORECASE,
+    ),
 )
 SHOP_CURRENCY = "GBP"
-_CURRENCY = {"£": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP", "gbp": "GBP", "镑": "GBP",
-             "英镑": "GBP", "$": "USD", "dollar": "USD", "dollars": "USD", "usd": "USD", "€": "EUR",
-             "euro": "EUR", "euros": "EUR", "eur": "EUR", "¥": "CNY", "元": "CNY", "块": "CNY", "rmb": "CNY"}
-_UNDER = re.compile(r"\b(under|below|less than|max(?:imum)?|up to|no more than|within)\b|以内|以下|之内|不超过",
-                    re.IGNORECASE)
+_CURRENCY = {
+    "£": "GBP",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "quid": "GBP",
+    "gbp": "GBP",
+    "镑": "GBP",
+    "英镑": "GBP",
+    "$": "USD",
+    "dollar": "USD",
+    "dollars": "USD",
+    "usd": "USD",
+    "€": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "eur": "EUR",
+    "¥": "CNY",
+    "元": "CNY",
+    "块": "CNY",
+    "rmb": "CNY",
+}
+_UNDER = re.compile(
+    r"\b(under|below|less than|max(?:imum)?|up to|no more than|within)\b|以内|以下|之内|不超过", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -63,9 +84,11 @@ class Entities:
 
     def as_dict(self) -> dict:
         return {
-            "order_numbers": self.order_numbers, "emails": self.emails,
-            "amounts": [{"value": str(a.value), "currency": a.currency, "is_maximum": a.is_maximum}
-                        for a in self.amounts],
+            "order_numbers": self.order_numbers,
+            "emails": self.emails,
+            "amounts": [
+                {"value": str(a.value), "currency": a.currency, "is_maximum": a.is_maximum} for a in self.amounts
+            ],
             "product_ids": self.product_ids,
         }
 
@@ -94,8 +117,8 @@ def extract_amounts(text: str) -> list[Amount]:
             except InvalidOperation:
                 continue
             currency = _CURRENCY.get(match.group("cur").lower(), "GBP")
-            before = text[max(0, match.start() - 25): match.start()]
-            after = text[match.end(): match.end() + 6]
+            before = text[max(0, match.start() - 25) : match.start()]
+            after = text[match.end() : match.end() + 6]
             is_maximum = bool(_UNDER.search(before) or _UNDER.search(after))
             out.append(Amount(value=value, currency=currency, is_maximum=is_maximum))
     return out

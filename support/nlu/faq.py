@@ -46,16 +46,24 @@ class FaqIndex:
     # with paraphrased questions: right hits score 0.35-0.9, unrelated ones under 0.2).
     MIN_SCORE = 0.3
 
-    def __init__(self, entries: Sequence[tuple[int, str | Sequence[str]]], *,
-                 answers: Sequence[str | Sequence[str]] | None = None, encoder: str | None = DEFAULT_ENCODER):
+    def __init__(
+        self,
+        entries: Sequence[tuple[int, str | Sequence[str]]],
+        *,
+        answers: Sequence[str | Sequence[str]] | None = None,
+        encoder: str | None = DEFAULT_ENCODER,
+    ):
         """entries: (id, question text or [question, question_zh, ...]); answers: the same order,
         each entry's answer text(s) (optional)."""
         self.ids = [entry_id for entry_id, _ in entries]
         if answers is not None and len(answers) != len(entries):
             raise ValueError("answers must match entries")
         questions = [[text] if isinstance(text, str) else [t for t in text if t] for _, text in entries]
-        answer_texts = [[] for _ in entries] if answers is None else [
-            [a] if isinstance(a, str) else [t for t in a if t] for a in answers]
+        answer_texts = (
+            [[] for _ in entries]
+            if answers is None
+            else [[a] if isinstance(a, str) else [t for t in a if t] for a in answers]
+        )
         # One row per text: (entry position, penalty). An answer shares topic words with many
         # questions, so its match counts ANSWER_PENALTY less than a question's.
         self._rows: list[tuple[int, float]] = []
@@ -67,8 +75,9 @@ class FaqIndex:
                     self._rows.append((position, penalty))
         self._positions = np.array([p for p, _ in self._rows], dtype=int)
         self._penalties = np.array([pen for _, pen in self._rows], dtype=float)
-        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), preprocessor=normalize,
-                                          sublinear_tf=True)
+        self.vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 4), preprocessor=normalize, sublinear_tf=True
+        )
         self.matrix = self.vectorizer.fit_transform(flat) if any(t.strip() for t in flat) else None
         self.encoder = load_encoder(encoder) if encoder else None
         self._vectors = self.encoder.encode(flat) if self.encoder is not None and self.matrix is not None else None

@@ -38,9 +38,18 @@ from .text import detect_language, normalize
 # Sample weights per source. Our hand-written messages count more than Bitext's templated
 # paraphrases; the shopper-style files (styles_*) at 5 / 9 were chosen on the validation split
 # (BENCHMARKS.md, issue 13 round 2) over 3 / 6 and 8 / 12.
-SOURCE_WEIGHTS = {"bitext": 1.0, "bitext_aug": 1.0, "shop_en": 3.0, "shop_en_aug": 2.0, "zh": 6.0,
-                  "styles_en": 5.0, "styles_en_aug": 3.0, "zh_styles": 9.0,
-                  "correction": 3.0, "correction_aug": 2.0}
+SOURCE_WEIGHTS = {
+    "bitext": 1.0,
+    "bitext_aug": 1.0,
+    "shop_en": 3.0,
+    "shop_en_aug": 2.0,
+    "zh": 6.0,
+    "styles_en": 5.0,
+    "styles_en_aug": 3.0,
+    "zh_styles": 9.0,
+    "correction": 3.0,
+    "correction_aug": 2.0,
+}
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.10, 0.71, 0.02))
 TEMPERATURE_GRID = tuple(float(t) for t in np.geomspace(0.25, 8.0, 31))
 # How much the sentence embedding counts next to the two unit-norm TF-IDF blocks; chosen on the
@@ -62,13 +71,32 @@ class Prediction:
         return self.intent == self.best_intent
 
 
-def build_pipeline(*, C: float = 20.0, seed: int = 0, encoder: str | None = None,
-                   encoder_weight: float = ENCODER_WEIGHT) -> Pipeline:
+def build_pipeline(
+    *, C: float = 20.0, seed: int = 0, encoder: str | None = None, encoder_weight: float = ENCODER_WEIGHT
+) -> Pipeline:
     blocks: list[tuple[str, Any]] = [
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), min_df=1, sublinear_tf=True,
-                                 preprocessor=normalize, max_features=200_000)),
-        ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1, sublinear_tf=True,
-                                 preprocessor=normalize, token_pattern=WORD_PATTERN)),
+        (
+            "char",
+            TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=(1, 4),
+                min_df=1,
+                sublinear_tf=True,
+                preprocessor=normalize,
+                max_features=200_000,
+            ),
+        ),
+        (
+            "word",
+            TfidfVectorizer(
+                analyzer="word",
+                ngram_range=(1, 2),
+                min_df=1,
+                sublinear_tf=True,
+                preprocessor=normalize,
+                token_pattern=WORD_PATTERN,
+            ),
+        ),
     ]
     if encoder:
         blocks.append(("encoder", EncoderFeatures(encoder=encoder, weight=encoder_weight)))
@@ -133,8 +161,14 @@ class IntentModel:
             best = str(classes[order[0]])
             confidence = float(row[order[0]])
             intent = best if confidence >= self.threshold_for(text) else OUT_OF_SCOPE
-            out.append(Prediction(intent=intent, confidence=confidence, best_intent=best,
-                                  ranked=tuple((str(classes[i]), float(row[i])) for i in order)))
+            out.append(
+                Prediction(
+                    intent=intent,
+                    confidence=confidence,
+                    best_intent=best,
+                    ranked=tuple((str(classes[i]), float(row[i])) for i in order),
+                )
+            )
         return out
 
     def predict_one(self, text: str) -> Prediction:
@@ -203,8 +237,9 @@ def _stratified_split(examples: Examples, *, fraction: float, seed: int) -> tupl
     return train, validation
 
 
-def _threshold_from_probabilities(probabilities: np.ndarray, classes: np.ndarray,
-                                  gold: list[str]) -> tuple[float, dict[str, float]]:
+def _threshold_from_probabilities(
+    probabilities: np.ndarray, classes: np.ndarray, gold: list[str]
+) -> tuple[float, dict[str, float]]:
     best = probabilities.argmax(axis=1)
     top = probabilities.max(axis=1)
     scores = {}
@@ -216,8 +251,9 @@ def _threshold_from_probabilities(probabilities: np.ndarray, classes: np.ndarray
     return float(chosen), {str(k): round(v, 4) for k, v in scores.items()}
 
 
-def choose_threshold(pipeline: Pipeline, validation: Examples,
-                     temperature: float = 1.0) -> tuple[float, dict[str, float]]:
+def choose_threshold(
+    pipeline: Pipeline, validation: Examples, temperature: float = 1.0
+) -> tuple[float, dict[str, float]]:
     """The threshold that maximises macro-F1 on validation when low confidence means out_of_scope."""
     if not validation.texts:
         return 0.0, {}
@@ -225,8 +261,16 @@ def choose_threshold(pipeline: Pipeline, validation: Examples,
     return _threshold_from_probabilities(probabilities, pipeline.classes_, validation.intents)
 
 
-def _fit_one(fit_set: Examples, validation_eval: Examples, everything: Examples | None, *, C: float, seed: int,
-             encoder: str | None, encoder_weight: float) -> tuple[IntentModel, dict[str, Any]]:
+def _fit_one(
+    fit_set: Examples,
+    validation_eval: Examples,
+    everything: Examples | None,
+    *,
+    C: float,
+    seed: int,
+    encoder: str | None,
+    encoder_weight: float,
+) -> tuple[IntentModel, dict[str, Any]]:
     """Fit on the training part, choose temperature and thresholds on validation, refit on all
     (`everything`; None keeps the split model, for comparing settings on validation data)."""
     pipeline = build_pipeline(C=C, seed=seed, encoder=encoder, encoder_weight=encoder_weight)
@@ -247,20 +291,29 @@ def _fit_one(fit_set: Examples, validation_eval: Examples, everything: Examples 
                 "ece_after": expected_calibration_error(_softmax(scores[known] / temperature), correct),
             }
         probabilities = _softmax(scores / temperature)
-        threshold, threshold_scores = _threshold_from_probabilities(probabilities, pipeline.classes_,
-                                                                    validation_eval.intents)
+        threshold, threshold_scores = _threshold_from_probabilities(
+            probabilities, pipeline.classes_, validation_eval.intents
+        )
         for language in ("en", "zh"):
             rows = [k for k, t in enumerate(validation_eval.texts) if detect_language(t) == language]
             # A language needs enough validation messages for its own threshold to mean anything.
             if len(rows) >= 30:
                 language_thresholds[language] = _threshold_from_probabilities(
-                    probabilities[rows], pipeline.classes_, [validation_eval.intents[k] for k in rows])[0]
-    split_model = IntentModel(pipeline, threshold, tuple(pipeline.classes_), language_thresholds=language_thresholds,
-                              temperature=temperature, encoder=encoder)
+                    probabilities[rows], pipeline.classes_, [validation_eval.intents[k] for k in rows]
+                )[0]
+    split_model = IntentModel(
+        pipeline,
+        threshold,
+        tuple(pipeline.classes_),
+        language_thresholds=language_thresholds,
+        temperature=temperature,
+        encoder=encoder,
+    )
     validation_metrics: dict[str, Any] = {"accuracy": 0.0, "macro_f1": 0.0}
     if validation_eval.texts:
-        validation_metrics = evaluate(split_model, list(zip(validation_eval.texts, validation_eval.intents,
-                                                            strict=True)), with_predictions=False)
+        validation_metrics = evaluate(
+            split_model, list(zip(validation_eval.texts, validation_eval.intents, strict=True)), with_predictions=False
+        )
     final = pipeline
     if everything is not None:
         final = build_pipeline(C=C, seed=seed, encoder=encoder, encoder_weight=encoder_weight)
@@ -275,8 +328,15 @@ def _fit_one(fit_set: Examples, validation_eval: Examples, everything: Examples 
         "validation_accuracy": validation_metrics["accuracy"],
         "validation_macro_f1": validation_metrics["macro_f1"],
     }
-    model = IntentModel(pipeline=final, threshold=threshold, labels=tuple(final.classes_), info=report,
-                        language_thresholds=language_thresholds, temperature=temperature, encoder=encoder)
+    model = IntentModel(
+        pipeline=final,
+        threshold=threshold,
+        labels=tuple(final.classes_),
+        info=report,
+        language_thresholds=language_thresholds,
+        temperature=temperature,
+        encoder=encoder,
+    )
     return model, report
 
 
@@ -319,15 +379,17 @@ def train_intent_model(
     if encoder and with_fallback:
         model.fallback, fallback_report = _fit_one(fit_set, validation_eval, everything, encoder=None, **common)
         report["fallback"] = fallback_report
-    report.update({
-        "encoder": encoder,
-        "encoder_weight": encoder_weight if encoder else None,
-        "n_train": len(everything),
-        "n_validation": len(validation_eval),
-        "sources": dict(Counter(everything.sources)),
-        "C": C,
-        "seed": seed,
-    })
+    report.update(
+        {
+            "encoder": encoder,
+            "encoder_weight": encoder_weight if encoder else None,
+            "n_train": len(everything),
+            "n_validation": len(validation_eval),
+            "sources": dict(Counter(everything.sources)),
+            "C": C,
+            "seed": seed,
+        }
+    )
     model.info = report
     return model, report
 
@@ -346,12 +408,14 @@ def evaluate(model: Any, rows: list[tuple[str, str]], *, with_predictions: bool 
     predictions = model.predict(texts)
     predicted = [p.intent for p in predictions]
     labels = sorted(set(gold) | set(predicted))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        gold, predicted, labels=labels, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
     per_intent = {
-        label: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4),
-                "support": int(s)}
+        label: {
+            "precision": round(float(p), 4),
+            "recall": round(float(r), 4),
+            "f1": round(float(f), 4),
+            "support": int(s),
+        }
         for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
         if s > 0
     }
@@ -381,7 +445,10 @@ KEYWORD_RULES: tuple[tuple[str, str], ...] = (
     (r"\brefund\w* (policy|rules)\b|退款政策", "check_refund_policy"),
     (r"\b(refund|money back|return)\w*\b|退款|退钱|退货", "get_refund"),
     (r"\baddress\b|地址", "change_shipping_address"),
-    (r"\b(where|track|status|arrive|shipped)\b.*\b(order|parcel|package)|\border\b.*\b(where|status)\b|订单|包裹|快递|物流", "track_order"),
+    (
+        r"\b(where|track|status|arrive|shipped)\b.*\b(order|parcel|package)|\border\b.*\b(where|status)\b|订单|包裹|快递|物流",
+        "track_order",
+    ),
     (r"\b(deliver|shipping|ship)\w*\b|配送|发货|运费", "delivery_options"),
     (r"\b(invoice|receipt|bill)\w*\b|发票", "get_invoice"),
     (r"\bpay(ment)?\b.*\b(fail|declin|problem|issue|twice)|付款失败|支付.*(失败|出错)", "payment_issue"),

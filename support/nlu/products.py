@@ -54,8 +54,14 @@ def embed_titles(titles: Sequence[str], *, encoder: str = DEFAULT_ENCODER) -> np
 class ProductSearchIndex:
     """Title embeddings of a catalog, built once; `search` ranks them against a chat message."""
 
-    def __init__(self, ids: Sequence[int], titles: Sequence[str], prices: Sequence[Decimal | float] | None = None,
-                 *, encoder: str = DEFAULT_ENCODER):
+    def __init__(
+        self,
+        ids: Sequence[int],
+        titles: Sequence[str],
+        prices: Sequence[Decimal | float] | None = None,
+        *,
+        encoder: str = DEFAULT_ENCODER,
+    ):
         if prices is not None and len(prices) != len(ids):
             raise ValueError("prices must match ids")
         if len(titles) != len(ids):
@@ -66,8 +72,14 @@ class ProductSearchIndex:
         self.vectors = embed_titles(titles, encoder=encoder) if self.encoder is not None else None
 
     @classmethod
-    def from_vectors(cls, ids: Sequence[int], vectors: np.ndarray, prices: Sequence[Decimal | float] | None = None,
-                     *, encoder: str = DEFAULT_ENCODER) -> ProductSearchIndex:
+    def from_vectors(
+        cls,
+        ids: Sequence[int],
+        vectors: np.ndarray,
+        prices: Sequence[Decimal | float] | None = None,
+        *,
+        encoder: str = DEFAULT_ENCODER,
+    ) -> ProductSearchIndex:
         """An index from title embeddings computed earlier (`embed_titles`, e.g. by a worker and
         stored on disk), so serving never embeds the catalog on a request."""
         if len(vectors) != len(ids):
@@ -83,8 +95,9 @@ class ProductSearchIndex:
     def available(self) -> bool:
         return self.vectors is not None
 
-    def search(self, query: str, *, max_price: Decimal | float | None = None, k: int = 5,
-               min_score: float = MIN_SCORE) -> list[ProductHit]:
+    def search(
+        self, query: str, *, max_price: Decimal | float | None = None, k: int = 5, min_score: float = MIN_SCORE
+    ) -> list[ProductHit]:
         text = clean_query(query)
         if self.vectors is None or self.encoder is None or not text:
             return []
@@ -95,10 +108,17 @@ class ProductSearchIndex:
         return [ProductHit(int(self.ids[i]), float(scores[i])) for i in top if scores[i] >= min_score]
 
 
-def product_search_semantic(query: str, titles: Sequence[str], *, ids: Sequence[int] | None = None,
-                            prices: Sequence[Decimal | float] | None = None,
-                            max_price: Decimal | float | None = None, k: int = 5,
-                            min_score: float = MIN_SCORE, encoder: str = DEFAULT_ENCODER) -> list[tuple[int, float]]:
+def product_search_semantic(
+    query: str,
+    titles: Sequence[str],
+    *,
+    ids: Sequence[int] | None = None,
+    prices: Sequence[Decimal | float] | None = None,
+    max_price: Decimal | float | None = None,
+    k: int = 5,
+    min_score: float = MIN_SCORE,
+    encoder: str = DEFAULT_ENCODER,
+) -> list[tuple[int, float]]:
     """(id, cosine) of the `k` titles closest in meaning to `query`, best first, cheaper than
     `max_price` when given; ids default to positions. [] when the encoder is unavailable.
 

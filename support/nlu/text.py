@@ -30,11 +30,30 @@ def normalize(text: str) -> str:
 
 # Chat shorthand seen in real shoppers' messages; applied to training text so the model sees it.
 SHORTHAND = {
-    "you": "u", "your": "ur", "you're": "ur", "please": "pls", "thanks": "thx", "are": "r",
-    "order": "ordr", "account": "acct", "password": "pwd", "address": "addr", "because": "cuz",
-    "what is": "whats", "where is": "wheres", "i am": "im", "can't": "cant", "don't": "dont",
-    "do not": "dont", "want to": "wanna", "going to": "gonna", "information": "info",
-    "received": "recieved", "cancel": "cancle", "delivery": "delivry", "refund": "refnd",
+    "you": "u",
+    "your": "ur",
+    "you're": "ur",
+    "please": "pls",
+    "thanks": "thx",
+    "are": "r",
+    "order": "ordr",
+    "account": "acct",
+    "password": "pwd",
+    "address": "addr",
+    "because": "cuz",
+    "what is": "whats",
+    "where is": "wheres",
+    "i am": "im",
+    "can't": "cant",
+    "don't": "dont",
+    "do not": "dont",
+    "want to": "wanna",
+    "going to": "gonna",
+    "information": "info",
+    "received": "recieved",
+    "cancel": "cancle",
+    "delivery": "delivry",
+    "refund": "refnd",
 }
 
 
@@ -70,5 +89,7 @@ def strip_politeness(text: str) -> str:
         r"^(?:(?:hi|hello|hey|please|pls|can you|could you|could i|can i|i would like to|i'd like to|"
         r"i want to|i need to|i need|i want|i have to|help me|help me to|i need help|i need help to|"
         r"i need assistance|i need assistance to|i'd need|would it be possible to|how can i|how do i)\s+)+",
-        "", text.strip(), flags=re.IGNORECASE,
+        "",
+        text.strip(),
+        flags=re.IGNORECASE,
     )

@@ -57,12 +57,27 @@ def test_admin_form_rejects_bid_above_budget_and_impossible_ages():
     advertiser, client = AdvertiserFactory(), _marketing_client()
     now = timezone.now()
     form = {
-        "advertiser": advertiser.pk, "name": "Bad", "objective": "traffic",
-        "starts_at_0": now.strftime("%Y-%m-%d"), "starts_at_1": "00:00:00",
-        "daily_budget": "5", "total_budget": "50", "bid_type": "cpc", "bid": "9", "min_age": "50", "max_age": "20",
-        "genders": "[]", "countries": "[]", "segments": "[]", "retarget": "", "retarget_days": "30",
+        "advertiser": advertiser.pk,
+        "name": "Bad",
+        "objective": "traffic",
+        "starts_at_0": now.strftime("%Y-%m-%d"),
+        "starts_at_1": "00:00:00",
+        "daily_budget": "5",
+        "total_budget": "50",
+        "bid_type": "cpc",
+        "bid": "9",
+        "min_age": "50",
+        "max_age": "20",
+        "genders": "[]",
+        "countries": "[]",
+        "segments": "[]",
+        "retarget": "",
+        "retarget_days": "30",
         "attribution_days": "7",
-        "ads-TOTAL_FORMS": "0", "ads-INITIAL_FORMS": "0", "ads-MIN_NUM_FORMS": "0", "ads-MAX_NUM_FORMS": "1000",
+        "ads-TOTAL_FORMS": "0",
+        "ads-INITIAL_FORMS": "0",
+        "ads-MIN_NUM_FORMS": "0",
+        "ads-MAX_NUM_FORMS": "1000",
     }
     response = client.post("/admin/advertising/campaign/add/", form)
     assert response.status_code == 200
@@ -75,8 +90,15 @@ def test_report_page_chart_and_csv():
     client = Client()
     client.force_login(staff)
     campaign = CampaignFactory()
-    DailyReport.objects.create(campaign=campaign, day=timezone.localdate(), impressions=200, clicks=7,
-                               spend=Decimal("3.50"), conversions=1, revenue=Decimal("35.00"))
+    DailyReport.objects.create(
+        campaign=campaign,
+        day=timezone.localdate(),
+        impressions=200,
+        clicks=7,
+        spend=Decimal("3.50"),
+        conversions=1,
+        revenue=Decimal("35.00"),
+    )
     page = client.get(f"/admin/advertising/campaign/{campaign.pk}/report/")
     assert page.status_code == 200
     assert b"<svg" in page.content and b'id="total-clicks">7<' in page.content
@@ -92,8 +114,15 @@ def test_report_page_and_changelist_show_money_with_the_currency(settings):
     settings.SHOP_CURRENCY = "GBP"
     client = _marketing_client()
     campaign = CampaignFactory(bid=Decimal("3"), daily_budget=Decimal("25"), total_budget=Decimal("1200"))
-    DailyReport.objects.create(campaign=campaign, day=timezone.localdate(), impressions=10, clicks=4,
-                               spend=Decimal("3.000000"), conversions=0, revenue=Decimal("0"))
+    DailyReport.objects.create(
+        campaign=campaign,
+        day=timezone.localdate(),
+        impressions=10,
+        clicks=4,
+        spend=Decimal("3.000000"),
+        conversions=0,
+        revenue=Decimal("0"),
+    )
     # when the merchant opens the report, the changelist and the change form
     report = client.get(f"/admin/advertising/campaign/{campaign.pk}/report/").content.decode()
     changelist = client.get("/admin/advertising/campaign/").content.decode()

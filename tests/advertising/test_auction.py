@@ -20,8 +20,15 @@ R_CPM = Decimal("0.50")
 
 
 def _campaign(cid, bid, bid_type="cpc", **kw):
-    base = {"id": cid, "bid_type": bid_type, "bid": Decimal(bid), "daily_budget": Decimal("100"),
-            "total_budget": Decimal("1000"), "spend_total": Decimal("0"), "spend_today": Decimal("0")}
+    base = {
+        "id": cid,
+        "bid_type": bid_type,
+        "bid": Decimal(bid),
+        "daily_budget": Decimal("100"),
+        "total_budget": Decimal("1000"),
+        "spend_total": Decimal("0"),
+        "spend_today": Decimal("0"),
+    }
     base.update(kw)
     return CampaignSpec(**base)
 
@@ -63,8 +70,10 @@ def test_run_auction_mixes_cpm_and_cpc_by_value():
 
 def test_run_auction_one_ad_per_campaign_and_deterministic_ties():
     camp = _campaign(1, "1.00")
-    ads = [Candidate(AdSpec(id=11, campaign=camp, product_id=None), 0.05),
-           Candidate(AdSpec(id=12, campaign=camp, product_id=None), 0.06)]
+    ads = [
+        Candidate(AdSpec(id=11, campaign=camp, product_id=None), 0.05),
+        Candidate(AdSpec(id=12, campaign=camp, product_id=None), 0.06),
+    ]
     other = _cand(2, "1.00", 0.05)
     winners = run_auction([*ads, other], n_slots=3, reserve_cpc=R_CPC, reserve_cpm=R_CPM)
     assert [w.ad.id for w in winners] == [12, 20]

@@ -52,8 +52,9 @@ def test_concurrent_serve_and_click_never_overspend(settings):
     settings.ADS_PRIOR_CTR = 0.5
     high = CampaignFactory(bid=Decimal("1.00"), daily_budget=Decimal("3.00"), total_budget=Decimal("3.00"))
     mid = CampaignFactory(bid=Decimal("0.90"), daily_budget=Decimal("2.00"), total_budget=Decimal("2.00"))
-    cpm = CampaignFactory(bid_type=Campaign.BidType.CPM, bid=Decimal("600"), daily_budget=Decimal("1.50"),
-                          total_budget=Decimal("1.50"))
+    cpm = CampaignFactory(
+        bid_type=Campaign.BidType.CPM, bid=Decimal("600"), daily_budget=Decimal("1.50"), total_budget=Decimal("1.50")
+    )
     # when 50 shoppers serve and click at once (8 threads: the machine has 2 cores)
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(_serve_and_click, range(REQUESTS)))
@@ -63,7 +64,8 @@ def test_concurrent_serve_and_click_never_overspend(settings):
     for campaign in (high, mid, cpm):
         campaign.refresh_from_db()
         ledger = (Impression.objects.filter(campaign=campaign).aggregate(s=Sum("charged"))["s"] or 0) + (
-            Click.objects.filter(campaign=campaign).aggregate(s=Sum("charged"))["s"] or 0)
+            Click.objects.filter(campaign=campaign).aggregate(s=Sum("charged"))["s"] or 0
+        )
         assert campaign.spend_total <= campaign.total_budget + max_cpc
         assert campaign.spend_total <= campaign.total_budget  # the conditional UPDATE is exact
         assert Decimal(ledger).quantize(Decimal("0.000001")) == campaign.spend_total.quantize(Decimal("0.000001"))

@@ -25,7 +25,9 @@ def _synthetic(n, seed=0):
 
 def test_ctr_model_learns_signal_and_is_calibrated():
     rows, labels = _synthetic(6000)
-    model = CTRModel(["a", "b", "noise"], [("a", "b")], ["noise"], C=1.0, n_features=2**14).fit(rows[:5000], labels[:5000])
+    model = CTRModel(["a", "b", "noise"], [("a", "b")], ["noise"], C=1.0, n_features=2**14).fit(
+        rows[:5000], labels[:5000]
+    )
     scores = metrics_for(labels[5000:], model.predict_proba(rows[5000:]))
     assert scores["auc"] > 0.75
     assert 0.8 < scores["calibration"] < 1.25
@@ -39,7 +41,9 @@ def test_ctr_model_needs_both_classes():
 
 def test_evaluate_time_split_reports_all_figures_and_baseline():
     rows, labels = _synthetic(4000, seed=1)
-    result = evaluate_time_split(rows, labels, features=["a", "b", "noise"], test_fraction=0.25, c_grid=(0.3, 1.0), n_features=2**14)
+    result = evaluate_time_split(
+        rows, labels, features=["a", "b", "noise"], test_fraction=0.25, c_grid=(0.3, 1.0), n_features=2**14
+    )
     assert result["n_train"] == 3000 and result["n_test"] == 1000
     for key in ("auc", "logloss", "calibration", "fit_seconds"):
         assert key in result and key in result["baseline_hashed_lr"]
@@ -90,9 +94,20 @@ def test_retrained_model_ranks_simulated_traffic_like_the_truth(settings):
         for band in AGE_BANDS:
             for gender in GENDERS:
                 for slot in SLOTS:
-                    contexts.append({"age_band": band, "gender": gender, "country": "", "segment": "",
-                                     "ad": str(ad.ad_id), "campaign": str(ad.campaign_id),
-                                     "category": str(ad.category_id), "slot": slot, "hour": "12", "weekday": "2"})
+                    contexts.append(
+                        {
+                            "age_band": band,
+                            "gender": gender,
+                            "country": "",
+                            "segment": "",
+                            "ad": str(ad.ad_id),
+                            "campaign": str(ad.campaign_id),
+                            "category": str(ad.category_id),
+                            "slot": slot,
+                            "hour": "12",
+                            "weekday": "2",
+                        }
+                    )
                     truth.append(true_ctr(effects, ad, band, gender, slot))
     predicted = model.predict_proba(contexts)
     rho = spearmanr(predicted, truth).statistic

@@ -48,8 +48,15 @@ def _write_click_log(path, n=3000, seed=0):
         for i in range(n):
             app, os_ = int(rng.integers(6)), int(rng.integers(3))
             p = 0.03 + 0.3 * (app == 2)
-            writer.writerow([int(rng.integers(400)), app, os_, f"2024-01-01 {i // 3600:02d}:{(i // 60) % 60:02d}:{i % 60:02d}",
-                             int(rng.random() < p)])
+            writer.writerow(
+                [
+                    int(rng.integers(400)),
+                    app,
+                    os_,
+                    f"2024-01-01 {i // 3600:02d}:{(i // 60) % 60:02d}:{i % 60:02d}",
+                    int(rng.random() < p),
+                ]
+            )
 
 
 def test_evaluate_ctr_command_writes_metrics(tmp_path):
@@ -57,9 +64,26 @@ def test_evaluate_ctr_command_writes_metrics(tmp_path):
     _write_click_log(log)
     out = tmp_path / "metrics.json"
     stdout = StringIO()
-    call_command("evaluate_ctr", "--csv", str(log), "--label", "clicked", "--time-column", "ts",
-                 "--features", "user,app,os", "--test-fraction", "0.25", "--json", str(out),
-                 "--c-grid", "0.3,1", "--n-features", str(2**14), stdout=stdout)
+    call_command(
+        "evaluate_ctr",
+        "--csv",
+        str(log),
+        "--label",
+        "clicked",
+        "--time-column",
+        "ts",
+        "--features",
+        "user,app,os",
+        "--test-fraction",
+        "0.25",
+        "--json",
+        str(out),
+        "--c-grid",
+        "0.3,1",
+        "--n-features",
+        str(2**14),
+        stdout=stdout,
+    )
     result = json.loads(out.read_text())
     assert result["n_train"] == 2250 and result["n_test"] == 750
     assert result["auc"] > 0.7 and 0.5 < result["calibration"] < 1.5
@@ -69,13 +93,23 @@ def test_evaluate_ctr_command_writes_metrics(tmp_path):
 
 def test_evaluate_ctr_command_rejects_bad_input(tmp_path):
     with pytest.raises(CommandError):
-        call_command("evaluate_ctr", "--csv", str(tmp_path / "missing.csv"), "--label", "y", "--time-column", "t",
-                     "--features", "a")
+        call_command(
+            "evaluate_ctr",
+            "--csv",
+            str(tmp_path / "missing.csv"),
+            "--label",
+            "y",
+            "--time-column",
+            "t",
+            "--features",
+            "a",
+        )
     log = tmp_path / "clicks.csv"
     _write_click_log(log, n=50)
     with pytest.raises(CommandError):
-        call_command("evaluate_ctr", "--csv", str(log), "--label", "clicked", "--time-column", "ts",
-                     "--features", "nope")
+        call_command(
+            "evaluate_ctr", "--csv", str(log), "--label", "clicked", "--time-column", "ts", "--features", "nope"
+        )
 
 
 def test_evaluate_ctr_orders_numeric_time_as_numbers(tmp_path):
@@ -90,8 +124,25 @@ def test_evaluate_ctr_orders_numeric_time_as_numbers(tmp_path):
             # early rows (t < 960) never click app 3; a text sort would mix late rows into training
             writer.writerow([app, i, int(i >= 960 and app == 3 and rng.random() < 0.5 or rng.random() < 0.05)])
     out = tmp_path / "m.json"
-    call_command("evaluate_ctr", "--csv", str(log), "--label", "y", "--time-column", "t", "--features", "app",
-                 "--test-fraction", "0.2", "--json", str(out), "--no-tune", "--n-features", "1024", stdout=StringIO())
+    call_command(
+        "evaluate_ctr",
+        "--csv",
+        str(log),
+        "--label",
+        "y",
+        "--time-column",
+        "t",
+        "--features",
+        "app",
+        "--test-fraction",
+        "0.2",
+        "--json",
+        str(out),
+        "--no-tune",
+        "--n-features",
+        "1024",
+        stdout=StringIO(),
+    )
     result = json.loads(out.read_text())
     assert result["n_test"] == 240
     # trained only on the first 960 rows, the model cannot know app 3 gets clicked later

@@ -51,8 +51,9 @@ def test_serve_skips_out_of_stock_paused_future_and_exhausted_campaigns(api_clie
     AdFactory(campaign=out_of_stock, product=ProductFactory(stock=0))
     CampaignFactory(status=Campaign.Status.PAUSED)
     CampaignFactory(starts_at=timezone.now() + timedelta(days=1))
-    CampaignFactory(total_budget=Decimal("1.00"), daily_budget=Decimal("1.00"), bid=Decimal("0.50"),
-                    spend_total=Decimal("0.98"))
+    CampaignFactory(
+        total_budget=Decimal("1.00"), daily_budget=Decimal("1.00"), bid=Decimal("0.50"), spend_total=Decimal("0.98")
+    )
     live = CampaignFactory()
     ads = _serve(api_client, n=5).json()["ads"]
     assert [a["campaign_id"] for a in ads] == [live.pk]
@@ -77,8 +78,9 @@ def test_serve_retargets_shoppers_who_carted_the_product(api_client):
     ad = AdFactory(campaign=campaign)
     api_client.force_login(shopper)
     assert _serve(api_client).json()["ads"] == []
-    EventFactory(type=Event.Type.ADD_TO_CART, user=shopper, product=ad.product,
-                 occurred_at=timezone.now() - timedelta(days=2))
+    EventFactory(
+        type=Event.Type.ADD_TO_CART, user=shopper, product=ad.product, occurred_at=timezone.now() - timedelta(days=2)
+    )
     assert [a["ad_id"] for a in _serve(api_client).json()["ads"]] == [ad.pk]
 
 
@@ -155,24 +157,32 @@ def test_campaign_transition_enforces_lifecycle():
 
 def _campaign_payload(**overrides):
     body = {
-        "name": "Spring", "objective": "traffic", "starts_at": timezone.now().isoformat(),
-        "daily_budget": "10.00", "total_budget": "100.00", "bid_type": "cpc", "bid": "0.50",
+        "name": "Spring",
+        "objective": "traffic",
+        "starts_at": timezone.now().isoformat(),
+        "daily_budget": "10.00",
+        "total_budget": "100.00",
+        "bid_type": "cpc",
+        "bid": "0.50",
         "ads": [{"headline": "Tea set", "landing_url": "https://shop.example.com/tea/"}],
     }
     body.update(overrides)
     return body
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"ends_at": "2000-01-01T00:00:00Z"}, "ends_at"),
-    ({"total_budget": "0"}, "total_budget"),
-    ({"daily_budget": "-5"}, "daily_budget"),
-    ({"bid": "20.00"}, "bid"),
-    ({"min_age": 40, "max_age": 30}, "max_age"),
-    ({"genders": ["x"]}, "genders"),
-    ({"cap_per_session": 0}, "cap_per_session"),
-    ({"ads": [{"headline": "Bad", "landing_url": "javascript:alert(1)"}]}, "landing_url"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"ends_at": "2000-01-01T00:00:00Z"}, "ends_at"),
+        ({"total_budget": "0"}, "total_budget"),
+        ({"daily_budget": "-5"}, "daily_budget"),
+        ({"bid": "20.00"}, "bid"),
+        ({"min_age": 40, "max_age": 30}, "max_age"),
+        ({"genders": ["x"]}, "genders"),
+        ({"cap_per_session": 0}, "cap_per_session"),
+        ({"ads": [{"headline": "Bad", "landing_url": "javascript:alert(1)"}]}, "landing_url"),
+    ],
+)
 def test_campaign_api_rejects_invalid_campaigns(overrides, field):
     from rest_framework.test import APIClient
 
@@ -193,7 +203,10 @@ def test_campaign_api_owner_only_and_audience_estimate(user_client, user, other_
     created = user_client.post("/api/ads/campaigns/", _campaign_payload(countries=["United Kingdom"]), format="json")
     assert created.status_code == 201, created.content
     pk = created.json()["id"]
-    assert user_client.post(f"/api/ads/campaigns/{pk}/transition/", {"status": "active"}, format="json").json()["status"] == "active"
+    assert (
+        user_client.post(f"/api/ads/campaigns/{pk}/transition/", {"status": "active"}, format="json").json()["status"]
+        == "active"
+    )
     estimate = user_client.get(f"/api/ads/campaigns/{pk}/audience/").json()
     assert estimate["matching_users"] == 2  # user and other_user, both in the UK by default
     from rest_framework.test import APIClient
@@ -234,7 +247,8 @@ def test_ad_slot_template_tag_renders_sponsored_on_category_page(client):
     request.user = AnonymousUser()
     request.session = SessionStore()
     html = Template('{% include "advertising/_slot.html" with slot="listing" %}').render(
-        Context({"request": request, "category": category}))
+        Context({"request": request, "category": category})
+    )
     assert "Sponsored" in html and "/ads/click/" in html
     assert Impression.objects.get().session_key == request.session.session_key
 

@@ -17,11 +17,25 @@ from tests.factories.advertising import CampaignFactory
 def _log(campaign, *, user=None, clicked=False, price="0.50", when=None, features=None):
     ad = campaign.ads.first()
     impression = Impression.objects.create(
-        campaign=campaign, ad=ad, user=user, slot="listing", bid_type=campaign.bid_type,
-        price=Decimal(price), pctr=0.02, created_at=when or timezone.now(), features=features or {})
+        campaign=campaign,
+        ad=ad,
+        user=user,
+        slot="listing",
+        bid_type=campaign.bid_type,
+        price=Decimal(price),
+        pctr=0.02,
+        created_at=when or timezone.now(),
+        features=features or {},
+    )
     if clicked:
-        Click.objects.create(impression=impression, campaign=campaign, ad=ad, user=user,
-                             charged=Decimal(price), created_at=impression.created_at + timedelta(seconds=3))
+        Click.objects.create(
+            impression=impression,
+            campaign=campaign,
+            ad=ad,
+            user=user,
+            charged=Decimal(price),
+            created_at=impression.created_at + timedelta(seconds=3),
+        )
     return impression
 
 
@@ -63,8 +77,12 @@ def test_tasks_run_on_real_worker(celery_worker_real):
     for i in range(400):
         slot = "search" if i % 2 else "listing"
         clicked = (i % 2 == 1 and i % 6 == 1) or i % 40 == 0
-        _log(campaign, clicked=clicked, when=start + timedelta(seconds=20 * i),
-             features={"slot": slot, "ad": str(campaign.ads.first().pk)})
+        _log(
+            campaign,
+            clicked=clicked,
+            when=start + timedelta(seconds=20 * i),
+            features={"slot": slot, "ad": str(campaign.ads.first().pk)},
+        )
     # when
     rollup = refresh_report_rollups_task.delay(days=2).get(timeout=120)
     trained = retrain_ctr_task.delay(c_grid=[0.1]).get(timeout=300)

@@ -24,8 +24,16 @@ def order(user, placed_at, lines, status=Order.Status.PAID, country="United King
 
 
 def event(type, when, *, user=None, anon="", product=None, query="", properties=None):
-    return Event.objects.create(id=uuid.uuid4(), type=type, occurred_at=when, user=user, anonymous_id=anon,
-                                product=product, query=query, properties=properties or {})
+    return Event.objects.create(
+        id=uuid.uuid4(),
+        type=type,
+        occurred_at=when,
+        user=user,
+        anonymous_id=anon,
+        product=product,
+        query=query,
+        properties=properties or {},
+    )
 
 
 @pytest.fixture

@@ -35,19 +35,22 @@ def test_analytics_api_answers_staff_on_empty_data(name, staff_client):
     assert response.status_code == 200, response.content
 
 
-@pytest.mark.parametrize(("name", "query", "message"), [
-    ("kpis", "start=2024-13-01&end=2024-12-31", "start"),
-    ("kpis", "start=2024-03-10&end=2024-03-01", "end must not be before start"),
-    ("trends", "metric=happiness", "Unknown metric"),
-    ("trends", "interval=fortnight", "interval"),
-    ("retention", "period=year", "period"),
-    ("retention", "event=teleport", "Unknown event"),
-    ("top", "dimension=colours", "dimension"),
-    ("distributions", "field=shoe_size", "field"),
-    ("heatmap", "event=teleport", "Unknown event"),
-    ("kpis", "segment=no-such-segment", "Unknown segment"),
-    ("kpis", "category=999999", "Unknown category"),
-])
+@pytest.mark.parametrize(
+    ("name", "query", "message"),
+    [
+        ("kpis", "start=2024-13-01&end=2024-12-31", "start"),
+        ("kpis", "start=2024-03-10&end=2024-03-01", "end must not be before start"),
+        ("trends", "metric=happiness", "Unknown metric"),
+        ("trends", "interval=fortnight", "interval"),
+        ("retention", "period=year", "period"),
+        ("retention", "event=teleport", "Unknown event"),
+        ("top", "dimension=colours", "dimension"),
+        ("distributions", "field=shoe_size", "field"),
+        ("heatmap", "event=teleport", "Unknown event"),
+        ("kpis", "segment=no-such-segment", "Unknown segment"),
+        ("kpis", "category=999999", "Unknown category"),
+    ],
+)
 def test_analytics_api_rejects_bad_input_with_400(name, query, message, staff_client):
     response = staff_client.get(reverse(f"analytics:{name}") + "?" + query)
     assert response.status_code == 400
@@ -69,7 +72,11 @@ def test_funnel_api_counts_and_csv(staff_client, user):
     event("product_view", at(2024, 5, 1, 10), user=user)
     event("add_to_cart", at(2024, 5, 1, 10, 30), user=user)
     url = reverse("analytics:funnel")
-    body = {"steps": ["product_view", "add_to_cart"], "window": "1h", "range": {"start": "2024-05-01", "end": "2024-05-31"}}
+    body = {
+        "steps": ["product_view", "add_to_cart"],
+        "window": "1h",
+        "range": {"start": "2024-05-01", "end": "2024-05-31"},
+    }
 
     response = staff_client.post(url, body, format="json")
     exported = staff_client.post(url + "?format=csv", body, format="json")
@@ -87,13 +94,22 @@ def test_trends_api_shape_and_csv(staff_client, gmv_shop):
     data = staff_client.get(url).json()
     exported = staff_client.get(url + "&format=csv")
 
-    assert data == {"metric": "revenue", "interval": "day", "series": [
-        {"period": "2024-03-01", "value": 25.0}, {"period": "2024-03-02", "value": 4.5},
-        {"period": "2024-03-03", "value": 0}]}
+    assert data == {
+        "metric": "revenue",
+        "interval": "day",
+        "series": [
+            {"period": "2024-03-01", "value": 25.0},
+            {"period": "2024-03-02", "value": 4.5},
+            {"period": "2024-03-03", "value": 0},
+        ],
+    }
     assert exported["Content-Type"].startswith("text/csv")
     # money in CSV: 2 places and a currency column
-    assert exported.content.decode().splitlines()[:3] == ["period,value,currency", "2024-03-01,25.00,GBP",
-                                                          "2024-03-02,4.50,GBP"]
+    assert exported.content.decode().splitlines()[:3] == [
+        "period,value,currency",
+        "2024-03-01,25.00,GBP",
+        "2024-03-02,4.50,GBP",
+    ]
 
 
 def test_retention_api_shape(staff_client, gmv_shop):
@@ -102,8 +118,10 @@ def test_retention_api_shape(staff_client, gmv_shop):
 
     assert data["period"] == "month"
     # alice: first order Feb, again Mar and Apr ; bob: first non-cancelled order Mar
-    assert data["cohorts"] == [{"cohort": "2024-02-01", "size": 1, "retained": [1, 1, 1]},
-                               {"cohort": "2024-03-01", "size": 1, "retained": [1, 0]}]
+    assert data["cohorts"] == [
+        {"cohort": "2024-02-01", "size": 1, "retained": [1, 1, 1]},
+        {"cohort": "2024-03-01", "size": 1, "retained": [1, 0]},
+    ]
 
 
 def test_kpis_and_top_csv_exports(staff_client, gmv_shop):

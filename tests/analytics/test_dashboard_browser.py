@@ -19,9 +19,15 @@ def test_dashboard_renders_every_panel_in_a_browser(live_server, page, screensho
     segments_refresh()
     client = Client()
     client.force_login(staff)
-    page.context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME,
-                               "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                               "url": live_server.url}])
+    page.context.add_cookies(
+        [
+            {
+                "name": django_settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 

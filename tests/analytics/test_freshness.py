@@ -76,11 +76,14 @@ def test_refresh_analytics_command_all_history_and_range():
     assert DailyMetric.objects.filter(day__gt=date(2011, 3, 4)).count() == 0
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--start", "2011-03-04"], "both --start and --end"),
-    (["--start", "2011-13-01", "--end", "2011-12-01"], "--start must be a date"),
-    (["--start", "2011-03-04", "--end", "2011-03-01"], "is before --start"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "2011-03-04"], "both --start and --end"),
+        (["--start", "2011-13-01", "--end", "2011-12-01"], "--start must be a date"),
+        (["--start", "2011-03-04", "--end", "2011-03-01"], "is before --start"),
+    ],
+)
 def test_refresh_analytics_command_rejects_bad_ranges(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("refresh_analytics", *args)
@@ -88,8 +91,14 @@ def test_refresh_analytics_command_rejects_bad_ranges(args, message):
 
 def test_refreshed_at_is_none_before_any_refresh_and_set_after():
     assert rollups_refreshed_at() is None
-    call_command("refresh_analytics", "--start", str(date.today() - timedelta(days=1)), "--end", str(date.today()),
-                 stdout=io.StringIO())
+    call_command(
+        "refresh_analytics",
+        "--start",
+        str(date.today() - timedelta(days=1)),
+        "--end",
+        str(date.today()),
+        stdout=io.StringIO(),
+    )
     assert rollups_refreshed_at() is not None
 
 
@@ -147,8 +156,9 @@ def _analyst_client(client):
     return client
 
 
-def test_merchant_refresh_button_queues_the_range_and_reports_it(client, django_capture_on_commit_callbacks,
-                                                                 eager_tasks):
+def test_merchant_refresh_button_queues_the_range_and_reports_it(
+    client, django_capture_on_commit_callbacks, eager_tasks
+):
     _historic_order_behind_the_watermark()
     client = _analyst_client(client)
 
@@ -159,11 +169,14 @@ def test_merchant_refresh_button_queues_the_range_and_reports_it(client, django_
     assert _orders_rolled_up(date(2011, 3, 4)) == Decimal("10.00")
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"start": "2011-03-01"}, "two dates"),
-    ({"start": "2011-03-31", "end": "2011-03-01"}, "before its start"),
-    ({"start": "2010-01-01", "end": "2011-03-01"}, "at most 366 days"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"start": "2011-03-01"}, "two dates"),
+        ({"start": "2011-03-31", "end": "2011-03-01"}, "before its start"),
+        ({"start": "2010-01-01", "end": "2011-03-01"}, "at most 366 days"),
+    ],
+)
 def test_merchant_refresh_button_rejects_bad_ranges(client, data, message):
     response = _analyst_client(client).post("/analytics/refresh/", data, follow=True)
 

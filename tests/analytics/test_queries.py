@@ -68,8 +68,11 @@ def test_trends_by_month_and_hour_and_event_type(gmv_shop):
     views = queries.trends(MARCH, metric="product_view", interval="week")["series"]
     hours = queries.trends(Filters(date(2024, 3, 1), date(2024, 3, 1)), metric="orders", interval="hour")["series"]
 
-    assert months == [{"period": "2024-02-01", "value": 10.0}, {"period": "2024-03-01", "value": 29.5},
-                      {"period": "2024-04-01", "value": 100.0}]
+    assert months == [
+        {"period": "2024-02-01", "value": 10.0},
+        {"period": "2024-03-01", "value": 29.5},
+        {"period": "2024-04-01", "value": 100.0},
+    ]
     assert views[0] == {"period": "2024-02-26", "value": 3}  # 1 and 3 March fall in the week of Mon 26 Feb
     assert [h["value"] for h in hours].count(1) == 1 and hours[10] == {"period": "2024-03-01T10:00", "value": 1}
 
@@ -148,8 +151,9 @@ def _funnel_events():
 def test_funnel_counts_steps_in_order_within_window(db):
     _funnel_events()
 
-    result = queries.funnel(Filters(date(2024, 5, 1), date(2024, 5, 31)), steps=queries.DEFAULT_FUNNEL,
-                            window_seconds=86400)
+    result = queries.funnel(
+        Filters(date(2024, 5, 1), date(2024, 5, 31)), steps=queries.DEFAULT_FUNNEL, window_seconds=86400
+    )
 
     assert [s["count"] for s in result["step_counts"]] == [4, 3, 2, 2]
     assert [s["drop_off"] for s in result["step_counts"]] == [0, 1, 1, 0]
@@ -161,8 +165,12 @@ def test_funnel_counts_steps_in_order_within_window(db):
 def test_funnel_longer_window_and_country_breakdown(db):
     _funnel_events()
 
-    result = queries.funnel(Filters(date(2024, 5, 1), date(2024, 5, 31)), steps=queries.DEFAULT_FUNNEL,
-                            window_seconds=3 * 86400, breakdown="country")
+    result = queries.funnel(
+        Filters(date(2024, 5, 1), date(2024, 5, 31)),
+        steps=queries.DEFAULT_FUNNEL,
+        window_seconds=3 * 86400,
+        breakdown="country",
+    )
 
     assert [s["count"] for s in result["step_counts"]] == [4, 3, 3, 2]
     groups = {g["group"]: [s["count"] for s in g["step_counts"]] for g in result["groups"]}
@@ -214,8 +222,7 @@ def test_rfm_scores_quintiles_and_named_segments(db):
     # customer i (1..5): i orders, the last one 60 - 10*i days before 2024-06-01, each order 10*i.
     for i, customer in enumerate(customers, start=1):
         for j in range(i):
-            order(customer, at(2024, 6, 1) - timedelta(days=60 - 10 * i + j),
-                  [(mug, 1, f"{10 * i}.00")])
+            order(customer, at(2024, 6, 1) - timedelta(days=60 - 10 * i + j), [(mug, 1, f"{10 * i}.00")])
 
     as_of, rows = queries.rfm_scores(as_of=date(2024, 6, 1))
     by_user = {r["user_id"]: r for r in rows}
@@ -225,13 +232,28 @@ def test_rfm_scores_quintiles_and_named_segments(db):
         assert (row["r"], row["f"], row["m"]) == (i, i, i)
         assert row["frequency"] == i and row["monetary"] == Decimal(10 * i * i)
     assert [by_user[c.pk]["segment"] for c in customers] == [
-        "hibernating", "hibernating", "need-attention", "loyal", "champions"]
+        "hibernating",
+        "hibernating",
+        "need-attention",
+        "loyal",
+        "champions",
+    ]
 
 
-@pytest.mark.parametrize(("r", "f", "key"), [
-    (5, 5, "champions"), (5, 1, "new-customers"), (4, 1, "promising"), (4, 2, "potential-loyalist"),
-    (3, 4, "loyal"), (3, 1, "about-to-sleep"), (2, 5, "cant-lose-them"), (1, 3, "at-risk"), (1, 1, "hibernating"),
-])
+@pytest.mark.parametrize(
+    ("r", "f", "key"),
+    [
+        (5, 5, "champions"),
+        (5, 1, "new-customers"),
+        (4, 1, "promising"),
+        (4, 2, "potential-loyalist"),
+        (3, 4, "loyal"),
+        (3, 1, "about-to-sleep"),
+        (2, 5, "cant-lose-them"),
+        (1, 3, "at-risk"),
+        (1, 1, "hibernating"),
+    ],
+)
 def test_rfm_segment_map(r, f, key):
     assert queries.rfm_segment_for(r, f)[0] == key
 

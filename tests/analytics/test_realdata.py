@@ -44,7 +44,9 @@ def uci_results(django_db_setup, django_db_blocker):
                     call_command("import_dataset", "online_retail", str(CSV), "--no-progress")
                 results["queued_callbacks"] = len(queued)
                 results["revenue_rollup"] = queries.trends(FULL, metric="revenue", interval="month")["series"]
-                results["revenue_raw"] = queries.trends(FULL, metric="revenue", interval="month", force_raw=True)["series"]
+                results["revenue_raw"] = queries.trends(FULL, metric="revenue", interval="month", force_raw=True)[
+                    "series"
+                ]
                 results["retention"] = queries.retention(FULL, period="month")["cohorts"]
                 results["retention_raw"] = queries.retention(FULL, period="month", force_raw=True)["cohorts"]
                 results["gmv"] = queries.gmv(FULL)

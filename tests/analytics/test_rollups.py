@@ -30,7 +30,9 @@ def test_refresh_days_is_idempotent(gmv_shop):
     rollups_refresh_days(start=date(2024, 3, 1), end=date(2024, 3, 2))
 
     assert _snapshot() == first
-    assert DailyMetric.objects.get(day=date(2024, 3, 1), metric="orders", country="United Kingdom").amount == Decimal("25.00")
+    assert DailyMetric.objects.get(day=date(2024, 3, 1), metric="orders", country="United Kingdom").amount == Decimal(
+        "25.00"
+    )
 
 
 def test_rollup_totals_equal_raw_aggregates(gmv_shop):
@@ -82,7 +84,9 @@ def test_hourly_rollup_feeds_hour_trends(db):
     event("add_to_cart", at(2024, 2, 1, 7, 45), user=shopper)
     rollups_refresh_days(start=date(2024, 2, 1), end=date(2024, 2, 1))
 
-    series = queries.trends(Filters(date(2024, 2, 1), date(2024, 2, 1)), metric="add_to_cart", interval="hour")["series"]
+    series = queries.trends(Filters(date(2024, 2, 1), date(2024, 2, 1)), metric="add_to_cart", interval="hour")[
+        "series"
+    ]
 
     assert series[7] == {"period": "2024-02-01T07:00", "value": 2}
     assert sum(p["value"] for p in series) == 2

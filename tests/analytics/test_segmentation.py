@@ -59,8 +59,10 @@ def test_cluster_and_rfm_segments_are_saved_for_selectors():
     assert clusters["clusters"] == saved.count() >= 2
     assert sum(len(segment_member_ids(key=s.key)) for s in saved) == clusters["shoppers"]
     assert all(s.description and s.name for s in saved)
-    assert sum(rfm.values()) == Segment.objects.get(key="rfm-champions").memberships.model.objects.filter(
-        segment__kind="rfm").count()
+    assert (
+        sum(rfm.values())
+        == Segment.objects.get(key="rfm-champions").memberships.model.objects.filter(segment__kind="rfm").count()
+    )
     buyer = shop["users"][0]
     assert any(k.startswith("cluster-") for k in segments_for_user(user_id=buyer.pk))
 

@@ -16,8 +16,7 @@ BROWSER_FIELDS = {"session_key", "anonymous_id", "actor"}
 
 
 def _models() -> list[type[models.Model]]:
-    return [m for m in apps.get_models(include_auto_created=True)
-            if m is not get_user_model() and m is not Session]
+    return [m for m in apps.get_models(include_auto_created=True) if m is not get_user_model() and m is not Session]
 
 
 def linked_rows(*, user_ids: list[int]) -> dict[str, int]:
@@ -46,7 +45,8 @@ def rows_containing(marker: str) -> dict[str, int]:
                 qs = model._default_manager.filter(**{f"{f.name}__icontains": marker})
             elif isinstance(f, models.JSONField):
                 qs = model._default_manager.annotate(_as_text=Cast(f.name, models.TextField())).filter(
-                    _as_text__icontains=marker)
+                    _as_text__icontains=marker
+                )
             else:
                 continue
             n = qs.count()

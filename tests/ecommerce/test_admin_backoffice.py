@@ -36,11 +36,14 @@ def test_event_log_lists_newest_first(admin_client):
     assert positions == sorted(positions)
 
 
-@pytest.mark.parametrize("term_of", [
-    lambda ctx: f"user:{ctx['alice'].pk}",
-    lambda ctx: f"user:{ctx['alice'].username}",
-    lambda ctx: ctx["alice"].username,
-])
+@pytest.mark.parametrize(
+    "term_of",
+    [
+        lambda ctx: f"user:{ctx['alice'].pk}",
+        lambda ctx: f"user:{ctx['alice'].username}",
+        lambda ctx: ctx["alice"].username,
+    ],
+)
 def test_event_log_search_by_user(admin_client, term_of):
     alice, bob = UserFactory(), UserFactory()
     EventFactory(type=Event.Type.SEARCH, user=alice, query="alice-marker")
@@ -70,7 +73,9 @@ def test_event_log_search_by_anonymous_id_product_and_query(admin_client):
 def test_person_timeline_shows_events_and_orders_and_is_audited(admin_client, staff):
     alice = UserFactory()
     order = OrderFactory(user=alice)
-    EventFactory(type=Event.Type.SEARCH, user=alice, query="first-search", occurred_at=timezone.now() - timedelta(hours=2))
+    EventFactory(
+        type=Event.Type.SEARCH, user=alice, query="first-search", occurred_at=timezone.now() - timedelta(hours=2)
+    )
     EventFactory(type=Event.Type.SEARCH, user=alice, query="second-search", occurred_at=timezone.now())
     EventFactory(type=Event.Type.SEARCH, query="someone-else")
 
@@ -106,8 +111,12 @@ def test_person_timeline_needs_the_event_view_permission(client):
 
 def _version(version, score, status, promoted_days_ago=None):
     return ModelVersion.objects.create(
-        name="support.intents", version=version, status=status, primary_metric="accuracy",
-        metrics={"accuracy": score, "macro_f1": score - 0.01}, params={"C": 4.0},
+        name="support.intents",
+        version=version,
+        status=status,
+        primary_metric="accuracy",
+        metrics={"accuracy": score, "macro_f1": score - 0.01},
+        params={"C": 4.0},
         promoted_at=timezone.now() - timedelta(days=promoted_days_ago) if promoted_days_ago is not None else None,
     )
 

@@ -36,6 +36,7 @@ def manager():
 
 # --- services -------------------------------------------------------------------------------------
 
+
 def test_mark_shipped_sets_the_tracking_number(manager):
     order = _order()
     shipped = order_services.order_mark_shipped(order_id=order.pk, actor=manager, tracking_number=" RM 1234-5678GB ")
@@ -82,10 +83,15 @@ def test_refund_of_a_paid_order_cancels_restocks_and_records_the_refund(manager)
     assert refund.received_at is None and [(line.quantity) for line in refund.lines.all()] == [2]
 
 
-@pytest.mark.parametrize(("status", "message"), [
-    ("pending", "never paid"), ("shipped", "return request"), ("delivered", "return request"),
-    ("cancelled", "cannot be refunded"),
-])
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        ("pending", "never paid"),
+        ("shipped", "return request"),
+        ("delivered", "return request"),
+        ("cancelled", "cannot be refunded"),
+    ],
+)
 def test_refund_refuses_what_is_not_a_paid_unshipped_order(manager, status, message):
     order = _order(status)
     with pytest.raises(InvalidTransition, match=message):
@@ -104,14 +110,16 @@ def test_cancelling_a_paid_order_refunds_it_but_a_pending_one_has_nothing_to_ref
 
 # --- admin ----------------------------------------------------------------------------------------
 
+
 def test_orders_have_no_delete_action_and_actions_only_for_order_managers(manager):
     _order()
     actions = _client(manager).get(CHANGELIST).context["action_form"].fields["action"].choices
     names = [name for name, _ in actions]
     assert "delete_selected" not in names
     assert {"mark_shipped", "order_refund", "order_cancel"} <= set(names)
-    superuser_names = [n for n, _ in _client(StaffFactory()).get(CHANGELIST).context["action_form"]
-                       .fields["action"].choices]
+    superuser_names = [
+        n for n, _ in _client(StaffFactory()).get(CHANGELIST).context["action_form"].fields["action"].choices
+    ]
     assert "delete_selected" not in superuser_names
     agent_page = _client(RoleStaffFactory(role="support_agent")).get(CHANGELIST)
     assert agent_page.status_code == 200
@@ -126,13 +134,21 @@ def test_admin_mark_shipped_asks_for_tracking_numbers_then_ships(manager):
     assert page.status_code == 200
     assert f'name="tracking_{order.pk}"' in page.content.decode() and "£25.00" in page.content.decode()
     # an empty number is refused with a message, the order stays paid
-    again = client.post(CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.pk], "apply": "1",
-                                     f"tracking_{order.pk}": ""})
+    again = client.post(
+        CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.pk], "apply": "1", f"tracking_{order.pk}": ""}
+    )
     assert again.status_code == 200 and "Give the carrier&#x27;s tracking number." in again.content.decode()
     assert Order.objects.get(pk=order.pk).status == "paid"
     # with a number it ships and returns to the changelist
-    done = client.post(CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.pk], "apply": "1",
-                                    f"tracking_{order.pk}": "RM123456789GB"})
+    done = client.post(
+        CHANGELIST,
+        {
+            "action": "mark_shipped",
+            "_selected_action": [order.pk],
+            "apply": "1",
+            f"tracking_{order.pk}": "RM123456789GB",
+        },
+    )
     assert done.status_code == 302
     order.refresh_from_db()
     assert order.status == "shipped" and order.tracking_number == "RM123456789GB"
@@ -141,8 +157,9 @@ def test_admin_mark_shipped_asks_for_tracking_numbers_then_ships(manager):
 def test_admin_refund_and_cancel_actions(manager):
     paid, shipped = _order("paid"), _order("shipped")
     client = _client(manager)
-    response = client.post(CHANGELIST, {"action": "order_refund", "_selected_action": [paid.pk, shipped.pk]},
-                           follow=True)
+    response = client.post(
+        CHANGELIST, {"action": "order_refund", "_selected_action": [paid.pk, shipped.pk]}, follow=True
+    )
     text = response.content.decode()
     assert "Cancelled and refunded: 1 order(s)." in text and "refund it through a return request" in text
     assert Order.objects.get(pk=paid.pk).status == "cancelled"
@@ -159,8 +176,10 @@ def test_admin_actions_are_refused_without_manage_orders():
     order = _order()
     agent = _client(RoleStaffFactory(role="support_agent"))  # may read orders, not act on them
     agent.post(CHANGELIST, {"action": "order_refund", "_selected_action": [order.pk]})
-    agent.post(CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.pk], "apply": "1",
-                            f"tracking_{order.pk}": "TRK999"})
+    agent.post(
+        CHANGELIST,
+        {"action": "mark_shipped", "_selected_action": [order.pk], "apply": "1", f"tracking_{order.pk}": "TRK999"},
+    )
     order.refresh_from_db()
     assert order.status == "paid" and not order.return_requests.exists()
 
@@ -169,12 +188,25 @@ def _change_form(client, order) -> dict:
     """The change form's POST body as the browser would send it, from the rendered page."""
     item = order.items.get()
     return {
-        "shipping_name": order.shipping_name, "shipping_address": order.shipping_address, "country": "UK",
-        "user": order.user_id, "email": "changed@example.com", "currency": "EUR", "number": order.number,
-        "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "1", "items-MIN_NUM_FORMS": "0",
-        "items-MAX_NUM_FORMS": "1000", "items-0-id": item.pk, "items-0-order": order.pk,
-        "items-0-line_number": "1", "items-0-product": item.product_id, "items-0-title": "Changed",
-        "items-0-quantity": "99", "items-0-unit_price": "0.01", "_save": "Save",
+        "shipping_name": order.shipping_name,
+        "shipping_address": order.shipping_address,
+        "country": "UK",
+        "user": order.user_id,
+        "email": "changed@example.com",
+        "currency": "EUR",
+        "number": order.number,
+        "items-TOTAL_FORMS": "1",
+        "items-INITIAL_FORMS": "1",
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "1000",
+        "items-0-id": item.pk,
+        "items-0-order": order.pk,
+        "items-0-line_number": "1",
+        "items-0-product": item.product_id,
+        "items-0-title": "Changed",
+        "items-0-quantity": "99",
+        "items-0-unit_price": "0.01",
+        "_save": "Save",
     }
 
 

@@ -20,8 +20,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def csp_violations(page):
     """Console errors the Content-Security-Policy raised on the pages this test opened."""
     found: list[str] = []
-    page.on("console", lambda msg: found.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: found.append(msg.text) if msg.type == "error" and "Content Security Policy" in msg.text else None,
+    )
     return found
 
 
@@ -29,7 +31,9 @@ def _loaded_width(page, selector: str) -> int:
     """The natural width of the first image matching `selector`, once the browser has loaded it."""
     page.wait_for_function(
         "sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
-        arg=selector, timeout=10_000)
+        arg=selector,
+        timeout=10_000,
+    )
     return page.locator(selector).first.evaluate("img => img.naturalWidth")
 
 
@@ -43,12 +47,23 @@ def _login(page, base_url: str, user) -> None:
 
 def test_order_manager_ships_an_order_and_sees_the_total(live_server, page, screenshot, csp_violations):
     # given a paid order of two lines
-    order = OrderFactory(status=Order.Status.PAID, shipping_name="Ada Lovelace",
-                         shipping_address="12 St James's Square\nLondon SW1Y 4JH")
-    OrderItemFactory(order=order, product=ProductFactory(title="Regency cakestand 3 tier"), quantity=2,
-                     unit_price=Decimal("12.75"), line_number=1)
-    OrderItemFactory(order=order, product=ProductFactory(title="Jumbo bag red retrospot"), quantity=10,
-                     unit_price=Decimal("2.08"), line_number=2)
+    order = OrderFactory(
+        status=Order.Status.PAID, shipping_name="Ada Lovelace", shipping_address="12 St James's Square\nLondon SW1Y 4JH"
+    )
+    OrderItemFactory(
+        order=order,
+        product=ProductFactory(title="Regency cakestand 3 tier"),
+        quantity=2,
+        unit_price=Decimal("12.75"),
+        line_number=1,
+    )
+    OrderItemFactory(
+        order=order,
+        product=ProductFactory(title="Jumbo bag red retrospot"),
+        quantity=10,
+        unit_price=Decimal("2.08"),
+        line_number=2,
+    )
     _login(page, live_server.url, RoleStaffFactory(role="order_manager"))
     # when the manager picks "Mark shipped" for it and gives the tracking number
     page.goto(live_server.url + "/admin/ecommerce/order/")
@@ -76,10 +91,17 @@ def test_marketing_reads_a_campaign_report_in_money(live_server, page, screensho
     campaign = CampaignFactory(name="Spring cakestands", bid=Decimal("0.45"))
     today = timezone.localdate()
     for days_ago, (impressions, clicks, spend, revenue) in enumerate(
-            [(1200, 31, "13.950000", "89.50"), (980, 22, "9.900000", "41.25"), (1500, 40, "18.000000", "120.00")]):
-        DailyReport.objects.create(campaign=campaign, day=today - timezone.timedelta(days=days_ago),
-                                   impressions=impressions, clicks=clicks, spend=Decimal(spend),
-                                   conversions=clicks // 10, revenue=Decimal(revenue))
+        [(1200, 31, "13.950000", "89.50"), (980, 22, "9.900000", "41.25"), (1500, 40, "18.000000", "120.00")]
+    ):
+        DailyReport.objects.create(
+            campaign=campaign,
+            day=today - timezone.timedelta(days=days_ago),
+            impressions=impressions,
+            clicks=clicks,
+            spend=Decimal(spend),
+            conversions=clicks // 10,
+            revenue=Decimal(revenue),
+        )
     _login(page, live_server.url, RoleStaffFactory(role="marketing"))
     page.goto(live_server.url + f"/admin/advertising/campaign/{campaign.pk}/report/")
     text = page.inner_text("#content-main")
@@ -101,22 +123,25 @@ def _photo() -> bytes:
     return buffer.getvalue()
 
 
-def test_catalog_manager_uploads_a_picture_and_the_shop_shows_it(live_server, page, screenshot, settings, tmp_path,
-                                                                  csp_violations):
+def test_catalog_manager_uploads_a_picture_and_the_shop_shows_it(
+    live_server, page, screenshot, settings, tmp_path, csp_violations
+):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.MEDIA_SERVE = True
     product = ProductFactory(title="Regency cakestand 3 tier", price=Decimal("12.75"))
     _login(page, live_server.url, RoleStaffFactory(role="catalog_manager"))
     # a non-image is refused with a message
     page.goto(live_server.url + f"/admin/ecommerce/product/{product.pk}/change/")
-    page.set_input_files("input[name=upload]", files=[{"name": "notes.jpg", "mimeType": "image/jpeg",
-                                                       "buffer": b"not a picture"}])
+    page.set_input_files(
+        "input[name=upload]", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"not a picture"}]
+    )
     page.click("input[name=_continue]")
     page.wait_for_load_state()
     assert "That file is not an image we can read" in page.inner_text(".errorlist")
     # a photo is accepted and its thumbnail shows in the admin
-    page.set_input_files("input[name=upload]", files=[{"name": "cakestand.jpg", "mimeType": "image/jpeg",
-                                                       "buffer": _photo()}])
+    page.set_input_files(
+        "input[name=upload]", files=[{"name": "cakestand.jpg", "mimeType": "image/jpeg", "buffer": _photo()}]
+    )
     page.click("input[name=_continue]")
     page.wait_for_load_state()
     product = Product.objects.get(pk=product.pk)

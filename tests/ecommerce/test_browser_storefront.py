@@ -23,9 +23,7 @@ def _catalogue():
         stock=20,
         description="A three-tier cake stand in pale green with pink roses.",
     )
-    ProductFactory(
-        title="set of 3 cake tins pantry design", category=kitchen, price=Decimal("4.95"), stock=30
-    )
+    ProductFactory(title="set of 3 cake tins pantry design", category=kitchen, price=Decimal("4.95"), stock=30)
     ProductFactory(title="jumbo bag red retrospot", category=bags, price=Decimal("2.08"), stock=100)
     ProductFactory(title="lunch bag pink polkadot", category=bags, price=Decimal("1.65"), stock=0)
     return kitchen, stand
@@ -146,9 +144,7 @@ def test_shopper_who_declines_is_not_tracked(live_server, page):
     assert page.evaluate("window.localStorage.length") == 0
     assert event_requests == []
     session_key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
-    assert not Event.objects.filter(
-        session_key=session_key, type__in=TRACKED_TYPES | {"remove_from_cart"}
-    ).exists()
+    assert not Event.objects.filter(session_key=session_key, type__in=TRACKED_TYPES | {"remove_from_cart"}).exists()
 
 
 def test_withdrawing_consent_forgets_the_anonymous_id(live_server, page):
@@ -204,9 +200,7 @@ def test_tracker_respects_do_not_track_even_with_consent(live_server, browser):
     _, stand = _catalogue()
     context = browser.new_context()
     context.add_cookies([{"name": "tracking_consent", "value": "yes", "url": live_server.url}])
-    context.add_init_script(
-        "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});"
-    )
+    context.add_init_script("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});")
     dnt_page = context.new_page()
     event_requests = []
     dnt_page.on(
@@ -238,8 +232,7 @@ def test_tracker_flushes_a_full_batch_at_once_with_csrf_header(live_server, page
 
     with page.expect_request(full_batch) as request_info:
         page.evaluate(
-            "window.shopTracker.flush();"
-            "for (let i = 0; i < 20; i++) window.shopTracker.track('page_view', {n: i});"
+            "window.shopTracker.flush();for (let i = 0; i < 20; i++) window.shopTracker.track('page_view', {n: i});"
         )
     request = request_info.value
     # then

@@ -70,8 +70,12 @@ def test_events_recorded_during_an_outage_arrive_exactly_once_afterwards(live_se
         sent_during_outage.update(_body_ids(route.request))
         if len(failures) % 2 == 0:
             failures.append("503")
-            route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
-                          body='{"detail": "Service unavailable."}')
+            route.fulfill(
+                status=503,
+                headers={"Retry-After": "1"},
+                content_type="application/json",
+                body='{"detail": "Service unavailable."}',
+            )
         else:
             failures.append("abort")
             route.abort("connectionreset")
@@ -105,8 +109,14 @@ def test_events_recorded_during_an_outage_arrive_exactly_once_afterwards(live_se
     answers: list[dict] = []
     resent: set[str] = set()
     page.on("response", lambda r: "/api/events/" in r.url and answers.append(r.json()))
-    page.on("request", lambda r: "/api/events/" in r.url and r.post_data and resent.update(
-        str(e.get("id")) for e in json.loads(r.post_data).get("events", [])))
+    page.on(
+        "request",
+        lambda r: (
+            "/api/events/" in r.url
+            and r.post_data
+            and resent.update(str(e.get("id")) for e in json.loads(r.post_data).get("events", []))
+        ),
+    )
     page.unroute(EVENTS_ROUTE)
     page.goto(url + "/")
     # then every event of the outage arrives, once, and the queue empties
@@ -135,8 +145,12 @@ def test_429_retry_after_is_honoured_across_a_page_load(live_server, fast_page):
     def throttled_once(route):
         if not requests:
             requests.append((time.monotonic(), "429"))
-            route.fulfill(status=429, headers={"Retry-After": "3"}, content_type="application/json",
-                          body='{"detail": "Request was throttled. Expected available in 3 seconds."}')
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": "3"},
+                content_type="application/json",
+                body='{"detail": "Request was throttled. Expected available in 3 seconds."}',
+            )
         else:
             requests.append((time.monotonic(), "passed"))
             route.continue_()
@@ -172,9 +186,11 @@ def test_items_the_server_rejects_one_by_one_are_dropped_and_the_rest_stored(liv
     page.wait_for_load_state()
     assert _wait(page, lambda: _queued_ids(page) == [])
     # when one event names a product that does not exist (the server rejects that item only)
-    page.evaluate("window.shopTracker.track('product_view', {product_id: 987654});"
-                  "window.shopTracker.track('page_view', {marker: 'kept'});"
-                  "window.shopTracker.flush();")
+    page.evaluate(
+        "window.shopTracker.track('product_view', {product_id: 987654});"
+        "window.shopTracker.track('page_view', {marker: 'kept'});"
+        "window.shopTracker.flush();"
+    )
     # then the batch is answered: the good event is stored, the bad one is not retried forever
     assert _wait(page, lambda: Event.objects.filter(properties__marker="kept").exists())
     assert _wait(page, lambda: _queued_ids(page) == [])
@@ -212,8 +228,9 @@ def test_a_batch_too_big_for_keepalive_is_still_delivered(live_server, fast_page
     page.wait_for_load_state()
     assert _wait(page, lambda: _queued_ids(page) == [])
     # when an event carries 70 KB of properties (over the 64 KB a keepalive request may hold)
-    page.evaluate("window.shopTracker.track('page_view', {marker: 'big', notes: 'x'.repeat(70000)});"
-                  "window.shopTracker.flush();")
+    page.evaluate(
+        "window.shopTracker.track('page_view', {marker: 'big', notes: 'x'.repeat(70000)});window.shopTracker.flush();"
+    )
     # then it is delivered anyway, not retried forever
     assert _wait(page, lambda: Event.objects.filter(properties__marker="big").exists())
     assert _wait(page, lambda: _queued_ids(page) == [])

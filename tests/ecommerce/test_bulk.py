@@ -14,8 +14,18 @@ from ecommerce.models import Event
 
 pytestmark = pytest.mark.django_db
 
-COLUMNS = ["id", "type", "occurred_at", "received_at", "user_id", "anonymous_id", "session_key", "product_id",
-           "query", "properties"]
+COLUMNS = [
+    "id",
+    "type",
+    "occurred_at",
+    "received_at",
+    "user_id",
+    "anonymous_id",
+    "session_key",
+    "product_id",
+    "query",
+    "properties",
+]
 # Every character a hand-built PostgreSQL array literal has to escape, and the word NULL.
 AWKWARD = ['say "hi"', "back\\slash", "{braces}", "a,b", "NULL", "", "ünïcødé 你好", "  spaced  "]
 

@@ -79,8 +79,9 @@ class _CacheCallCounter:
         ("django.contrib.sessions.backends.cached_db", ["get"]),
     ],
 )
-def test_signed_in_recommendations_take_one_batch(cached_logins, settings, user, monkeypatch, engine,
-                                                  reads_outside_the_batch):
+def test_signed_in_recommendations_take_one_batch(
+    cached_logins, settings, user, monkeypatch, engine, reads_outside_the_batch
+):
     settings.SESSION_ENGINE = engine
     client = APIClient()
     client.force_login(user)

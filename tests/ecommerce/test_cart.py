@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 def test_cart_get_or_create_for_user_and_for_session(user):
     assert cart_services.cart_get_or_create(user=user, session_key=None) == cart_services.cart_get_or_create(
-        user=user, session_key="ignored")
+        user=user, session_key="ignored"
+    )
     session_cart = cart_services.cart_get_or_create(user=AnonymousUser(), session_key="sess-1")
     assert session_cart.user is None and session_cart.session_key == "sess-1"
     assert cart_services.cart_get_or_create(user=None, session_key="sess-1") == session_cart

@@ -19,8 +19,13 @@ def _event(**overrides):
 def test_ingest_stores_valid_and_reports_rejected_per_item(consenting_client):
     # given
     product = ProductFactory()
-    batch = [_event(product_id=product.pk), _event(type="teleport"), _event(product_id=999999),
-             _event(occurred_at="2999-01-01T00:00:00Z"), _event(occurred_at="yesterday")]
+    batch = [
+        _event(product_id=product.pk),
+        _event(type="teleport"),
+        _event(product_id=999999),
+        _event(occurred_at="2999-01-01T00:00:00Z"),
+        _event(occurred_at="yesterday"),
+    ]
     # when
     response = consenting_client.post("/api/events/", {"events": batch}, format="json")
     # then
@@ -50,7 +55,9 @@ def test_ingest_malformed_json_is_400(consenting_client):
 
 def test_ingest_oversized_body_is_413(consenting_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-    response = consenting_client.post("/api/events/", {"events": [_event(query="x" * 200) for _ in range(20)]}, format="json")
+    response = consenting_client.post(
+        "/api/events/", {"events": [_event(query="x" * 200) for _ in range(20)]}, format="json"
+    )
     assert response.status_code == 413
 
 
@@ -72,7 +79,9 @@ def test_ingest_with_token_may_set_user_and_skips_consent(api_client, user):
 
     raw = ingestion_token_create(name="backend")
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    response = api_client.post("/api/events/", {"events": [_event(user_id=user.pk), _event(user_id=10**9)]}, format="json")
+    response = api_client.post(
+        "/api/events/", {"events": [_event(user_id=user.pk), _event(user_id=10**9)]}, format="json"
+    )
     body = response.json()
     assert response.status_code == 200 and body["accepted"] == 1
     assert body["rejected"] == [{"index": 1, "errors": {"user_id": f"Unknown user {10**9}."}}]
@@ -109,7 +118,9 @@ def test_ingest_is_throttled_per_client(consenting_client, monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
     monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "events", "3/min")
-    codes = [consenting_client.post("/api/events/", {"events": [_event()]}, format="json").status_code for _ in range(4)]
+    codes = [
+        consenting_client.post("/api/events/", {"events": [_event()]}, format="json").status_code for _ in range(4)
+    ]
     assert codes == [200, 200, 200, 429]
     assert Event.objects.count() == 3
 

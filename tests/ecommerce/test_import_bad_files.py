@@ -28,8 +28,10 @@ def _good_rows(n: int) -> list[str]:
     for i in range(n):
         invoice = 540000 + i // 2
         customer = ["17850.0", "12583.0", "13047.0", ""][(i // 2) % 4]
-        rows.append(f"{invoice},{22000 + i % 7},SET OF {i % 7} RED CANDLES,{1 + i % 3},"
-                    f"2011-01-{1 + i % 28:02d} 10:00:00,1.{i % 90:02d},{customer},United Kingdom")
+        rows.append(
+            f"{invoice},{22000 + i % 7},SET OF {i % 7} RED CANDLES,{1 + i % 3},"
+            f"2011-01-{1 + i % 28:02d} 10:00:00,1.{i % 90:02d},{customer},United Kingdom"
+        )
     return rows
 
 
@@ -38,9 +40,14 @@ def _text(rows: list[str]) -> str:
 
 
 def _counts() -> dict[str, int]:
-    return {"categories": Category.objects.count(), "products": Product.objects.count(),
-            "users": User.objects.count(), "orders": Order.objects.count(),
-            "items": OrderItem.objects.count(), "events": Event.objects.count()}
+    return {
+        "categories": Category.objects.count(),
+        "products": Product.objects.count(),
+        "users": User.objects.count(),
+        "orders": Order.objects.count(),
+        "items": OrderItem.objects.count(),
+        "events": Event.objects.count(),
+    }
 
 
 def _import_fails(path: Path, *extra: str) -> str:

@@ -13,8 +13,27 @@ from ecommerce.services.events import event_id_for
 
 pytestmark = pytest.mark.django_db
 
-GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-          "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+GENRES = [
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+]
 
 
 def _flags(*names: str) -> str:
@@ -25,10 +44,14 @@ def _folder(tmp_path):
     (tmp_path / "u.genre").write_text("".join(f"{g}|{i}\n" for i, g in enumerate(GENRES)))
     (tmp_path / "u.user").write_text("1|24|M|technician|85711\n2|53|F|other|94043\nbad line\n")
     (tmp_path / "u.item").write_bytes(
-        ("1|Toy Story (1995)|01-Jan-1995||http://x|" + _flags("Animation", "Children's", "Comedy") + "\n"
-         "2|Caf\xe9 Society (1995)|01-Jan-1995||http://x|" + _flags("Drama") + "\n").encode("latin-1"))
-    (tmp_path / "u.data").write_text("1\t1\t5\t874965758\n2\t2\t3\t876893171\n1\t2\t4\t878542960\n"
-                                     "9\t1\t5\t874965758\nnot a rating\n")
+        (
+            "1|Toy Story (1995)|01-Jan-1995||http://x|" + _flags("Animation", "Children's", "Comedy") + "\n"
+            "2|Caf\xe9 Society (1995)|01-Jan-1995||http://x|" + _flags("Drama") + "\n"
+        ).encode("latin-1")
+    )
+    (tmp_path / "u.data").write_text(
+        "1\t1\t5\t874965758\n2\t2\t3\t876893171\n1\t2\t4\t878542960\n9\t1\t5\t874965758\nnot a rating\n"
+    )
     return tmp_path
 
 
@@ -63,8 +86,9 @@ def test_import_dataset_movielens_command_needs_a_movielens_folder(tmp_path):
     with pytest.raises(CommandError, match="u.user is missing"):
         call_command("import_dataset", "movielens", str(tmp_path), "--no-progress")
     out = StringIO()
-    call_command("import_dataset", "movielens", str(_folder(tmp_path)), "--no-progress", "--limit-rows", "1",
-                 stdout=out)
+    call_command(
+        "import_dataset", "movielens", str(_folder(tmp_path)), "--no-progress", "--limit-rows", "1", stdout=out
+    )
     assert Event.objects.count() == 1 and "Import finished" in out.getvalue()
 
 
@@ -84,9 +108,18 @@ def test_ingestion_token_from_the_command_lets_an_integration_set_user_id(api_cl
     call_command("create_ingestion_token", "crm", stdout=out, stderr=StringIO())
     response = api_client.post(
         "/api/events/",
-        {"events": [{"id": str(event_id_for("t", 1)), "type": "page_view",
-                     "occurred_at": "2026-01-01T00:00:00Z", "user_id": user.pk}]},
-        format="json", HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}",
+        {
+            "events": [
+                {
+                    "id": str(event_id_for("t", 1)),
+                    "type": "page_view",
+                    "occurred_at": "2026-01-01T00:00:00Z",
+                    "user_id": user.pk,
+                }
+            ]
+        },
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}",
     )
     assert response.status_code == 200 and response.json()["accepted"] == 1
     assert Event.objects.get().user == user

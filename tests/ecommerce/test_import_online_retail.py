@@ -57,8 +57,13 @@ def _write_csv(folder: Path, rows: list[str] = ROWS, gz: bool = False) -> Path:
 
 
 def _counts() -> dict[str, int]:
-    return {"products": Product.objects.count(), "users": User.objects.count(), "orders": Order.objects.count(),
-            "items": OrderItem.objects.count(), "events": Event.objects.count()}
+    return {
+        "products": Product.objects.count(),
+        "users": User.objects.count(),
+        "orders": Order.objects.count(),
+        "items": OrderItem.objects.count(),
+        "events": Event.objects.count(),
+    }
 
 
 def test_import_online_retail_creates_products_customers_orders_and_events(tmp_path):
@@ -68,8 +73,11 @@ def test_import_online_retail_creates_products_customers_orders_and_events(tmp_p
     assert _counts() == {"products": 5, "users": 2, "orders": 4, "items": 10, "events": 6}
     assert report.rows_read == len(ROWS)
     assert report.skipped == {
-        "invoice date is not a date": 1, "missing stock code": 1, "zero price on a fee line": 1,
-        "unit price is not a number": 1, "negative unit price (an accounting adjustment, not a sale)": 1,
+        "invoice date is not a date": 1,
+        "missing stock code": 1,
+        "zero price on a fee line": 1,
+        "unit price is not a number": 1,
+        "negative unit price (an accounting adjustment, not a sale)": 1,
     }
     assert report.created["orders"] == 4 and report.created["events"] == 6
 
@@ -118,10 +126,17 @@ def test_import_online_retail_customers_guests_and_cancellations(tmp_path):
 
 def test_import_online_retail_keeps_raw_quantities_and_line_numbers(tmp_path):
     import_online_retail(path=_write_csv(tmp_path), progress=False)
-    lines = list(OrderItem.objects.filter(order__number="536365").order_by("line_number")
-                 .values_list("line_number", "product__sku", "quantity", "unit_price"))
-    assert lines == [(1, "85123A", 6, Decimal("2.55")), (2, "71053", 6, Decimal("3.39")),
-                     (3, "POST", 1, Decimal("18.00")), (4, "22633", 1, Decimal("1.85"))]
+    lines = list(
+        OrderItem.objects.filter(order__number="536365")
+        .order_by("line_number")
+        .values_list("line_number", "product__sku", "quantity", "unit_price")
+    )
+    assert lines == [
+        (1, "85123A", 6, Decimal("2.55")),
+        (2, "71053", 6, Decimal("3.39")),
+        (3, "POST", 1, Decimal("18.00")),
+        (4, "22633", 1, Decimal("1.85")),
+    ]
     negative = OrderItem.objects.get(order__number="536366", line_number=2)
     assert negative.quantity == -1
     assert OrderItem.objects.get(order__number="C536379").quantity == -1
@@ -209,9 +224,7 @@ def test_import_online_retail_full_uci_file_lands_whole_and_idempotently():
     assert Order.objects.count() == 25_891
     assert Order.objects.filter(status=Order.Status.CANCELLED).count() == 3_836
     assert OrderItem.objects.count() == 541_909 - report.rows_skipped
-    assert set(Product.objects.filter(is_non_product=True).values_list("sku", flat=True)) == (
-        FEE_STOCK_CODES | {"m"}
-    )
+    assert set(Product.objects.filter(is_non_product=True).values_list("sku", flat=True)) == (FEE_STOCK_CODES | {"m"})
     # when it runs again
     before = _counts()
     again = import_online_retail(path=path, progress=False)
@@ -220,8 +233,9 @@ def test_import_online_retail_full_uci_file_lands_whole_and_idempotently():
     assert all(count == 0 for count in again.created.values())
 
 
-def test_import_command_queues_the_analytics_refresh_of_the_imported_days(tmp_path, django_capture_on_commit_callbacks,
-                                                                         eager_tasks):
+def test_import_command_queues_the_analytics_refresh_of_the_imported_days(
+    tmp_path, django_capture_on_commit_callbacks, eager_tasks
+):
     from analytics.models import DailyMetric
 
     path = _write_csv(tmp_path)

@@ -8,16 +8,19 @@ from django.template import Context, Template
 from ecommerce.money import format_money, money_plain
 
 
-@pytest.mark.parametrize(("amount", "currency", "expected"), [
-    (Decimal("3.000000"), "GBP", "£3.00"),
-    (Decimal("1234.5"), "EUR", "€1,234.50"),
-    (Decimal("-12.345"), "USD", "-$12.35"),  # half up, sign before the symbol
-    (Decimal("0.004999"), "GBP", "£0.00"),
-    ("19.9", "CHF", "19.90 CHF"),  # no common symbol: the code after the number
-    (1200, "JPY", "1,200 JPY"),  # no minor units
-    (None, "GBP", "—"),
-    ("not a number", "GBP", "—"),
-])
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        (Decimal("3.000000"), "GBP", "£3.00"),
+        (Decimal("1234.5"), "EUR", "€1,234.50"),
+        (Decimal("-12.345"), "USD", "-$12.35"),  # half up, sign before the symbol
+        (Decimal("0.004999"), "GBP", "£0.00"),
+        ("19.9", "CHF", "19.90 CHF"),  # no common symbol: the code after the number
+        (1200, "JPY", "1,200 JPY"),  # no minor units
+        (None, "GBP", "—"),
+        ("not a number", "GBP", "—"),
+    ],
+)
 def test_format_money(amount, currency, expected):
     assert format_money(amount, currency) == expected
 
@@ -36,5 +39,6 @@ def test_money_plain_is_a_bare_decimal_for_csv():
 
 def test_money_template_filter():
     html = Template("{% load money %}{{ a|money:'GBP' }} {{ b|money }}").render(
-        Context({"a": Decimal("1500"), "b": Decimal("0.5")}))
+        Context({"a": Decimal("1500"), "b": Decimal("0.5")})
+    )
     assert html == "£1,500.00 £0.50"

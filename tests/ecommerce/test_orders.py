@@ -20,8 +20,13 @@ pytestmark = pytest.mark.django_db
 
 STATUSES = [s.value for s in Order.Status]
 LEGAL = {
-    ("pending", "paid"), ("pending", "cancelled"), ("paid", "shipped"), ("paid", "cancelled"),
-    ("shipped", "delivered"), ("shipped", "returned"), ("delivered", "returned"),
+    ("pending", "paid"),
+    ("pending", "cancelled"),
+    ("paid", "shipped"),
+    ("paid", "cancelled"),
+    ("shipped", "delivered"),
+    ("shipped", "returned"),
+    ("delivered", "returned"),
 }
 NOT_FOUND_MESSAGE = "No order with that number was found for you."
 
@@ -154,8 +159,7 @@ def test_order_api_refuses_an_advertiser_and_staff_without_role(client, staff_in
 def test_guest_order_is_found_by_number_and_email_only():
     order = OrderFactory(user=None, email="Guest@Example.com", status="paid")
     anonymous = AnonymousUser()
-    found = order_services.order_get_for_actor(number=f" {order.number} ", actor=anonymous,
-                                               email="guest@example.com ")
+    found = order_services.order_get_for_actor(number=f" {order.number} ", actor=anonymous, email="guest@example.com ")
     assert found.pk == order.pk
     with pytest.raises(NotFound, match=NOT_FOUND_MESSAGE):
         order_services.order_get_for_actor(number=order.number, actor=anonymous, email="other@example.com")
@@ -198,8 +202,14 @@ def test_order_place_from_cart_reserves_stock_pays_and_logs_purchases(user):
     mug, lamp = ProductFactory(stock=5, price=Decimal("4.50")), ProductFactory(stock=2, price=Decimal("12.00"))
     cart = _cart_with(user, (mug, 2), (lamp, 1))
     # when
-    order = order_services.order_place_from_cart(cart=cart, user=user, email="", shipping_name="A",
-                                                 shipping_address="1 Road", tracking=Tracking.consented(user=user))
+    order = order_services.order_place_from_cart(
+        cart=cart,
+        user=user,
+        email="",
+        shipping_name="A",
+        shipping_address="1 Road",
+        tracking=Tracking.consented(user=user),
+    )
     # then
     assert order.status == Order.Status.PAID and order.user == user and order.email == user.email
     assert order.total() == Decimal("21.00")
@@ -220,8 +230,13 @@ def test_order_place_from_cart_refuses_and_writes_nothing(user):
     assert not Order.objects.exists()
     assert cart.items.count() == 2
     with pytest.raises(DomainError, match="empty"):
-        order_services.order_place_from_cart(cart=Cart.objects.create(session_key="s1"), user=None,
-                                             email="g@example.com", shipping_name="A", shipping_address="x")
+        order_services.order_place_from_cart(
+            cart=Cart.objects.create(session_key="s1"),
+            user=None,
+            email="g@example.com",
+            shipping_name="A",
+            shipping_address="x",
+        )
 
 
 def test_order_place_from_cart_refuses_fee_lines_and_guest_without_email():
@@ -231,8 +246,9 @@ def test_order_place_from_cart_refuses_fee_lines_and_guest_without_email():
     with pytest.raises(DomainError, match="email"):
         order_services.order_place_from_cart(cart=cart, user=None, email="", shipping_name="A", shipping_address="x")
     with pytest.raises(DomainError, match="no longer for sale"):
-        order_services.order_place_from_cart(cart=cart, user=None, email="g@example.com", shipping_name="A",
-                                             shipping_address="x")
+        order_services.order_place_from_cart(
+            cart=cart, user=None, email="g@example.com", shipping_name="A", shipping_address="x"
+        )
     assert not Order.objects.exists()
 
 
@@ -240,9 +256,14 @@ def test_guest_checkout_creates_a_guest_order():
     product = ProductFactory(stock=3)
     cart = Cart.objects.create(session_key="guest-2")
     CartItem.objects.create(cart=cart, product=product, quantity=1)
-    order = order_services.order_place_from_cart(cart=cart, user=None, email="g@example.com",
-                                                 shipping_name="G", shipping_address="x",
-                                                 tracking=Tracking.consented(anonymous_id="anon-1"))
+    order = order_services.order_place_from_cart(
+        cart=cart,
+        user=None,
+        email="g@example.com",
+        shipping_name="G",
+        shipping_address="x",
+        tracking=Tracking.consented(anonymous_id="anon-1"),
+    )
     assert order.user is None and order.email == "g@example.com"
     assert Event.objects.get(type="purchase").anonymous_id == "anon-1"
 
@@ -251,8 +272,9 @@ def test_order_without_tracking_consent_logs_no_purchase_event(user):
     # given: the consent rule said no (declined, Do-Not-Track or GPC)
     cart = _cart_with(user, (ProductFactory(stock=3), 1))
     # when
-    order = order_services.order_place_from_cart(cart=cart, user=user, email="", shipping_name="A",
-                                                 shipping_address="1 Road", tracking=NO_TRACKING)
+    order = order_services.order_place_from_cart(
+        cart=cart, user=user, email="", shipping_name="A", shipping_address="1 Road", tracking=NO_TRACKING
+    )
     # then: the order (a contract) is kept, the behaviour log holds nothing
     assert order.user == user
     assert not Event.objects.exists()

@@ -56,8 +56,17 @@ def _browse(client: Client, category, products) -> int:
     assert rec_links and ad_links, "the page must still show recommendations and ads"
     assert client.get(rec_links[0]).status_code == 302
     assert client.get(ad_links[0]).status_code == 302
-    beacon = {"events": [{"id": str(uuid.uuid4()), "type": "product_view", "anonymous_id": "anon-refused",
-                          "occurred_at": timezone.now().isoformat(), "product_id": products[0].pk}]}
+    beacon = {
+        "events": [
+            {
+                "id": str(uuid.uuid4()),
+                "type": "product_view",
+                "anonymous_id": "anon-refused",
+                "occurred_at": timezone.now().isoformat(),
+                "product_id": products[0].pk,
+            }
+        ]
+    }
     return client.post("/api/events/", beacon, content_type="application/json").status_code
 
 

@@ -40,16 +40,20 @@ def _no_pacing(settings):
 
 
 def _beacon(client: Client, anonymous_id: str, **event) -> None:
-    body = {"events": [{"id": str(uuid.uuid4()), "occurred_at": timezone.now().isoformat(),
-                        "anonymous_id": anonymous_id, **event}]}
+    body = {
+        "events": [
+            {"id": str(uuid.uuid4()), "occurred_at": timezone.now().isoformat(), "anonymous_id": anonymous_id, **event}
+        ]
+    }
     response = client.post("/api/events/", body, content_type="application/json")
     assert response.status_code == 200 and response.json()["accepted"] == 1, response.content
 
 
 def _chat(client: Client, text: str) -> int:
     conversation = client.post("/api/support/conversations/", {}, content_type="application/json").json()
-    response = client.post(f"/api/support/conversations/{conversation['id']}/messages/", {"text": text},
-                           content_type="application/json")
+    response = client.post(
+        f"/api/support/conversations/{conversation['id']}/messages/", {"text": text}, content_type="application/json"
+    )
     assert response.status_code == 201, response.content
     return conversation["id"]
 
@@ -61,8 +65,10 @@ def ada_history(transactional_db):
     customers, cluster_a, _ = two_cluster_shop()
     ada = UserFactory(username="ada", email=f"ada.{MARK}@example.com", first_name="Ada", last_name=f"L{MARK}")
     for i, product in enumerate(cluster_a[:3]):  # Ada's own purchase history feeds the model
-        OrderItemFactory(order=OrderFactory(user=ada, placed_at=timezone.now() - timezone.timedelta(days=50 - i * 20)),
-                         product=product)
+        OrderItemFactory(
+            order=OrderFactory(user=ada, placed_at=timezone.now() - timezone.timedelta(days=50 - i * 20)),
+            product=product,
+        )
     other = UserFactory(username="bob", email="bob@example.com")
     bystander_guest = OrderFactory(user=None, email=ada.email, shipping_name="Not Ada, same email")
     OrderItemFactory(order=bystander_guest)  # placed elsewhere: never proven to be Ada's
@@ -84,9 +90,16 @@ def ada_history(transactional_db):
     _chat(client, f"Call me on +44 7700 {MARK} or write to ada.{MARK}@example.com")
     # a guest order with the account's email, placed in this same session
     client.post(reverse("storefront:cart_update"), {"product_id": lamp.pk, "quantity": 1, "action": "add"})
-    response = client.post(reverse("storefront:checkout"), {
-        "shipping_name": f"Ada {MARK}", "email": ada.email, "shipping_address": f"1 {MARK} Street",
-        "country": "United Kingdom", "anonymous_id": anonymous_id})
+    response = client.post(
+        reverse("storefront:checkout"),
+        {
+            "shipping_name": f"Ada {MARK}",
+            "email": ada.email,
+            "shipping_address": f"1 {MARK} Street",
+            "country": "United Kingdom",
+            "anonymous_id": anonymous_id,
+        },
+    )
     assert response.status_code == 302
     # and someone else's activity, which must survive untouched
     bob_client = Client()
@@ -117,9 +130,15 @@ def test_export_holds_everything_erasure_removes(celery_worker_real, ada_history
     ada, client, pre_login_key, anonymous_id, bystander_guest = ada_history
     # given: the marker is in the account, the guest order, events, chat, rollups and ad logs
     planted = rows_containing(MARK)
-    for place in ("ecommerce.User.email", "ecommerce.Order.shipping_address", "ecommerce.Event.query",
-                  "ecommerce.Event.anonymous_id", "ecommerce.Event.properties", "support.Message.text",
-                  "analytics.DailyActor.actor"):
+    for place in (
+        "ecommerce.User.email",
+        "ecommerce.Order.shipping_address",
+        "ecommerce.Event.query",
+        "ecommerce.Event.anonymous_id",
+        "ecommerce.Event.properties",
+        "support.Message.text",
+        "analytics.DailyActor.actor",
+    ):
         assert place in planted, place
     assert Impression.objects.filter(session_key=pre_login_key).exists()
     assert Conversation.objects.filter(user=ada).exists()  # the pre-login chat was handed to her

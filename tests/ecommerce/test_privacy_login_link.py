@@ -16,13 +16,17 @@ pytestmark = pytest.mark.django_db
 def _guest_checkout(client: Client, email: str) -> None:
     product = ProductFactory(stock=5)
     client.post(reverse("storefront:cart_update"), {"product_id": product.pk, "quantity": 1, "action": "add"})
-    response = client.post(reverse("storefront:checkout"), {
-        "shipping_name": "G", "email": email, "shipping_address": "x", "country": "", "anonymous_id": ""})
+    response = client.post(
+        reverse("storefront:checkout"),
+        {"shipping_name": "G", "email": email, "shipping_address": "x", "country": "", "anonymous_id": ""},
+    )
     assert response.status_code == 302
 
 
 def _login(client: Client, user) -> None:
-    response = client.post(reverse("storefront:login"), {"username": user.username, "password": "correct-horse-battery"})
+    response = client.post(
+        reverse("storefront:login"), {"username": user.username, "password": "correct-horse-battery"}
+    )
     assert response.status_code == 302
 
 
@@ -56,8 +60,11 @@ def test_the_pre_login_chat_goes_on_under_the_account():
     ada = UserFactory()
     client = Client()
     conversation_id = client.post("/api/support/conversations/", {}, content_type="application/json").json()["id"]
-    client.post(f"/api/support/conversations/{conversation_id}/messages/", {"text": "where is my order?"},
-                content_type="application/json")
+    client.post(
+        f"/api/support/conversations/{conversation_id}/messages/",
+        {"text": "where is my order?"},
+        content_type="application/json",
+    )
     stranger = Client()
     other_id = stranger.post("/api/support/conversations/", {}, content_type="application/json").json()["id"]
     # when

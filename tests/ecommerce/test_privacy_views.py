@@ -22,9 +22,7 @@ def test_privacy_page_is_open_to_anonymous_shoppers_without_account_actions(clie
 def test_privacy_page_shows_consent_state(client):
     client.cookies["tracking_consent"] = "yes"
     assert "tracking allowed" in client.get(reverse("storefront:privacy")).content.decode()
-    assert (
-        "Do-Not-Track" in client.get(reverse("storefront:privacy"), HTTP_DNT="1").content.decode()
-    )
+    assert "Do-Not-Track" in client.get(reverse("storefront:privacy"), HTTP_DNT="1").content.decode()
 
 
 def test_export_contains_own_orders_and_events_and_no_one_elses(client, user, other_user):
@@ -54,9 +52,7 @@ def test_export_contains_own_orders_and_events_and_no_one_elses(client, user, ot
 
 def test_delete_account_needs_the_right_password(client, user):
     client.force_login(user)
-    response = client.post(
-        reverse("storefront:privacy_delete"), {"password": "wrong", "confirm": "on"}
-    )
+    response = client.post(reverse("storefront:privacy_delete"), {"password": "wrong", "confirm": "on"})
     assert response.status_code == 400
     assert "not correct" in response.content.decode()
     user.refresh_from_db()
@@ -66,9 +62,7 @@ def test_delete_account_needs_the_right_password(client, user):
 
 def test_delete_account_needs_confirmation(client, user):
     client.force_login(user)
-    response = client.post(
-        reverse("storefront:privacy_delete"), {"password": "correct-horse-battery"}
-    )
+    response = client.post(reverse("storefront:privacy_delete"), {"password": "correct-horse-battery"})
     assert response.status_code == 400
     user.refresh_from_db()
     assert user.is_active
@@ -84,17 +78,13 @@ def test_delete_account_anonymizes_orders_events_and_deactivates_user(client, us
     product = ProductFactory()
     order = OrderFactory(user=user, shipping_name="Ada Lovelace", shipping_address="1 My Street")
     OrderItemFactory(order=order, product=product)
-    event = EventFactory(
-        user=user, anonymous_id="anon-ada", query="ada's search", type=Event.Type.SEARCH
-    )
+    event = EventFactory(user=user, anonymous_id="anon-ada", query="ada's search", type=Event.Type.SEARCH)
     other_event = EventFactory(user=other_user, anonymous_id="anon-other")
     Cart.objects.create(user=user).items.create(product=product, quantity=1)
     client.force_login(user)
     client.cookies["tracking_consent"] = "yes"
     # when
-    response = client.post(
-        reverse("storefront:privacy_delete"), {"password": "correct-horse-battery", "confirm": "on"}
-    )
+    response = client.post(reverse("storefront:privacy_delete"), {"password": "correct-horse-battery", "confirm": "on"})
     # then
     assert response.status_code == 302
     assert response["Location"] == reverse("storefront:home")
@@ -110,9 +100,7 @@ def test_delete_account_anonymizes_orders_events_and_deactivates_user(client, us
     assert order.email == ""
     assert order.shipping_name == ""
     assert order.shipping_address == ""
-    assert Order.objects.filter(
-        pk=order.pk
-    ).exists()  # the merchant keeps the sale, without the person
+    assert Order.objects.filter(pk=order.pk).exists()  # the merchant keeps the sale, without the person
     event.refresh_from_db()
     assert event.user is None
     assert event.anonymous_id == ""
@@ -126,10 +114,20 @@ def test_delete_account_anonymizes_orders_events_and_deactivates_user(client, us
     assert User.objects.filter(pk=other_user.pk, is_active=True).exists()
 
 
-@pytest.mark.parametrize("path", [
-    "/api/me/data/", "/api/orders/", "/account/", "/account/orders/", "/account/privacy/",
-    "/account/privacy/export/", "/api/recommendations/me/", "/", "/cart/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/me/data/",
+        "/api/orders/",
+        "/account/",
+        "/account/orders/",
+        "/account/privacy/",
+        "/account/privacy/export/",
+        "/api/recommendations/me/",
+        "/",
+        "/cart/",
+    ],
+)
 def test_every_response_to_a_signed_in_shopper_is_no_store(client, user, path):
     client.force_login(user)
     response = client.get(path)

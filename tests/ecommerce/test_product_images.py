@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
+def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.MEDIA_URL = "/media/"
     settings.PRODUCT_THUMBNAIL_SIZE = 480
@@ -42,37 +42,42 @@ def _client(user) -> Client:
     return client
 
 
-def test_a_valid_image_is_stored_with_a_thumbnail(catalog_manager, _media):
+def test_a_valid_image_is_stored_with_a_thumbnail(catalog_manager, media_root):
     product = ProductFactory(sku="MUG-01")
     product_image_set(product=product, upload=_image(), actor=catalog_manager)
     product.refresh_from_db()
     assert product.image.name.startswith("products/mug-01-") and product.image.name.endswith(".png")
-    assert (_media / product.image.name).exists()
-    with Image.open(_media / product.image_thumbnail.name) as thumb:
+    assert (media_root / product.image.name).exists()
+    with Image.open(media_root / product.image_thumbnail.name) as thumb:
         assert thumb.format == "WEBP" and max(thumb.size) == 480 and thumb.size == (480, 320)
     assert product.thumbnail_url.startswith("/media/products/thumbs/")
 
 
-def test_replacing_an_image_deletes_the_old_files(catalog_manager, _media, django_capture_on_commit_callbacks):
+def test_replacing_an_image_deletes_the_old_files(catalog_manager, media_root, django_capture_on_commit_callbacks):
     product = ProductFactory()
     with django_capture_on_commit_callbacks(execute=True):
         product_image_set(product=product, upload=_image(), actor=catalog_manager)
-    first = _media / Product.objects.get(pk=product.pk).image.name
+    first = media_root / Product.objects.get(pk=product.pk).image.name
     with django_capture_on_commit_callbacks(execute=True):
         product_image_set(product=product, upload=_image("JPEG", name="b.jpg"), actor=catalog_manager)
-    assert not first.exists() and (_media / Product.objects.get(pk=product.pk).image.name).exists()
+    assert not first.exists() and (media_root / Product.objects.get(pk=product.pk).image.name).exists()
     with django_capture_on_commit_callbacks(execute=True):
         product_image_clear(product=product, actor=catalog_manager)
-    assert not Product.objects.get(pk=product.pk).image and not list((_media / "products").glob("*.jpg"))
+    assert not Product.objects.get(pk=product.pk).image and not list((media_root / "products").glob("*.jpg"))
 
 
-@pytest.mark.parametrize(("upload", "message"), [
-    (SimpleUploadedFile("notes.png", b"this is not a picture at all", content_type="image/png"),
-     "not an image we can read"),
-    (SimpleUploadedFile("empty.png", b"", content_type="image/png"), "empty"),
-    (_image("BMP", (20, 20), "old.bmp"), "BMP images are not accepted"),
-    (_image("PNG", (6000, 5000)), "6000 × 5000 pixels"),
-])
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (
+            SimpleUploadedFile("notes.png", b"this is not a picture at all", content_type="image/png"),
+            "not an image we can read",
+        ),
+        (SimpleUploadedFile("empty.png", b"", content_type="image/png"), "empty"),
+        (_image("BMP", (20, 20), "old.bmp"), "BMP images are not accepted"),
+        (_image("PNG", (6000, 5000)), "6000 × 5000 pixels"),
+    ],
+)
 def test_what_is_not_an_acceptable_image_is_refused(catalog_manager, upload, message):
     product = ProductFactory()
     with pytest.raises(DomainError, match=message):
@@ -101,17 +106,27 @@ def test_uploading_needs_change_product():
 
 
 def _change_form(product: Product, **extra) -> dict:
-    return {"sku": product.sku, "title": product.title, "description": product.description,
-            "category": product.category_id, "price": "9.99", "currency": "GBP", "stock": "5",
-            "is_active": "on", "image_url": "", "attributes": "{}",
-            "created_at_0": "2026-01-01", "created_at_1": "10:00:00", **extra}
+    return {
+        "sku": product.sku,
+        "title": product.title,
+        "description": product.description,
+        "category": product.category_id,
+        "price": "9.99",
+        "currency": "GBP",
+        "stock": "5",
+        "is_active": "on",
+        "image_url": "",
+        "attributes": "{}",
+        "created_at_0": "2026-01-01",
+        "created_at_1": "10:00:00",
+        **extra,
+    }
 
 
 def test_admin_upload_shows_the_thumbnail(catalog_manager):
     product = ProductFactory()
     client = _client(catalog_manager)
-    response = client.post(f"/admin/ecommerce/product/{product.pk}/change/",
-                           _change_form(product, upload=_image()))
+    response = client.post(f"/admin/ecommerce/product/{product.pk}/change/", _change_form(product, upload=_image()))
     assert response.status_code == 302, response.content.decode()[:3000]
     product.refresh_from_db()
     listing = client.get("/admin/ecommerce/product/").content.decode()
@@ -120,17 +135,24 @@ def test_admin_upload_shows_the_thumbnail(catalog_manager):
     assert 'class="admin-thumb-large"' in change
 
 
-@pytest.mark.parametrize(("upload", "limit", "message"), [
-    (SimpleUploadedFile("cv.pdf", b"%PDF-1.4 not an image", content_type="application/pdf"), None,
-     "That file is not an image we can read. Upload a JPEG, PNG, WebP or GIF file."),
-    (_noise(), 100 * 1024, "the limit is 100 KB"),
-])
+@pytest.mark.parametrize(
+    ("upload", "limit", "message"),
+    [
+        (
+            SimpleUploadedFile("cv.pdf", b"%PDF-1.4 not an image", content_type="application/pdf"),
+            None,
+            "That file is not an image we can read. Upload a JPEG, PNG, WebP or GIF file.",
+        ),
+        (_noise(), 100 * 1024, "the limit is 100 KB"),
+    ],
+)
 def test_admin_refuses_a_bad_upload_with_a_clear_message(catalog_manager, settings, upload, limit, message):
     if limit:
         settings.PRODUCT_IMAGE_MAX_BYTES = limit
     product = ProductFactory(title="Old title")
-    response = _client(catalog_manager).post(f"/admin/ecommerce/product/{product.pk}/change/",
-                                             _change_form(product, upload=upload, title="New title"))
+    response = _client(catalog_manager).post(
+        f"/admin/ecommerce/product/{product.pk}/change/", _change_form(product, upload=upload, title="New title")
+    )
     assert response.status_code == 200
     assert message in response.content.decode()
     product.refresh_from_db()

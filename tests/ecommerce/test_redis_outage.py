@@ -76,7 +76,8 @@ def _redis_up(port: int) -> subprocess.Popen:
     binary = REDIS_SERVER if Path(REDIS_SERVER).exists() else shutil.which("redis-server")
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -155,7 +156,8 @@ class Site:
     def login(self, username: str) -> None:
         self.request("GET", "/accounts/login/")
         response = self.request(
-            "POST", "/accounts/login/",
+            "POST",
+            "/accounts/login/",
             data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": self.csrf()},
         )
         assert response.status_code == 302, response.text[:500]
@@ -188,24 +190,52 @@ def _signed_in(site: Site, username: str) -> bool:
 
 def _exercise(shopper: Site, staff: Site, seeded: dict, outage: str) -> None:
     product, category, order = seeded["product"], seeded["category"], seeded["order"]
-    for path in ["/", f"/c/{category.slug}/", "/search/?q=gift", f"/products/{product.pk}/", "/cart/",
-                 "/account/", "/account/orders/", f"/account/orders/{order.number}/", "/support/chat/",
-                 "/accounts/login/", "/accounts/register/", *(f"/{path}" for path in HTML_UNDER_API)]:
+    for path in [
+        "/",
+        f"/c/{category.slug}/",
+        "/search/?q=gift",
+        f"/products/{product.pk}/",
+        "/cart/",
+        "/account/",
+        "/account/orders/",
+        f"/account/orders/{order.number}/",
+        "/support/chat/",
+        "/accounts/login/",
+        "/accounts/register/",
+        *(f"/{path}" for path in HTML_UNDER_API),
+    ]:
         _assert_page(shopper, "GET", path)
     # Writes: add to the cart, check out, chat.
-    response = _assert_page(shopper, "POST", "/cart/update/", data={
-        "product_id": product.pk, "quantity": 1, "action": "add", "csrfmiddlewaretoken": shopper.csrf()})
+    response = _assert_page(
+        shopper,
+        "POST",
+        "/cart/update/",
+        data={"product_id": product.pk, "quantity": 1, "action": "add", "csrfmiddlewaretoken": shopper.csrf()},
+    )
     assert response.status_code == 302
     _assert_page(shopper, "GET", "/checkout/")
-    response = _assert_page(shopper, "POST", "/checkout/", data={
-        "shipping_name": "A Shopper", "email": "a@example.com", "shipping_address": "1 High St",
-        "country": "United Kingdom", "csrfmiddlewaretoken": shopper.csrf()})
+    response = _assert_page(
+        shopper,
+        "POST",
+        "/checkout/",
+        data={
+            "shipping_name": "A Shopper",
+            "email": "a@example.com",
+            "shipping_address": "1 High St",
+            "country": "United Kingdom",
+            "csrfmiddlewaretoken": shopper.csrf(),
+        },
+    )
     assert response.status_code == 302 and "/checkout/done/" in response.headers["Location"], outage
     conversation = _assert_api(shopper, "POST", "/api/support/conversations/", json={})
     if conversation.status_code in (200, 201):
         conversation_id = conversation.json()["id"]
-        _assert_api(shopper, "POST", f"/api/support/conversations/{conversation_id}/messages/",
-                    json={"text": "where is my order?"})
+        _assert_api(
+            shopper,
+            "POST",
+            f"/api/support/conversations/{conversation_id}/messages/",
+            json={"text": "where is my order?"},
+        )
     _assert_api(shopper, "POST", "/api/events/", json={"events": []})
     # Every API, as the shopper and as staff.
     for path in _api_urls(seeded["ids"]):
@@ -215,9 +245,16 @@ def _exercise(shopper: Site, staff: Site, seeded: dict, outage: str) -> None:
     for path in ["/admin/", "/admin/ecommerce/order/", "/admin/recommendations/recommenderversion/"]:
         _assert_page(staff, "GET", path)
     staff.request("GET", "/admin/recommendations/recommenderversion/")
-    response = _assert_page(staff, "POST", "/admin/recommendations/recommenderversion/", data={
-        "action": "retrain_now", "_selected_action": seeded["model_version"].pk,
-        "csrfmiddlewaretoken": staff.csrf()})
+    response = _assert_page(
+        staff,
+        "POST",
+        "/admin/recommendations/recommenderversion/",
+        data={
+            "action": "retrain_now",
+            "_selected_action": seeded["model_version"].pk,
+            "csrfmiddlewaretoken": staff.csrf(),
+        },
+    )
     assert response.status_code == 302, outage
     # Health: the process is up; ready (the database is up) but the cache is reported down.
     assert _assert_api(shopper, "GET", "/healthz").json() == {"status": "ok"}
@@ -253,8 +290,10 @@ def _assert_fast_and_report(outage: str, timings: list[tuple[str, float]]) -> No
     seconds = sorted(t for _, t in timings)
     slowest = max(timings, key=lambda item: item[1])
     # Printed for BENCHMARKS.md ("Redis outage (issue 11)"); run with -s to see it.
-    report = (f"\n{outage}: {len(seconds)} requests, first {timings[0][1]*1000:.0f} ms ({timings[0][0]}), "
-              f"median {seconds[len(seconds) // 2]*1000:.0f} ms, slowest {slowest[1]*1000:.0f} ms ({slowest[0]})")
+    report = (
+        f"\n{outage}: {len(seconds)} requests, first {timings[0][1] * 1000:.0f} ms ({timings[0][0]}), "
+        f"median {seconds[len(seconds) // 2] * 1000:.0f} ms, slowest {slowest[1] * 1000:.0f} ms ({slowest[0]})"
+    )
     print(report)  # noqa: T201 - the figures BENCHMARKS.md quotes
     assert slowest[1] < MAX_SECONDS, slowest
 
@@ -272,7 +311,10 @@ def test_site_serves_through_a_redis_outage(tmp_path):
         account.save(update_fields=["password"])
     model_version = ModelVersion.objects.create(name="recommendations.item_knn", version=1, status="trained")
     seeded = {
-        "product": product, "category": product.category, "order": order, "model_version": model_version,
+        "product": product,
+        "category": product.category,
+        "order": order,
+        "model_version": model_version,
         "ids": {"product_id": product.pk, "user_id": shopper_user.pk, "number": order.number},
     }
     redis_port, web_port = _free_port(), _free_port()
@@ -292,9 +334,26 @@ def test_site_serves_through_a_redis_outage(tmp_path):
     }
     env.pop("REDIS_URL", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application", "--bind", f"127.0.0.1:{web_port}",
-         "--workers", "1", "--threads", "2", "--timeout", "60", "--log-level", "warning"],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "server.log").open("w"),
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "ecommerce.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{web_port}",
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "server.log").open("w"),
     )
     base = f"http://127.0.0.1:{web_port}"
     try:

@@ -23,9 +23,13 @@ def _fitted() -> LogisticRegression:
 
 def _register(name: str = "tests.model", score: float = 0.5, artifact=None, higher_is_better: bool = True):
     return ml.model_version_register(
-        name=name, artifact=artifact if artifact is not None else {"weights": [score]},
-        metrics={"accuracy": score}, primary_metric="accuracy", higher_is_better=higher_is_better,
-        params={"c": 1.0}, data_ref={"rows": 4},
+        name=name,
+        artifact=artifact if artifact is not None else {"weights": [score]},
+        metrics={"accuracy": score},
+        primary_metric="accuracy",
+        higher_is_better=higher_is_better,
+        params={"c": 1.0},
+        data_ref={"rows": 4},
     )
 
 
@@ -106,7 +110,8 @@ def test_load_refuses_an_artifact_from_another_sklearn_version():
     version = _register(artifact=_fitted())
     ml.model_version_promote(version=version)
     ModelVersion.objects.filter(pk=version.pk).update(
-        library_versions={**version.library_versions, "sklearn": "0.24.2"})
+        library_versions={**version.library_versions, "sklearn": "0.24.2"}
+    )
     assert ml.model_load_active("tests.model") is None
     with pytest.raises(ml.ModelIntegrityError, match="scikit-learn 0.24.2"):
         ml.model_load(ModelVersion.objects.get(pk=version.pk))

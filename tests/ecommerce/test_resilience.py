@@ -68,6 +68,7 @@ def broker(settings):
 
 # --- the breaker ---------------------------------------------------------------------------------
 
+
 def test_breaker_opens_on_failure_and_lets_one_call_try_later():
     breaker = Breaker("test", seconds=0.05)
     assert breaker.allow()
@@ -80,6 +81,7 @@ def test_breaker_opens_on_failure_and_lets_one_call_try_later():
 
 
 # --- the cache -----------------------------------------------------------------------------------
+
 
 def test_dead_redis_reads_miss_writes_noop_fast(dead_redis_cache):
     started = time.monotonic()
@@ -123,6 +125,7 @@ def test_api_answers_with_redis_dead(dead_redis_cache, user_client):
 
 # --- JSON errors ---------------------------------------------------------------------------------
 
+
 def test_drf_handler_answers_503_with_retry_after_for_a_dead_dependency():
     response = exception_handler(CacheUnavailable("down"), {})
     assert response.status_code == 503
@@ -162,6 +165,7 @@ def test_handler500_gives_json_to_json_clients_even_from_middleware_errors():
 
 # --- health --------------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
@@ -183,8 +187,9 @@ def test_readyz_reports_a_dead_cache_without_failing(dead_redis_cache, client):
 @pytest.mark.django_db
 def test_readyz_503_when_a_required_check_fails(client, settings, tmp_path):
     settings.READYZ_REQUIRED = ["database", "models"]
-    ModelVersion.objects.create(name="recommendations.item_knn", version=1, status="active",
-                                artifact_path="recommendations.item_knn/1.joblib")
+    ModelVersion.objects.create(
+        name="recommendations.item_knn", version=1, status="active", artifact_path="recommendations.item_knn/1.joblib"
+    )
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response["Retry-After"]
@@ -192,6 +197,7 @@ def test_readyz_503_when_a_required_check_fails(client, settings, tmp_path):
 
 
 # --- the outbox ----------------------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_enqueue_eager_runs_after_commit(django_capture_on_commit_callbacks):
@@ -202,9 +208,7 @@ def test_enqueue_eager_runs_after_commit(django_capture_on_commit_callbacks):
 
 
 @pytest.mark.django_db
-def test_enqueue_with_dead_broker_keeps_the_task_then_drain_publishes_it(
-    broker, django_capture_on_commit_callbacks
-):
+def test_enqueue_with_dead_broker_keeps_the_task_then_drain_publishes_it(broker, django_capture_on_commit_callbacks):
     # given: a broker nobody answers on
     broker.task_always_eager = False
     broker.broker_url = broker.broker_write_url = f"redis://127.0.0.1:{_dead_port()}/0"
@@ -249,12 +253,19 @@ def test_writes_lost_in_an_outage_are_dropped_when_redis_returns(tmp_path):
     server = _redis_up(port)
     name = f"cache:127.0.0.1:{port}/0"
     try:
-        with override_settings(CACHES={"default": {
-            "BACKEND": "ecommerce.cache_backend.ResilientRedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25,
-                        "CONNECTION_POOL_CLASS": "ecommerce.cache_backend.BreakerConnectionPool"},
-        }}):
+        with override_settings(
+            CACHES={
+                "default": {
+                    "BACKEND": "ecommerce.cache_backend.ResilientRedisCache",
+                    "LOCATION": f"redis://127.0.0.1:{port}/0",
+                    "OPTIONS": {
+                        "SOCKET_CONNECT_TIMEOUT": 0.25,
+                        "SOCKET_TIMEOUT": 0.25,
+                        "CONNECTION_POOL_CLASS": "ecommerce.cache_backend.BreakerConnectionPool",
+                    },
+                }
+            }
+        ):
             # given: a session cached while Redis was up
             cache.set("session:abc", {"user": 1})
             # when: Redis freezes and the session is deleted (a logout) meanwhile

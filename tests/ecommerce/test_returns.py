@@ -20,10 +20,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def delivered(user):
     order = OrderFactory(user=user, status=Order.Status.DELIVERED, delivered_at=timezone.now() - timedelta(days=3))
-    mug = OrderItemFactory(order=order, product=ProductFactory(title="Mug", stock=0), quantity=3, line_number=1,
-                           unit_price="4.00")
-    plate = OrderItemFactory(order=order, product=ProductFactory(title="Plate", stock=0), quantity=1, line_number=2,
-                             unit_price="10.00")
+    mug = OrderItemFactory(
+        order=order, product=ProductFactory(title="Mug", stock=0), quantity=3, line_number=1, unit_price="4.00"
+    )
+    plate = OrderItemFactory(
+        order=order, product=ProductFactory(title="Plate", stock=0), quantity=1, line_number=2, unit_price="10.00"
+    )
     return order, mug, plate
 
 
@@ -64,8 +66,9 @@ def test_lines_of_another_order_are_refused(user, delivered):
 
 def test_state_machine_requested_approved_received_refunded(user, delivered, merchant):
     order, mug, plate = delivered
-    request = order_services.return_request_create(number=order.number, actor=user,
-                                                   lines={mug.pk: 2, plate.pk: 1}, reason="broken")
+    request = order_services.return_request_create(
+        number=order.number, actor=user, lines={mug.pk: 2, plate.pk: 1}, reason="broken"
+    )
     with pytest.raises(InvalidTransition):
         order_services.return_request_refund(return_id=request.pk, actor=merchant)  # not received yet
     with pytest.raises(InvalidTransition):
@@ -125,7 +128,10 @@ def test_order_page_return_form_and_cancel_button(user, delivered, other_user):
     # someone else's order: 404 for both actions
     stranger = Client()
     stranger.force_login(other_user)
-    assert stranger.post(f"/account/orders/{order.number}/return/", {f"qty-{mug.pk}": "1", "reason": "r"}).status_code == 404
+    assert (
+        stranger.post(f"/account/orders/{order.number}/return/", {f"qty-{mug.pk}": "1", "reason": "r"}).status_code
+        == 404
+    )
     assert stranger.post(f"/account/orders/{order.number}/cancel/").status_code == 404
     # cancel on a paid order, through the same order service
     paid = OrderFactory(user=user, status=Order.Status.PAID)
@@ -139,15 +145,20 @@ def test_order_page_return_form_and_cancel_button(user, delivered, other_user):
 def test_admin_actions_move_returns_through_the_service(user, delivered, merchant):
     order, mug, _ = delivered
     request = order_services.return_request_create(number=order.number, actor=user, lines={mug.pk: 1}, reason="r")
-    merchant.user_permissions.add(*Permission.objects.filter(codename__in=["view_returnrequest", "change_returnrequest"]))
+    merchant.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_returnrequest", "change_returnrequest"])
+    )
     admin = Client()
     admin.force_login(merchant)
     url = "/admin/ecommerce/returnrequest/"
     assert admin.get(url).status_code == 200
     assert admin.get(f"{url}{request.pk}/change/").status_code == 200
     assert admin.get(f"{url}add/").status_code == 403  # requests come from shoppers, not the admin
-    for action, expected in (("return_approve", "approved"), ("return_receive", "received"),
-                             ("return_refund", "refunded")):
+    for action, expected in (
+        ("return_approve", "approved"),
+        ("return_receive", "received"),
+        ("return_refund", "refunded"),
+    ):
         response = admin.post(url, {"action": action, "_selected_action": [request.pk]})
         assert response.status_code == 302
         request.refresh_from_db()
@@ -171,11 +182,18 @@ def test_api_create_validate_and_move_returns(user, other_user, delivered, merch
     url = f"/api/orders/{order.number}/returns/"
     too_many = shopper.post(url, {"lines": [{"item_id": mug.pk, "quantity": 4}], "reason": "r"}, format="json")
     assert too_many.status_code == 400 and "at most 3 of Mug" in too_many.json()["detail"]
-    for bad in ({"lines": [], "reason": "r"}, {"lines": [{"item_id": mug.pk, "quantity": 0}], "reason": "r"},
-                {"lines": [{"item_id": mug.pk, "quantity": 1}]}, {"lines": "x", "reason": "r"}):
+    for bad in (
+        {"lines": [], "reason": "r"},
+        {"lines": [{"item_id": mug.pk, "quantity": 0}], "reason": "r"},
+        {"lines": [{"item_id": mug.pk, "quantity": 1}]},
+        {"lines": "x", "reason": "r"},
+    ):
         assert shopper.post(url, bad, format="json").status_code == 400
-    created = shopper.post(url, {"lines": [{"item_id": mug.pk, "quantity": 2}, {"item_id": plate.pk, "quantity": 1}],
-                                 "reason": "broken"}, format="json")
+    created = shopper.post(
+        url,
+        {"lines": [{"item_id": mug.pk, "quantity": 2}, {"item_id": plate.pk, "quantity": 1}], "reason": "broken"},
+        format="json",
+    )
     assert created.status_code == 201, created.content
     return_id = created.json()["id"]
     assert [r["id"] for r in shopper.get(url).json()] == [return_id]

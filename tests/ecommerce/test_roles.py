@@ -57,8 +57,9 @@ def test_staff_without_role_opens_the_admin_index_and_sees_no_app():
 
 def test_create_staff_makes_a_staff_user_in_one_role():
     out = StringIO()
-    call_command("create_staff", "--username", "olga", "--password", GOOD_PASSWORD, "--role", "order_manager",
-                 stdout=out)
+    call_command(
+        "create_staff", "--username", "olga", "--password", GOOD_PASSWORD, "--role", "order_manager", stdout=out
+    )
     olga = User.objects.get(username="olga")
     assert olga.is_staff and not olga.is_superuser and olga.check_password(GOOD_PASSWORD)
     assert list(olga.groups.values_list("name", flat=True)) == ["Order managers"]
@@ -66,11 +67,14 @@ def test_create_staff_makes_a_staff_user_in_one_role():
     assert "Order managers" in out.getvalue()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--role", "owner"], "invalid choice"),
-    (["--role", "analyst", "--password", "short"], "too short"),
-    (["--role", "analyst", "--username", "taken"], "exists already"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "owner"], "invalid choice"),
+        (["--role", "analyst", "--password", "short"], "too short"),
+        (["--role", "analyst", "--username", "taken"], "exists already"),
+    ],
+)
 def test_create_staff_refuses_bad_input(args, message):
     UserFactory(username="taken")
     base = {"--username": "newbie", "--password": GOOD_PASSWORD}
@@ -82,10 +86,30 @@ def test_create_staff_refuses_bad_input(args, message):
 
 
 def test_create_advertiser_makes_a_non_staff_member_scoped_to_its_advertiser():
-    call_command("create_advertiser", "--name", "Acme Ads", "--username", "acme", "--email", "ads@acme.test",
-                 "--password", GOOD_PASSWORD, stdout=StringIO())
-    call_command("create_advertiser", "--name", "Acme Ads", "--username", "acme2", "--email", "ads2@acme.test",
-                 "--password", GOOD_PASSWORD, stdout=StringIO())
+    call_command(
+        "create_advertiser",
+        "--name",
+        "Acme Ads",
+        "--username",
+        "acme",
+        "--email",
+        "ads@acme.test",
+        "--password",
+        GOOD_PASSWORD,
+        stdout=StringIO(),
+    )
+    call_command(
+        "create_advertiser",
+        "--name",
+        "Acme Ads",
+        "--username",
+        "acme2",
+        "--email",
+        "ads2@acme.test",
+        "--password",
+        GOOD_PASSWORD,
+        stdout=StringIO(),
+    )
     acme = Advertiser.objects.get(name="Acme Ads")
     user = User.objects.get(username="acme")
     assert not user.is_staff and not user.is_superuser
@@ -94,8 +118,18 @@ def test_create_advertiser_makes_a_non_staff_member_scoped_to_its_advertiser():
     assert list(Campaign.objects.visible_to(user)) == [mine]
     assert theirs not in Campaign.objects.visible_to(user)
     with pytest.raises(CommandError, match="exists already"):
-        call_command("create_advertiser", "--name", "Other", "--username", "acme", "--email", "x@y.test",
-                     "--password", GOOD_PASSWORD, stdout=StringIO())
+        call_command(
+            "create_advertiser",
+            "--name",
+            "Other",
+            "--username",
+            "acme",
+            "--email",
+            "x@y.test",
+            "--password",
+            GOOD_PASSWORD,
+            stdout=StringIO(),
+        )
 
 
 def test_migration_turns_staff_advertisers_into_non_staff():
@@ -132,8 +166,9 @@ def test_demo_agent_is_a_support_agent_and_demo_advertiser_is_not_staff():
     assert not demo_advertiser.is_staff and demo_advertiser.advertiser_accounts.count() == 1
 
 
-@pytest.mark.parametrize(("role", "cancelled"), [(None, False), ("marketing", False), ("support_agent", False),
-                                                 ("order_manager", True)])
+@pytest.mark.parametrize(
+    ("role", "cancelled"), [(None, False), ("marketing", False), ("support_agent", False), ("order_manager", True)]
+)
 def test_the_support_bot_uses_the_same_order_permissions(role, cancelled):
     # given: an employee chatting with the bot about another customer's paid order
     from support.actions import Shopper, cancel_order

@@ -14,9 +14,14 @@ pytestmark = pytest.mark.django_db
 
 
 def _counts() -> dict[str, int]:
-    return {"users": User.objects.count(), "products": Product.objects.count(), "orders": Order.objects.count(),
-            "items": OrderItem.objects.count(), "events": Event.objects.count(),
-            "interests": User.interests.through.objects.count()}
+    return {
+        "users": User.objects.count(),
+        "products": Product.objects.count(),
+        "orders": Order.objects.count(),
+        "items": OrderItem.objects.count(),
+        "events": Event.objects.count(),
+        "interests": User.interests.through.objects.count(),
+    }
 
 
 def _seed(*extra: str) -> str:
@@ -96,7 +101,6 @@ def test_seed_demo_runs_every_registered_demo_step_after_the_core_data():
     assert "test step ran" in output
 
 
-
 @pytest.mark.django_db
 def test_seed_demo_brings_the_slice_history_forward_to_yesterday_keeping_weekdays():
     import csv
@@ -113,8 +117,11 @@ def test_seed_demo_brings_the_slice_history_forward_to_yesterday_keeping_weekday
     latest = Order.objects.filter(source="uci").order_by("-placed_at").first()
     assert timezone.now() - timedelta(days=8) < latest.placed_at < timezone.now()
     with open_text(SLICE_PATH) as handle:
-        original = next(datetime.fromisoformat(row["InvoiceDate"]) for row in csv.DictReader(handle)
-                        if row["InvoiceNo"] == latest.number)
+        original = next(
+            datetime.fromisoformat(row["InvoiceDate"])
+            for row in csv.DictReader(handle)
+            if row["InvoiceNo"] == latest.number
+        )
     assert latest.placed_at.weekday() == original.weekday()
     assert (latest.placed_at.hour, latest.placed_at.minute) == (original.hour, original.minute)
     # and purchase events moved with their orders

@@ -89,9 +89,7 @@ def test_password_change_keeps_the_signed_in_session_hinted(hinted_sessions, use
 
 
 @pytest.mark.django_db
-def test_a_forged_key_naming_someone_is_anonymous_and_leaves_their_rate_limit_alone(
-    hinted_sessions, user, other_user
-):
+def test_a_forged_key_naming_someone_is_anonymous_and_leaves_their_rate_limit_alone(hinted_sessions, user, other_user):
     forged = "a" * 28 + "_" + base36(user.pk)
     attacker = APIClient()
     attacker.cookies["sessionid"] = forged

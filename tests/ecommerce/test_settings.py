@@ -22,8 +22,15 @@ PRODUCTION = {
 def _check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """Run `manage.py check` with ONLY `env` (plus PATH): nothing leaks in from the test run."""
     clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
-    return subprocess.run([sys.executable, str(MANAGE), "check", *args], env=clean, cwd=settings.BASE_DIR,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, str(MANAGE), "check", *args],
+        env=clean,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_settings_production_without_secret_key_refuses_to_start():
@@ -64,8 +71,15 @@ def test_settings_production_passes_the_security_checks():
 def _session_and_login_cache(env: dict[str, str]) -> list[str]:
     clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
     code = "from django.conf import settings; print(settings.SESSION_ENGINE, settings.AUTH_USER_CACHE_SECONDS)"
-    result = subprocess.run([sys.executable, str(MANAGE), "shell", "-c", code], env=clean, cwd=settings.BASE_DIR,
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), "shell", "-c", code],
+        env=clean,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1].split()  # after "N objects imported automatically"
 
@@ -98,14 +112,29 @@ def test_per_app_settings_parse_the_values_env_example_shows():
     # given the per-app variables exactly as .env.example writes them
     example = (Path(settings.BASE_DIR) / ".env.example").read_text().split("# Per-app settings", 1)[1]
     env = dict(re.findall(r"^([A-Z0-9_]+)=(.*)$", example, re.M))
-    env.update({"ADS_SLOT_SIZES": "listing=3,search=1,product=1", "SUPPORT_AUTO_ASSIGN": "1",
-                "RECOMMENDATIONS_THREADS": "4", "ADS_RESERVE_CPC": "0.07"})
+    env.update(
+        {
+            "ADS_SLOT_SIZES": "listing=3,search=1,product=1",
+            "SUPPORT_AUTO_ASSIGN": "1",
+            "RECOMMENDATIONS_THREADS": "4",
+            "ADS_RESERVE_CPC": "0.07",
+        }
+    )
     clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
-    code = ("from django.conf import settings as s; print(repr((s.ADS_SLOT_SIZES, s.SUPPORT_AUTO_ASSIGN, "
-            "s.RECOMMENDATIONS_THREADS, str(s.ADS_RESERVE_CPC), s.ADS_PACING, s.ANALYTICS_EXACT_ACTOR_DAYS)))")
+    code = (
+        "from django.conf import settings as s; print(repr((s.ADS_SLOT_SIZES, s.SUPPORT_AUTO_ASSIGN, "
+        "s.RECOMMENDATIONS_THREADS, str(s.ADS_RESERVE_CPC), s.ADS_PACING, s.ANALYTICS_EXACT_ACTOR_DAYS)))"
+    )
     # when Django starts with them
-    result = subprocess.run([sys.executable, str(MANAGE), "shell", "-c", code], env=clean, cwd=settings.BASE_DIR,
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), "shell", "-c", code],
+        env=clean,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     # then each comes out typed
     assert result.returncode == 0, result.stderr
     expected = ({"listing": 3, "search": 1, "product": 1}, True, 4, "0.07", True, 5000)

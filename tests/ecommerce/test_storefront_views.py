@@ -76,9 +76,7 @@ def test_consent_post_sets_cookie_and_remembers_choice_on_account(client, user):
 
 
 def test_consent_post_refuses_offsite_next(client):
-    response = client.post(
-        reverse("storefront:consent"), {"choice": "no", "next": "https://evil.example/"}
-    )
+    response = client.post(reverse("storefront:consent"), {"choice": "no", "next": "https://evil.example/"})
     assert response["Location"] == reverse("storefront:home")
     assert response.cookies["tracking_consent"].value == "no"
 
@@ -139,9 +137,7 @@ def test_product_page_shows_price_stock_breadcrumb_and_add_form(client):
     # given
     parent = CategoryFactory(name="Kitchen", slug="kitchen")
     child = CategoryFactory(name="Cake tins", slug="cake-tins", parent=parent)
-    product = ProductFactory(
-        title="set of 3 cake tins", price=Decimal("1234.5"), stock=7, category=child
-    )
+    product = ProductFactory(title="set of 3 cake tins", price=Decimal("1234.5"), stock=7, category=child)
     # when
     response = client.get(product.get_absolute_url())
     # then
@@ -163,9 +159,7 @@ def test_fee_lines_and_inactive_products_are_not_shown_to_shoppers(client):
     # then
     assert client.get(postage.get_absolute_url()).status_code == 404
     assert client.get(retired.get_absolute_url()).status_code == 404
-    assert (
-        "POSTAGE" not in client.get(reverse("storefront:search"), {"q": "postage"}).content.decode()
-    )
+    assert "POSTAGE" not in client.get(reverse("storefront:search"), {"q": "postage"}).content.decode()
     assert "Retired teapot" not in client.get("/").content.decode()
 
 
@@ -208,9 +202,7 @@ def test_cart_refuses_more_than_stock_with_a_message(client):
 
 
 def test_cart_update_rejects_bad_input_without_500(client):
-    response = client.post(
-        reverse("storefront:cart_update"), {"product_id": "x", "action": "add"}, follow=True
-    )
+    response = client.post(reverse("storefront:cart_update"), {"product_id": "x", "action": "add"}, follow=True)
     assert response.status_code == 200
     assert "not understood" in response.content.decode()
     response = client.post(
@@ -398,9 +390,7 @@ def test_login_merges_anonymous_cart_into_user_cart(client):
     _add(client, product, 2)
     _add(client, other, 1)
     # when
-    response = client.post(
-        reverse("storefront:login"), {"username": "merger", "password": "correct-horse-battery"}
-    )
+    response = client.post(reverse("storefront:login"), {"username": "merger", "password": "correct-horse-battery"})
     # then
     assert response.status_code == 302
     cart = Cart.objects.get(user=user)
@@ -410,9 +400,7 @@ def test_login_merges_anonymous_cart_into_user_cart(client):
 
 
 def test_login_with_wrong_password_shows_error(client, user):
-    response = client.post(
-        reverse("storefront:login"), {"username": user.username, "password": "nope"}
-    )
+    response = client.post(reverse("storefront:login"), {"username": user.username, "password": "nope"})
     assert response.status_code == 200
     assert response.context["form"].errors
 
@@ -429,18 +417,13 @@ def test_shouting_imported_titles_are_shown_in_sentence_case(client):
     home = client.get("/").content.decode()
     assert "White hanging heart t-light holder" in home
     assert "Toy Story (1995)" in home
-    assert (
-        "<h1>White hanging heart t-light holder</h1>"
-        in client.get(product.get_absolute_url()).content.decode()
-    )
+    assert "<h1>White hanging heart t-light holder</h1>" in client.get(product.get_absolute_url()).content.decode()
 
 
 def test_placeholder_tile_shows_category_initials_and_skips_repeated_description(client):
     # given: an imported product without image whose description only repeats the title
     category = CategoryFactory(name="Candles & Lights", slug="candles-lights")
-    product = ProductFactory(
-        title="Rabbit Night Light", description="RABBIT NIGHT LIGHT", category=category
-    )
+    product = ProductFactory(title="Rabbit Night Light", description="RABBIT NIGHT LIGHT", category=category)
     # when
     html = client.get(product.get_absolute_url()).content.decode()
     # then

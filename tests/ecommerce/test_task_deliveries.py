@@ -46,12 +46,16 @@ def test_a_retry_is_not_counted_as_a_redelivery():
         task_delivery_start(task_id="t-3", task_name="x.y", max_deliveries=3)
     task_delivery_retry(task_id="t-3")
     assert [task_delivery_start(task_id="t-3", task_name="x.y", max_deliveries=3).run for _ in range(3)] == [
-        True, True, True]
+        True,
+        True,
+        True,
+    ]
 
 
 def test_finished_rows_older_than_a_week_are_pruned_when_a_new_task_starts():
-    old = TaskDelivery.objects.create(task_id="old", task_name="x.y", deliveries=1,
-                                      finished_at=timezone.now() - timedelta(days=8), outcome="done")
+    old = TaskDelivery.objects.create(
+        task_id="old", task_name="x.y", deliveries=1, finished_at=timezone.now() - timedelta(days=8), outcome="done"
+    )
     task_delivery_start(task_id="new", task_name="x.y", max_deliveries=3)
     assert not TaskDelivery.objects.filter(pk=old.pk).exists()
 
@@ -87,8 +91,11 @@ def test_visibility_timeout_outlasts_every_task_time_limit(settings):
     from ecommerce.celery import app
 
     app.loader.import_default_modules()
-    limits = {name: task.time_limit or settings.CELERY_TASK_TIME_LIMIT
-              for name, task in app.tasks.items() if not name.startswith("celery.")}
+    limits = {
+        name: task.time_limit or settings.CELERY_TASK_TIME_LIMIT
+        for name, task in app.tasks.items()
+        if not name.startswith("celery.")
+    }
     assert "recommendations.retrain_models" in limits
     assert max(limits.values()) < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
 
@@ -106,8 +113,13 @@ def test_retrain_tasks_are_redelivered_when_their_worker_dies():
 def test_admin_lists_given_up_tasks_read_only_and_only_with_the_view_permission(admin_client, client):
     from django.contrib.auth import get_user_model
 
-    TaskDelivery.objects.create(task_id="t-9", task_name="recommendations.retrain_models", deliveries=3,
-                                finished_at=timezone.now(), outcome="gave_up")
+    TaskDelivery.objects.create(
+        task_id="t-9",
+        task_name="recommendations.retrain_models",
+        deliveries=3,
+        finished_at=timezone.now(),
+        outcome="gave_up",
+    )
     page = admin_client.get("/admin/ecommerce/taskdelivery/?outcome=gave_up")
     assert page.status_code == 200 and b"t-9" in page.content
     assert admin_client.get("/admin/ecommerce/taskdelivery/add/").status_code == 403

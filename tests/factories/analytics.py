@@ -41,12 +41,19 @@ def build_demo_shop(*, seed: int = 7, shoppers: int = 40, days: int = 60, end: d
     rng = random.Random(seed)
     end = end or datetime(2024, 6, 30, 18, tzinfo=UTC)
     categories = [CategoryFactory(name=n, slug=f"demo-{n.lower()}") for n in ("Kitchen", "Garden", "Toys", "Lights")]
-    products = [ProductFactory(title=f"{c.name} item {i}", category=c, price=Decimal(rng.choice(["2.50", "4.99", "12.00", "39.00"])))
-                for c in categories for i in range(4)]
+    products = [
+        ProductFactory(
+            title=f"{c.name} item {i}", category=c, price=Decimal(rng.choice(["2.50", "4.99", "12.00", "39.00"]))
+        )
+        for c in categories
+        for i in range(4)
+    ]
     fee = ProductFactory(title="POSTAGE", sku="POST-DEMO", is_non_product=True, price=Decimal("3.00"), category=None)
     countries = ["United Kingdom", "United Kingdom", "France", "Germany", "Netherlands"]
-    users = [UserFactory(country=rng.choice(countries), birth_year=rng.randint(1950, 2004), gender=rng.choice("fmo"))
-             for _ in range(shoppers)]
+    users = [
+        UserFactory(country=rng.choice(countries), birth_year=rng.randint(1950, 2004), gender=rng.choice("fmo"))
+        for _ in range(shoppers)
+    ]
     events, orders = [], 0
     for idx, user in enumerate(users):
         weekend_type = idx % 2 == 0
@@ -60,33 +67,78 @@ def build_demo_shop(*, seed: int = 7, shoppers: int = 40, days: int = 60, end: d
             anon = f"anon-{idx}"
             events.append(Event(id=uuid.uuid4(), type="page_view", occurred_at=t, user=user, anonymous_id=anon))
             for _ in range(rng.randint(1, 4)):
-                events.append(Event(id=uuid.uuid4(), type="product_view", occurred_at=t, user=user, anonymous_id=anon, product=product))
+                events.append(
+                    Event(
+                        id=uuid.uuid4(),
+                        type="product_view",
+                        occurred_at=t,
+                        user=user,
+                        anonymous_id=anon,
+                        product=product,
+                    )
+                )
                 t += timedelta(minutes=rng.randint(1, 5))
             if rng.random() < 0.3:
                 q = rng.choice(["lamp", "garden gnome", "unicorn", "teapot", "kitchen"])
-                events.append(Event(id=uuid.uuid4(), type="search", occurred_at=t, user=user, anonymous_id=anon, query=q,
-                                    properties={"results": 0} if q == "unicorn" else {}))
+                events.append(
+                    Event(
+                        id=uuid.uuid4(),
+                        type="search",
+                        occurred_at=t,
+                        user=user,
+                        anonymous_id=anon,
+                        query=q,
+                        properties={"results": 0} if q == "unicorn" else {},
+                    )
+                )
             if rng.random() < 0.6:
                 t += timedelta(minutes=2)
-                events.append(Event(id=uuid.uuid4(), type="add_to_cart", occurred_at=t, user=user, anonymous_id=anon, product=product))
+                events.append(
+                    Event(
+                        id=uuid.uuid4(),
+                        type="add_to_cart",
+                        occurred_at=t,
+                        user=user,
+                        anonymous_id=anon,
+                        product=product,
+                    )
+                )
                 if rng.random() < 0.7:
                     t += timedelta(minutes=3)
-                    events.append(Event(id=uuid.uuid4(), type="checkout_start", occurred_at=t, user=user, anonymous_id=anon))
+                    events.append(
+                        Event(id=uuid.uuid4(), type="checkout_start", occurred_at=t, user=user, anonymous_id=anon)
+                    )
                     if rng.random() < 0.8:
                         t += timedelta(minutes=4)
-                        events.append(Event(id=uuid.uuid4(), type="purchase", occurred_at=t, user=user, anonymous_id=anon))
+                        events.append(
+                            Event(id=uuid.uuid4(), type="purchase", occurred_at=t, user=user, anonymous_id=anon)
+                        )
                         status = Order.Status.CANCELLED if rng.random() < 0.1 else Order.Status.DELIVERED
                         order = OrderFactory(user=user, placed_at=t, status=status, country=user.country)
                         qty = rng.randint(1, 6)
-                        OrderItem.objects.create(order=order, product=product, title=product.title, quantity=qty,
-                                                 unit_price=product.price, line_number=1)
-                        OrderItem.objects.create(order=order, product=fee, title=fee.title, quantity=1,
-                                                 unit_price=fee.price, line_number=2)
+                        OrderItem.objects.create(
+                            order=order,
+                            product=product,
+                            title=product.title,
+                            quantity=qty,
+                            unit_price=product.price,
+                            line_number=1,
+                        )
+                        OrderItem.objects.create(
+                            order=order, product=fee, title=fee.title, quantity=1, unit_price=fee.price, line_number=2
+                        )
                         orders += 1
         for _ in range(rng.randint(0, 3)):  # anonymous browsing that never logs in
             t = end - timedelta(days=rng.randint(0, days - 1), hours=rng.randint(0, 10))
-            events.append(Event(id=uuid.uuid4(), type="product_view", occurred_at=t, anonymous_id=f"guest-{idx}-{rng.randint(0, 9)}",
-                                product=rng.choice(products)))
+            events.append(
+                Event(
+                    id=uuid.uuid4(),
+                    type="product_view",
+                    occurred_at=t,
+                    anonymous_id=f"guest-{idx}-{rng.randint(0, 9)}",
+                    product=rng.choice(products),
+                )
+            )
     Event.objects.bulk_create(events)
     for user in users[:5]:
         cart = Cart.objects.create(user=user)

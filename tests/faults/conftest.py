@@ -32,13 +32,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         return
     here = Path(__file__).parent
-    subprocess_tests = [i for i in items if Path(str(i.fspath)).parent == here and "worker_process" in getattr(
-        i, "fixturenames", ())]
+    subprocess_tests = [
+        i for i in items if Path(str(i.fspath)).parent == here and "worker_process" in getattr(i, "fixturenames", ())
+    ]
     if subprocess_tests:
         config.hook.pytest_deselected(items=subprocess_tests)
         items[:] = [i for i in items if i not in subprocess_tests]
-        note = (f"\ntests/faults: {len(subprocess_tests)} worker-process tests need PostgreSQL (DATABASE_URL); "
-                "deselected on SQLite, whose test database lives in this process's memory.")
+        note = (
+            f"\ntests/faults: {len(subprocess_tests)} worker-process tests need PostgreSQL (DATABASE_URL); "
+            "deselected on SQLite, whose test database lives in this process's memory."
+        )
         print(note)  # noqa: T201 - tells a SQLite run why these tests did not run
 
 
@@ -71,9 +74,23 @@ class RedisServer:
     def start(self) -> None:
         # AOF with fsync on every write: like a production Redis, queued messages survive a restart.
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-            stdout=(self.folder / "redis.log").open("ab"), stderr=subprocess.STDOUT,
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.folder),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            stdout=(self.folder / "redis.log").open("ab"),
+            stderr=subprocess.STDOUT,
         )
         wait_for(self.ping, 10, "redis-server to answer")
 
@@ -86,8 +103,9 @@ class RedisServer:
             return False
 
     def command(self, *args: str) -> bytes:
-        out = subprocess.run(["/usr/bin/redis-cli", "-p", str(self.port), *args], capture_output=True, timeout=10,
-                             check=False)
+        out = subprocess.run(
+            ["/usr/bin/redis-cli", "-p", str(self.port), *args], capture_output=True, timeout=10, check=False
+        )
         return out.stdout
 
     def stop(self) -> None:
@@ -119,10 +137,31 @@ class WorkerProcess:
         env = {**self.env, **extra_env}
         handle = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ecommerce", "worker", "-l", "INFO", "-Q", "default,ml",
-             "-c", str(self.concurrency), "--without-mingle", "--without-gossip",
-             "-I", "tests.faults.probe_tasks", "-n", f"faults{time.monotonic_ns()}@%h"],
-            cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ecommerce",
+                "worker",
+                "-l",
+                "INFO",
+                "-Q",
+                "default,ml",
+                "-c",
+                str(self.concurrency),
+                "--without-mingle",
+                "--without-gossip",
+                "-I",
+                "tests.faults.probe_tasks",
+                "-n",
+                f"faults{time.monotonic_ns()}@%h",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for(lambda: "ready." in self.log() or self.process.poll() is not None, 60, "the worker to start")
         assert self.alive(), f"worker exited at start:\n{self.log()[-3000:]}"
@@ -134,8 +173,9 @@ class WorkerProcess:
         return self.process is not None and self.process.poll() is None
 
     def pool_pids(self) -> list[int]:
-        out = subprocess.run([PS, "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True,
-                             check=False)
+        out = subprocess.run(
+            [PS, "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True, check=False
+        )
         return [int(p) for p in out.stdout.split()]
 
     def kill_all(self) -> None:
@@ -200,8 +240,12 @@ def client_app(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch):
         monkeypatch.delenv(name, raising=False)
 
     app = Celery("faults-client", broker=f"{redis_server.url}/0", backend=f"{redis_server.url}/1")
-    app.conf.update(task_serializer="json", accept_content=["json"], result_serializer="json",
-                    broker_connection_retry_on_startup=True)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        broker_connection_retry_on_startup=True,
+    )
     yield app
     app.close()
 

@@ -13,12 +13,15 @@ pytestmark = pytest.mark.worker
 
 
 def _send_sleeps(client_app, markers, count: int, seconds: float) -> list[str]:
-    return [client_app.send_task("faults.sleep", args=[seconds, f"t{i}", markers.path], queue="default").id
-            for i in range(count)]
+    return [
+        client_app.send_task("faults.sleep", args=[seconds, f"t{i}", markers.path], queue="default").id
+        for i in range(count)
+    ]
 
 
-def test_worker_survives_redis_stopped_mid_task_and_finishes_queued_work(worker_process, redis_server,
-                                                                         client_app, markers):
+def test_worker_survives_redis_stopped_mid_task_and_finishes_queued_work(
+    worker_process, redis_server, client_app, markers
+):
     # given a worker running the first of three queued tasks
     worker = worker_process()
     _send_sleeps(client_app, markers, 3, 2.0)
@@ -36,8 +39,9 @@ def test_worker_survives_redis_stopped_mid_task_and_finishes_queued_work(worker_
     assert not redis_server.command("-n", "0", "HLEN", "unacked").strip(b"\n0")
 
 
-def test_dropped_broker_connection_does_not_run_the_task_in_flight_twice(worker_process, redis_server,
-                                                                         client_app, markers):
+def test_dropped_broker_connection_does_not_run_the_task_in_flight_twice(
+    worker_process, redis_server, client_app, markers
+):
     # given a worker running a task
     worker = worker_process()
     task_id = client_app.send_task("faults.sleep", args=[3.0, "t0", markers.path], queue="default").id

@@ -85,8 +85,9 @@ def test_pool_process_killed_mid_retrain_is_redelivered_and_promotes_once(worker
     assert worker.alive()
 
 
-def test_worker_killed_after_precompute_before_promotion_keeps_the_old_version_serving(worker_process,
-                                                                                      client_app, markers):
+def test_worker_killed_after_precompute_before_promotion_keeps_the_old_version_serving(
+    worker_process, client_app, markers
+):
     # given an active model, and a retrain that pauses after precomputing, before promoting
     before = _shop_with_an_active_model()
     worker = worker_process(FAULTS_PAUSE_AT="promote", FAULTS_PAUSE_SECONDS="30")
@@ -121,14 +122,14 @@ def test_two_retrains_at_once_give_one_promotion_and_already_running(worker_proc
     assert UserRecommendation.objects.filter(model_version=active).exists()
 
 
-def test_poison_task_that_kills_its_worker_is_given_up_after_three_deliveries(worker_process, client_app,
-                                                                             markers):
+def test_poison_task_that_kills_its_worker_is_given_up_after_three_deliveries(worker_process, client_app, markers):
     # given a task that SIGKILLs the pool process running it, every time
     worker = worker_process()
     result = client_app.send_task("faults.kill_own_process", args=[markers.path], queue="default")
     # when it is redelivered after each death
-    wait_for(lambda: TaskDelivery.objects.filter(task_id=result.id, outcome="gave_up").exists(), 60,
-             "the guard to give up")
+    wait_for(
+        lambda: TaskDelivery.objects.filter(task_id=result.id, outcome="gave_up").exists(), 60, "the guard to give up"
+    )
     # then it ran three times and is not run again; the worker is still serving
     assert markers().count("start poison") == 3
     follow = client_app.send_task("faults.sleep", args=[0.1, "after", markers.path], queue="default")
@@ -137,8 +138,7 @@ def test_poison_task_that_kills_its_worker_is_given_up_after_three_deliveries(wo
     assert worker.alive()
 
 
-def test_whole_worker_killed_mid_task_is_redelivered_after_the_visibility_timeout(worker_process, client_app,
-                                                                                  markers):
+def test_whole_worker_killed_mid_task_is_redelivered_after_the_visibility_timeout(worker_process, client_app, markers):
     # given a worker (visibility timeout shortened to 4 s for the test) running a task
     worker = worker_process(CELERY_BROKER_VISIBILITY_TIMEOUT="4")
     result = client_app.send_task("faults.sleep", args=[2.0, "t0", markers.path], queue="default")

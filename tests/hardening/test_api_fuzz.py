@@ -70,8 +70,7 @@ def shopper():
     product = ProductFactory(category=category, stock=10, price=Decimal("5.00"))
     user = UserFactory()
     order = Order.objects.create(user=user, number=f"F{user.pk:06d}")
-    OrderItem.objects.create(order=order, product=product, title=product.title, quantity=1,
-                             unit_price=Decimal("5.00"))
+    OrderItem.objects.create(order=order, product=product, title=product.title, quantity=1, unit_price=Decimal("5.00"))
     return user
 
 
@@ -86,8 +85,6 @@ def role_headers(request, shopper) -> dict[str, str]:
 
 
 @schema.parametrize()
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_answers_without_5xx_and_matches_its_schema(case, role_headers):
-    case.call_and_validate(headers=role_headers,
-                           checks=[not_a_server_error, response_schema_conformance])
+    case.call_and_validate(headers=role_headers, checks=[not_a_server_error, response_schema_conformance])

@@ -45,9 +45,15 @@ def test_campaign_api_rejects_genders_that_are_not_a_list_of_codes(genders):
     client = APIClient()
     client.force_login(owner)
     body = {
-        "name": "Spring", "objective": "traffic", "starts_at": timezone.now().isoformat(),
-        "daily_budget": "10.00", "total_budget": "100.00", "bid_type": "cpc", "bid": "0.50",
-        "genders": genders, "ads": [{"headline": "Tea", "landing_url": "https://shop.example.com/"}],
+        "name": "Spring",
+        "objective": "traffic",
+        "starts_at": timezone.now().isoformat(),
+        "daily_budget": "10.00",
+        "total_budget": "100.00",
+        "bid_type": "cpc",
+        "bid": "0.50",
+        "genders": genders,
+        "ads": [{"headline": "Tea", "landing_url": "https://shop.example.com/"}],
     }
 
     response = client.post("/api/ads/campaigns/", body, format="json")
@@ -90,16 +96,18 @@ def test_events_api_rejects_json_just_over_the_limit(consenting_client, settings
 def test_chat_api_rejects_deeply_nested_json_with_400():
     client = csrf_client()
 
-    response = client.post("/api/support/conversations/", '{"a": ' + _nested(5000) + "}",
-                           content_type="application/json")
+    response = client.post(
+        "/api/support/conversations/", '{"a": ' + _nested(5000) + "}", content_type="application/json"
+    )
 
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]
 
 
 def test_every_drf_view_parses_with_the_depth_limit(admin_client):
-    response = admin_client.post(reverse("analytics:funnel"), '{"steps": ' + _nested(100) + "}",
-                                 content_type="application/json")
+    response = admin_client.post(
+        reverse("analytics:funnel"), '{"steps": ' + _nested(100) + "}", content_type="application/json"
+    )
 
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]

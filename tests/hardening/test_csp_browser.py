@@ -39,13 +39,26 @@ def test_main_pages_have_no_csp_violations(live_server, browser, screenshot):
     context.add_init_script(COLLECT_VIOLATIONS)
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if re.search("Content.Security.Policy|Refused to", m.text) else None)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console {m.type}: {m.text}")
+            if re.search("Content.Security.Policy|Refused to", m.text)
+            else None
+        ),
+    )
     url = live_server.url
     try:
         # when a shopper browses: home, category (the sort select submits through static JS)
-        for path in ["/", category.get_absolute_url(), product.get_absolute_url(), "/search/?q=cake",
-                     "/cart/", "/support/chat/", "/accounts/login/"]:
+        for path in [
+            "/",
+            category.get_absolute_url(),
+            product.get_absolute_url(),
+            "/search/?q=cake",
+            "/cart/",
+            "/support/chat/",
+            "/accounts/login/",
+        ]:
             _visit(page, url + path, problems)
         _visit(page, url + category.get_absolute_url(), problems)
         page.select_option("#sort", "-price")
@@ -57,8 +70,15 @@ def test_main_pages_have_no_csp_violations(live_server, browser, screenshot):
         page.fill("#id_password", PASSWORD)
         page.click("input[type=submit]")
         page.wait_for_url(url + "/admin/")
-        for path in ["/admin/", "/admin/ecommerce/product/", f"/admin/ecommerce/product/{product.pk}/change/",
-                     "/admin/axes/accessattempt/", "/support/console/", "/analytics/dashboard/", "/api/docs/"]:
+        for path in [
+            "/admin/",
+            "/admin/ecommerce/product/",
+            f"/admin/ecommerce/product/{product.pk}/change/",
+            "/admin/axes/accessattempt/",
+            "/support/console/",
+            "/analytics/dashboard/",
+            "/api/docs/",
+        ]:
             _visit(page, url + path, problems)
         page.wait_for_selector(".swagger-ui .opblock", timeout=15000)  # Swagger UI really started
         screenshot(page, "csp-api-docs")

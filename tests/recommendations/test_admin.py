@@ -24,10 +24,16 @@ def test_admin_versions_list_shows_offline_metrics_and_online_ctr(admin_client):
     recommenders_train()
     version = ModelVersion.objects.get(name="recommendations.personalized", status="active")
     for _ in range(4):
-        EventFactory(type=Event.Type.RECOMMENDATION_IMPRESSION, product=cluster_a[0],
-                     properties={"slot": "home", "model_version": version.version})
-    EventFactory(type=Event.Type.RECOMMENDATION_CLICK, product=cluster_a[0],
-                 properties={"slot": "home", "model_version": version.version})
+        EventFactory(
+            type=Event.Type.RECOMMENDATION_IMPRESSION,
+            product=cluster_a[0],
+            properties={"slot": "home", "model_version": version.version},
+        )
+    EventFactory(
+        type=Event.Type.RECOMMENDATION_CLICK,
+        product=cluster_a[0],
+        properties={"slot": "home", "model_version": version.version},
+    )
     response = admin_client.get("/admin/recommendations/recommenderversion/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -65,10 +71,16 @@ def test_admin_retrain_requires_post(admin_client):
 
 
 def test_admin_business_rules_editable(admin_client):
-    response = admin_client.post("/admin/recommendations/businessrules/add/", {
-        "name": "Christmas", "is_active": "on", "exclude_out_of_stock": "on", "max_per_category": "2",
-        "boost_factor": "1.5",
-    })
+    response = admin_client.post(
+        "/admin/recommendations/businessrules/add/",
+        {
+            "name": "Christmas",
+            "is_active": "on",
+            "exclude_out_of_stock": "on",
+            "max_per_category": "2",
+            "boost_factor": "1.5",
+        },
+    )
     assert response.status_code == 302
     assert BusinessRules.objects.get(name="Christmas").max_per_category == 2
 

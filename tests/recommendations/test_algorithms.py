@@ -82,8 +82,13 @@ def test_user_based_cf_never_uses_the_user_as_its_own_neighbour():
 def test_interaction_matrix_weights_events_and_decays_with_time():
     day = 86400.0
     matrix = interaction_matrix(
-        [0, 0, 1], [0, 1, 1], ["product_view", "purchase", "add_to_cart"], [10 * day, 10 * day, 0.0],
-        shape=(2, 2), half_life_days=10, now=10 * day,
+        [0, 0, 1],
+        [0, 1, 1],
+        ["product_view", "purchase", "add_to_cart"],
+        [10 * day, 10 * day, 0.0],
+        shape=(2, 2),
+        half_life_days=10,
+        now=10 * day,
     )
     assert matrix[0, 0] == pytest.approx(1.0)
     assert matrix[0, 1] == pytest.approx(5.0)

@@ -14,10 +14,13 @@ from tests.factories.recommendations import SimilarProductFactory, two_cluster_s
 def _login(page, live_server, client, user):
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value,
-                               "url": live_server.url},
-                              # the shopper accepted tracking: impressions and clicks are logged
-                              {"name": "tracking_consent", "value": "yes", "url": live_server.url}])
+    page.context.add_cookies(
+        [
+            {"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url},
+            # the shopper accepted tracking: impressions and clicks are logged
+            {"name": "tracking_consent", "value": "yes", "url": live_server.url},
+        ]
+    )
 
 
 @pytest.mark.browser

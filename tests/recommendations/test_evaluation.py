@@ -47,20 +47,33 @@ def test_ranking_metrics_misses_and_padding():
 
 
 def _raw(rows):
-    return pd.DataFrame(rows, columns=["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
-                                       "UnitPrice", "CustomerID", "Country"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "InvoiceNo",
+            "StockCode",
+            "Description",
+            "Quantity",
+            "InvoiceDate",
+            "UnitPrice",
+            "CustomerID",
+            "Country",
+        ],
+    )
 
 
 def test_uci_rules_drop_fees_cancellations_returns_and_unknown_customers():
-    raw = _raw([
-        ["1", "A", "MUG", 2, "2011-01-01", 1.0, 1.0, "UK"],
-        ["1", "POST", "POSTAGE", 1, "2011-01-01", 18.0, 1.0, "UK"],
-        ["C2", "A", "MUG", 2, "2011-01-02", 1.0, 1.0, "UK"],
-        ["3", "B", "BAG", -1, "2011-01-02", 1.0, 1.0, "UK"],
-        ["4", "B", "BAG", 1, "2011-01-02", 0.0, 1.0, "UK"],
-        ["5", "B", "BAG", 1, "2011-01-02", 1.0, None, "UK"],
-        ["6", "bank charges", "FEE", 1, "2011-01-02", 1.0, 2.0, "UK"],
-    ])
+    raw = _raw(
+        [
+            ["1", "A", "MUG", 2, "2011-01-01", 1.0, 1.0, "UK"],
+            ["1", "POST", "POSTAGE", 1, "2011-01-01", 18.0, 1.0, "UK"],
+            ["C2", "A", "MUG", 2, "2011-01-02", 1.0, 1.0, "UK"],
+            ["3", "B", "BAG", -1, "2011-01-02", 1.0, 1.0, "UK"],
+            ["4", "B", "BAG", 1, "2011-01-02", 0.0, 1.0, "UK"],
+            ["5", "B", "BAG", 1, "2011-01-02", 1.0, None, "UK"],
+            ["6", "bank charges", "FEE", 1, "2011-01-02", 1.0, 2.0, "UK"],
+        ]
+    )
     purchases, descriptions = uci_purchases_from_frame(raw)
     assert purchases[["user", "item", "basket"]].values.tolist() == [["1", "A", "1"]]
     assert descriptions == {"A": "MUG"}
@@ -71,8 +84,10 @@ def _purchases():
     return pd.DataFrame(
         [
             # user, item, ts, basket
-            ("u1", "a", t("2011-01-01"), "1"), ("u1", "b", t("2011-01-02"), "2"),
-            ("u2", "a", t("2011-01-03"), "3"), ("u2", "c", t("2011-01-04"), "4"),
+            ("u1", "a", t("2011-01-01"), "1"),
+            ("u1", "b", t("2011-01-02"), "2"),
+            ("u2", "a", t("2011-01-03"), "3"),
+            ("u2", "c", t("2011-01-04"), "4"),
             ("u3", "b", t("2011-01-05"), "5"),
             # after the cut
             ("u1", "a", t("2011-02-01"), "6"),  # repeat: only in the repeat protocol
@@ -111,6 +126,7 @@ def test_evaluate_recommender_excludes_training_items_and_reports_all_metrics():
     # u1 owns a and b: only c can be recommended, and it is the truth
     assert metrics["ndcg@2"] == pytest.approx(1.0)
     assert set(metrics) == {"precision@2", "recall@2", "ndcg@2", "map@2", "hit_rate@2", "coverage", "fit_seconds"}
-    table = format_table({"k": 2, "cutoff": split.cutoff, "protocol": "new", "users_evaluated": 1,
-                          "results": {"most_popular": metrics}})
+    table = format_table(
+        {"k": 2, "cutoff": split.cutoff, "protocol": "new", "users_evaluated": 1, "results": {"most_popular": metrics}}
+    )
     assert "most_popular" in table and "ndcg@2" in table

@@ -53,8 +53,13 @@ def test_ab_bucket_is_deterministic_and_splits_users():
 
 def test_ab_bucket_version_serves_challenger_to_bucket_one():
     def version(n, status):
-        return ModelVersion.objects.create(name="recommendations.personalized", version=n, status=status,
-                                           metrics={"ndcg@10": 0.1}, primary_metric="ndcg@10")
+        return ModelVersion.objects.create(
+            name="recommendations.personalized",
+            version=n,
+            status=status,
+            metrics={"ndcg@10": 0.1},
+            primary_metric="ndcg@10",
+        )
 
     active, challenger = version(1, "active"), version(2, "trained")
     rules = BusinessRules.objects.create(challenger_version=challenger)

@@ -14,15 +14,33 @@ UCI = settings.SHARED_DATA_DIR / "uci-online-retail" / "online_retail.csv.gz"
 @pytest.mark.realdata
 def test_evaluate_recommenders_on_uci_beats_the_library_baselines(tmp_path):
     out = tmp_path / "report.json"
-    call_command("evaluate_recommenders", "--cutoff-quantile", "0.8", "--k", "10", "--json", str(out),
-                 "--csv", str(UCI), "--algorithms", "implicit_als,user_knn,most_popular,hybrid")
+    call_command(
+        "evaluate_recommenders",
+        "--cutoff-quantile",
+        "0.8",
+        "--k",
+        "10",
+        "--json",
+        str(out),
+        "--csv",
+        str(UCI),
+        "--algorithms",
+        "implicit_als,user_knn,most_popular,hybrid",
+    )
     report = json.loads(out.read_text())
     results = report["results"]
     assert report["users_evaluated"] > 1000
     best_baseline = max(results[n]["ndcg@10"] for n in ("implicit_als", "user_knn", "most_popular"))
     assert results["hybrid"]["ndcg@10"] >= 1.15 * best_baseline
-    assert set(results["hybrid"]) == {"precision@10", "recall@10", "ndcg@10", "map@10", "hit_rate@10",
-                                      "coverage", "fit_seconds"}
+    assert set(results["hybrid"]) == {
+        "precision@10",
+        "recall@10",
+        "ndcg@10",
+        "map@10",
+        "hit_rate@10",
+        "coverage",
+        "fit_seconds",
+    }
 
 
 def test_evaluate_recommenders_rejects_bad_arguments():

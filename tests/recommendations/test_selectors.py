@@ -48,7 +48,6 @@ def test_products_recommended_for_prefers_bestsellers_and_skips_bought(user, oth
     assert owned.pk not in [p.pk for p in got]
 
 
-
 def test_products_recommended_for_everything_bought_still_not_empty(user):
     only = ProductFactory()
     OrderItemFactory(order__user=user, product=only)

@@ -78,14 +78,19 @@ def test_recommenders_train_registers_comparison_models():
     two_cluster_shop()
     summary = recommenders_train()
     assert set(summary["versions"]) == {
-        "recommendations.personalized", "recommendations.most_popular", "recommendations.item_knn_bm25"
+        "recommendations.personalized",
+        "recommendations.most_popular",
+        "recommendations.item_knn_bm25",
     }
 
 
 def test_recommendation_impressions_record_logs_slot_and_version(user):
     products = ProductFactory.create_batch(2)
-    recommendation_impressions_record(tracking=Tracking.consented(user=user, session_key="s1"), slot="home",
-                                      items=[(products[0].pk, 3), (products[1].pk, None)])
+    recommendation_impressions_record(
+        tracking=Tracking.consented(user=user, session_key="s1"),
+        slot="home",
+        items=[(products[0].pk, 3), (products[1].pk, None)],
+    )
     events = Event.objects.filter(type=Event.Type.RECOMMENDATION_IMPRESSION).order_by("properties__position")
     assert [e.properties["slot"] for e in events] == ["home", "home"]
     assert events[0].properties["model_version"] == 3

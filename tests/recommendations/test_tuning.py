@@ -58,8 +58,11 @@ def test_search_picks_the_best_validation_score_per_family():
     good = families("new", quick=True)
     ease = next(f for f in good if f.name == "ease")
     # a family whose one "parameter" switches between a real model and a constant popularity list
-    toy = Family("toy", lambda kind: ease.build(l2=10.0) if kind == "ease" else MostPopular(),
-                 [{"kind": "popular"}, {"kind": "ease"}])
+    toy = Family(
+        "toy",
+        lambda kind: ease.build(l2=10.0) if kind == "ease" else MostPopular(),
+        [{"kind": "popular"}, {"kind": "ease"}],
+    )
     result = search(split, 5, [toy])[0]
     scores = {p["kind"]: s for p, s in result.tried}
     assert result.best_score == max(scores.values())
@@ -68,16 +71,33 @@ def test_search_picks_the_best_validation_score_per_family():
 
 def test_tune_command_prints_and_writes_the_chosen_parameters(tmp_path):
     purchases = _purchases()
-    raw = pd.DataFrame({
-        "InvoiceNo": purchases["basket"], "StockCode": purchases["item"], "Description": "MUG",
-        "Quantity": 1, "InvoiceDate": purchases["ts"].dt.strftime("%Y-%m-%d %H:%M"), "UnitPrice": 1.0,
-        "CustomerID": purchases["user"].astype(float), "Country": "UK",
-    })
+    raw = pd.DataFrame(
+        {
+            "InvoiceNo": purchases["basket"],
+            "StockCode": purchases["item"],
+            "Description": "MUG",
+            "Quantity": 1,
+            "InvoiceDate": purchases["ts"].dt.strftime("%Y-%m-%d %H:%M"),
+            "UnitPrice": 1.0,
+            "CustomerID": purchases["user"].astype(float),
+            "Country": "UK",
+        }
+    )
     csv = tmp_path / "uci.csv"
     raw.to_csv(csv, index=False)
     out = tmp_path / "tuned.json"
-    call_command("tune_recommenders", "--csv", str(csv), "--quick", "--families", "ease,implicit_bm25",
-                 "--k", "5", "--json", str(out))
+    call_command(
+        "tune_recommenders",
+        "--csv",
+        str(csv),
+        "--quick",
+        "--families",
+        "ease,implicit_bm25",
+        "--k",
+        "5",
+        "--json",
+        str(out),
+    )
     report = json.loads(out.read_text())
     assert set(report["families"]) == {"ease", "implicit_bm25"}
     assert report["validation_cutoff"] < report["test_cutoff"]
@@ -104,8 +124,13 @@ def test_hybrid_serving_constants_match_the_serving_hybrid():
     ease_factory, ease_weight = served.component_specs["ease"]
     trending_factory, trending_weight = served.component_specs["trending"]
     ease, trending = ease_factory(), trending_factory()
-    assert (ease.l2, ease.half_life_days, ease_weight) == (HYBRID_SERVING["ease_l2"], HYBRID_SERVING["ease_half_life"],
-                                                           1.0)
-    assert (trending.half_life_days, trending_weight) == (HYBRID_SERVING["trending_half_life"],
-                                                          HYBRID_SERVING["trending_weight"])
+    assert (ease.l2, ease.half_life_days, ease_weight) == (
+        HYBRID_SERVING["ease_l2"],
+        HYBRID_SERVING["ease_half_life"],
+        1.0,
+    )
+    assert (trending.half_life_days, trending_weight) == (
+        HYBRID_SERVING["trending_half_life"],
+        HYBRID_SERVING["trending_weight"],
+    )
     assert served.half_life_days == HYBRID_SERVING["history_half_life"]

@@ -48,7 +48,9 @@ def test_product_widget_shows_similar_and_bought_together():
     SimilarProductFactory(product=product, similar=near, kind=SimilarProduct.Kind.SIMILAR)
     SimilarProductFactory(product=product, similar=together, kind=SimilarProduct.Kind.BOUGHT_TOGETHER)
     request = _request()
-    html = render_to_string("recommendations/_product.html", {"request": request, "user": request.user, "product": product})
+    html = render_to_string(
+        "recommendations/_product.html", {"request": request, "user": request.user, "product": product}
+    )
     assert "Similar products" in html and "Customers also bought" in html
     assert f"/recommendations/click/{near.pk}/?slot=product_similar" in html
     assert f"/recommendations/click/{together.pk}/?slot=product_together" in html
@@ -60,7 +62,9 @@ def test_account_widget_buy_it_again_only_for_logged_in(user):
     html = render_to_string("recommendations/_account.html", {"request": _request(user), "user": user})
     assert "Buy it again" in html and "Jam jar" in html
     anonymous = _request()
-    assert "Buy it again" not in render_to_string("recommendations/_account.html", {"request": anonymous, "user": anonymous.user})
+    assert "Buy it again" not in render_to_string(
+        "recommendations/_account.html", {"request": anonymous, "user": anonymous.user}
+    )
 
 
 def test_widget_titles_are_escaped():
@@ -73,7 +77,9 @@ def test_widget_titles_are_escaped():
 
 def test_empty_catalog_renders_nothing():
     request = _request()
-    assert "recommendations" not in render_to_string("recommendations/_home.html", {"request": request, "user": request.user})
+    assert "recommendations" not in render_to_string(
+        "recommendations/_home.html", {"request": request, "user": request.user}
+    )
 
 
 def test_cart_widget_leaves_out_what_is_in_the_cart():

@@ -41,7 +41,8 @@ def small_intent_model():
 
     digest = hashlib.sha256()
     for path in sorted(Path(nlu_package.__file__).parent.glob("*.py")) + sorted(
-            (Path(nlu_package.__file__).parent.parent / "data").glob("*.csv*")):
+        (Path(nlu_package.__file__).parent.parent / "data").glob("*.csv*")
+    ):
         digest.update(path.read_bytes())
     cache = Path(tempfile.gettempdir()) / f"support-test-intents-{digest.hexdigest()[:16]}.joblib"
     if cache.exists():
@@ -56,8 +57,9 @@ def active_intent_model(db, small_intent_model):
     """Registers and promotes the session model, so serving goes through the registry as in production."""
     from ecommerce.ml import model_version_promote, model_version_register
 
-    version = model_version_register(name="support.intents", artifact=small_intent_model,
-                                     metrics={"accuracy": 0.9}, primary_metric="accuracy")
+    version = model_version_register(
+        name="support.intents", artifact=small_intent_model, metrics={"accuracy": 0.9}, primary_metric="accuracy"
+    )
     model_version_promote(version=version)
     return small_intent_model
 

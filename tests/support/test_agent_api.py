@@ -49,19 +49,42 @@ def test_queue_lists_by_status_with_counts(agent_client):
 def test_claim_reply_note_resolve_and_csat(agent, agent_client):
     shopper = UserFactory()
     conversation = waiting_conversation(shopper)
-    assert agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/claim/").json()["status"] == "assigned"
-    reply = agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/reply/", {"text": "Hi, I'm here"}, format="json")
+    assert (
+        agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/claim/").json()["status"] == "assigned"
+    )
+    reply = agent_client.post(
+        f"/api/support/agent/conversations/{conversation.pk}/reply/", {"text": "Hi, I'm here"}, format="json"
+    )
     assert reply.status_code == 201
-    agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/note/", {"text": "VIP customer"}, format="json")
+    agent_client.post(
+        f"/api/support/agent/conversations/{conversation.pk}/note/", {"text": "VIP customer"}, format="json"
+    )
     shopper_client = csrf_client(shopper)
     seen = shopper_client.get(f"/api/support/conversations/{conversation.pk}/messages/").json()
     assert [m["text"] for m in seen["messages"] if m["sender"] == "agent"] == ["Hi, I'm here"]
     assert all(m["sender"] != "note" for m in seen["messages"])
     # CSAT only after resolution
-    assert shopper_client.post(f"/api/support/conversations/{conversation.pk}/csat/", {"score": 5}, format="json").status_code == 409
-    assert agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/resolve/").json()["status"] == "resolved"
-    assert shopper_client.post(f"/api/support/conversations/{conversation.pk}/csat/", {"score": 9}, format="json").status_code == 400
-    assert shopper_client.post(f"/api/support/conversations/{conversation.pk}/csat/", {"score": 4}, format="json").json()["csat"] == 4
+    assert (
+        shopper_client.post(
+            f"/api/support/conversations/{conversation.pk}/csat/", {"score": 5}, format="json"
+        ).status_code
+        == 409
+    )
+    assert (
+        agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/resolve/").json()["status"] == "resolved"
+    )
+    assert (
+        shopper_client.post(
+            f"/api/support/conversations/{conversation.pk}/csat/", {"score": 9}, format="json"
+        ).status_code
+        == 400
+    )
+    assert (
+        shopper_client.post(f"/api/support/conversations/{conversation.pk}/csat/", {"score": 4}, format="json").json()[
+            "csat"
+        ]
+        == 4
+    )
     conversation.refresh_from_db()
     assert conversation.first_agent_reply_at is not None and conversation.assigned_agent == agent
 
@@ -71,16 +94,24 @@ def test_bot_stays_quiet_while_an_agent_has_the_conversation(agent_client):
     conversation = waiting_conversation(shopper)
     agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/claim/")
     client = csrf_client(shopper)
-    body = client.post(f"/api/support/conversations/{conversation.pk}/messages/", {"text": "where is my order"}, format="json").json()
+    body = client.post(
+        f"/api/support/conversations/{conversation.pk}/messages/", {"text": "where is my order"}, format="json"
+    ).json()
     assert [m["sender"] for m in body["messages"]] == ["shopper"]
-    assert not Message.objects.filter(conversation=conversation, sender="bot").exclude(pk__lt=body["messages"][0]["id"]).exists()
+    assert (
+        not Message.objects.filter(conversation=conversation, sender="bot")
+        .exclude(pk__lt=body["messages"][0]["id"])
+        .exists()
+    )
 
 
 def test_claim_of_someone_elses_conversation_conflicts(agent_client):
     conversation = waiting_conversation()
     services.conversation_claim(conversation_id=conversation.pk, agent=make_agent("other_agent"))
     assert agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/claim/").status_code == 409
-    reply = agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/reply/", {"text": "hi"}, format="json")
+    reply = agent_client.post(
+        f"/api/support/agent/conversations/{conversation.pk}/reply/", {"text": "hi"}, format="json"
+    )
     assert reply.status_code == 403
 
 
@@ -102,10 +133,14 @@ def test_round_robin_rotates_agents_and_respects_the_limit(settings, agent_clien
 
 def test_agent_corrects_an_intent(agent_client):
     message = MessageFactory(text="wheres my stuff", intent="out_of_scope")
-    response = agent_client.post(f"/api/support/agent/messages/{message.pk}/intent/", {"intent": "track_order"}, format="json")
+    response = agent_client.post(
+        f"/api/support/agent/messages/{message.pk}/intent/", {"intent": "track_order"}, format="json"
+    )
     assert response.status_code == 200
     assert IntentCorrection.objects.get(message=message).intent == "track_order"
-    bad = agent_client.post(f"/api/support/agent/messages/{message.pk}/intent/", {"intent": "fly_to_moon"}, format="json")
+    bad = agent_client.post(
+        f"/api/support/agent/messages/{message.pk}/intent/", {"intent": "fly_to_moon"}, format="json"
+    )
     assert bad.status_code == 400
 
 
@@ -175,12 +210,16 @@ def test_queue_unread_counts_and_seen_marker(agent, agent_client, user):
     Message.objects.create(conversation=conversation, sender="shopper", text="anyone?")
     body = agent_client.get("/api/support/agent/conversations/?status=waiting").json()
     assert body["unread"]["waiting"] == 1 and body["conversations"][0]["unread"] == 2
-    seen = agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/seen/",
-                             {"message_id": first.pk}, format="json")
+    seen = agent_client.post(
+        f"/api/support/agent/conversations/{conversation.pk}/seen/", {"message_id": first.pk}, format="json"
+    )
     assert seen.status_code == 200
-    assert agent_client.get("/api/support/agent/conversations/?status=waiting").json()["conversations"][0]["unread"] == 1
-    bad = agent_client.post(f"/api/support/agent/conversations/{conversation.pk}/seen/", {"message_id": -1},
-                            format="json")
+    assert (
+        agent_client.get("/api/support/agent/conversations/?status=waiting").json()["conversations"][0]["unread"] == 1
+    )
+    bad = agent_client.post(
+        f"/api/support/agent/conversations/{conversation.pk}/seen/", {"message_id": -1}, format="json"
+    )
     assert bad.status_code == 400
 
 
@@ -188,8 +227,9 @@ def test_seen_marker_is_for_agents_only(shopper_client, user):
     from support.models import Conversation
 
     conversation = Conversation.objects.create(user=user, status=Conversation.Status.WAITING)
-    response = shopper_client.post(f"/api/support/agent/conversations/{conversation.pk}/seen/", {"message_id": 1},
-                                   format="json")
+    response = shopper_client.post(
+        f"/api/support/agent/conversations/{conversation.pk}/seen/", {"message_id": 1}, format="json"
+    )
     assert response.status_code == 403
 
 
@@ -197,10 +237,18 @@ def test_live_summary_names_every_order_and_the_majority_language(agent, agent_c
     from support.models import Conversation, Message
 
     conversation = Conversation.objects.create(user=user, status=Conversation.Status.WAITING, language="en")
-    for text, numbers in (("订单536501坏了", ["536501"]), ("还有536502", ["536502"]), ("and 536503", ["536503"]),
-                          ("536504 也是", ["536504"]), ("请快点", []), ("谢谢", []), ("ok", [])):
-        Message.objects.create(conversation=conversation, sender="shopper", text=text,
-                               data={"entities": {"order_numbers": numbers}})
+    for text, numbers in (
+        ("订单536501坏了", ["536501"]),
+        ("还有536502", ["536502"]),
+        ("and 536503", ["536503"]),
+        ("536504 也是", ["536504"]),
+        ("请快点", []),
+        ("谢谢", []),
+        ("ok", []),
+    ):
+        Message.objects.create(
+            conversation=conversation, sender="shopper", text=text, data={"entities": {"order_numbers": numbers}}
+        )
     body = agent_client.get(f"/api/support/agent/conversations/{conversation.pk}/").json()
     summary = body["conversation"]["summary_live"]
     assert "Language: Chinese" in summary

@@ -45,12 +45,16 @@ def last_bot(page, containing: str) -> str:
 
 
 def test_chinese_chat_stays_chinese_through_an_order_number_and_a_canned_reply(
-        live_server, browser, screenshot, active_intent_model, user, sam):
+    live_server, browser, screenshot, active_intent_model, user, sam
+):
     # given a shopper with two orders and the merchant's bilingual canned replies
     OrderFactory(user=user, number="536365", status=Order.Status.SHIPPED, tracking_number="TRK1")
     OrderFactory(user=user, number="536366", status=Order.Status.PAID)
-    CannedResponse.objects.create(title="Greeting", text="Hi, I'm {name} from the support team.",
-                                  text_zh="您好，我是客服 {name}，正在查看您的问题。")
+    CannedResponse.objects.create(
+        title="Greeting",
+        text="Hi, I'm {name} from the support team.",
+        text_zh="您好，我是客服 {name}，正在查看您的问题。",
+    )
     shopper_context = signed_in(browser, user, live_server, width=1100)
     agent_context = signed_in(browser, sam, live_server, width=1400)
     try:
@@ -93,15 +97,23 @@ def test_chinese_chat_stays_chinese_through_an_order_number_and_a_canned_reply(
         agent_context.close()
 
 
-def test_per_item_return_through_the_bot_and_the_order_page(live_server, browser, screenshot,
-                                                            active_intent_model, user, staff):
+def test_per_item_return_through_the_bot_and_the_order_page(
+    live_server, browser, screenshot, active_intent_model, user, staff
+):
     # given a delivered order: three mugs and one plate
-    order = OrderFactory(user=user, number="536400", status=Order.Status.DELIVERED,
-                         delivered_at=timezone.now() - timedelta(days=2))
-    mug = OrderItemFactory(order=order, product=ProductFactory(title="Enamel mug", stock=0), quantity=3,
-                           line_number=1, unit_price="6.00")
-    plate = OrderItemFactory(order=order, product=ProductFactory(title="Stoneware plate", stock=0), quantity=1,
-                             line_number=2, unit_price="12.00")
+    order = OrderFactory(
+        user=user, number="536400", status=Order.Status.DELIVERED, delivered_at=timezone.now() - timedelta(days=2)
+    )
+    mug = OrderItemFactory(
+        order=order, product=ProductFactory(title="Enamel mug", stock=0), quantity=3, line_number=1, unit_price="6.00"
+    )
+    plate = OrderItemFactory(
+        order=order,
+        product=ProductFactory(title="Stoneware plate", stock=0),
+        quantity=1,
+        line_number=2,
+        unit_price="12.00",
+    )
     context = signed_in(browser, user, live_server)
     try:
         page = context.new_page()
@@ -140,13 +152,19 @@ def test_per_item_return_through_the_bot_and_the_order_page(live_server, browser
         page.get_by_role("button", name="Request a return").click()
         page.get_by_text("Your return request is registered").wait_for(timeout=WAIT)
         page_request = ReturnRequest.objects.exclude(pk=bot_request.pk).get()
-        assert sorted((line.item_id, line.quantity) for line in page_request.lines.all()) == [(mug.pk, 1), (plate.pk, 1)]
+        assert sorted((line.item_id, line.quantity) for line in page_request.lines.all()) == [
+            (mug.pk, 1),
+            (plate.pk, 1),
+        ]
         # everything is in a request now: no return form is offered any more
         assert page.get_by_role("button", name="Request a return").count() == 0
 
         # the merchant moves the bot's request along: requested -> approved -> received -> refunded
-        for move in (order_services.return_request_approve, order_services.return_request_receive,
-                     order_services.return_request_refund):
+        for move in (
+            order_services.return_request_approve,
+            order_services.return_request_receive,
+            order_services.return_request_refund,
+        ):
             move(return_id=bot_request.pk, actor=staff)
         page.reload()
         page.locator(f"[data-return='{bot_request.pk}']", has_text="Refunded").wait_for(timeout=WAIT)
@@ -159,11 +177,11 @@ def test_per_item_return_through_the_bot_and_the_order_page(live_server, browser
         context.close()
 
 
-def test_history_agent_name_and_csat_after_resolve(live_server, browser, screenshot, active_intent_model,
-                                                   user, sam):
+def test_history_agent_name_and_csat_after_resolve(live_server, browser, screenshot, active_intent_model, user, sam):
     # given an earlier, rated conversation and one an agent has just resolved
-    old = Conversation.objects.create(user=user, status=Conversation.Status.RESOLVED, csat=4,
-                                      resolved_at=timezone.now() - timedelta(days=20))
+    old = Conversation.objects.create(
+        user=user, status=Conversation.Status.RESOLVED, csat=4, resolved_at=timezone.now() - timedelta(days=20)
+    )
     Message.objects.create(conversation=old, sender=Message.Sender.SHOPPER, text="do you sell gift cards?")
     context = signed_in(browser, user, live_server, width=1200)
     try:
@@ -219,19 +237,29 @@ def test_console_layout_unread_shortcuts_sidebar_and_summary(live_server, browse
     Event.objects.create(type=Event.Type.PRODUCT_VIEW, user=shopper, product=viewed, occurred_at=now)
     Event.objects.create(type=Event.Type.SEARCH, user=shopper, query="matcha", occurred_at=now)
     for i in range(10):  # noise an agent does not need
-        Event.objects.create(type=Event.Type.RECOMMENDATION_IMPRESSION, user=shopper, product=viewed,
-                             occurred_at=now + timedelta(seconds=i))
+        Event.objects.create(
+            type=Event.Type.RECOMMENDATION_IMPRESSION,
+            user=shopper,
+            product=viewed,
+            occurred_at=now + timedelta(seconds=i),
+        )
     other = Conversation.objects.create(user=UserFactory(), status=Conversation.Status.WAITING, handed_off_at=now)
     Message.objects.create(conversation=other, sender=Message.Sender.SHOPPER, text="hello?")
-    conversation = Conversation.objects.create(user=shopper, language="zh", status=Conversation.Status.WAITING,
-                                               handed_off_at=now)
+    conversation = Conversation.objects.create(
+        user=shopper, language="zh", status=Conversation.Status.WAITING, handed_off_at=now
+    )
     texts = ["订单536501的茶壶坏了", "还有536502也有问题", "order 536503 too", "536504 我也要退", "请尽快处理"]
     for text in texts:
         numbers_in = [n for n in numbers if n in text]
-        Message.objects.create(conversation=conversation, sender=Message.Sender.SHOPPER, text=text,
-                               data={"entities": {"order_numbers": numbers_in}})
-    Conversation.objects.create(user=shopper, status=Conversation.Status.RESOLVED, csat=3,
-                                resolved_at=now - timedelta(days=30))
+        Message.objects.create(
+            conversation=conversation,
+            sender=Message.Sender.SHOPPER,
+            text=text,
+            data={"entities": {"order_numbers": numbers_in}},
+        )
+    Conversation.objects.create(
+        user=shopper, status=Conversation.Status.RESOLVED, csat=3, resolved_at=now - timedelta(days=30)
+    )
     context = signed_in(browser, sam, live_server, width=1440)
     try:
         console = context.new_page()

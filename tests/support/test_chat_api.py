@@ -92,7 +92,9 @@ def test_shipped_order_cannot_be_cancelled(active_intent_model, user, shopper_cl
 def test_change_address_asks_address_then_confirms(active_intent_model, user, shopper_client):
     order = order_for(user, "536365")
     conversation = start(shopper_client)
-    assert "new shipping address" in bot_reply(say(shopper_client, conversation, "change the delivery address for order 536365"))
+    assert "new shipping address" in bot_reply(
+        say(shopper_client, conversation, "change the delivery address for order 536365")
+    )
     assert "yes or no" in bot_reply(say(shopper_client, conversation, "22 Acacia Avenue, Leeds LS1 1AA"))
     assert "new address" in bot_reply(say(shopper_client, conversation, "yes"))
     order.refresh_from_db()
@@ -190,7 +192,9 @@ def test_anonymous_chat_requires_csrf_token(db):
 
 def test_messages_are_length_capped_and_stored_verbatim(active_intent_model, shopper_client):
     conversation = start(shopper_client)
-    too_long = shopper_client.post(f"/api/support/conversations/{conversation}/messages/", {"text": "x" * 1001}, format="json")
+    too_long = shopper_client.post(
+        f"/api/support/conversations/{conversation}/messages/", {"text": "x" * 1001}, format="json"
+    )
     assert too_long.status_code == 400
     empty = shopper_client.post(f"/api/support/conversations/{conversation}/messages/", {"text": "  "}, format="json")
     assert empty.status_code == 400
@@ -208,8 +212,12 @@ def test_chat_is_throttled_per_session(active_intent_model, guest_client):
     ScopedRateThrottle.THROTTLE_RATES = {**original, "chat": "3/min"}
     try:
         conversation = start(guest_client)
-        codes = [guest_client.post(f"/api/support/conversations/{conversation}/messages/", {"text": "hi"},
-                                   format="json").status_code for _ in range(4)]
+        codes = [
+            guest_client.post(
+                f"/api/support/conversations/{conversation}/messages/", {"text": "hi"}, format="json"
+            ).status_code
+            for _ in range(4)
+        ]
         assert codes[-1] == 429
     finally:
         ScopedRateThrottle.THROTTLE_RATES = original
@@ -251,8 +259,11 @@ def test_low_confidence_twice_hands_off(small_intent_model, shopper_client):
 
     unsure = copy.deepcopy(small_intent_model)
     unsure.threshold, unsure.language_thresholds = 1.01, {}  # nothing is confident enough (p <= 1)
-    model_version_promote(version=model_version_register(name="support.intents", artifact=unsure,
-                                                         metrics={"accuracy": 0.5}, primary_metric="accuracy"))
+    model_version_promote(
+        version=model_version_register(
+            name="support.intents", artifact=unsure, metrics={"accuracy": 0.5}, primary_metric="accuracy"
+        )
+    )
     conversation = start(shopper_client)
     first = say(shopper_client, conversation, "order where hmm")
     assert first["status"] == "bot" and "say it another way" in bot_reply(first)
@@ -276,7 +287,10 @@ def test_policy_answers_come_from_merchant_policy_text(active_intent_model, shop
 
     PolicyTextFactory(key="payment", text="We take Visa and PayPal only.", text_zh="我们只接受 Visa 和 PayPal。")
     conversation = start(shopper_client)
-    assert bot_reply(say(shopper_client, conversation, "what payment methods do you accept")) == "We take Visa and PayPal only."
+    assert (
+        bot_reply(say(shopper_client, conversation, "what payment methods do you accept"))
+        == "We take Visa and PayPal only."
+    )
     assert bot_reply(say(shopper_client, conversation, "支持哪些付款方式")) == "我们只接受 Visa 和 PayPal。"
 
 
@@ -306,8 +320,9 @@ def test_chat_bubble_partial_renders_for_storefront_pages_only(rf):
 
 
 def test_history_lists_only_the_shoppers_own_conversations(user, other_user, shopper_client):
-    mine = Conversation.objects.create(user=user, status=Conversation.Status.RESOLVED, csat=5,
-                                       resolved_at=timezone.now())
+    mine = Conversation.objects.create(
+        user=user, status=Conversation.Status.RESOLVED, csat=5, resolved_at=timezone.now()
+    )
     theirs = Conversation.objects.create(user=other_user)
     Conversation.objects.create(session_key="someone-elses-session")
     body = shopper_client.post("/api/support/conversations/", {}, format="json").json()
@@ -336,11 +351,20 @@ def test_returning_shopper_gets_the_resolved_unrated_conversation_back(user, age
     assert conversation.pk in [c["id"] for c in fresh["history"]]
 
 
-@pytest.mark.parametrize(("current", "text", "expected"), [
-    ("zh", "W2611301A2B3C", "zh"), ("zh", "536365", "zh"), ("zh", "ok", "zh"), ("zh", "me@example.com", "zh"),
-    ("zh", "where is my order", "en"), ("en", "我的订单", "zh"), ("en", "536365", "en"),
-    ("en", "order 536365 到哪了", "zh"), ("zh", "yes 好的", "zh"),
-])
+@pytest.mark.parametrize(
+    ("current", "text", "expected"),
+    [
+        ("zh", "W2611301A2B3C", "zh"),
+        ("zh", "536365", "zh"),
+        ("zh", "ok", "zh"),
+        ("zh", "me@example.com", "zh"),
+        ("zh", "where is my order", "en"),
+        ("en", "我的订单", "zh"),
+        ("en", "536365", "en"),
+        ("en", "order 536365 到哪了", "zh"),
+        ("zh", "yes 好的", "zh"),
+    ],
+)
 def test_conversation_language_changes_only_on_a_whole_message(current, text, expected):
     from support.dialogue import conversation_language
 

@@ -33,8 +33,11 @@ def _key(text: str) -> str:
 
 
 def _test_files() -> list[Path]:
-    return (sorted((DATA_DIR / "eval").glob("*.csv")) + sorted(FROZEN_DIR.glob("*.csv"))
-            + sorted(FROZEN_V2_DIR.glob("*.csv")))
+    return (
+        sorted((DATA_DIR / "eval").glob("*.csv"))
+        + sorted(FROZEN_DIR.glob("*.csv"))
+        + sorted(FROZEN_V2_DIR.glob("*.csv"))
+    )
 
 
 @pytest.mark.parametrize("name", sorted(FROZEN_SHA256))

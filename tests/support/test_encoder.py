@@ -37,14 +37,37 @@ def encoder_missing(monkeypatch):
 
 def _examples() -> Examples:
     data = {
-        "track_order": ["where is my order", "track my parcel", "has my order shipped", "order status please",
-                        "我的订单到哪了", "查一下物流", "包裹在哪", "where is my package"],
-        "check_payment_methods": ["which payment methods do you accept", "can i pay with paypal",
-                                  "do you take credit cards", "payment options", "可以用什么方式付款",
-                                  "支持信用卡吗", "能用贝宝付款吗", "how can i pay"],
+        "track_order": [
+            "where is my order",
+            "track my parcel",
+            "has my order shipped",
+            "order status please",
+            "我的订单到哪了",
+            "查一下物流",
+            "包裹在哪",
+            "where is my package",
+        ],
+        "check_payment_methods": [
+            "which payment methods do you accept",
+            "can i pay with paypal",
+            "do you take credit cards",
+            "payment options",
+            "可以用什么方式付款",
+            "支持信用卡吗",
+            "能用贝宝付款吗",
+            "how can i pay",
+        ],
         "greeting": ["hello", "hi there", "hey", "good morning", "你好", "您好", "在吗", "hiya"],
-        OUT_OF_SCOPE: ["what's the weather", "tell me a joke", "who won the football", "write python code",
-                       "今天天气怎么样", "讲个笑话", "谁赢了比赛", "what is the capital of france"],
+        OUT_OF_SCOPE: [
+            "what's the weather",
+            "tell me a joke",
+            "who won the football",
+            "write python code",
+            "今天天气怎么样",
+            "讲个笑话",
+            "谁赢了比赛",
+            "what is the capital of france",
+        ],
     }
     examples = Examples()
     for intent, texts in data.items():
@@ -156,8 +179,9 @@ PRICES = [Decimal("0.42"), Decimal("1.25"), Decimal("4.50"), Decimal("39.00")]
 
 
 def test_product_search_semantic_ranks_by_meaning_and_respects_the_price_cap():
-    hits = product_search_semantic("a gift for my mum under £5", TITLES, ids=[10, 11, 12, 13], prices=PRICES,
-                                   max_price=Decimal("5"))
+    hits = product_search_semantic(
+        "a gift for my mum under £5", TITLES, ids=[10, 11, 12, 13], prices=PRICES, max_price=Decimal("5")
+    )
     assert hits[0][0] == 12 and all(product_id != 13 for product_id, _ in hits)
     assert product_search_semantic("decorations for the xmas tree", TITLES, k=1)[0][0] == 0
     assert product_search_semantic("where is my order", TITLES) == []

@@ -14,13 +14,37 @@ from support.nlu.text import detect_language, normalize
 
 def _tiny_examples() -> Examples:
     data = {
-        "track_order": ["where is my order", "track my parcel", "has my order shipped", "order status please",
-                        "我的订单到哪了", "查一下物流", "包裹在哪", "where is my package"],
-        "cancel_order": ["cancel my order", "i want to cancel the order", "please cancel it", "cancel purchase",
-                         "取消订单", "帮我取消", "我不要了，取消", "stop my order"],
+        "track_order": [
+            "where is my order",
+            "track my parcel",
+            "has my order shipped",
+            "order status please",
+            "我的订单到哪了",
+            "查一下物流",
+            "包裹在哪",
+            "where is my package",
+        ],
+        "cancel_order": [
+            "cancel my order",
+            "i want to cancel the order",
+            "please cancel it",
+            "cancel purchase",
+            "取消订单",
+            "帮我取消",
+            "我不要了，取消",
+            "stop my order",
+        ],
         "greeting": ["hello", "hi there", "hey", "good morning", "你好", "您好", "在吗", "hiya"],
-        OUT_OF_SCOPE: ["what's the weather", "tell me a joke", "who won the football", "write python code",
-                       "今天天气怎么样", "讲个笑话", "谁赢了比赛", "what is the capital of france"],
+        OUT_OF_SCOPE: [
+            "what's the weather",
+            "tell me a joke",
+            "who won the football",
+            "write python code",
+            "今天天气怎么样",
+            "讲个笑话",
+            "谁赢了比赛",
+            "what is the capital of france",
+        ],
     }
     examples = Examples()
     for intent, texts in data.items():
@@ -57,13 +81,24 @@ def test_prediction_below_threshold_is_out_of_scope(monkeypatch):
 
 
 def test_evaluate_reports_accuracy_macro_f1_per_intent_and_predictions():
-    result = evaluate(KeywordIntentModel(), [("cancel my order", "cancel_order"), ("hello", "greeting"),
-                                             ("what's the weather", OUT_OF_SCOPE), ("hi", "cancel_order")])
+    result = evaluate(
+        KeywordIntentModel(),
+        [
+            ("cancel my order", "cancel_order"),
+            ("hello", "greeting"),
+            ("what's the weather", OUT_OF_SCOPE),
+            ("hi", "cancel_order"),
+        ],
+    )
     assert result["n"] == 4
     assert result["accuracy"] == 0.75
     assert set(result["per_intent"]) == {"cancel_order", "greeting", OUT_OF_SCOPE}
-    assert result["predictions"][0] == {"text": "cancel my order", "intent": "cancel_order",
-                                        "predicted": "cancel_order", "confidence": 0.6}
+    assert result["predictions"][0] == {
+        "text": "cancel my order",
+        "intent": "cancel_order",
+        "predicted": "cancel_order",
+        "confidence": 0.6,
+    }
 
 
 def test_augment_adds_shorthand_and_typo_variants_but_not_for_chinese():
@@ -111,8 +146,9 @@ def test_product_matcher_finds_catalog_titles_in_a_message():
 
 
 def test_faq_index_retrieves_english_and_chinese_questions():
-    index = FaqIndex([(1, "Do you offer gift wrapping? 你们提供礼品包装吗？"),
-                      (2, "Do you sell gift cards? 你们卖礼品卡吗？")])
+    index = FaqIndex(
+        [(1, "Do you offer gift wrapping? 你们提供礼品包装吗？"), (2, "Do you sell gift cards? 你们卖礼品卡吗？")]
+    )
     assert index.search("can you gift wrap my order")[0].entry_id == 1
     assert index.search("有礼品包装吗")[0].entry_id == 1
     assert index.search("zebra migration patterns") == []

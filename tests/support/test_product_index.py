@@ -124,10 +124,18 @@ def test_build_task_writes_the_index(small_catalog):
 
 
 def test_faq_index_searches_questions_and_answers_by_meaning():
-    wrap = FAQEntry.objects.create(question="Do you offer gift wrapping?", question_zh="提供礼品包装吗？",
-                                   answer="Yes: tick 'gift wrap' at checkout.", answer_zh="提供：结算时勾选“礼品包装”。")
-    FAQEntry.objects.create(question="Do you have a physical shop?", question_zh="有实体店吗？",
-                            answer="We are online only.", answer_zh="我们只在网上销售。")
+    wrap = FAQEntry.objects.create(
+        question="Do you offer gift wrapping?",
+        question_zh="提供礼品包装吗？",
+        answer="Yes: tick 'gift wrap' at checkout.",
+        answer_zh="提供：结算时勾选“礼品包装”。",
+    )
+    FAQEntry.objects.create(
+        question="Do you have a physical shop?",
+        question_zh="有实体店吗？",
+        answer="We are online only.",
+        answer_zh="我们只在网上销售。",
+    )
     index, entries = engine.faq_index()
     assert index.semantic and set(entries) == set(FAQEntry.objects.values_list("pk", flat=True))
     assert index.search("can you wrap it as a present")[0].entry_id == wrap.pk

@@ -24,19 +24,39 @@ def payload(action: str, *, sender_id: str = "rasa-user-1", text: str = "", slot
         "tracker": {
             "sender_id": sender_id,
             "slots": slots or {},
-            "latest_message": {"text": text, "intent": {"name": "track_order", "confidence": 0.97},
-                               "entities": [], "intent_ranking": []},
-            "events": [{"event": "action", "name": "action_listen"},
-                       {"event": "user", "text": text, "parse_data": {"intent": {"name": "track_order"}}}],
+            "latest_message": {
+                "text": text,
+                "intent": {"name": "track_order", "confidence": 0.97},
+                "entities": [],
+                "intent_ranking": [],
+            },
+            "events": [
+                {"event": "action", "name": "action_listen"},
+                {"event": "user", "text": text, "parse_data": {"intent": {"name": "track_order"}}},
+            ],
             "paused": False,
             "followup_action": None,
             "active_loop": {},
             "latest_action_name": "action_listen",
         },
-        "domain": {"slots": {name: {"type": "any", "mappings": []} for name in
-                             ("order_number", "email", "confirmed", "order_status", "max_price", "product_query",
-                              "suggested_product_ids", "support_conversation_id")},
-                   "responses": {}, "actions": [], "intents": []},
+        "domain": {
+            "slots": {
+                name: {"type": "any", "mappings": []}
+                for name in (
+                    "order_number",
+                    "email",
+                    "confirmed",
+                    "order_status",
+                    "max_price",
+                    "product_query",
+                    "suggested_product_ids",
+                    "support_conversation_id",
+                )
+            },
+            "responses": {},
+            "actions": [],
+            "intents": [],
+        },
     }
 
 
@@ -86,8 +106,13 @@ def test_cancel_requires_confirmed_slot(user):
 
 def test_cancel_of_another_customers_order_reveals_nothing(user, other_user):
     order = OrderFactory(user=other_user, number="536999")
-    result = run(payload("action_cancel_order", sender_id=rasa_sender_token(user),
-                         slots={"order_number": "536999", "confirmed": True}))
+    result = run(
+        payload(
+            "action_cancel_order",
+            sender_id=rasa_sender_token(user),
+            slots={"order_number": "536999", "confirmed": True},
+        )
+    )
     assert "couldn't find" in texts(result)[0]
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
@@ -96,11 +121,15 @@ def test_cancel_of_another_customers_order_reveals_nothing(user, other_user):
 def test_return_request_with_confirmation(user):
     order = OrderFactory(user=user, number="536365", status=Order.Status.DELIVERED, delivered_at=timezone.now())
     OrderItemFactory(order=order, title="Tea towel", quantity=2)
-    asked = run(payload("action_return_request", sender_id=rasa_sender_token(user),
-                        slots={"order_number": "536365"}))
+    asked = run(payload("action_return_request", sender_id=rasa_sender_token(user), slots={"order_number": "536365"}))
     assert "Request a return of 2 × Tea towel from order 536365" in texts(asked)[0]
-    result = run(payload("action_return_request", sender_id=rasa_sender_token(user),
-                         slots={"order_number": "536365", "confirmed": True}))
+    result = run(
+        payload(
+            "action_return_request",
+            sender_id=rasa_sender_token(user),
+            slots={"order_number": "536365", "confirmed": True},
+        )
+    )
     assert "registered" in texts(result)[0]
     # a return is a request for the items, not a flip of the order's status
     order.refresh_from_db()
@@ -138,8 +167,13 @@ def test_expired_or_forged_sender_token_is_anonymous(user, settings):
 
 
 def test_action_server_lists_the_shop_actions():
-    assert sorted(build_executor().actions) == ["action_cancel_order", "action_handoff_to_human", "action_order_status",
-                                                "action_recommend_products", "action_return_request"]
+    assert sorted(build_executor().actions) == [
+        "action_cancel_order",
+        "action_handoff_to_human",
+        "action_order_status",
+        "action_recommend_products",
+        "action_return_request",
+    ]
 
 
 async def _asgi_request(app, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
@@ -155,10 +189,20 @@ async def _asgi_request(app, method: str, path: str, body: dict | None = None) -
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
-             "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
     await app(scope, receive, send)
     payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return sent[0]["status"], json.loads(payload or b"null")
@@ -181,8 +225,12 @@ def test_webhook_over_http_on_the_action_server_app(user):
         assert (await asyncio.wait_for(outbox.get(), 30))["type"] == "lifespan.startup.complete"
         results = [
             await _asgi_request(app, "GET", "/health"),
-            await _asgi_request(app, "POST", "/webhook", payload("action_order_status", sender_id=rasa_sender_token(user),
-                                                                text="where is my order 536365")),
+            await _asgi_request(
+                app,
+                "POST",
+                "/webhook",
+                payload("action_order_status", sender_id=rasa_sender_token(user), text="where is my order 536365"),
+            ),
             await _asgi_request(app, "POST", "/webhook", payload("action_launch_rockets")),
         ]
         await inbox.put({"type": "lifespan.shutdown"})

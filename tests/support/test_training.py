@@ -52,8 +52,11 @@ def test_serving_falls_back_to_keyword_rules_without_an_active_model():
 @pytest.mark.django_db
 def test_evaluate_intents_command_writes_the_json_report(tmp_path, active_intent_model, capsys):
     test_file = tmp_path / "t.csv"
-    test_file.write_text("text,intent\nwhere is my order 536365?,track_order\n我要人工客服,contact_human_agent\n"
-                         "what's the weather like,out_of_scope\n", encoding="utf-8")
+    test_file.write_text(
+        "text,intent\nwhere is my order 536365?,track_order\n我要人工客服,contact_human_agent\n"
+        "what's the weather like,out_of_scope\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out.json"
     call_command("evaluate_intents", "--test-file", str(test_file), "--json", str(out))
     result = json.loads(out.read_text(encoding="utf-8"))
@@ -91,7 +94,8 @@ def test_demo_step_creates_content_and_an_agent_with_the_permission():
 
 @pytest.mark.django_db
 def test_evaluate_intents_names_the_tfidf_fallback_when_the_encoder_cannot_be_imported(
-        tmp_path, active_intent_model, monkeypatch):
+    tmp_path, active_intent_model, monkeypatch
+):
     from support.nlu import encoder as encoder_module
 
     def fail(name):

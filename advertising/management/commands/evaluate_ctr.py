@@ -75,9 +75,15 @@ class Command(BaseCommand):
             raise CommandError(f"Label column {options['label']!r} must be 0/1.") from exc
         rows = frame[features].fillna("").to_dict("records")
         try:
-            result = evaluate_time_split(rows, labels, features=features,
-                                         test_fraction=options["test_fraction"], tune=not options["no_tune"],
-                                         c_grid=c_grid, n_features=options["n_features"])
+            result = evaluate_time_split(
+                rows,
+                labels,
+                features=features,
+                test_fraction=options["test_fraction"],
+                tune=not options["no_tune"],
+                c_grid=c_grid,
+                n_features=options["n_features"],
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         result["csv"] = str(path)

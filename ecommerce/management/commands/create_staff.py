@@ -24,8 +24,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         try:
-            user = staff_user_create(username=options["username"], password=options["password"],
-                                     role=options["role"], email=options["email"])
+            user = staff_user_create(
+                username=options["username"], password=options["password"], role=options["role"], email=options["email"]
+            )
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         role = ROLES[options["role"]]

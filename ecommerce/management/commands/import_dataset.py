@@ -30,8 +30,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("dataset", choices=["online_retail", "movielens"])
         parser.add_argument("path", help="The CSV file (online_retail) or the folder (movielens).")
-        parser.add_argument("--limit-rows", type=int, default=None,
-                            help="Read only the first N data rows (ratings for movielens).")
+        parser.add_argument(
+            "--limit-rows", type=int, default=None, help="Read only the first N data rows (ratings for movielens)."
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
 
     def handle(self, *args, **options) -> None:
@@ -54,6 +55,7 @@ class Command(BaseCommand):
 
             def run():
                 return import_movielens(directory=path, limit_rows=limit, progress=progress)
+
         try:
             report = run()
         except (ValueError, FileNotFoundError) as exc:  # ImportFileError is a ValueError
@@ -63,8 +65,7 @@ class Command(BaseCommand):
         except DatabaseError as exc:  # a backstop: rows are validated before they are written
             logger.warning("import.database_error", extra={"dataset": options["dataset"]})
             problem = " ".join(str(exc).split())
-            raise CommandError(f"{path}: the database refused the import ({problem}). "
-                               "Nothing was imported.") from exc
+            raise CommandError(f"{path}: the database refused the import ({problem}). Nothing was imported.") from exc
         for line in report.lines():
             self.stdout.write(line)
         if report.first_at is not None:

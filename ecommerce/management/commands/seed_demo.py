@@ -22,12 +22,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seed", type=int, default=42, help="Seed of every generated value (default 42).")
-        parser.add_argument("--max-customers", type=int, default=None,
-                            help="Load only the first N customers of the slice (quick tests).")
-        parser.add_argument("--max-events", type=int, default=generator.DEFAULT_MAX_GENERATED_EVENTS,
-                            help="Cap on generated browsing events (default %(default)s).")
-        parser.add_argument("--core-only", action="store_true",
-                            help="Skip the other apps' demo steps (only the shop's own data).")
+        parser.add_argument(
+            "--max-customers",
+            type=int,
+            default=None,
+            help="Load only the first N customers of the slice (quick tests).",
+        )
+        parser.add_argument(
+            "--max-events",
+            type=int,
+            default=generator.DEFAULT_MAX_GENERATED_EVENTS,
+            help="Cap on generated browsing events (default %(default)s).",
+        )
+        parser.add_argument(
+            "--core-only", action="store_true", help="Skip the other apps' demo steps (only the shop's own data)."
+        )
         parser.add_argument("--progress", action="store_true", help="Show the import progress bar.")
 
     def handle(self, *args, **options) -> None:
@@ -52,8 +61,9 @@ class Command(BaseCommand):
 
         accounts = generator.demo_accounts_create()
         orders = generator.demo_shopper_orders_create(seed=seed, shopper=accounts.shopper)
-        self.stdout.write(f"Demo shopper has {len(orders)} demo orders "
-                          f"({', '.join(f'{o.number} {o.status}' for o in orders)}).")
+        self.stdout.write(
+            f"Demo shopper has {len(orders)} demo orders ({', '.join(f'{o.number} {o.status}' for o in orders)})."
+        )
 
         written = generator.demo_sessions_generate(seed=seed, max_events=options["max_events"])
         self.stdout.write(f"Browsing sessions: {written:,} generated events (seed {seed}).")

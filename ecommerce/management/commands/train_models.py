@@ -26,6 +26,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Training {job.app}...")
             summary = job.func()
             seconds = time.perf_counter() - started
-            self.stdout.write(self.style.SUCCESS(
-                f"  {job.app} done in {seconds:.1f}s: {json.dumps(summary, default=str)[:500]}"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(f"  {job.app} done in {seconds:.1f}s: {json.dumps(summary, default=str)[:500]}")
+            )

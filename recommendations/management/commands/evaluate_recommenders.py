@@ -32,7 +32,8 @@ class Command(BaseCommand):
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--json", dest="json_path", default="")
         parser.add_argument(
-            "--algorithms", default=",".join(DEFAULT_ALGORITHMS),
+            "--algorithms",
+            default=",".join(DEFAULT_ALGORITHMS),
             help=f"comma-separated, or 'all'. Known: {', '.join(ALGORITHMS)}",
         )
         parser.add_argument("--protocol", choices=["new", "repeat"], default="new")
@@ -45,9 +46,11 @@ class Command(BaseCommand):
             raise CommandError("--cutoff-quantile must be strictly between 0 and 1.")
         if not 1 <= k <= 100:
             raise CommandError("--k must be between 1 and 100.")
-        names = list(ALGORITHMS) if options["algorithms"] == "all" else [
-            a.strip() for a in options["algorithms"].split(",") if a.strip()
-        ]
+        names = (
+            list(ALGORITHMS)
+            if options["algorithms"] == "all"
+            else [a.strip() for a in options["algorithms"].split(",") if a.strip()]
+        )
         if options["protocol"] == "repeat" and options["algorithms"] == ",".join(DEFAULT_ALGORITHMS):
             # re-purchases count: also show the customer's own history and the blend with it
             names += ["repeat_purchase", "hybrid_repeat"]

@@ -31,10 +31,19 @@ class Command(BaseCommand):
     help = "Grid-search recommender hyper-parameters on a validation split inside the training period."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--cutoff-quantile", type=float, default=0.8, dest="quantile",
-                            help="the test cut of evaluate_recommenders; nothing after it is read")
-        parser.add_argument("--validation-quantile", type=float, default=VALIDATION_QUANTILE,
-                            help="where the training period is cut into fit / validation")
+        parser.add_argument(
+            "--cutoff-quantile",
+            type=float,
+            default=0.8,
+            dest="quantile",
+            help="the test cut of evaluate_recommenders; nothing after it is read",
+        )
+        parser.add_argument(
+            "--validation-quantile",
+            type=float,
+            default=VALIDATION_QUANTILE,
+            help="where the training period is cut into fit / validation",
+        )
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--protocol", choices=["new", "repeat"], default="new")
         parser.add_argument("--families", default="", help="comma-separated subset (default: all)")
@@ -60,8 +69,9 @@ class Command(BaseCommand):
 
         purchases, text, categories = purchases_for(options["csv_path"])
         try:
-            outer = temporal_split(purchases, options["quantile"], protocol=options["protocol"],
-                                   item_text=text, item_category=categories)
+            outer = temporal_split(
+                purchases, options["quantile"], protocol=options["protocol"], item_text=text, item_category=categories
+            )
             outer.context.num_threads = settings.RECOMMENDATIONS_THREADS
             split = validation_split(outer, options["validation_quantile"], item_text=text, item_category=categories)
         except ValueError as error:
@@ -87,12 +97,22 @@ class Command(BaseCommand):
             )
         if options["json_path"]:
             report = {
-                "test_cutoff": str(outer.cutoff), "validation_cutoff": str(split.cutoff),
-                "cutoff_quantile": options["quantile"], "validation_quantile": options["validation_quantile"],
-                "protocol": options["protocol"], "k": k, "users_validated": int(len(split.eval_rows)),
+                "test_cutoff": str(outer.cutoff),
+                "validation_cutoff": str(split.cutoff),
+                "cutoff_quantile": options["quantile"],
+                "validation_quantile": options["validation_quantile"],
+                "protocol": options["protocol"],
+                "k": k,
+                "users_validated": int(len(split.eval_rows)),
                 "source": options["csv_path"] or "database",
-                "families": {r.name: {"best_params": r.best_params, "best_score": r.best_score,
-                                      "tried": [{"params": p, "score": s} for p, s in r.tried]} for r in results},
+                "families": {
+                    r.name: {
+                        "best_params": r.best_params,
+                        "best_score": r.best_score,
+                        "tried": [{"params": p, "score": s} for p, s in r.tried],
+                    }
+                    for r in results
+                },
             }
             Path(options["json_path"]).parent.mkdir(parents=True, exist_ok=True)
             Path(options["json_path"]).write_text(json.dumps(report, indent=2))

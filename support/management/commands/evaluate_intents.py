@@ -18,8 +18,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--test-file", required=True, help="CSV (or .csv.gz) with columns text,intent.")
         parser.add_argument("--json", dest="json_out", default="", help="Write the result as JSON here.")
-        parser.add_argument("--baseline", action="store_true",
-                            help="Evaluate a default TF-IDF + logistic regression trained on Bitext alone instead.")
+        parser.add_argument(
+            "--baseline",
+            action="store_true",
+            help="Evaluate a default TF-IDF + logistic regression trained on Bitext alone instead.",
+        )
 
     def handle(self, *args, **options) -> None:
         path = Path(options["test_file"])
@@ -33,7 +36,10 @@ class Command(BaseCommand):
             raise CommandError(f"{path} has no rows with both text and intent.")
         if options["baseline"]:
             training = read_labelled_csv(BITEXT_TRAIN)
-            model, label = train_baseline([t for t, _ in training], [i for _, i in training]), "baseline (Bitext TF-IDF+LR)"
+            model, label = (
+                train_baseline([t for t, _ in training], [i for _, i in training]),
+                "baseline (Bitext TF-IDF+LR)",
+            )
         else:
             model = intent_model()
             # Name what actually serves: the registry version and its features in this process
@@ -46,7 +52,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Model {label} on {path} ({result['n']} messages)")
         self.stdout.write(f"{'intent':28} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
         for intent, row in sorted(result["per_intent"].items()):
-            self.stdout.write(f"{intent:28} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} {row['support']:8d}")
+            self.stdout.write(
+                f"{intent:28} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} {row['support']:8d}"
+            )
         self.stdout.write(f"accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}")
         if options["json_out"]:
             Path(options["json_out"]).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -24,7 +24,7 @@ class Command(BaseCommand):
         # Django set up; serve rasa_sdk's app (same /webhook, /health, /actions) in this process
         # instead. The actions run the synchronous ORM code in a thread (asgiref).
         app = create_app(executor, cors_origins=options["cors"] or None)
-        self.stdout.write(f"Rasa action server on {options['host']}:{options['port']} with: "
-                          + ", ".join(sorted(executor.actions)))
-        app.run(host=options["host"], port=options["port"], single_process=True, access_log=False,
-                motd=False)
+        self.stdout.write(
+            f"Rasa action server on {options['host']}:{options['port']} with: " + ", ".join(sorted(executor.actions))
+        )
+        app.run(host=options["host"], port=options["port"], single_process=True, access_log=False, motd=False)
