@@ -66,5 +66,8 @@ beat: install
 clean:
 	rm -rf $(VENV) var staticfiles screenshots .pytest_cache
 
+## make lint: what CI checks before the tests (ruff lint + format, no missing migration)
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
