@@ -34,12 +34,8 @@ from urllib.parse import urlparse
 import psycopg
 from psycopg.types.json import Jsonb
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = ROOT / ".venv" / "bin" / "python"
-GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
-BATCH_SIZE = 1000
-EVENT_TYPES = ["page_view", "product_view", "product_view", "add_to_cart", "search"]
-COLUMNS = [
+# ecommerce.models.EVENT_ROW_COLUMNS (not imported: this script runs the server, not Django itself).
+EVENT_ROW_COLUMNS = (
     "id",
     "type",
     "occurred_at",
@@ -50,7 +46,13 @@ COLUMNS = [
     "product_id",
     "query",
     "properties",
-]
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = ROOT / ".venv" / "bin" / "python"
+GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+BATCH_SIZE = 1000
+EVENT_TYPES = ["page_view", "product_view", "product_view", "add_to_cart", "search"]
 
 
 def _env(database_url: str) -> dict[str, str]:
@@ -227,7 +229,10 @@ def run_copy(database_url: str, batches: list[list[dict]]) -> tuple[float, int]:
         conn.execute("TRUNCATE ecommerce_event")
         conn.commit()
         started = time.perf_counter()
-        with conn.cursor() as cursor, cursor.copy(f"COPY ecommerce_event ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(f"COPY ecommerce_event ({', '.join(EVENT_ROW_COLUMNS)}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
         conn.commit()

@@ -394,6 +394,22 @@ class Event(models.Model):
         return f"{self.type} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+# The column order of plain event rows: the bulk paths (ingestion, importers, demo, COPY in the
+# benchmark) write tuples in this order through ecommerce.bulk.bulk_insert.
+EVENT_ROW_COLUMNS = (
+    "id",
+    "type",
+    "occurred_at",
+    "received_at",
+    "user_id",
+    "anonymous_id",
+    "session_key",
+    "product_id",
+    "query",
+    "properties",
+)
+
+
 class UserAlias(models.Model):
     """What a shopper did before signing in, recorded at login (ecommerce.privacy.user_login_link)
     so that "download my data" and "delete my account" find it.

@@ -27,7 +27,7 @@ from django.utils import timezone
 from ..auth_backends import user_cache_forget_many
 from ..importers.common import ImportReport, insert_ignoring_conflicts, open_text
 from ..importers.online_retail import RetailRow, _customer_id, import_online_retail
-from ..models import Category, Event, Order, OrderItem, Product, User
+from ..models import EVENT_ROW_COLUMNS, Category, Event, Order, OrderItem, Product, User
 from ..services.events import event_id_for
 
 logger = logging.getLogger(__name__)
@@ -40,18 +40,6 @@ GENDERS = [("f", 0.52), ("m", 0.44), ("o", 0.02), ("", 0.02)]
 # Keeps `seed_demo` under a minute on SQLite: ~50k real purchases + at most this many generated.
 DEFAULT_MAX_GENERATED_EVENTS = 50_000
 MAX_LINES_BROWSED_PER_ORDER = 8
-EVENT_COLUMNS = [
-    "id",
-    "type",
-    "occurred_at",
-    "received_at",
-    "user_id",
-    "anonymous_id",
-    "session_key",
-    "product_id",
-    "query",
-    "properties",
-]
 STOPWORDS = {
     "with",
     "pack",
@@ -282,7 +270,7 @@ def demo_shopper_orders_create(*, seed: int, shopper: User) -> list[Order]:
                     {"order": number, "quantity": quantity, "price": str(product.price), "source": "demo"},
                 )
             )
-        insert_ignoring_conflicts(Event, EVENT_COLUMNS, events)
+        insert_ignoring_conflicts(Event, EVENT_ROW_COLUMNS, events)
     return orders
 
 
@@ -396,7 +384,7 @@ def demo_sessions_generate(*, seed: int, max_events: int = DEFAULT_MAX_GENERATED
     rows = rows[:budget]
     for start in range(0, len(rows), 5000):
         with transaction.atomic():
-            insert_ignoring_conflicts(Event, EVENT_COLUMNS, rows[start : start + 5000])
+            insert_ignoring_conflicts(Event, EVENT_ROW_COLUMNS, rows[start : start + 5000])
     return len(rows)
 
 

@@ -36,7 +36,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from tqdm import tqdm
 
-from ..models import Category, Event, Order, OrderItem, Product, User
+from ..models import EVENT_ROW_COLUMNS, Category, Event, Order, OrderItem, Product, User
 from ..services.events import event_id_for
 from .common import (
     CATEGORY_NAMES,
@@ -76,18 +76,6 @@ MAX_PRICE = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_plac
 # Serialises imports on PostgreSQL (pg_advisory_xact_lock): a second run waits for the first
 # to commit or roll back, then finds its rows and adds only what is missing.
 ADVISORY_LOCK_KEY = 0x5543_4931  # "UCI1"
-EVENT_COLUMNS = [
-    "id",
-    "type",
-    "occurred_at",
-    "received_at",
-    "user_id",
-    "anonymous_id",
-    "session_key",
-    "product_id",
-    "query",
-    "properties",
-]
 
 
 def is_fee_code(stock_code: str) -> bool:
@@ -453,4 +441,4 @@ def _write_invoices(
                     )
                 )
     insert_ignoring_conflicts(OrderItem, ITEM_COLUMNS, items)
-    insert_ignoring_conflicts(Event, EVENT_COLUMNS, events)
+    insert_ignoring_conflicts(Event, EVENT_ROW_COLUMNS, events)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..bulk import bulk_insert
-from ..models import Event, Product, User
+from ..models import EVENT_ROW_COLUMNS, Event, Product, User
 from ..privacy import Tracking
 
 logger = logging.getLogger(__name__)
@@ -225,20 +225,6 @@ def events_ingest(
     return result
 
 
-_EVENT_COLUMNS = (
-    "id",
-    "type",
-    "occurred_at",
-    "received_at",
-    "user_id",
-    "anonymous_id",
-    "session_key",
-    "product_id",
-    "query",
-    "properties",
-)
-
-
 def _insert_events(rows: list[tuple]) -> int:
     """Insert new events, skipping ids that exist; returns how many were new.
 
@@ -248,7 +234,7 @@ def _insert_events(rows: list[tuple]) -> int:
     docs/benchmarks/ingestion.md.
     """
     # properties are JSON text already, encoded during validation
-    return bulk_insert(Event, _EVENT_COLUMNS, rows, ignore_conflicts=True, json_is_text=True)
+    return bulk_insert(Event, EVENT_ROW_COLUMNS, rows, ignore_conflicts=True, json_is_text=True)
 
 
 def event_record(
