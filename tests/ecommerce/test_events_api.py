@@ -117,7 +117,11 @@ def test_ingest_accepts_sendbeacon_text_plain(consenting_client):
 def test_ingest_is_throttled_per_client(consenting_client, monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
+    from ecommerce.api.throttling import CounterScopedRateThrottle
+
     monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "events", "3/min")
+    # One clock minute for all four requests (the counter's window is the clock minute).
+    monkeypatch.setattr(CounterScopedRateThrottle, "timer", staticmethod(lambda: 60 * 40_000 + 10.0))
     codes = [
         consenting_client.post("/api/events/", {"events": [_event()]}, format="json").status_code for _ in range(4)
     ]

@@ -204,23 +204,24 @@ def test_messages_are_length_capped_and_stored_verbatim(active_intent_model, sho
     assert "<script>alert(1)</script>" not in page
 
 
-def test_chat_is_throttled_per_session(active_intent_model, guest_client):
+def test_chat_is_throttled_per_session(active_intent_model, guest_client, monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
-    # DRF reads the rates once at import: swap the class attribute for this test, then put it back.
-    original = ScopedRateThrottle.THROTTLE_RATES
-    ScopedRateThrottle.THROTTLE_RATES = {**original, "chat": "3/min"}
-    try:
-        conversation = start(guest_client)
-        codes = [
-            guest_client.post(
-                f"/api/support/conversations/{conversation}/messages/", {"text": "hi"}, format="json"
-            ).status_code
-            for _ in range(4)
-        ]
-        assert codes[-1] == 429
-    finally:
-        ScopedRateThrottle.THROTTLE_RATES = original
+    from ecommerce.api.throttling import CounterScopedRateThrottle
+
+    # DRF reads the rates once at import: swap the class attribute for this test.
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "chat": "3/min"})
+    # The counter's window is the clock minute: freeze the clock 10 s into a minute, or requests
+    # that straddle a minute boundary (the first reply loads the encoder, ~3 s) start a new count.
+    monkeypatch.setattr(CounterScopedRateThrottle, "timer", staticmethod(lambda: 60 * 40_000 + 10.0))
+    conversation = start(guest_client)
+    codes = [
+        guest_client.post(
+            f"/api/support/conversations/{conversation}/messages/", {"text": "hi"}, format="json"
+        ).status_code
+        for _ in range(4)
+    ]
+    assert codes[-1] == 429
 
 
 def test_asking_for_a_human_hands_off_and_the_bot_stops(active_intent_model, shopper_client):
