@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
@@ -15,11 +17,24 @@ from rest_framework.views import APIView
 
 from ecommerce.errors import NotFound
 from ecommerce.models import Category
-from ecommerce.privacy import tracking_for, tracking_with_session
+from ecommerce.privacy import tracking_for
 
 from . import conf, services
 from .models import Ad, Campaign
 from .selectors import audience_estimate
+
+
+class CartIdsField(serializers.CharField):
+    """Comma-separated product ids of the cart ("12,40,7"), at most 50."""
+
+    def to_internal_value(self, data: object) -> tuple[int, ...]:
+        text = super().to_internal_value(data)
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if len(parts) > 50:
+            raise serializers.ValidationError("At most 50 cart product ids.")
+        if not all(p.isdigit() and 0 < int(p) < 2**31 for p in parts):
+            raise serializers.ValidationError("Cart must be comma-separated product ids, e.g. 12,40,7.")
+        return tuple(dict.fromkeys(int(p) for p in parts))
 
 
 class ServeInput(serializers.Serializer):
@@ -27,14 +42,23 @@ class ServeInput(serializers.Serializer):
         choices=services.SLOTS,
         error_messages={"invalid_choice": "Unknown slot {input}: use listing, search or product."},
     )
-    product_id = serializers.IntegerField(required=False, min_value=1)
-    category = serializers.CharField(required=False, max_length=140, allow_blank=True)
-    query = serializers.CharField(required=False, max_length=255, allow_blank=True)
+    product_id = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    category_id = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    category = serializers.CharField(required=False, max_length=140, allow_blank=True, help_text="category slug")
+    q = serializers.CharField(required=False, max_length=255, allow_blank=True, help_text="the search query")
+    query = serializers.CharField(required=False, max_length=255, allow_blank=True, help_text="same as q")
+    cart = CartIdsField(required=False, max_length=600, allow_blank=True)
     n = serializers.IntegerField(required=False, min_value=1, max_value=10)
 
 
 class AdServeApi(APIView):
-    """GET api/ads/serve/?slot=listing|search|product&product_id=&category=&query=&n="""
+    """GET api/ads/serve/?slot=listing|search|product&product_id=&category_id=&q=&cart=&n=
+
+    Called by the storefront's ad slot script (static/js/ads.js) after the page loaded: pages
+    render no auction and write nothing, and visitors without JavaScript (crawlers) are never
+    billed. Impressions are buffered (advertising/buffer.py); frequency caps of this browser
+    travel in a signed cookie, so no session is created.
+    """
 
     permission_classes = [AllowAny]
     throttle_scope = "ads"
@@ -46,18 +70,32 @@ class AdServeApi(APIView):
         data = ServeInput(data=request.query_params)
         data.is_valid(raise_exception=True)
         params = data.validated_data
-        category_id = None
-        if params.get("category"):
+        category_id = params.get("category_id")
+        if category_id is None and params.get("category"):
             category_id = Category.objects.filter(slug=params["category"]).values_list("pk", flat=True).first()
         page = services.PageContext(
             slot=params["slot"],
             product_id=params.get("product_id"),
             category_id=category_id,
-            query=params.get("query", ""),
+            query=params.get("q") or params.get("query") or "",
+            cart_product_ids=params.get("cart") or (),
         )
         n = params.get("n") or conf.slot_sizes().get(params["slot"], 1)
-        ads = services.ads_serve(tracking=tracking_with_session(request._request), page=page, n=n)
-        return Response({"ads": ads})
+        tracking = tracking_for(request._request)
+        caps = services.caps_from_cookie(request.COOKIES.get(services.CAPS_COOKIE), today=timezone.localdate())
+        ads = services.ads_serve(tracking=tracking, page=page, n=n, caps=caps)
+        response = Response({"ads": ads})
+        if caps.changed and tracking.allowed:
+            # A browser-session cookie: caps count per browser session and day, not per account.
+            response.set_cookie(
+                services.CAPS_COOKIE,
+                services.caps_cookie_value(caps),
+                secure=request.is_secure() or settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 @never_cache

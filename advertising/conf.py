@@ -55,3 +55,8 @@ def live_cache_seconds() -> float:
 
 CTR_MODEL_NAME = "advertising.ctr"
 CLICK_SALT = "advertising.click"
+
+
+def flush_batch() -> int:
+    """Buffered impressions written per flush (one bulk INSERT each)."""
+    return int(settings.ADS_FLUSH_BATCH)

@@ -244,9 +244,17 @@ class Impression(models.Model):
     # the click model is retrained from these, so training sees what serving saw.
     features = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Generated at serve time, before the row exists: the click token names it, so a click that
+    # arrives before the buffer is flushed still finds (or writes) its impression. Null on rows
+    # written before serving was buffered.
+    uid = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # False while a buffered CPM charge has not yet been added to the campaign's spend: the flush
+    # task (advertising.flush_impressions) settles it once and flips this in the same transaction.
+    settled = models.BooleanField(default=True, editable=False)
 
     class Meta:
         indexes = [
+            models.Index(fields=["settled"], condition=Q(settled=False), name="impression_unsettled"),
             models.Index(fields=["campaign", "created_at"]),
             models.Index(fields=["user", "created_at"]),
             models.Index(fields=["session_key", "created_at"]),

@@ -149,8 +149,14 @@ def shopper_context(
     session_key: str,
     campaigns: list[CampaignSpec],
     now: datetime | None = None,
+    cap_counts: dict[int, int] | None = None,
 ) -> ShopperContext:
-    """Everything targeting and caps need about this shopper, in a handful of queries."""
+    """Everything targeting and caps need about this shopper, in a handful of queries.
+
+    Frequency caps count `cap_counts` (today's impressions in this browser, from its signed
+    cookie) and, for a signed-in shopper, the account's stored impressions (other devices),
+    whichever is higher. Anonymous visitors cost no query and need no session.
+    """
     now = now or timezone.now()
     authenticated = user is not None and user.is_authenticated
     age = gender = country = None
@@ -198,28 +204,27 @@ def shopper_context(
             AudienceScore.objects.filter(user=user, campaign_id__in=lookalike_ids).values_list("campaign_id", "score")
         )
 
-    shown_today: dict[int, int] = {}
-    shown_session: dict[int, int] = {}
+    shown_today: dict[int, int] = dict(cap_counts or {})
+    shown_session: dict[int, int] = dict(cap_counts or {})
     capped_ids = [c.id for c in campaigns if c.cap_per_user_day is not None or c.cap_per_session is not None]
-    if capped_ids and (authenticated or session_key):
+    if capped_ids and authenticated:
         start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-        # One query: today's count per campaign for this shopper (the account, or the session
-        # without one) and the count within this session.
-        today_who = Q(user=user) if authenticated else Q(session_key=session_key)
+        # One query: today's count per campaign for this account, and the count within this
+        # session. Buffered impressions are not stored yet: the cookie counts those.
         in_session = Q(session_key=session_key) if session_key else Q(pk__in=[])
-        who = (Q(user=user) | in_session) if authenticated and session_key else today_who
         rows = (
-            Impression.objects.filter(who, campaign_id__in=capped_ids)
+            Impression.objects.filter(Q(user=user) | in_session, campaign_id__in=capped_ids)
             .values("campaign_id")
             .annotate(
-                today=Count("id", filter=today_who & Q(created_at__gte=start_of_day)),
+                today=Count("id", filter=Q(user=user, created_at__gte=start_of_day)),
                 session=Count("id", filter=in_session),
             )
             .order_by()
         )
         for row in rows:
-            shown_today[row["campaign_id"]] = row["today"]
-            shown_session[row["campaign_id"]] = row["session"]
+            cid = row["campaign_id"]
+            shown_today[cid] = max(row["today"], shown_today.get(cid, 0))
+            shown_session[cid] = max(row["session"], shown_session.get(cid, 0))
     return ShopperContext(
         age=age,
         gender=gender or "",

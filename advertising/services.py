@@ -5,7 +5,9 @@ Money rules (docs/advertising.md):
 - spend only changes in `campaign_charge`: one conditional UPDATE ... WHERE spend + price <=
   budget (total and today's), with F expressions, so concurrent requests cannot overspend;
 - CPC campaigns pay at the click, once per impression (Click is unique per impression);
-  CPM campaigns pay price/1000 when the impression is logged;
+- CPM campaigns pay price/1000 per impression (prices in whole thousandths, so it is exact):
+  serving reserves it against the budget in the buffer's atomic counters (advertising/buffer.py)
+  and the flush task settles it into spend (`impressions_settle`), once per impression;
 - a charge the budget cannot cover is not made: the impression is not shown (CPM) or the click
   is free for the advertiser (CPC).
 """
@@ -13,9 +15,10 @@ Money rules (docs/advertising.md):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.core import signing
@@ -25,12 +28,14 @@ from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
+from ecommerce.bulk import bulk_insert
 from ecommerce.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from ecommerce.models import Category, Order, Product, User
+from ecommerce.money import format_money
 from ecommerce.privacy import Tracking
 from ecommerce.roles import ADD_ANY_CAMPAIGN, CHANGE_ALL_CAMPAIGNS, user_can
 
-from . import auction, conf
+from . import auction, buffer, conf
 from .ctr.features import feature_row
 from .models import (
     Ad,
@@ -206,10 +211,24 @@ def campaign_charge(*, campaign_id: int, amount: Decimal, today: date | None = N
 
 @dataclass(frozen=True)
 class PageContext:
+    """What the page is about: the slot, and the product, category, search words and cart."""
+
     slot: str
     product_id: int | None = None
     category_id: int | None = None
     query: str = ""
+    cart_product_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class CapCounts:
+    """Impressions of frequency-capped campaigns this browser saw today, carried in a signed
+    cookie (`caps_from_cookie` / `caps_cookie_value`): anonymous visitors are capped without a
+    session. `changed` tells the view to send the cookie back."""
+
+    day: str
+    counts: dict[int, int] = field(default_factory=dict)
+    changed: bool = False
 
 
 # pCTRs per (model version, context without the ad): every shopper with the same age band,
@@ -296,8 +315,98 @@ def _features(
     )
 
 
-def click_token_for(impression_id: int) -> str:
-    return signing.dumps({"i": impression_id}, salt=conf.CLICK_SALT, compress=False)
+CAPS_COOKIE = "ads_caps"
+_CAPS_SALT = "advertising.caps"
+_CAPS_MAX_CAMPAIGNS = 200  # a cookie stays small whatever the number of capped campaigns
+
+
+def caps_from_cookie(value: str | None, *, today: date) -> CapCounts:
+    """Today's counts from the signed cookie; anything unsigned, stale or malformed counts nothing."""
+    caps = CapCounts(day=today.isoformat())
+    if not value:
+        return caps
+    try:
+        data = signing.loads(value, salt=_CAPS_SALT, max_age=2 * 24 * 3600)
+        if data.get("d") == caps.day:
+            caps.counts = {int(k): int(v) for k, v in dict(data.get("c", {})).items()}
+    except (signing.BadSignature, AttributeError, TypeError, ValueError):
+        pass
+    return caps
+
+
+def caps_cookie_value(caps: CapCounts) -> str:
+    counts = dict(sorted(caps.counts.items(), key=lambda kv: -kv[0])[:_CAPS_MAX_CAMPAIGNS])
+    return signing.dumps({"d": caps.day, "c": counts}, salt=_CAPS_SALT, compress=True)
+
+
+# Columns of a buffered impression, in the order the flush inserts them (ecommerce.bulk).
+IMPRESSION_COLUMNS = (
+    "uid",
+    "campaign_id",
+    "ad_id",
+    "user_id",
+    "session_key",
+    "slot",
+    "bid_type",
+    "price",
+    "charged",
+    "pctr",
+    "features",
+    "created_at",
+    "settled",
+)
+_MILLI = Decimal("0.001")
+
+
+def cpm_price(price: Decimal) -> Decimal:
+    """A CPM price in whole thousandths (rounded down, in the advertiser's favour), so that one
+    impression's charge, price / 1000, is exact in the 6-decimal money columns and N impressions
+    cost exactly N x price / 1000."""
+    return price.quantize(_MILLI, rounding=ROUND_DOWN)
+
+
+def click_token_for(*, uid: str, ad_id: int, price: Decimal, bid_type: str, slot: str, at: datetime) -> str:
+    """Signed click URL token. It carries the impression's pre-generated uid and what is needed to
+    write the impression itself if the click comes before the buffer is flushed; never a URL."""
+    payload = {"u": uid, "a": ad_id, "p": str(price), "b": bid_type, "s": slot, "t": int(at.timestamp())}
+    return signing.dumps(payload, salt=conf.CLICK_SALT, compress=True)
+
+
+def _record_row(record: dict[str, Any], *, settled: bool) -> tuple:
+    return (
+        uuid.UUID(record["u"]),
+        record["c"],
+        record["a"],
+        record.get("us"),
+        record.get("sk", ""),
+        record["s"],
+        record["b"],
+        Decimal(record["p"]),
+        Decimal(record["ch"]),
+        float(record.get("pc", 0.0)),
+        record.get("f", {}),
+        datetime.fromisoformat(record["t"]),
+        settled,
+    )
+
+
+def _serve_direct(asks: list[buffer.Reservation]) -> list[bool]:
+    """No buffer (embedded default, or Redis not answering): charge CPM now and insert the rows
+    at once, settled. Slower, never lost, and the conditional UPDATE still guards the budget."""
+    shown: list[bool] = []
+    rows: list[tuple] = []
+    with transaction.atomic():
+        for ask in asks:
+            fits = ask.amount <= 0 or campaign_charge(
+                campaign_id=ask.campaign_id, amount=ask.amount, today=date.fromisoformat(ask.day)
+            )
+            shown.append(fits)
+            if fits:
+                rows.append(_record_row(ask.record, settled=True))
+            else:
+                transaction.on_commit(live_ads_invalidate)  # our snapshot's spend is stale: reload it
+        bulk_insert(Impression, IMPRESSION_COLUMNS, rows)
+    return shown
 
 
 def ads_serve(
@@ -306,13 +415,17 @@ def ads_serve(
     page: PageContext,
     n: int,
     now: datetime | None = None,
+    caps: CapCounts | None = None,
 ) -> list[dict[str, Any]]:
-    """Pick, price, charge (CPM) and log up to `n` ads for this shopper and page.
+    """Pick and price up to `n` ads for this shopper and page; reserve CPM spend; buffer the
+    impressions. No database write (advertising/buffer.py; the flush task writes and settles).
 
     Without tracking consent (ecommerce.privacy.tracking_for) the auction sees an anonymous
     shopper (contextual ads only, no profile or history) and the impression is stored without
     user, session or demographic fields; frequency-capped campaigns are left out, since their
-    caps cannot be counted for a shopper we may not recognise.
+    caps cannot be counted for a shopper we may not recognise. With consent, caps count from the
+    account's stored impressions and from `caps` (the browser's signed cookie), which this call
+    updates for what it served.
     """
     user, session_key = tracking.user, tracking.session_key
     if page.slot not in SLOTS:
@@ -332,7 +445,13 @@ def ads_serve(
         if not pairs:
             return []
     specs = {spec.campaign.id: spec.campaign for spec, _ in pairs}
-    shopper = shopper_context(user=user, session_key=session_key, campaigns=list(specs.values()), now=now)
+    shopper = shopper_context(
+        user=user,
+        session_key=session_key,
+        campaigns=list(specs.values()),
+        now=now,
+        cap_counts=caps.counts if caps is not None and tracking.allowed else None,
+    )
     seconds = local_now.hour * 3600 + local_now.minute * 60 + local_now.second
     allowed = auction.eligible(
         [spec for spec, _ in pairs],
@@ -350,7 +469,7 @@ def ads_serve(
     allowed = [spec for spec in allowed if not (page.product_id and spec.product_id == page.product_id)]
     page_category_id = page.category_id
     if page_category_id is None and page.product_id:
-        page_category_id = Product.objects.filter(pk=page.product_id).values_list("category_id", flat=True).first()
+        page_category_id = product_category_id(page.product_id)
     query_words = frozenset(w for w in page.query.lower().split() if len(w) > 2)
     segment = sorted(shopper.segments)[0] if shopper.segments else ""
 
@@ -378,36 +497,61 @@ def ads_serve(
     pctrs = _predict_ctr([ad_rows[spec.id] for spec in allowed], row_for, context_key)
     candidates = [auction.Candidate(ad=spec, pctr=p) for spec, p in zip(allowed, pctrs, strict=True)]
     winners = auction.run_auction(candidates, n_slots=n, reserve_cpc=conf.reserve_cpc(), reserve_cpm=conf.reserve_cpm())
-    authenticated_user = user if (user is not None and user.is_authenticated) else None
-    served: list[dict[str, Any]] = []
-    logged: list[tuple[Ad, auction.Winner, Impression]] = []
-    with transaction.atomic():  # one commit for the whole page's ads
-        for winner in winners:
-            ad = ad_rows[winner.ad.id]
-            is_cpm = winner.ad.campaign.bid_type == auction.CPM
-            charged = (winner.price / 1000) if is_cpm else Decimal("0")
-            if is_cpm and not campaign_charge(campaign_id=ad.campaign_id, amount=charged, today=local_now.date()):
-                transaction.on_commit(live_ads_invalidate)  # our snapshot's spend is stale: reload it
-                continue  # budget ran out between loading and charging: do not show it
-            impression = Impression.objects.create(
+    if not winners:
+        return []
+    user_id = user.pk if (user is not None and user.is_authenticated) else None
+    day = local_now.date().isoformat()
+    created_at = now.isoformat()
+    asks: list[buffer.Reservation] = []
+    for winner in winners:
+        ad, campaign = ad_rows[winner.ad.id], winner.ad.campaign
+        is_cpm = campaign.bid_type == auction.CPM
+        price = cpm_price(winner.price) if is_cpm else winner.price
+        record = {
+            "u": uuid.uuid4().hex,
+            "c": ad.campaign_id,
+            "a": ad.pk,
+            "us": user_id,
+            "sk": session_key or "",
+            "s": page.slot,
+            "b": campaign.bid_type,
+            "p": str(price),
+            "ch": str(price / 1000 if is_cpm else Decimal("0")),
+            "pc": winner.pctr,
+            "f": row_for(ad),
+            "t": created_at,
+        }
+        asks.append(
+            buffer.Reservation(
                 campaign_id=ad.campaign_id,
-                ad=ad,
-                user=authenticated_user,
-                session_key=session_key or "",
-                slot=page.slot,
-                bid_type=winner.ad.campaign.bid_type,
-                price=winner.price,
-                charged=charged,
-                pctr=winner.pctr,
-                features=row_for(ad),
-                created_at=now,
+                day=day,
+                amount=price / 1000 if is_cpm else Decimal("0"),
+                daily_budget=campaign.daily_budget,
+                total_budget=campaign.total_budget,
+                spend_today=campaign.spend_today,
+                spend_total=campaign.spend_total,
+                record=record,
             )
-            logged.append((ad, winner, impression))
-    for ad, winner, impression in logged:
+        )
+    try:
+        shown = buffer.reserve_and_push(asks)
+    except buffer.BufferUnavailable:
+        shown = _serve_direct(asks)
+    served: list[dict[str, Any]] = []
+    for winner, ask, ok in zip(winners, asks, shown, strict=True):
+        if not ok:
+            continue  # the budget is spent (reserved by other requests): do not show it
+        ad, campaign, record = ad_rows[winner.ad.id], winner.ad.campaign, ask.record
+        if caps is not None and (campaign.cap_per_user_day is not None or campaign.cap_per_session is not None):
+            caps.counts[campaign.id] = caps.counts.get(campaign.id, 0) + 1
+            caps.changed = True
         product = ad.product
+        token = click_token_for(
+            uid=record["u"], ad_id=ad.pk, price=Decimal(record["p"]), bid_type=record["b"], slot=page.slot, at=now
+        )
         served.append(
             {
-                "impression_id": impression.pk,
+                "impression_id": record["u"],
                 "ad_id": ad.pk,
                 "campaign_id": ad.campaign_id,
                 "headline": ad.headline,
@@ -419,9 +563,10 @@ def ads_serve(
                     "title": product.title,
                     "price": str(product.price),
                     "currency": product.currency,
+                    "price_display": format_money(product.price, product.currency),
                     "url": product.get_absolute_url(),
                 },
-                "click_url": reverse("advertising:click", args=[click_token_for(impression.pk)]),
+                "click_url": reverse("advertising:click", args=[token]),
                 "sponsored": True,
                 "position": winner.position,
             }
@@ -430,25 +575,174 @@ def ads_serve(
     return served
 
 
+_product_categories: dict[int, int | None] = {}
+
+
+def product_category_id(product_id: int) -> int | None:
+    """A product's category, remembered per process (categories of products rarely move; the
+    page script sends the category with the product, so this is only the API's fallback)."""
+    if product_id not in _product_categories:
+        if len(_product_categories) > 100_000:
+            _product_categories.clear()
+        _product_categories[product_id] = (
+            Product.objects.filter(pk=product_id).values_list("category_id", flat=True).first()
+        )
+    return _product_categories[product_id]
+
+
+# --- the impression buffer: flush and settlement ---------------------------------------------
+
+
+def impressions_flush(*, limit: int | None = None, settle: bool = True) -> dict[str, int]:
+    """Write buffered impressions in bulk, then settle unsettled CPM charges into spend.
+
+    Idempotent: the insert skips uids already written (a click may have written its impression
+    first), and settlement charges each row once (it flips `settled` in the same transaction).
+    A failed insert puts the records back for the next run.
+    """
+    limit = limit or conf.flush_batch()
+    records = buffer.pop(limit)
+    inserted = 0
+    if records:
+        try:
+            with transaction.atomic():
+                inserted = _insert_records(records)
+        except Exception:
+            buffer.requeue(records)
+            raise
+    result = {"popped": len(records), "inserted": inserted}
+    if settle:
+        result.update(impressions_settle())
+    if records:
+        logger.info("advertising.impressions_flushed", extra=result)
+    return result
+
+
+def _insert_records(records: list[dict[str, Any]]) -> int:
+    # Rows must not fail as a batch: an ad deleted since (never shown again) drops its rows, an
+    # account erased since loses its link.
+    ad_ids = set(Ad.objects.filter(pk__in={r["a"] for r in records}).values_list("pk", flat=True))
+    user_ids = {r["us"] for r in records if r.get("us")}
+    if user_ids:
+        user_ids = set(User.objects.filter(pk__in=user_ids).values_list("pk", flat=True))
+    rows = []
+    for record in records:
+        if record["a"] not in ad_ids:
+            logger.warning("advertising.impression_dropped", extra={"ad_id": record["a"]})
+            continue
+        if record.get("us") and record["us"] not in user_ids:
+            record = {**record, "us": None, "sk": "", "f": {}}
+        rows.append(_record_row(record, settled=False))
+    return bulk_insert(Impression, IMPRESSION_COLUMNS, rows, ignore_conflicts=True)
+
+
+def _settle_charge(*, campaign_id: int, amount: Decimal, day: date, today: date) -> bool:
+    if day >= today:
+        return campaign_charge(campaign_id=campaign_id, amount=amount, today=today)
+    # An earlier day settled after midnight: only the total moves (today's spend is today's).
+    try:
+        return (
+            Campaign.objects.filter(pk=campaign_id, spend_total__lte=F("total_budget") - amount).update(
+                spend_total=F("spend_total") + amount
+            )
+            == 1
+        )
+    except IntegrityError:
+        return False
+
+
+def impressions_settle(*, limit: int = 50_000) -> dict[str, int]:
+    """Add the charges of unsettled impressions to their campaigns' spend, one UPDATE per
+    campaign and day, and mark them settled, in one transaction.
+
+    The buffer's reservations kept those charges within budget; if a reservation counter was
+    lost (Redis restarted empty), a charge the budget cannot take is not made: those impressions
+    are stored as free (charged 0), so spend never passes the budget and the ledger stays exact.
+    """
+    today = timezone.localdate()
+    unfunded: list[int] = []
+    with transaction.atomic():
+        rows = list(
+            Impression.objects.select_for_update(skip_locked=True)
+            .filter(settled=False)
+            .order_by()
+            .values_list("pk", "campaign_id", "charged", "created_at")[:limit]
+        )
+        if not rows:
+            return {"settled": 0, "unfunded": 0}
+        groups: dict[tuple[int, date], list[tuple[int, Decimal]]] = {}
+        for pk, campaign_id, charged, created_at in rows:
+            groups.setdefault((campaign_id, timezone.localdate(created_at)), []).append((pk, charged))
+        for (campaign_id, day), items in groups.items():
+            amount = sum((charged for _, charged in items), Decimal("0"))
+            if amount <= 0 or _settle_charge(campaign_id=campaign_id, amount=amount, day=day, today=today):
+                continue
+            for pk, charged in items:  # rare: charge what still fits, one by one
+                if charged > 0 and not _settle_charge(campaign_id=campaign_id, amount=charged, day=day, today=today):
+                    unfunded.append(pk)
+        if unfunded:
+            Impression.objects.filter(pk__in=unfunded).update(charged=Decimal("0"))
+            logger.warning("advertising.impressions_unfunded", extra={"n": len(unfunded)})
+            transaction.on_commit(live_ads_invalidate)
+        Impression.objects.filter(pk__in=[row[0] for row in rows]).update(settled=True)
+    return {"settled": len(rows), "unfunded": len(unfunded)}
+
+
 # --- clicks ---------------------------------------------------------------------------------
+
+
+def _impression_for_click(payload: dict[str, Any]) -> Impression | None:
+    """The clicked impression: stored, or still in the buffer (flush it), or written here from
+    the signed token (the buffered copy is then skipped by the flush)."""
+    rows = Impression.objects.select_related("ad")
+    if "i" in payload:  # a link served before impressions were buffered
+        return rows.filter(pk=int(payload["i"])).first()
+    uid = uuid.UUID(str(payload["u"]))
+    impression = rows.filter(uid=uid).first()
+    if impression is not None:
+        return impression
+    impressions_flush(settle=False)
+    impression = rows.filter(uid=uid).first()
+    if impression is not None:
+        return impression
+    ad = Ad.objects.filter(pk=int(payload["a"])).only("pk", "campaign_id").first()
+    bid_type = str(payload["b"])
+    if ad is None or bid_type not in Campaign.BidType.values:
+        return None
+    price = Decimal(str(payload["p"]))
+    at = datetime.fromtimestamp(int(payload["t"]), tz=UTC)
+    charged = price / 1000 if bid_type == Campaign.BidType.CPM else Decimal("0")
+    record = {
+        "u": uid.hex,
+        "c": ad.campaign_id,
+        "a": ad.pk,
+        "s": str(payload["s"])[:16],
+        "b": bid_type,
+        "p": str(price),
+        "ch": str(charged),
+        "t": at.isoformat(),
+    }
+    bulk_insert(Impression, IMPRESSION_COLUMNS, [_record_row(record, settled=False)], ignore_conflicts=True)
+    logger.info("advertising.impression_written_by_click", extra={"ad_id": ad.pk})
+    return rows.filter(uid=uid).first()
 
 
 def ad_click(*, token: str, tracking: Tracking) -> str:
     """Verify the signed token, record the click once, charge CPC once; return the landing URL.
 
-    The redirect target is ALWAYS the ad's stored landing URL: the token carries only an
-    impression id, so nobody can make us redirect elsewhere.
+    The redirect target is ALWAYS the ad's stored landing URL: the token carries only the
+    impression's uid and price data, so nobody can make us redirect elsewhere.
     """
     try:
         payload = signing.loads(token, salt=conf.CLICK_SALT, max_age=conf.click_token_max_age())
-        impression_id = int(payload["i"])
+        impression = _impression_for_click(payload)
     except signing.SignatureExpired as exc:
         raise InvalidClickToken("This ad link has expired.") from exc
-    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+    except (signing.BadSignature, KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise InvalidClickToken("Invalid ad link.") from exc
-    impression = Impression.objects.select_related("ad", "campaign").filter(pk=impression_id).first()
     if impression is None:
         raise InvalidClickToken("Invalid ad link.")
+    impression_id = impression.pk
     landing_url = impression.ad.landing_url
     if not landing_url_is_safe(landing_url):  # rows written around validation: never redirect off-scheme
         logger.warning("advertising.unsafe_landing_url", extra={"ad_id": impression.ad_id})
@@ -544,6 +838,7 @@ def report_rollups_refresh(*, days: int = 2, today: date | None = None) -> dict[
 
     Recomputing (not incrementing) makes it safe to run twice or concurrently.
     """
+    impressions_flush()  # the buffered impressions belong in the report too
     today = today or timezone.localdate()
     first = today - timedelta(days=days - 1)
     start, _ = _day_bounds(first)
@@ -622,6 +917,7 @@ def _ad_rows_of(user: User, subject: Any) -> tuple[Any, Any]:
 
 def erase_ad_data_of(user: User, *, subject: Any = None) -> dict[str, int]:
     """Unlink the shopper from impressions/clicks (billing records stay, anonymous)."""
+    impressions_flush()  # buffered impressions of the shopper are erased like stored ones
     impressions, clicks = _ad_rows_of(user, subject)
     n_clicks = clicks.update(user=None)  # before the impressions lose the session key that finds them
     n_impressions = impressions.update(user=None, session_key="", features={})
@@ -630,6 +926,7 @@ def erase_ad_data_of(user: User, *, subject: Any = None) -> dict[str, int]:
 
 
 def export_ad_data_of(user: User, *, subject: Any = None) -> dict[str, Any]:
+    impressions_flush()  # the export holds exactly what erasure removes, buffered rows included
     impressions, clicks = _ad_rows_of(user, subject)
     return {
         "ad_impressions": [

@@ -24,6 +24,16 @@ def retrain_ctr_task(c_grid: list[float] | None = None) -> dict[str, Any]:
     return ctr_model_train(c_grid=tuple(c_grid) if c_grid else C_GRID)
 
 
+@shared_task(name="advertising.flush_impressions", soft_time_limit=60, time_limit=90)
+def flush_impressions_task() -> dict[str, Any]:
+    """Beat, every ADS_FLUSH_SECONDS: buffered impressions -> one bulk INSERT, then CPM charges
+    settled into campaign spend. Safe to run twice or concurrently (uids are unique; settlement
+    locks the rows it settles and skips rows another run holds)."""
+    from .services import impressions_flush
+
+    return impressions_flush()
+
+
 @shared_task(name="advertising.refresh_report_rollups", acks_late=True, reject_on_worker_lost=True)
 def refresh_report_rollups_task(days: int = 2) -> dict[str, Any]:
     """Recompute the last `days` daily report rows (idempotent: recomputed, not incremented)."""

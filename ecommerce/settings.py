@@ -515,6 +515,19 @@ ADS_PACING_SLACK = env.float("ADS_PACING_SLACK", default=0.05)
 ADS_CLICK_MAX_AGE = env.int("ADS_CLICK_MAX_AGE", default=24 * 3600)
 # How long a process reuses its snapshot of live campaigns (0 = reload every request).
 ADS_LIVE_CACHE_SECONDS = env.float("ADS_LIVE_CACHE_SECONDS", default=10.0)
+# Where served impressions wait before the flush task writes them in bulk (advertising/buffer.py):
+# "redis" (a list in the shared cache), "memory" (this process only: tests, one-process setups),
+# "direct" (written and charged at serve time: the embedded default without a shared cache), or
+# "auto" = redis when the cache is Redis, else direct. Redis down -> direct, per request.
+ADS_BUFFER = env.str("ADS_BUFFER", default="auto")
+# Seconds between flushes (beat task advertising.flush_impressions) and rows per flush.
+ADS_FLUSH_SECONDS = env.int("ADS_FLUSH_SECONDS", default=10)
+ADS_FLUSH_BATCH = env.int("ADS_FLUSH_BATCH", default=5000)
+# Buffered ad impressions -> bulk INSERT + CPM settlement (README "Sponsored products").
+CELERY_BEAT_SCHEDULE["advertising-flush-impressions"] = {
+    "task": "advertising.flush_impressions",
+    "schedule": timedelta(seconds=ADS_FLUSH_SECONDS),
+}
 
 # --- analytics ---
 # Actor-days up to which distinct counts are exact; beyond, days' HyperLogLog sketches are merged.

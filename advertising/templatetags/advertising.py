@@ -1,40 +1,36 @@
-"""{% ad_slot slot %}: sponsored ads for the storefront's listing, search and product pages."""
+"""{% ad_slot slot %}: the placeholder of a sponsored-ads slot on listing, search and product pages.
+
+The page itself runs no auction and writes nothing: the tag renders an empty slot carrying the
+page's context (slot, product, category, search words, cart) in data attributes, and
+static/js/ads.js asks GET /api/ads/serve/ for the ads after the page has loaded. So the page is
+the same for every visitor (cacheable), and a visitor without JavaScript, a crawler, is never
+shown an ad nor billed to an advertiser.
+"""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django import template
 
-from ecommerce.privacy import tracking_with_session
-
-from .. import conf, services
+from .. import services
 
 register = template.Library()
-logger = logging.getLogger(__name__)
 
 
 @register.inclusion_tag("advertising/_slot_ads.html", takes_context=True)
 def ad_slot(context: template.Context, slot: str) -> dict[str, Any]:
-    """Run the auction for this page and render at most the slot's configured number of ads.
-
-    Never breaks the page: any failure renders an empty slot (and is logged).
-    """
-    request = context.get("request")
-    if request is None or slot not in services.SLOTS:
-        return {"ads": [], "slot": slot}
+    """Context for the placeholder; nothing when the slot is unknown."""
+    if slot not in services.SLOTS:
+        return {"slot": ""}
     product = context.get("product")
     category = context.get("category")
-    page = services.PageContext(
-        slot=slot,
-        product_id=getattr(product, "pk", None),
-        category_id=getattr(category, "pk", None),
-        query=str(context.get("query") or "")[:255],
-    )
-    try:
-        ads = services.ads_serve(tracking=tracking_with_session(request), page=page, n=conf.slot_sizes().get(slot, 1))
-    except Exception:
-        logger.exception("advertising.slot_failed", extra={"slot": slot})
-        ads = []
-    return {"ads": ads, "slot": slot}
+    category_id = getattr(category, "pk", None) or getattr(product, "category_id", None)
+    cart_ids = context.get("cart_product_ids") or ()
+    return {
+        "slot": slot,
+        "product_id": getattr(product, "pk", None) or "",
+        "category_id": category_id or "",
+        "query": str(context.get("query") or "")[:255],
+        "cart": ",".join(str(int(pk)) for pk in list(cart_ids)[:50]),
+    }

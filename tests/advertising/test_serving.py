@@ -7,6 +7,7 @@ import pytest
 from django.core import signing
 from django.utils import timezone
 
+from advertising import buffer
 from advertising.models import Campaign, Click, Impression
 from advertising.services import campaign_charge, campaign_transition
 from ecommerce.errors import InvalidTransition
@@ -34,14 +35,18 @@ def test_serve_unknown_slot_is_400(api_client):
     assert "slot" in response.json()
 
 
-def test_serve_returns_sponsored_creative_with_signed_click_url_and_logs_impression(api_client):
+def test_serve_returns_sponsored_creative_with_signed_click_url_and_buffers_impression(api_client, flush):
     campaign = CampaignFactory()
     response = _serve(api_client, n=2)
     assert response.status_code == 200
     ads = response.json()["ads"]
     assert len(ads) == 1 and ads[0]["sponsored"] is True and ads[0]["campaign_id"] == campaign.pk
     assert ads[0]["click_url"].startswith("/ads/click/")
+    assert ads[0]["product"]["price_display"].startswith("£")
+    assert not Impression.objects.exists()  # serving wrote nothing: the impression is buffered
+    assert flush()["inserted"] == 1
     impression = Impression.objects.get()
+    assert impression.uid.hex == ads[0]["impression_id"] and impression.settled
     assert impression.price == Decimal("0.05")  # alone in the auction: pays the reserve
     assert impression.charged == 0  # CPC pays at the click
 
@@ -59,7 +64,7 @@ def test_serve_skips_out_of_stock_paused_future_and_exhausted_campaigns(api_clie
     assert [a["campaign_id"] for a in ads] == [live.pk]
 
 
-def test_serve_respects_targeting_and_frequency_cap(api_client):
+def test_serve_respects_targeting_and_frequency_cap(api_client, flush):
     api_client.cookies["tracking_consent"] = "yes"  # personal targeting and logs need consent
     shopper = UserFactory(birth_year=timezone.now().year - 30, gender="f", country="France")
     CampaignFactory(min_age=40)
@@ -68,6 +73,7 @@ def test_serve_respects_targeting_and_frequency_cap(api_client):
     api_client.force_login(shopper)
     served = [len(_serve(api_client).json()["ads"]) for _ in range(3)]
     assert served == [1, 1, 0]
+    flush()
     assert set(Impression.objects.values_list("campaign_id", flat=True)) == {capped.pk}
 
 
@@ -120,14 +126,20 @@ def test_click_with_tampered_or_expired_token_is_400_and_charges_nothing(api_cli
     assert campaign.spend_total == 0 and not Click.objects.exists()
 
 
-def test_cpm_campaign_is_charged_per_impression():
+def test_cpm_campaign_is_charged_per_impression_when_the_flush_settles(flush):
     campaign = CampaignFactory(bid_type=Campaign.BidType.CPM, bid=Decimal("4.00"))
     from rest_framework.test import APIClient
 
     for _ in range(3):
         APIClient().get("/api/ads/serve/", {"slot": "product"})
     campaign.refresh_from_db()
+    assert campaign.spend_total == 0  # reserved in the buffer, not yet settled
+    assert flush()["settled"] == 3
+    campaign.refresh_from_db()
     # alone: pays the CPM reserve 0.50 per mille = 0.0005 per impression
+    assert campaign.spend_total == Decimal("0.0015")
+    assert flush()["settled"] == 0  # settling again charges nothing
+    campaign.refresh_from_db()
     assert campaign.spend_total == Decimal("0.0015")
 
 
@@ -234,8 +246,11 @@ def test_erasure_step_anonymizes_impressions_and_clicks(api_client):
     assert Impression.objects.get().session_key == ""
 
 
-def test_ad_slot_template_tag_renders_sponsored_on_category_page(client):
+def test_ad_slot_template_tag_renders_a_placeholder_without_auction_session_or_write(
+    django_assert_max_num_queries,
+):
     category = CategoryFactory()
+    product = ProductFactory(category=category)
     CampaignFactory()
     from django.contrib.auth.models import AnonymousUser
     from django.contrib.sessions.backends.db import SessionStore
@@ -246,11 +261,15 @@ def test_ad_slot_template_tag_renders_sponsored_on_category_page(client):
     request.COOKIES["tracking_consent"] = "yes"
     request.user = AnonymousUser()
     request.session = SessionStore()
-    html = Template('{% include "advertising/_slot.html" with slot="listing" %}').render(
-        Context({"request": request, "category": category})
-    )
-    assert "Sponsored" in html and "/ads/click/" in html
-    assert Impression.objects.get().session_key == request.session.session_key
+    with django_assert_max_num_queries(0):
+        html = Template('{% include "advertising/_slot.html" with slot="product" %}').render(
+            Context({"request": request, "product": product, "query": 'lunch "bag"'})
+        )
+    assert 'data-ad-slot="product"' in html and f'data-product-id="{product.pk}"' in html
+    assert f'data-category-id="{category.pk}"' in html and 'data-query="lunch &quot;bag&quot;"' in html
+    assert "/static/js/ads.js" in html and "/ads/click/" not in html
+    assert request.session.session_key is None  # no session made for an anonymous visitor
+    assert buffer.length() == 0 and not Impression.objects.exists()
 
 
 def test_pausing_a_campaign_stops_serving_at_once_despite_the_snapshot(api_client):
@@ -260,12 +279,13 @@ def test_pausing_a_campaign_stops_serving_at_once_despite_the_snapshot(api_clien
     assert _serve(api_client).json()["ads"] == []
 
 
-def test_product_page_never_advertises_the_product_itself(api_client):
+def test_product_page_never_advertises_the_product_itself(api_client, flush):
     campaign = CampaignFactory()
     other = CampaignFactory()
     own_product = campaign.ads.get().product
     ads = _serve(api_client, slot="product", product_id=own_product.pk, n=2).json()["ads"]
     assert [a["campaign_id"] for a in ads] == [other.pk]
+    flush()
     assert Impression.objects.get(campaign=other).features["page_match"] == "0"
 
 
