@@ -13,7 +13,7 @@ from ecommerce.models import Product, User
 
 from .ctr.simulation import SimulatedAd, simulate
 from .models import Ad, Advertiser, Campaign, Click, Impression
-from .services import campaign_charge, campaign_transition, report_rollups_refresh
+from .services import campaign_charge, campaign_transition, cpm_price, impressions_settle, report_rollups_refresh
 
 DEMO_ADVERTISERS = ["Hearth & Home Gifts", "Party Time Supplies", "Vintage Kitchen Co"]
 
@@ -71,7 +71,11 @@ def simulated_traffic_store(*, campaigns: list[Campaign], n: int, seed: int) -> 
                 ad=ad,
                 slot=s.features["slot"],
                 bid_type=ad.campaign.bid_type,
-                price=ad.campaign.bid,
+                price=cpm_price(ad.campaign.bid) if ad.campaign.bid_type == Campaign.BidType.CPM else ad.campaign.bid,
+                # CPM impressions pay price/1000 each, settled into spend below (they were stored
+                # free before, so the daily report showed a CPM spend of 0.000000).
+                charged=cpm_price(ad.campaign.bid) / 1000 if ad.campaign.bid_type == Campaign.BidType.CPM else 0,
+                settled=ad.campaign.bid_type != Campaign.BidType.CPM,
                 pctr=0.02,
                 created_at=when,
                 features={**s.features, "simulated": True, "true_ctr": round(s.true_ctr, 6)},
@@ -100,6 +104,7 @@ def simulated_traffic_store(*, campaigns: list[Campaign], n: int, seed: int) -> 
                 )
             )
         Click.objects.bulk_create(clicks, batch_size=2000)
+        impressions_settle()
     return {"impressions": len(rows), "clicks": len(clicks)}
 
 

@@ -6,6 +6,10 @@ is locked" instead of waiting, so there each single request holds a lock: reques
 shoppers still interleave between threads (serve of one, click of another...), as they would
 against a SQLite file that serializes writers. Either way spend must never pass the budget and
 the ledger (impression + click charges) must add up to the campaign's spend exactly.
+
+Serving buffers impressions and reserves CPM spend atomically (Redis in CI, the in-process
+buffer on SQLite); clicks write their impression if the flush has not yet; the flush at the end
+settles the CPM charges.
 """
 
 import threading
@@ -18,6 +22,7 @@ from django.db.models import Sum
 from django.test import Client
 
 from advertising.models import Campaign, Click, Impression
+from advertising.services import impressions_flush
 from tests.factories.advertising import CampaignFactory
 
 REQUESTS = 50
@@ -58,8 +63,11 @@ def test_concurrent_serve_and_click_never_overspend(settings):
     # when 50 shoppers serve and click at once (8 threads: the machine has 2 cores)
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(_serve_and_click, range(REQUESTS)))
-    # then no request failed, and spend stays within budget and equals the ledger
+    # then no request failed; the flush (beat task) settles the buffered CPM reservations, none
+    # of which the budget refuses; spend stays within budget and equals the ledger
     assert all(status == 200 for status, _ in results), results
+    settled = impressions_flush()
+    assert settled["unfunded"] == 0 and not Impression.objects.filter(settled=False).exists()
     max_cpc = Decimal("1.00")
     for campaign in (high, mid, cpm):
         campaign.refresh_from_db()

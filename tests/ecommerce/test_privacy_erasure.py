@@ -23,7 +23,7 @@ from recommendations.conf import ACTIVE_MODEL_NAME
 from recommendations.models import UserRecommendation
 from recommendations.services import artifact_for, recommenders_train, user_recommendations_precompute
 from support.models import Conversation
-from tests.ecommerce.privacy_checks import links_in, rows_containing
+from tests.ecommerce.privacy_checks import rows_containing
 from tests.factories import CategoryFactory, OrderFactory, OrderItemFactory, ProductFactory, UserFactory
 from tests.factories.advertising import CampaignFactory
 from tests.factories.recommendations import two_cluster_shop
@@ -80,16 +80,18 @@ def ada_history(transactional_db):
     client = Client()
     client.cookies["tracking_consent"] = "yes"
     anonymous_id = f"anon-{MARK}-1"
-    # pre-login: the ad slot makes the session (consent given), then browsing, a search, a chat
-    product_page = client.get(f"/products/{lamp.pk}/").content.decode()
+    # pre-login: the cart makes the session (pages and ads make none), then browsing, an ad
+    # (filled by the page's script from the ads API), a search, a chat
+    client.get(f"/products/{lamp.pk}/")
+    client.post(reverse("storefront:cart_update"), {"product_id": lamp.pk, "quantity": 1, "action": "add"})
     pre_login_key = client.session.session_key
     assert pre_login_key
+    ads = client.get("/api/ads/serve/", {"slot": "product", "product_id": lamp.pk}).json()["ads"]
     _beacon(client, anonymous_id, type="product_view", product_id=lamp.pk)
     _beacon(client, anonymous_id, type="search", query=f"{MARK} lamp", properties={"note": MARK})
-    client.get(links_in(product_page, "/ads/click/")[0])
+    client.get(ads[0]["click_url"])
     _chat(client, f"Call me on +44 7700 {MARK} or write to ada.{MARK}@example.com")
     # a guest order with the account's email, placed in this same session
-    client.post(reverse("storefront:cart_update"), {"product_id": lamp.pk, "quantity": 1, "action": "add"})
     response = client.post(
         reverse("storefront:checkout"),
         {
