@@ -52,7 +52,7 @@
     body.appendChild(css(el("strong", { "class": "ad-headline" }, ad.headline || (ad.product && ad.product.title) || ""),
       { display: "block" }));
     if (ad.product) {
-      if (ad.product.title && ad.product.title !== ad.headline) {
+      if (ad.product.title && ad.product.title.toLowerCase() !== String(ad.headline || "").toLowerCase()) {
         body.appendChild(css(el("span", { "class": "ad-title" }, ad.product.title), { display: "block", fontSize: ".85rem" }));
       }
       var price = ad.product.price_display || ((ad.product.currency || "") + " " + (ad.product.price || ""));
