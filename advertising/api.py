@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
@@ -10,16 +12,23 @@ from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ecommerce.api.negotiation import JsonOnlyContentNegotiation
+from ecommerce.api.throttling import CounterScopedRateThrottle
+from ecommerce.auth_backends import user_cache_key
+from ecommerce.cache_batch import cache_batch
 from ecommerce.errors import NotFound
 from ecommerce.models import Category
 from ecommerce.privacy import tracking_for
+from ecommerce.sessions import SessionStore as HintedSessionStore
+from ecommerce.sessions import session_user_hint
 
-from . import conf, services
+from . import buffer, conf, services
 from .models import Ad, Campaign
 from .selectors import audience_estimate
 
@@ -62,6 +71,35 @@ class AdServeApi(APIView):
 
     permission_classes = [AllowAny]
     throttle_scope = "ads"
+    content_negotiation_class = JsonOnlyContentNegotiation
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """One round trip to Redis for an anonymous request: the rate-limit count, the live-snapshot
+        version and the impression buffer go in one script (advertising/buffer.py). A signed-in
+        shopper's session and user come before it in one batched read (ecommerce/cache_batch.py)."""
+        session = getattr(request, "session", None)
+        self.user_hint = None
+        if isinstance(session, HintedSessionStore) and session.session_key:
+            self.user_hint = session_user_hint(session.session_key)
+        if self.user_hint is None:
+            return super().dispatch(request, *args, **kwargs)
+        with cache_batch(keys=[session.cache_key, user_cache_key(self.user_hint)]):
+            return super().dispatch(request, *args, **kwargs)
+
+    def get_throttles(self) -> list:
+        # Counted in the buffer's round trip instead (same key, window and rate as the
+        # CounterScopedRateThrottle of every other API): see `_rate_counter`.
+        return []
+
+    def _rate_counter(self, request: Request) -> buffer.RateCounter | None:
+        user_id = request.user.pk if request.user.is_authenticated else None
+        expected = CounterScopedRateThrottle.expected_counter(
+            request._request, self.throttle_scope, str(user_id) if user_id is not None else None
+        )
+        if expected is None:
+            return None
+        limit, _ = CounterScopedRateThrottle().parse_rate(CounterScopedRateThrottle.THROTTLE_RATES[self.throttle_scope])
+        return buffer.RateCounter(key=expected[0], expiry=expected[1], limit=limit)
 
     @extend_schema(
         parameters=[ServeInput], responses=OpenApiTypes.OBJECT, summary="Ads for a slot, for the current shopper"
@@ -83,7 +121,10 @@ class AdServeApi(APIView):
         n = params.get("n") or conf.slot_sizes().get(params["slot"], 1)
         tracking = tracking_for(request._request)
         caps = services.caps_from_cookie(request.COOKIES.get(services.CAPS_COOKIE), today=timezone.localdate())
-        ads = services.ads_serve(tracking=tracking, page=page, n=n, caps=caps)
+        try:
+            ads = services.ads_serve(tracking=tracking, page=page, n=n, caps=caps, counter=self._rate_counter(request))
+        except services.RateLimited as exc:
+            raise Throttled(wait=exc.wait) from exc
         response = Response({"ads": ads})
         if caps.changed and tracking.allowed:
             # A browser-session cookie: caps count per browser session and day, not per account.

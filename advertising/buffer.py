@@ -86,22 +86,30 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
     return (OSError, *redis_errors())
 
 
-# KEYS: the buffer list, then per winner its day counter and total counter.
-# ARGV: per winner 6 values: amount, daily budget, total budget, day start, total start (all
-# micro-units) and the record (JSON). Returns 1/0 per winner: reserved and buffered, or not.
+# KEYS: the rate-limit counter, the live-snapshot version, the buffer list, then per winner its
+# day counter and total counter. ARGV: the counter's expiry and limit (0: no counter), then per
+# winner 6 values: amount, daily budget, total budget, day start, total start (all micro-units)
+# and the record (JSON). Returns {count, version, 1/0 per winner: reserved and buffered or not};
+# over the rate limit nothing is reserved or buffered.
 _RESERVE_LUA = """
-local out = {}
-local n = #ARGV / 6
+local count = 0
+if tonumber(ARGV[2]) > 0 then
+  count = redis.call('INCR', KEYS[1])
+  if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+end
+local out = {count, redis.call('GET', KEYS[2]) or false}
+if tonumber(ARGV[2]) > 0 and count > tonumber(ARGV[2]) then return out end
+local n = (#ARGV - 2) / 6
 for i = 0, n - 1 do
-  local a = tonumber(ARGV[i * 6 + 1])
+  local a = tonumber(ARGV[i * 6 + 3])
   local ok = 1
   if a > 0 then
-    local dk, tk = KEYS[i * 2 + 2], KEYS[i * 2 + 3]
-    redis.call('SET', dk, ARGV[i * 6 + 4], 'NX', 'EX', DAY_TTL)
-    redis.call('SET', tk, ARGV[i * 6 + 5], 'NX', 'EX', TOTAL_TTL)
+    local dk, tk = KEYS[i * 2 + 4], KEYS[i * 2 + 5]
+    redis.call('SET', dk, ARGV[i * 6 + 6], 'NX', 'EX', DAY_TTL)
+    redis.call('SET', tk, ARGV[i * 6 + 7], 'NX', 'EX', TOTAL_TTL)
     local d = tonumber(redis.call('GET', dk))
     local t = tonumber(redis.call('GET', tk))
-    if d + a <= tonumber(ARGV[i * 6 + 2]) and t + a <= tonumber(ARGV[i * 6 + 3]) then
+    if d + a <= tonumber(ARGV[i * 6 + 4]) and t + a <= tonumber(ARGV[i * 6 + 5]) then
       redis.call('INCRBY', dk, a)
       redis.call('INCRBY', tk, a)
       redis.call('EXPIRE', tk, TOTAL_TTL)
@@ -109,7 +117,7 @@ for i = 0, n - 1 do
       ok = 0
     end
   end
-  if ok == 1 then redis.call('RPUSH', KEYS[1], ARGV[i * 6 + 6]) end
+  if ok == 1 then redis.call('RPUSH', KEYS[3], ARGV[i * 6 + 8]) end
   out[#out + 1] = ok
 end
 return out
@@ -177,20 +185,39 @@ class _Memory:
 memory = _Memory()
 
 
-def reserve_and_push(asks: list[Reservation]) -> list[bool]:
-    """Reserve and buffer each ask (one round trip); raises BufferUnavailable if the store is down."""
-    if not asks:
-        return []
+@dataclass(frozen=True)
+class RateCounter:
+    """The request's rate-limit window counter (ecommerce.api.throttling's key and expiry)."""
+
+    key: str
+    expiry: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    shown: list[bool]
+    throttled: bool = False
+    version: str | None = None  # the live-snapshot version the store holds now (None: unknown)
+
+
+def reserve_and_push(asks: list[Reservation], *, counter: RateCounter | None = None, version_key: str = "") -> Outcome:
+    """Count the request against its rate limit, read the live-snapshot version, and reserve and
+    buffer each ask: ONE round trip to Redis. Raises BufferUnavailable if the store is down."""
     name = backend_name()
     if name == "memory":
-        return memory.reserve_and_push(asks)
+        return local_outcome(asks, counter, version_key, memory.reserve_and_push)
     if name != "redis":
         raise BufferUnavailable(name)
     backend = _redis()
     if backend is None:
         raise BufferUnavailable("no redis cache")
-    keys = [backend.make_key(BUFFER_KEY)]
-    args: list[Any] = []
+    keys = [
+        backend.make_key(counter.key if counter else "advertising:no-counter"),
+        backend.make_key(version_key or "advertising:no-version"),
+        backend.make_key(BUFFER_KEY),
+    ]
+    args: list[Any] = [counter.expiry if counter else 0, counter.limit if counter else 0]
     for ask in asks:
         keys += [backend.make_key(_day_key(ask.campaign_id, ask.day)), backend.make_key(_total_key(ask.campaign_id))]
         args += [
@@ -206,7 +233,22 @@ def reserve_and_push(asks: list[Reservation]) -> list[bool]:
     except _redis_errors() as error:
         rate_limited_log.warning("advertising.buffer_unavailable", error=type(error).__name__)
         raise BufferUnavailable(type(error).__name__) from error
-    return [bool(int(r)) for r in replies]
+    count, raw_version, *oks = replies
+    throttled = counter is not None and int(count) > counter.limit
+    version = backend.decode(raw_version) if raw_version else None
+    return Outcome(shown=[bool(int(r)) for r in oks] if not throttled else [], throttled=throttled, version=version)
+
+
+def local_outcome(asks, counter, version_key, reserve) -> Outcome:
+    """The same contract without the Redis script: the throttle's own counter and cache read."""
+    from django.core.cache import cache
+
+    from ecommerce.cache_batch import counter_increment
+
+    if counter is not None and counter_increment(counter.key, counter.expiry) > counter.limit:
+        return Outcome(shown=[], throttled=True)
+    version = cache.get(version_key) if version_key else None
+    return Outcome(shown=reserve(asks) if asks else [], version=version)
 
 
 def pop(limit: int) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
+from ecommerce.cache_batch import MISSING, batched_forget, batched_value
 from ecommerce.models import Event, Product, User
 
 from . import conf
@@ -89,9 +90,41 @@ LIVE_VERSION_KEY = "advertising:live_version"
 _live_snapshot: tuple[str | None, float, list] = (None, 0.0, [])
 
 
+# The version the ads API's last buffer round trip brought back (advertising/buffer.py reads it
+# in the same script): requests reuse it for up to a second instead of asking Redis again.
+_seen: dict[str, Any] = {"version": None, "at": -1e9}
+SEEN_FRESH_SECONDS = 1.0
+
+
+def live_version_seen(version: str | None) -> None:
+    _seen.update(version=version, at=time.monotonic())
+
+
+def live_version_forget() -> None:
+    _seen.update(version=None, at=-1e9)
+
+
 def live_ads_invalidate() -> None:
     """Tell every process to reload live campaigns (after a save, status change, budget out)."""
-    cache.set(LIVE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    version = uuid.uuid4().hex
+    cache.set(LIVE_VERSION_KEY, version, timeout=None)
+    batched_forget(LIVE_VERSION_KEY)
+    live_version_seen(version)  # this process at once; the others at their next round trip
+
+
+def live_version() -> str | None:
+    """The shared snapshot version: this request's cache batch, else what the last buffer round
+    trip of this process saw within the last second, else the cache. So a change made in another
+    process shows within a request or a second, without a read of its own on every request."""
+    value = batched_value(LIVE_VERSION_KEY)
+    if value is not MISSING:
+        return value
+    if _seen["version"] is not None and time.monotonic() - _seen["at"] < SEEN_FRESH_SECONDS:
+        return _seen["version"]
+    version = cache.get(LIVE_VERSION_KEY)
+    if version is not None:
+        live_version_seen(version)
+    return version
 
 
 def live_ads_cached() -> list[tuple[AdSpec, Ad]]:
@@ -105,7 +138,7 @@ def live_ads_cached() -> list[tuple[AdSpec, Ad]]:
     ttl = conf.live_cache_seconds()
     if ttl <= 0:
         return live_ads()
-    version = cache.get(LIVE_VERSION_KEY)
+    version = live_version()
     if version is None:
         version = uuid.uuid4().hex
         cache.add(LIVE_VERSION_KEY, version, timeout=None)

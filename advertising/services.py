@@ -22,7 +22,6 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.core import signing
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.urls import reverse
@@ -48,7 +47,7 @@ from .models import (
     Impression,
     landing_url_is_safe,
 )
-from .selectors import live_ads_cached, live_ads_invalidate, shopper_context
+from .selectors import LIVE_VERSION_KEY, live_ads_cached, live_ads_invalidate, live_version_seen, shopper_context
 
 logger = logging.getLogger(__name__)
 
@@ -248,9 +247,9 @@ def _active_ctr_model():
 
     from ecommerce.ml import model_load_active
 
-    from .selectors import LIVE_VERSION_KEY
+    from .selectors import live_version
 
-    now, version = time.monotonic(), cache.get(LIVE_VERSION_KEY)
+    now, version = time.monotonic(), live_version()
     if version is None or version != _active_model["version"] or now - _active_model["at"] >= conf.live_cache_seconds():
         _active_model.update({"at": now, "version": version, "loaded": model_load_active(conf.CTR_MODEL_NAME)})
     return _active_model["loaded"]
@@ -416,9 +415,13 @@ def ads_serve(
     n: int,
     now: datetime | None = None,
     caps: CapCounts | None = None,
+    counter: buffer.RateCounter | None = None,
 ) -> list[dict[str, Any]]:
     """Pick and price up to `n` ads for this shopper and page; reserve CPM spend; buffer the
     impressions. No database write (advertising/buffer.py; the flush task writes and settles).
+
+    `counter` is the request's rate-limit window: counted in the same round trip as the
+    reservations (raises RateLimited past its limit).
 
     Without tracking consent (ecommerce.privacy.tracking_for) the auction sees an anonymous
     shopper (contextual ads only, no profile or history) and the impression is stored without
@@ -435,7 +438,90 @@ def ads_serve(
     local_now = timezone.localtime(now)
     pairs = live_ads_cached()
     if not pairs or n == 0:
+        _buffer_round_trip([], counter)
         return []
+    cap_counts = caps.counts if caps is not None and tracking.allowed else None
+    day = local_now.date().isoformat()
+    if _auction_memo.get("pairs") is not pairs:  # a new snapshot: forget what the old one decided
+        _auction_memo.clear()
+        _auction_memo["pairs"] = pairs
+        _exhausted.clear()
+    anonymous = (user is None or not user.is_authenticated) and not session_key and not cap_counts
+    if anonymous:
+        # Every anonymous visitor of this page in this minute gets the same auction: run it once.
+        memo_key = (page, n, tracking.allowed, local_now.replace(second=0, microsecond=0), _exhausted_version())
+        entries = _auction_memo.setdefault("entries", {})
+        if memo_key not in entries:
+            if len(entries) > _AUCTION_MEMO_MAX:
+                entries.clear()
+            entries[memo_key] = _auction(tracking, page, n, now, local_now, pairs, cap_counts, day)
+        winners, ad_rows, features = entries[memo_key]
+    else:
+        winners, ad_rows, features = _auction(tracking, page, n, now, local_now, pairs, cap_counts, day)
+    return _buffer_and_render(
+        winners=winners,
+        ad_rows=ad_rows,
+        features=features,
+        tracking=tracking,
+        page=page,
+        now=now,
+        day=day,
+        caps=caps,
+        counter=counter,
+    )
+
+
+class RateLimited(DomainError):
+    def __init__(self, wait: int) -> None:
+        super().__init__("Too many ad requests; try again shortly.")
+        self.wait = wait
+
+
+def _buffer_round_trip(asks: list[buffer.Reservation], counter: buffer.RateCounter | None) -> list[bool]:
+    """Count the request, learn the snapshot version, reserve and buffer (one round trip);
+    written directly when there is no buffer (or Redis is down)."""
+    if counter is None and not asks:
+        return []
+    try:
+        outcome = buffer.reserve_and_push(asks, counter=counter, version_key=LIVE_VERSION_KEY)
+    except buffer.BufferUnavailable:
+        outcome = buffer.local_outcome(asks, counter, "", _serve_direct)
+    if outcome.version is not None:
+        live_version_seen(outcome.version)
+    if outcome.throttled:
+        raise RateLimited(counter.expiry if counter else 60)
+    return outcome.shown
+
+
+# The anonymous auctions of this process, per (page, n, consent, minute): reset with the snapshot.
+_auction_memo: dict[str, Any] = {}
+_AUCTION_MEMO_MAX = 20_000
+# Campaigns whose budget reservation failed today in this process: out of the auction until the
+# next snapshot (whose spend lags the reservations until the flush has settled them).
+_exhausted: dict[int, str] = {}
+_exhausted_changes = [0]
+
+
+def _exhausted_version() -> int:
+    return _exhausted_changes[0]
+
+
+def _auction(
+    tracking: Tracking,
+    page: PageContext,
+    n: int,
+    now: datetime,
+    local_now: datetime,
+    pairs: list,
+    cap_counts: dict[int, int] | None,
+    day: str,
+) -> tuple[list[auction.Winner], dict[int, Ad], list[dict[str, str]]]:
+    """Eligibility, pCTR and the second-price auction for this shopper and page (no I/O for
+    an anonymous shopper; a signed-in one costs the shopper-context queries)."""
+    user, session_key = tracking.user, tracking.session_key
+    nothing: tuple[list[auction.Winner], dict[int, Ad], list[dict[str, str]]] = ([], {}, [])
+    if _exhausted:
+        pairs = [(spec, ad) for spec, ad in pairs if _exhausted.get(spec.campaign.id) != day]
     if not tracking.allowed:
         pairs = [
             (spec, ad)
@@ -443,14 +529,10 @@ def ads_serve(
             if spec.campaign.cap_per_user_day is None and spec.campaign.cap_per_session is None
         ]
         if not pairs:
-            return []
+            return nothing
     specs = {spec.campaign.id: spec.campaign for spec, _ in pairs}
     shopper = shopper_context(
-        user=user,
-        session_key=session_key,
-        campaigns=list(specs.values()),
-        now=now,
-        cap_counts=caps.counts if caps is not None and tracking.allowed else None,
+        user=user, session_key=session_key, campaigns=list(specs.values()), now=now, cap_counts=cap_counts
     )
     seconds = local_now.hour * 3600 + local_now.minute * 60 + local_now.second
     allowed = auction.eligible(
@@ -463,7 +545,7 @@ def ads_serve(
         pacing_slack=conf.pacing_slack(),
     )
     if not allowed:
-        return []
+        return nothing
     ad_rows = {ad.pk: ad for _, ad in pairs}
     # Never advertise the very product the shopper is looking at.
     allowed = [spec for spec in allowed if not (page.product_id and spec.product_id == page.product_id)]
@@ -497,13 +579,28 @@ def ads_serve(
     pctrs = _predict_ctr([ad_rows[spec.id] for spec in allowed], row_for, context_key)
     candidates = [auction.Candidate(ad=spec, pctr=p) for spec, p in zip(allowed, pctrs, strict=True)]
     winners = auction.run_auction(candidates, n_slots=n, reserve_cpc=conf.reserve_cpc(), reserve_cpm=conf.reserve_cpm())
-    if not winners:
-        return []
+    winner_ads = {winner.ad.id: ad_rows[winner.ad.id] for winner in winners}
+    return winners, winner_ads, [row_for(ad_rows[winner.ad.id]) for winner in winners]
+
+
+def _buffer_and_render(
+    *,
+    winners: list[auction.Winner],
+    ad_rows: dict[int, Ad],
+    features: list[dict[str, str]],
+    tracking: Tracking,
+    page: PageContext,
+    now: datetime,
+    day: str,
+    caps: CapCounts | None,
+    counter: buffer.RateCounter | None,
+) -> list[dict[str, Any]]:
+    """Reserve CPM spend and buffer the winners' impressions (one round trip), then the JSON."""
+    user, session_key = tracking.user, tracking.session_key
     user_id = user.pk if (user is not None and user.is_authenticated) else None
-    day = local_now.date().isoformat()
     created_at = now.isoformat()
     asks: list[buffer.Reservation] = []
-    for winner in winners:
+    for winner, row in zip(winners, features, strict=True):
         ad, campaign = ad_rows[winner.ad.id], winner.ad.campaign
         is_cpm = campaign.bid_type == auction.CPM
         price = cpm_price(winner.price) if is_cpm else winner.price
@@ -518,7 +615,7 @@ def ads_serve(
             "p": str(price),
             "ch": str(price / 1000 if is_cpm else Decimal("0")),
             "pc": winner.pctr,
-            "f": row_for(ad),
+            "f": row,
             "t": created_at,
         }
         asks.append(
@@ -533,14 +630,14 @@ def ads_serve(
                 record=record,
             )
         )
-    try:
-        shown = buffer.reserve_and_push(asks)
-    except buffer.BufferUnavailable:
-        shown = _serve_direct(asks)
+    shown = _buffer_round_trip(asks, counter)
     served: list[dict[str, Any]] = []
     for winner, ask, ok in zip(winners, asks, shown, strict=True):
-        if not ok:
-            continue  # the budget is spent (reserved by other requests): do not show it
+        if not ok:  # the budget is spent (reserved by other requests): do not show it
+            if _exhausted.get(ask.campaign_id) != day:
+                _exhausted[ask.campaign_id] = day
+                _exhausted_changes[0] += 1
+            continue
         ad, campaign, record = ad_rows[winner.ad.id], winner.ad.campaign, ask.record
         if caps is not None and (campaign.cap_per_user_day is not None or campaign.cap_per_session is not None):
             caps.counts[campaign.id] = caps.counts.get(campaign.id, 0) + 1
@@ -571,7 +668,7 @@ def ads_serve(
                 "position": winner.position,
             }
         )
-    logger.info("advertising.served", extra={"slot": page.slot, "n": len(served)})
+    logger.debug("advertising.served", extra={"slot": page.slot, "n": len(served)})  # per request: debug only
     return served
 
 

@@ -1,10 +1,24 @@
 """Serving speed: GET /api/ads/serve/ with 200 live campaigns vs a bare Django JSON view.
 
+Two modes.
+
+1. Over HTTP, production-like (the figure issue 12 asks for): gunicorn with 2 sync workers,
+   PostgreSQL, the Redis cache and impression buffer, DEBUG off, next to a bare Django JSON view
+   measured by the team's probe (../shared/tools/probe_load.sh, or PROBE_LOAD=path) in the same
+   run. A flusher thread runs the beat task's work (advertising.flush_impressions) every
+   ADS_FLUSH_SECONDS meanwhile, as the worker would, and the ledger is checked afterwards.
+
+    DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=127.0.0.1 DJANGO_SECURE_SSL_REDIRECT=0 \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_adserve CACHE_URL=redis://127.0.0.1:6379/0 \
+        .venv/bin/python benchmarks/advertising_serving.py --load [--seconds 15] [--conns 32]
+
+2. In process (default): django.test.Client through the full middleware stack, medians.
+
     DATABASE_URL=sqlite:////tmp/advertising_bench.sqlite3 .venv/bin/python benchmarks/advertising_serving.py
 
-Both go through the full middleware stack with django.test.Client (sessions, auth, CSRF...).
-The ad request does everything it does in production: load live campaigns, shopper context,
-caps, pCTR from an active click model, auction, CPM charge, impression insert.
+The request does everything it does in production: live-campaign snapshot, shopper context,
+pCTR from an active click model, auction, CPM budget reservation, buffering the impression.
+The ads throttle is raised far above the load (THROTTLE_ADS) so the figure is the endpoint's.
 """
 
 from __future__ import annotations
@@ -21,6 +35,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecommerce.settings")
 os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/advertising_bench.sqlite3")
 os.environ.setdefault("ML_ARTIFACT_ROOT", "/tmp/advertising_bench_models")
+os.environ.setdefault("ADS_PACING", "0")  # every campaign eligible: the worst case for the auction
+os.environ.setdefault("THROTTLE_ADS", "100000000/min")
+# One key for this process and the gunicorn workers (signed click tokens and cookies agree).
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" + os.urandom(32).hex())
+if not os.environ.get("CACHE_URL"):
+    os.environ.setdefault("ADS_BUFFER", "memory")  # in-process mode without Redis: still buffered
 
 import django  # noqa: E402
 
@@ -124,7 +144,87 @@ def timed(client: Client, url: str, rounds: int) -> list[float]:
     return out
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def load(seconds: int, conns: int) -> int:
+    """Build the 200 campaigns, then run the team's probe against gunicorn (2 sync workers)."""
+    import subprocess
+    import threading
+
+    from django.db import connection
+    from django.db.models import Sum
+
+    from advertising import buffer
+    from advertising.models import Campaign, Click, Impression
+    from advertising.services import impressions_flush
+    from ecommerce.models import Product
+
+    if connection.vendor != "postgresql" or buffer.backend_name() != "redis" or settings.DEBUG:
+        sys.exit("--load wants production settings: DJANGO_DEBUG=0, PostgreSQL DATABASE_URL, Redis CACHE_URL.")
+    probe = Path(os.environ.get("PROBE_LOAD", ROOT.parent / "shared" / "tools" / "probe_load.sh"))
+    if not probe.exists():
+        sys.exit(f"no probe at {probe}: set PROBE_LOAD")
+    build()
+    impressions_flush()
+    product = Product.objects.filter(sku="BENCH0007").get()
+    urls = [
+        f"/api/ads/serve/?slot=product&product_id={product.pk}",
+        f"/api/ads/serve/?slot=product&product_id={product.pk}&category_id={product.category_id}&q=bench+gift",
+    ]
+    stop = threading.Event()
+    flushed = {"runs": 0, "inserted": 0, "settled": 0}
+
+    def flusher() -> None:  # the beat task's work, as a worker would do it meanwhile
+        while not stop.wait(settings.ADS_FLUSH_SECONDS):
+            result = impressions_flush(limit=50_000)
+            flushed["runs"] += 1
+            flushed["inserted"] += result["inserted"]
+            flushed["settled"] += result["settled"]
+
+    thread = threading.Thread(target=flusher, daemon=True)
+    thread.start()
+    env = {
+        **os.environ,
+        "DURATION": str(seconds),
+        "CONNS": str(conns),
+        "WORKERS": "2",
+        "BARE_PORT": str(_free_port()),
+        "PROJECT_PORT": str(_free_port()),
+    }
+    started = time.time()
+    code = subprocess.call(["bash", str(probe), str(ROOT / ".venv"), "start", *urls], cwd=ROOT, env=env)
+    stop.set()
+    thread.join()
+    while (result := impressions_flush(limit=50_000))["popped"]:
+        flushed["inserted"] += result["inserted"]
+        flushed["settled"] += result["settled"]
+    print(f"wall {time.time() - started:.0f} s; flusher: {flushed}; buffer left: {buffer.length()}")
+    # The ledger after the run: every CPM campaign's spend == its impressions' charges.
+    bad = 0
+    for campaign in Campaign.objects.filter(bid_type="cpm"):
+        charged = Impression.objects.filter(campaign=campaign).aggregate(s=Sum("charged"))["s"] or 0
+        clicks = Click.objects.filter(campaign=campaign).aggregate(s=Sum("charged"))["s"] or 0
+        bad += campaign.spend_total != charged + clicks
+    print(f"impressions stored: {Impression.objects.count()}; CPM campaigns whose spend != ledger: {bad}")
+    return code
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--load", action="store_true", help="over HTTP with gunicorn and the team's probe")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--conns", type=int, default=32)
+    args = parser.parse_args()
+    if args.load:
+        sys.exit(load(args.seconds, args.conns))
     settings.ADS_PACING = False  # every campaign eligible: the worst case for the auction
     build()
     urlconf = types.ModuleType("bench_urls")

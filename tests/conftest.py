@@ -61,7 +61,10 @@ def _isolated_ml_artifacts(settings, tmp_path):
 def _clear_cache():
     from django.core.cache import cache
 
+    from advertising.selectors import live_version_forget
+
     cache.clear()
+    live_version_forget()  # the ads API remembers the snapshot version it last saw for a second
 
 
 @pytest.fixture

@@ -11,12 +11,16 @@ def buffered_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _impression_buffer(settings):
-    from advertising import buffer
+    from advertising import buffer, services
+    from advertising.selectors import live_version_forget
 
     settings.ADS_BUFFER = buffered_backend()
     buffer.memory.clear()  # the Redis list and counters go with the cache.clear() of tests/conftest.py
+    live_version_forget()  # per-process memory of the cleared cache's snapshot version
+    services._auction_memo.clear()
     yield
     buffer.memory.clear()
+    live_version_forget()
 
 
 @pytest.fixture

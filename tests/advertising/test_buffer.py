@@ -368,3 +368,21 @@ def test_settlement_of_yesterday_after_midnight_moves_only_the_total(flush):
     flush()
     campaign.refresh_from_db()
     assert campaign.spend_total == Decimal("0.0005") and campaign.spend_today == Decimal("0.25")
+
+
+@pytest.mark.parametrize("with_campaign", [True, False], ids=["ads-served", "empty-slot"])
+def test_rate_limit_is_counted_in_the_buffer_round_trip(monkeypatch, with_campaign):
+    # given the ads scope limited to 2 a minute, the clock frozen inside one window
+    from ecommerce.api.throttling import CounterScopedRateThrottle
+
+    monkeypatch.setitem(CounterScopedRateThrottle.THROTTLE_RATES, "ads", "2/min")
+    monkeypatch.setattr(CounterScopedRateThrottle, "timer", staticmethod(lambda: 60 * 30_000 + 30.0))
+    if with_campaign:
+        CampaignFactory()
+    client = Client()
+    # when the same visitor asks three times
+    statuses = [client.get("/api/ads/serve/", {"slot": "listing"}) for _ in range(3)]
+    # then the third is refused with a JSON 429, and buffers nothing
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    assert "detail" in statuses[2].json() and int(statuses[2]["Retry-After"]) > 0
+    assert buffer.length() == (2 if with_campaign else 0)
