@@ -37,6 +37,7 @@ os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/advertising_bench.sqlite3"
 os.environ.setdefault("ML_ARTIFACT_ROOT", "/tmp/advertising_bench_models")
 os.environ.setdefault("ADS_PACING", "0")  # every campaign eligible: the worst case for the auction
 os.environ.setdefault("THROTTLE_ADS", "100000000/min")
+os.environ.setdefault("THROTTLE_RECOMMENDATIONS", "100000000/min")
 # One key for this process and the gunicorn workers (signed click tokens and cookies agree).
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" + os.urandom(32).hex())
 if not os.environ.get("CACHE_URL"):
@@ -176,6 +177,8 @@ def load(seconds: int, conns: int) -> int:
     urls = [
         f"/api/ads/serve/?slot=product&product_id={product.pk}",
         f"/api/ads/serve/?slot=product&product_id={product.pk}&category_id={product.category_id}&q=bench+gift",
+        # A second reference from the project itself: an endpoint issue 12 measured at 0.50x bare.
+        f"/api/products/{product.pk}/similar/",
     ]
     stop = threading.Event()
     flushed = {"runs": 0, "inserted": 0, "settled": 0}
