@@ -30,7 +30,7 @@ from ecommerce.models import Category, Order, Product, User
 from ecommerce.privacy import Tracking
 from ecommerce.roles import ADD_ANY_CAMPAIGN, CHANGE_ALL_CAMPAIGNS, user_can
 
-from . import auction, conf
+from . import auction, conf, page_context, relevance
 from .ctr.features import feature_row
 from .models import (
     Ad,
@@ -94,6 +94,7 @@ CAMPAIGN_FIELDS = (
     "cap_per_user_day",
     "cap_per_session",
     "attribution_days",
+    "run_of_site",
 )
 
 
@@ -274,13 +275,40 @@ def _page_match(ad: Ad, page_category_id: int | None, query_words: frozenset[str
     return "0"
 
 
+def relevance_matches(
+    *, page: PageContext, page_category_id: int | None, tracking: Tracking, ads: dict[int, Ad]
+) -> dict[int, relevance.Match]:
+    """How well each candidate ad's product fits this page (advertising/relevance.py)."""
+    signals, idf = page_context.page_signals(
+        product_id=page.product_id, category_id=page_category_id, query=page.query, tracking=tracking
+    )
+    return {pk: relevance.match(page_context.ad_product_of(ad), signals, idf) for pk, ad in ads.items()}
+
+
+def relevance_allows(spec: auction.AdSpec, found: relevance.Match) -> bool:
+    return relevance.context_allows(
+        found.score,
+        floor=conf.relevance_floor(),
+        run_of_site=spec.campaign.run_of_site,
+        audience_targeted=spec.campaign.audience_targeted,
+    )
+
+
 def _features(
-    *, shopper: auction.ShopperContext, ad: Ad, slot: str, segment: str, now: datetime, page_match: str
+    *,
+    shopper: auction.ShopperContext,
+    ad: Ad,
+    slot: str,
+    segment: str,
+    now: datetime,
+    page_match: str,
+    context_match: relevance.Match = relevance.NO_CONTEXT,
 ) -> dict[str, str]:
     from ecommerce.models import age_band_for
 
     return feature_row(
         {
+            **context_match.features(),
             "age_band": age_band_for(shopper.age) if shopper.age is not None else "",
             "gender": shopper.gender,
             "country": shopper.country,
@@ -353,6 +381,14 @@ def ads_serve(
         page_category_id = Product.objects.filter(pk=page.product_id).values_list("category_id", flat=True).first()
     query_words = frozenset(w for w in page.query.lower().split() if len(w) > 2)
     segment = sorted(shopper.segments)[0] if shopper.segments else ""
+    # --- context relevance (advertising/relevance.py): gate each candidate, weigh its eCPM -----
+    matches = relevance_matches(
+        page=page, page_category_id=page_category_id, tracking=tracking, ads={s.id: ad_rows[s.id] for s in allowed}
+    )
+    allowed = [spec for spec in allowed if relevance_allows(spec, matches[spec.id])]
+    if not allowed:
+        return []  # an empty slot beats an irrelevant ad
+    # --- end context relevance ------------------------------------------------------------------
 
     def row_for(ad: Ad) -> dict[str, str]:
         return _features(
@@ -362,6 +398,7 @@ def ads_serve(
             segment=segment,
             now=local_now,
             page_match=_page_match(ad, page_category_id, query_words),
+            context_match=matches[ad.pk],
         )
 
     context_key = (
@@ -374,9 +411,13 @@ def ads_serve(
         local_now.weekday(),
         page_category_id,
         query_words,
+        page.product_id,  # the context-match features depend on the page product's lists
     )
     pctrs = _predict_ctr([ad_rows[spec.id] for spec in allowed], row_for, context_key)
-    candidates = [auction.Candidate(ad=spec, pctr=p) for spec, p in zip(allowed, pctrs, strict=True)]
+    candidates = [
+        auction.Candidate(ad=spec, pctr=p, relevance_weight=relevance.weight(matches[spec.id].score))
+        for spec, p in zip(allowed, pctrs, strict=True)
+    ]
     winners = auction.run_auction(candidates, n_slots=n, reserve_cpc=conf.reserve_cpc(), reserve_cpm=conf.reserve_cpm())
     authenticated_user = user if (user is not None and user.is_authenticated) else None
     served: list[dict[str, Any]] = []

@@ -515,6 +515,9 @@ ADS_PACING_SLACK = env.float("ADS_PACING_SLACK", default=0.05)
 ADS_CLICK_MAX_AGE = env.int("ADS_CLICK_MAX_AGE", default=24 * 3600)
 # How long a process reuses its snapshot of live campaigns (0 = reload every request).
 ADS_LIVE_CACHE_SECONDS = env.float("ADS_LIVE_CACHE_SECONDS", default=10.0)
+# Least relevance (0-1) of a sponsored product to the page (same category, similar list, search
+# words) for an untargeted, non-run-of-site ad to be shown there (advertising/relevance.py).
+ADS_RELEVANCE_FLOOR = env.float("ADS_RELEVANCE_FLOOR", default=0.35)
 
 # --- analytics ---
 # Actor-days up to which distinct counts are exact; beyond, days' HyperLogLog sketches are merged.

@@ -236,7 +236,9 @@ def test_erasure_step_anonymizes_impressions_and_clicks(api_client):
 
 def test_ad_slot_template_tag_renders_sponsored_on_category_page(client):
     category = CategoryFactory()
-    CampaignFactory()
+    product = CampaignFactory().ads.get().product
+    product.category = category  # an untargeted ad shows only where it fits the page
+    product.save()
     from django.contrib.auth.models import AnonymousUser
     from django.contrib.sessions.backends.db import SessionStore
     from django.template import Context, Template
@@ -262,7 +264,7 @@ def test_pausing_a_campaign_stops_serving_at_once_despite_the_snapshot(api_clien
 
 def test_product_page_never_advertises_the_product_itself(api_client):
     campaign = CampaignFactory()
-    other = CampaignFactory()
+    other = CampaignFactory(run_of_site=True)  # not related to the page product: shown only site-wide
     own_product = campaign.ads.get().product
     ads = _serve(api_client, slot="product", product_id=own_product.pk, n=2).json()["ads"]
     assert [a["campaign_id"] for a in ads] == [other.pk]
