@@ -25,10 +25,12 @@ from . import relevance
 logger = logging.getLogger(__name__)
 
 _IDF_MAX_AGE_SECONDS = 3600.0
+# Lists are also dropped after this long: a flushed shared cache restarts the generation counter.
+_LISTS_MAX_AGE_SECONDS = 600.0
 _LISTS_MAX = 20_000  # products whose lists we keep per generation
 
 # generation -> {product id: (similar ids, bought-together ids)}
-_lists: dict[str, Any] = {"generation": None, "by_product": {}}
+_lists: dict[str, Any] = {"generation": None, "at": -1e9, "by_product": {}}
 _idf: dict[str, Any] = {"generation": None, "at": -1e9, "idf": None}
 # (ad id, product title, category id) -> AdProduct
 _ad_products: dict[tuple[int, str, int | None], relevance.AdProduct] = {}
@@ -46,11 +48,23 @@ def _generation() -> int | None:
         return None
 
 
+def caches_clear() -> None:
+    """Forget every per-process list, IDF and ad title (tests; after a bulk catalogue change)."""
+    _lists.update(generation=None, at=-1e9, by_product={})
+    _idf.update(generation=None, at=-1e9, idf=None)
+    _ad_products.clear()
+
+
 def neighbour_lists(product_id: int, generation: int | None = None) -> tuple[frozenset[int], frozenset[int]]:
     """The page product's precomputed similar and bought-together product ids."""
     generation = _generation() if generation is None else generation
-    if _lists["generation"] != generation or len(_lists["by_product"]) >= _LISTS_MAX:
-        _lists.update(generation=generation, by_product={})
+    now = time.monotonic()
+    if (
+        _lists["generation"] != generation
+        or len(_lists["by_product"]) >= _LISTS_MAX
+        or now - _lists["at"] > _LISTS_MAX_AGE_SECONDS
+    ):
+        _lists.update(generation=generation, at=now, by_product={})
     cached = _lists["by_product"].get(product_id)
     if cached is not None:
         return cached

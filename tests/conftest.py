@@ -61,7 +61,10 @@ def _isolated_ml_artifacts(settings, tmp_path):
 def _clear_cache():
     from django.core.cache import cache
 
+    from advertising.page_context import caches_clear
+
     cache.clear()
+    caches_clear()  # per-process relevance caches are keyed by a counter that cache.clear() resets
 
 
 @pytest.fixture
