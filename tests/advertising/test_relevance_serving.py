@@ -166,3 +166,28 @@ def test_relative_product_landing_urls_are_valid_and_unsafe_ones_are_not():
     ad.full_clean()
     with pytest.raises(ValidationError):
         Ad(campaign=campaign, headline="x", landing_url="data:text/html,hi").full_clean()
+
+
+def test_campaign_api_takes_run_of_site_and_a_product_page_landing_url(user_client, user):
+    from tests.factories.advertising import AdvertiserFactory
+
+    AdvertiserFactory().users.add(user)
+    product = ProductFactory()
+    body = {
+        "name": "Everywhere",
+        "daily_budget": "10.00",
+        "total_budget": "100.00",
+        "bid_type": "cpc",
+        "bid": "0.50",
+        "run_of_site": True,
+        "ads": [{"headline": "Tea set", "product_id": product.pk, "landing_url": product.get_absolute_url()}],
+    }
+    created = user_client.post("/api/ads/campaigns/", body, format="json")
+    assert created.status_code == 201, created.content
+    campaign = Campaign.objects.get(pk=created.json()["id"])
+    assert campaign.run_of_site is True
+    assert campaign.ads.get().landing_url == product.get_absolute_url()
+    # saving it again unchanged works (the seeded campaigns could not be edited before)
+    again = user_client.patch(f"/api/ads/campaigns/{campaign.pk}/", {"name": "Everywhere 2"}, format="json")
+    assert again.status_code == 200, again.content
+    assert user_client.get(f"/api/ads/campaigns/{campaign.pk}/").json()["run_of_site"] is True
