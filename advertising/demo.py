@@ -344,11 +344,10 @@ def seed_demo_advertising(*, seed: int, stdout) -> None:
 
 
 def train_advertising_models() -> dict[str, Any]:
-    from .training import audience_scores_refresh, ctr_model_train
+    from .training import audience_scores_refresh_many, ctr_model_train
 
     result: dict[str, Any] = {"ctr": ctr_model_train()}
-    result["audiences"] = [
-        audience_scores_refresh(campaign_id=pk)
-        for pk in Campaign.objects.filter(status=Campaign.Status.ACTIVE).values_list("pk", flat=True)
-    ]
+    result["audiences"] = audience_scores_refresh_many(
+        list(Campaign.objects.filter(status=Campaign.Status.ACTIVE).order_by("pk").values_list("pk", flat=True))
+    )
     return result
