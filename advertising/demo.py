@@ -238,25 +238,18 @@ def simulated_traffic_store(
         created = Impression.objects.bulk_create(rows, batch_size=2000)
         if not all(r.pk for r in created):  # backends that do not return ids from bulk inserts
             created = list(Impression.objects.filter(features__simulated=True).order_by("id"))[-len(rows) :]
-        clicks = []
-        for impression, s in zip(created, simulated, strict=True):
-            if not s.clicked:
-                continue
-            charged = Decimal("0")
-            if impression.bid_type == Campaign.BidType.CPC and campaign_charge(
-                campaign_id=impression.campaign_id, amount=impression.price, today=impression.created_at.date()
-            ):
-                charged = impression.price
-            clicks.append(
-                Click(
-                    impression=impression,
-                    campaign_id=impression.campaign_id,
-                    ad_id=impression.ad_id,
-                    user_id=impression.user_id,
-                    charged=charged,
-                    created_at=impression.created_at + timedelta(seconds=5),
-                )
+        clicks = [
+            Click(
+                impression=impression,
+                campaign_id=impression.campaign_id,
+                ad_id=impression.ad_id,
+                user_id=impression.user_id,
+                created_at=impression.created_at + timedelta(seconds=5),
             )
+            for impression, s in zip(created, simulated, strict=True)
+            if s.clicked
+        ]
+        _charge_cpc_clicks(clicks, {i.pk: i.price for i in created})
         Click.objects.bulk_create(clicks, batch_size=2000)
         orders = _purchases_after_clicks(clicks, by_id, rate=purchase_rate, rng=rng, now=now) if purchase_rate else 0
     return {"impressions": len(rows), "clicks": len(clicks), "orders": orders}
@@ -274,6 +267,20 @@ def _charge_cpm_impressions(rows: list[Impression]) -> None:
         if campaign_charge(campaign_id=campaign_id, amount=amount, today=day):
             for r in group:
                 r.charged = r.price / 1000
+
+
+def _charge_cpc_clicks(clicks: list[Click], price_of: dict[int, Decimal]) -> None:
+    """CPC clicks pay their impression's price: one charge per campaign and day, as for CPM."""
+    cpc = {c.pk for c in Campaign.objects.filter(bid_type=Campaign.BidType.CPC)}
+    per_day: dict[tuple, list[Click]] = defaultdict(list)
+    for click in clicks:
+        if click.campaign_id in cpc:
+            per_day[(click.created_at.date(), click.campaign_id)].append(click)
+    for (day, campaign_id), group in sorted(per_day.items(), key=lambda item: item[0]):
+        amount = sum((price_of[c.impression_id] for c in group), Decimal("0"))
+        if campaign_charge(campaign_id=campaign_id, amount=amount, today=day):
+            for click in group:
+                click.charged = price_of[click.impression_id]
 
 
 def _purchases_after_clicks(clicks: list[Click], ads: dict[int, Ad], *, rate: float, rng: random.Random, now) -> int:
