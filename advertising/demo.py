@@ -146,14 +146,16 @@ def demo_campaigns_create(advertisers: list[Advertiser]) -> list[Campaign]:
                 f"{category.name}: best sellers",
                 _lead_products(category, products, 3),
                 bid_type="cpm" if cpm else "cpc",
-                bid="4.00" if cpm else ["0.40", "0.30", "0.35", "0.45"][i % 4],
+                # CPM bids near the CPC campaigns' eCPM (bid x pCTR x 1000 with the demo's ~15%
+                # CTR), so both kinds win slots
+                bid="45.00" if cpm else ["0.40", "0.30", "0.35", "0.45"][i % 4],
                 cap_per_session=4 if cpm else None,
             )
         )
     targeted = [
         {"min_age": 25, "max_age": 54, "bid_type": "cpc", "bid": "0.50"},
         {"interest": True, "bid_type": "cpc", "bid": "0.45", "cap_per_user_day": 5},
-        {"retarget": Campaign.Retarget.VIEWED, "retarget_days": 14, "bid_type": "cpm", "bid": "5.00"},
+        {"retarget": Campaign.Retarget.VIEWED, "retarget_days": 14, "bid_type": "cpm", "bid": "50.00"},
     ]
     for j, ((category, products), spec) in enumerate(zip(catalogue, targeted, strict=False)):
         extra = products[3:6]

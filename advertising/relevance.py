@@ -6,8 +6,8 @@ that product, the search words, and the categories of the shopper's cart. The ad
 (`AdProduct`) is its product's id, category and title words.
 
     relevance = max(
-        1.0   if the ad's product is in the page product's similar / bought-together list,
         1.0   if it is in the page's category (the page product's category, or the category page),
+        0.8   if the ad's product is in the page product's similar / bought-together list,
         q     the search words' IDF-weighted share found in the ad's title (0..1),
         0.6   if it is in the category of something in the shopper's cart,
     )
@@ -32,6 +32,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+# A recommender neighbour from another category (a kneeling pad "similar" to a candle holder by
+# co-purchase) is good evidence, but less than the shopper's own category.
+LIST_SCORE = 0.8
 # What a cart category match is worth: the shopper wants something of the kind, not on this page.
 CART_CATEGORY_SCORE = 0.6
 # weight(r) = MIN_WEIGHT + (1 - MIN_WEIGHT) * r
@@ -161,7 +164,7 @@ def match(ad: AdProduct, page: PageSignals, idf: Idf | None = None) -> Match:
         else:
             in_similar = ""
         if in_similar:
-            scores.append(1.0)
+            scores.append(LIST_SCORE)
     overlap = None
     if page.query_tokens:
         overlap = query_overlap(page.query_tokens, ad.title_tokens, idf)

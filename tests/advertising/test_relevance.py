@@ -24,12 +24,13 @@ def test_tokens_lowercase_stem_plurals_and_drop_stop_words_and_numbers():
     assert stem("hearts") == "heart" and stem("bus") == "bus"
 
 
-def test_same_category_and_recommender_lists_score_one_others_zero():
-    page = PageSignals(product_id=1, category_id=10, similar_ids=frozenset({5}), together_ids=frozenset({6}))
+def test_same_category_scores_one_recommender_lists_point_eight_others_zero():
+    page = PageSignals(product_id=1, category_id=10, similar_ids=frozenset({5, 8}), together_ids=frozenset({6}))
     assert match(_ad(2, 10), page).score == 1.0  # same category
-    assert match(_ad(5, 99), page).score == 1.0  # similar list, other category
+    assert match(_ad(5, 99), page).score == 0.8  # similar list, other category
+    assert match(_ad(8, 10), page).score == 1.0  # both: the best signal counts
     found = match(_ad(6, 99), page)
-    assert found.score == 1.0 and found.in_similar == "together"
+    assert found.score == 0.8 and found.in_similar == "together"
     misfit = match(_ad(7, 99), page)
     assert misfit.score == 0.0 and misfit.same_category is False and misfit.in_similar == ""
     assert misfit.features() == {"same_category": "0", "in_similar": "none", "query_overlap": ""}
