@@ -42,7 +42,7 @@ serve: install
 
 logins:
 	@echo "" && echo "Demo logins (new passwords on every seed):"
-	@grep -E "admin / |shopper / |Support agent:" var/seed_demo.log | sed 's/^ */  /'
+	@grep -E "admin / |shopper / |Support agent:|Advertiser login" var/seed_demo.log | sed 's/^ */  /'
 	@echo "Shop: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/" && echo ""
 
 ## make demo: venv, install, migrate, load demo data, train the models, serve on 127.0.0.1:8000

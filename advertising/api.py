@@ -196,6 +196,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "cap_per_user_day",
             "cap_per_session",
             "attribution_days",
+            "run_of_site",
             "ads",
         ]
         read_only_fields = ["id", "advertiser", "status", "spend_total", "spend_today"]

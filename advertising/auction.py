@@ -5,10 +5,12 @@ numbers. The service (advertising.services.ads_serve) loads rows into these data
 `eligible`, asks the click model for pCTRs, calls `run_auction`, then charges and logs.
 
 Ranking follows the usual sponsored-search set-up (Edelman, Ostrovsky & Schwarz 2007; Revive's
-delivery engine): each candidate's expected value per impression is
-    CPC bid: bid x pCTR          CPM bid: bid / 1000
-and the winner in position k pays the least bid that would still keep it above position k+1:
-    CPC: value(k+1) / pCTR(k)    CPM: value(k+1) x 1000
+delivery engine), weighted by how well the ad fits the page (advertising.relevance): each
+candidate's expected value per impression is
+    CPC bid: bid x pCTR x w          CPM bid: bid / 1000 x w
+(eCPM = 1000 x value), with w = relevance weight = 0.25 + 0.75 x relevance (1 on a page without
+context). The winner in position k pays the least bid that would still keep it above position k+1:
+    CPC: value(k+1) / (pCTR(k) x w(k))    CPM: value(k+1) x 1000 / w(k)
 never more than its own bid and never less than the reserve price.
 """
 
@@ -67,6 +69,14 @@ class CampaignSpec:
     lookalike_min_score: float | None = None
     cap_per_user_day: int | None = None
     cap_per_session: int | None = None
+    # May serve where its product does not fit the page (below the relevance floor).
+    run_of_site: bool = False
+
+    @property
+    def audience_targeted(self) -> bool:
+        """Aimed at the shopper's own interest (retargeting, interest categories, lookalike):
+        such an ad is relevant to the shopper even where it does not fit the page."""
+        return bool(self.retarget or self.interest_category_ids or self.lookalike_min_score is not None)
 
 
 @dataclass(frozen=True)
@@ -81,14 +91,21 @@ class AdSpec:
 class Candidate:
     ad: AdSpec
     pctr: float
+    # advertising.relevance.weight(relevance): 1 where the page has no context.
+    relevance_weight: float = 1.0
 
     @property
     def value(self) -> Decimal:
-        """Expected revenue per impression for the shop (what we rank by)."""
+        """Relevance-weighted expected revenue per impression (what we rank by; eCPM / 1000)."""
         campaign = self.ad.campaign
+        w = Decimal(str(self.relevance_weight))
         if campaign.bid_type == CPM:
-            return campaign.bid / 1000
-        return campaign.bid * Decimal(str(self.pctr))
+            return campaign.bid / 1000 * w
+        return campaign.bid * Decimal(str(self.pctr)) * w
+
+    @property
+    def ecpm(self) -> Decimal:
+        return self.value * 1000
 
 
 @dataclass(frozen=True)
@@ -220,7 +237,7 @@ def run_auction(
     seen_campaigns: set[int] = set()
     unique: list[Candidate] = []
     for cand in ranked:
-        if cand.ad.campaign.id in seen_campaigns or cand.pctr <= 0:
+        if cand.ad.campaign.id in seen_campaigns or cand.pctr <= 0 or cand.relevance_weight <= 0:
             continue
         seen_campaigns.add(cand.ad.campaign.id)
         unique.append(cand)
@@ -228,12 +245,13 @@ def run_auction(
     for position, cand in enumerate(unique[:n_slots]):
         campaign = cand.ad.campaign
         next_value = unique[position + 1].value if position + 1 < len(unique) else Decimal("0")
+        w = Decimal(str(cand.relevance_weight))
         if campaign.bid_type == CPM:
             reserve = reserve_cpm
-            needed = next_value * 1000
+            needed = next_value * 1000 / w
         else:
             reserve = reserve_cpc
-            needed = next_value / Decimal(str(cand.pctr))
+            needed = next_value / (Decimal(str(cand.pctr)) * w)
         price = min(campaign.bid, max(reserve, _round_up_cent(needed)))
         winners.append(Winner(ad=cand.ad, pctr=cand.pctr, position=position, price=price))
     return winners

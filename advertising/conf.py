@@ -53,6 +53,12 @@ def live_cache_seconds() -> float:
     return float(settings.ADS_LIVE_CACHE_SECONDS)
 
 
+def relevance_floor() -> float:
+    """Least relevance (0-1, advertising.relevance) an ad needs on a page with context, unless its
+    campaign runs site-wide or targets the shopper's interest."""
+    return float(settings.ADS_RELEVANCE_FLOOR)
+
+
 CTR_MODEL_NAME = "advertising.ctr"
 CLICK_SALT = "advertising.click"
 

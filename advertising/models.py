@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -125,6 +125,12 @@ class Campaign(models.Model):
     cap_per_user_day = models.PositiveSmallIntegerField(null=True, blank=True)
     cap_per_session = models.PositiveSmallIntegerField(null=True, blank=True)
     attribution_days = models.PositiveSmallIntegerField(default=7)
+    # Serve where the product does not fit the page too (below the relevance floor); off, an
+    # untargeted ad only shows next to related products, categories and searches.
+    run_of_site = models.BooleanField(
+        default=False,
+        help_text="Also show the ads on pages they do not fit (other categories, unrelated searches).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = CampaignQuerySet.as_manager()
@@ -203,14 +209,33 @@ def landing_url_is_safe(url: str) -> bool:
     return lowered.startswith("/") and not lowered.startswith(("//", "/\\"))
 
 
+def landing_url_validate(value: str) -> None:
+    """A shop path ("/products/7/") or an absolute http(s) URL with a host and no spaces."""
+    url = (value or "").strip()
+    if not url or any(ch.isspace() for ch in url) or not landing_url_is_safe(url):
+        raise ValidationError(
+            'Enter a path on this shop ("/products/7/") or an http(s) URL.', code="invalid_landing_url"
+        )
+    if url.lower().startswith(("http://", "https://")):
+        URLValidator(schemes=["http", "https"])(url)
+
+
 class Ad(models.Model):
     """One creative. The landing URL is the only place a click on it may redirect to."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ads")
     headline = models.CharField(max_length=90)
-    image_url = models.URLField(blank=True, default="")
+    image_url = models.CharField(
+        max_length=500, blank=True, default="", validators=[landing_url_validate], help_text="Shop path or http(s) URL."
+    )
     product = models.ForeignKey("ecommerce.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    landing_url = models.URLField(max_length=500, help_text="http(s) URL the click redirects to.")
+    # A CharField, not a URLField: a product's own page ("/products/7/") is the usual target and
+    # URLField (and its admin form field) rejects relative URLs.
+    landing_url = models.CharField(
+        max_length=500,
+        validators=[landing_url_validate],
+        help_text='The product page ("/products/7/") or an http(s) URL the click redirects to.',
+    )
     is_active = models.BooleanField(default=True)
     # Counters for the smoothed-CTR fallback (updated with F expressions).
     impressions_count = models.PositiveIntegerField(default=0, editable=False)

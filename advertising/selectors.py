@@ -82,6 +82,7 @@ def campaign_spec_of(campaign: Campaign, today: date) -> CampaignSpec:
         lookalike_min_score=campaign.lookalike_min_score,
         cap_per_user_day=campaign.cap_per_user_day,
         cap_per_session=campaign.cap_per_session,
+        run_of_site=campaign.run_of_site,
     )
 
 

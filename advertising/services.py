@@ -34,7 +34,7 @@ from ecommerce.money import format_money
 from ecommerce.privacy import Tracking
 from ecommerce.roles import ADD_ANY_CAMPAIGN, CHANGE_ALL_CAMPAIGNS, user_can
 
-from . import auction, buffer, conf
+from . import auction, buffer, conf, page_context, relevance
 from .ctr.features import feature_row
 from .models import (
     Ad,
@@ -98,6 +98,7 @@ CAMPAIGN_FIELDS = (
     "cap_per_user_day",
     "cap_per_session",
     "attribution_days",
+    "run_of_site",
 )
 
 
@@ -292,13 +293,40 @@ def _page_match(ad: Ad, page_category_id: int | None, query_words: frozenset[str
     return "0"
 
 
+def relevance_matches(
+    *, page: PageContext, page_category_id: int | None, tracking: Tracking, ads: dict[int, Ad]
+) -> dict[int, relevance.Match]:
+    """How well each candidate ad's product fits this page (advertising/relevance.py)."""
+    signals, idf = page_context.page_signals(
+        product_id=page.product_id, category_id=page_category_id, query=page.query, tracking=tracking
+    )
+    return {pk: relevance.match(page_context.ad_product_of(ad), signals, idf) for pk, ad in ads.items()}
+
+
+def relevance_allows(spec: auction.AdSpec, found: relevance.Match) -> bool:
+    return relevance.context_allows(
+        found.score,
+        floor=conf.relevance_floor(),
+        run_of_site=spec.campaign.run_of_site,
+        audience_targeted=spec.campaign.audience_targeted,
+    )
+
+
 def _features(
-    *, shopper: auction.ShopperContext, ad: Ad, slot: str, segment: str, now: datetime, page_match: str
+    *,
+    shopper: auction.ShopperContext,
+    ad: Ad,
+    slot: str,
+    segment: str,
+    now: datetime,
+    page_match: str,
+    context_match: relevance.Match = relevance.NO_CONTEXT,
 ) -> dict[str, str]:
     from ecommerce.models import age_band_for
 
     return feature_row(
         {
+            **context_match.features(),
             "age_band": age_band_for(shopper.age) if shopper.age is not None else "",
             "gender": shopper.gender,
             "country": shopper.country,
@@ -554,6 +582,14 @@ def _auction(
         page_category_id = product_category_id(page.product_id)
     query_words = frozenset(w for w in page.query.lower().split() if len(w) > 2)
     segment = sorted(shopper.segments)[0] if shopper.segments else ""
+    # --- context relevance (advertising/relevance.py): gate each candidate, weigh its eCPM -----
+    matches = relevance_matches(
+        page=page, page_category_id=page_category_id, tracking=tracking, ads={s.id: ad_rows[s.id] for s in allowed}
+    )
+    allowed = [spec for spec in allowed if relevance_allows(spec, matches[spec.id])]
+    if not allowed:
+        return []  # an empty slot beats an irrelevant ad
+    # --- end context relevance ------------------------------------------------------------------
 
     def row_for(ad: Ad) -> dict[str, str]:
         return _features(
@@ -563,6 +599,7 @@ def _auction(
             segment=segment,
             now=local_now,
             page_match=_page_match(ad, page_category_id, query_words),
+            context_match=matches[ad.pk],
         )
 
     context_key = (
@@ -575,9 +612,13 @@ def _auction(
         local_now.weekday(),
         page_category_id,
         query_words,
+        page.product_id,  # the context-match features depend on the page product's lists
     )
     pctrs = _predict_ctr([ad_rows[spec.id] for spec in allowed], row_for, context_key)
-    candidates = [auction.Candidate(ad=spec, pctr=p) for spec, p in zip(allowed, pctrs, strict=True)]
+    candidates = [
+        auction.Candidate(ad=spec, pctr=p, relevance_weight=relevance.weight(matches[spec.id].score))
+        for spec, p in zip(allowed, pctrs, strict=True)
+    ]
     winners = auction.run_auction(candidates, n_slots=n, reserve_cpc=conf.reserve_cpc(), reserve_cpm=conf.reserve_cpm())
     winner_ads = {winner.ad.id: ad_rows[winner.ad.id] for winner in winners}
     return winners, winner_ads, [row_for(ad_rows[winner.ad.id]) for winner in winners]

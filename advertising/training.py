@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -136,14 +137,16 @@ def _campaign_targets(campaign: Campaign) -> tuple[set[int], set[int]]:
     return product_ids, category_ids
 
 
-def audience_scores_refresh(*, campaign_id: int) -> dict[str, Any]:
-    """Score every shopper's likely interest in the campaign; replace its AudienceScore rows."""
-    campaign = Campaign.objects.filter(pk=campaign_id).first()
-    if campaign is None:
-        return {"status": "missing"}
-    product_ids, category_ids = _campaign_targets(campaign)
-    tokens: dict[int, list[str]] = defaultdict(list)
-    positives: set[int] = set()
+@dataclass(frozen=True)
+class AudienceData:
+    """What every campaign's audience model reads: shoppers' events, purchases and profiles."""
+
+    events: list[tuple[int, str, int, int | None]]
+    bought: list[tuple[int, int, int | None]]
+    users: list[tuple[int, int | None, str, str]]
+
+
+def audience_data_load() -> AudienceData:
     events = (
         Event.objects.filter(
             user__isnull=False,
@@ -153,29 +156,45 @@ def audience_scores_refresh(*, campaign_id: int) -> dict[str, Any]:
         .values_list("user_id", "type", "product_id", "product__category_id")
         .order_by()[:2_000_000]
     )
-    for user_id, event_type, product_id, category_id in events:
-        if product_id in product_ids or category_id in category_ids:
-            positives.add(user_id)
-        else:
-            tokens[user_id].append(f"{event_type}:cat={category_id}")
     bought = (
         OrderItem.objects.filter(order__user__isnull=False)
         .values_list("order__user_id", "product_id", "product__category_id")
         .order_by()[:2_000_000]
     )
-    for user_id, product_id, category_id in bought:
+    users = User.objects.filter(is_active=True, is_staff=False, date_erased__isnull=True).values_list(
+        "pk", "birth_year", "gender", "country"
+    )
+    return AudienceData(events=list(events), bought=list(bought), users=list(users))
+
+
+def audience_scores_refresh_many(campaign_ids: list[int]) -> list[dict[str, Any]]:
+    """Score several campaigns' audiences reading the logs once (the demo's training job)."""
+    data = audience_data_load() if campaign_ids else None
+    return [audience_scores_refresh(campaign_id=pk, data=data) for pk in campaign_ids]
+
+
+def audience_scores_refresh(*, campaign_id: int, data: AudienceData | None = None) -> dict[str, Any]:
+    """Score every shopper's likely interest in the campaign; replace its AudienceScore rows."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return {"status": "missing"}
+    product_ids, category_ids = _campaign_targets(campaign)
+    data = data or audience_data_load()
+    tokens: dict[int, list[str]] = defaultdict(list)
+    positives: set[int] = set()
+    for user_id, event_type, product_id, category_id in data.events:
+        if product_id in product_ids or category_id in category_ids:
+            positives.add(user_id)
+        else:
+            tokens[user_id].append(f"{event_type}:cat={category_id}")
+    for user_id, product_id, category_id in data.bought:
         if product_id in product_ids or category_id in category_ids:
             positives.add(user_id)
         else:
             tokens[user_id].append(f"bought:cat={category_id}")
     now_year = timezone.now().year
-    users = list(
-        User.objects.filter(is_active=True, is_staff=False, date_erased__isnull=True).values_list(
-            "pk", "birth_year", "gender", "country"
-        )
-    )
     rows, labels, ids = [], [], []
-    for pk, birth_year, gender, country in users:
+    for pk, birth_year, gender, country in data.users:
         band = age_band_for(now_year - birth_year) if birth_year else ""
         rows.append(tokens.get(pk, []) + [f"age={band}", f"gender={gender}", f"country={country}"])
         labels.append(1 if pk in positives else 0)

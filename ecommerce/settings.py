@@ -528,6 +528,9 @@ CELERY_BEAT_SCHEDULE["advertising-flush-impressions"] = {
     "task": "advertising.flush_impressions",
     "schedule": timedelta(seconds=ADS_FLUSH_SECONDS),
 }
+# Least relevance (0-1) of a sponsored product to the page (same category, similar list, search
+# words) for an untargeted, non-run-of-site ad to be shown there (advertising/relevance.py).
+ADS_RELEVANCE_FLOOR = env.float("ADS_RELEVANCE_FLOOR", default=0.35)
 
 # --- analytics ---
 # Actor-days up to which distinct counts are exact; beyond, days' HyperLogLog sketches are merged.

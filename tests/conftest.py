@@ -61,10 +61,12 @@ def _isolated_ml_artifacts(settings, tmp_path):
 def _clear_cache():
     from django.core.cache import cache
 
+    from advertising.page_context import caches_clear
     from advertising.selectors import live_version_forget
 
     cache.clear()
     live_version_forget()  # the ads API remembers the snapshot version it last saw for a second
+    caches_clear()  # per-process relevance caches are keyed by a counter that cache.clear() resets
 
 
 @pytest.fixture

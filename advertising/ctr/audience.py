@@ -26,6 +26,10 @@ def audience_scores(tokens: Sequence[list[str]], labels: Sequence[int], *, C: fl
     if len(y) == 0 or y.sum() < 2 or (len(y) - y.sum()) < 2:
         return None
     X = _hasher().transform(tokens)
+    # Fit on the columns in use only (a few hundred of the 2**16): the same model, since an
+    # all-zero column gets weight 0, but liblinear's cost grows with the width (about 1 s of CPU
+    # per campaign on the 600 demo shoppers at full width, milliseconds compacted).
+    X = X[:, np.unique(X.indices)]
     model = LogisticRegression(C=C, solver="liblinear", class_weight="balanced", max_iter=500)
     model.fit(X, y)
     return model.predict_proba(X)[:, 1]

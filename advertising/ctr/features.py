@@ -18,6 +18,10 @@ FEATURES: list[str] = [
     "hour",
     "weekday",
     "page_match",  # the ad's product is in the page's category / matches the search words
+    # Context match (advertising.relevance.Match.features; '' where the page has no such signal):
+    "same_category",  # "1"/"0": the ad's product is in the page's category
+    "in_similar",  # "similar"/"together"/"none": in the page product's recommender lists
+    "query_overlap",  # "0"/"low"/"high"/"all": share of the search words in the ad's title
 ]
 # Crosses let the linear model learn "this ad works for this audience / in this slot".
 CROSSES: list[tuple[str, str]] = [
@@ -32,6 +36,10 @@ CROSSES: list[tuple[str, str]] = [
     ("slot", "hour"),
     ("age_band", "gender"),
     ("slot", "page_match"),
+    ("slot", "same_category"),
+    ("slot", "in_similar"),
+    ("category", "same_category"),
+    ("ad", "query_overlap"),
 ]
 
 

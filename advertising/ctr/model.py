@@ -52,6 +52,8 @@ class CTRModel:
     lr_: LogisticRegression | None = field(default=None, repr=False)
     platt_: tuple[float, float] = (1.0, 0.0)  # (a, b) in sigmoid(a * logit + b)
     fit_seconds_: float = 0.0
+    # The hashed columns that occur in the training rows: the regression is fitted on these only.
+    columns_: np.ndarray | None = field(default=None, repr=False)
 
     # --- features -------------------------------------------------------------------------
     def _tokens(self, rows: Sequence[dict[str, Any]], counted: bool) -> Iterable[list[str]]:
@@ -74,10 +76,14 @@ class CTRModel:
         self.counts_ = {name: Counter(_count_key(row, name) for row in rows) for name in self.count_features}
 
     # --- training -------------------------------------------------------------------------
-    def _fit_lr(self, rows: Sequence[dict[str, Any]], labels: np.ndarray) -> LogisticRegression:
+    def _fit_lr(self, rows: Sequence[dict[str, Any]], labels: np.ndarray) -> tuple[LogisticRegression, np.ndarray]:
+        """Fit on the columns in use: the same model (an all-zero column gets weight 0 under the
+        L2 penalty), but liblinear's cost grows with the hashed width (2**16-2**20), not the rows."""
+        X = self.transform(rows, counted=True)
+        columns = np.unique(X.indices)
         model = LogisticRegression(C=self.C, solver="liblinear", max_iter=500, random_state=self.random_state)
-        model.fit(self.transform(rows, counted=True), labels)
-        return model
+        model.fit(X[:, columns], labels)
+        return model, columns
 
     def fit(self, rows: Sequence[dict[str, Any]], labels: Sequence[int]) -> CTRModel:
         """Rows must be in time order: the calibration slice is the latest part."""
@@ -97,13 +103,13 @@ class CTRModel:
             # Fit on the earlier part, learn the scale on the later part, then refit on all:
             # the refit keeps the weights fresh, the Platt scale corrects over/under-confidence.
             self._count(rows[:cut])
-            early = self._fit_lr(rows[:cut], y[:cut])
-            logits = early.decision_function(self.transform(rows[cut:]))
+            early, early_columns = self._fit_lr(rows[:cut], y[:cut])
+            logits = early.decision_function(self.transform(rows[cut:])[:, early_columns])
             platt = LogisticRegression(C=1e6, solver="lbfgs")
             platt.fit(logits.reshape(-1, 1), y[cut:])
             self.platt_ = (float(platt.coef_[0][0]), float(platt.intercept_[0]))
         self._count(rows)
-        self.lr_ = self._fit_lr(rows, y)
+        self.lr_, self.columns_ = self._fit_lr(rows, y)
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
@@ -111,7 +117,9 @@ class CTRModel:
     def decision(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
         if self.lr_ is None:
             raise ValueError("model is not fitted")
-        return self.lr_.decision_function(self.transform(rows))
+        X = self.transform(rows)
+        columns = getattr(self, "columns_", None)  # None: an artifact fitted at full width
+        return self.lr_.decision_function(X if columns is None else X[:, columns])
 
     def predict_proba(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
         a, b = self.platt_

@@ -30,6 +30,16 @@ class SimulatedImpression:
     day_offset: int  # 0 = today, 1 = yesterday, ...
 
 
+# How a shopper reacts to an ad that fits the page (advertising.relevance.Match.features):
+# a product of the page's category, of the page product's recommender lists, or with the search
+# words in its title draws more clicks; a misfit draws fewer.
+CONTEXT_EFFECTS: dict[str, dict[str, float]] = {
+    "same_category": {"1": 0.6, "0": -0.5, "": 0.0},
+    "in_similar": {"similar": 0.5, "together": 0.7, "none": -0.3, "": 0.0},
+    "query_overlap": {"all": 0.8, "high": 0.5, "low": 0.0, "0": -0.7, "": 0.0},
+}
+
+
 def _effects(rng: np.random.Generator, ads: Sequence[SimulatedAd]) -> dict[str, dict]:
     """The hidden truth: per-ad appeal and per-(ad, age band) / (ad, slot) affinities."""
     return {
@@ -37,11 +47,18 @@ def _effects(rng: np.random.Generator, ads: Sequence[SimulatedAd]) -> dict[str, 
         "ad_age": {(ad.ad_id, band): rng.normal(0.0, 0.7) for ad in ads for band in AGE_BANDS},
         "slot": {"listing": 0.0, "search": 0.4, "product": -0.3},
         "gender": {(ad.ad_id, g): rng.normal(0.0, 0.4) for ad in ads for g in GENDERS},
+        "context": CONTEXT_EFFECTS,
     }
 
 
 def true_ctr(
-    effects: dict[str, dict], ad: SimulatedAd, age_band: str, gender: str, slot: str, base: float = -2.5
+    effects: dict[str, dict],
+    ad: SimulatedAd,
+    age_band: str,
+    gender: str,
+    slot: str,
+    base: float = -2.5,
+    context: dict[str, str] | None = None,
 ) -> float:
     z = (
         base
@@ -50,7 +67,22 @@ def true_ctr(
         + effects["slot"][slot]
         + effects["gender"][(ad.ad_id, gender)]
     )
+    for name, value in (context or {}).items():
+        z += effects["context"][name].get(value, 0.0)
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def _page_context(rng: np.random.Generator, slot: str) -> dict[str, str]:
+    """The context-match features of one impression: relevance-gated serving mostly shows ads that
+    fit (same category, similar list, search words), with some misfits from run-of-site ads."""
+    context = {"same_category": "", "in_similar": "", "query_overlap": ""}
+    if slot in ("listing", "product"):
+        context["same_category"] = "1" if rng.random() < 0.65 else "0"
+    if slot == "product":
+        context["in_similar"] = str(rng.choice(["similar", "together", "none"], p=[0.3, 0.15, 0.55]))
+    if slot == "search":
+        context["query_overlap"] = str(rng.choice(["all", "high", "low", "0"], p=[0.35, 0.3, 0.2, 0.15]))
+    return context
 
 
 def simulate(
@@ -65,7 +97,8 @@ def simulate(
         age_band = AGE_BANDS[int(rng.integers(len(AGE_BANDS)))]
         gender = GENDERS[int(rng.integers(len(GENDERS)))]
         slot = SLOTS[int(rng.integers(len(SLOTS)))]
-        p = true_ctr(effects, ad, age_band, gender, slot)
+        context = _page_context(rng, slot)
+        p = true_ctr(effects, ad, age_band, gender, slot, context=context)
         hour = int(rng.integers(24))
         day_offset = days - 1 - (i * days) // n
         features = {
@@ -79,6 +112,7 @@ def simulate(
             "slot": slot,
             "hour": str(hour),
             "weekday": str(int(rng.integers(7))),
+            **context,
         }
         out.append(
             SimulatedImpression(features=features, true_ctr=p, clicked=bool(rng.random() < p), day_offset=day_offset)

@@ -53,3 +53,31 @@ def test_audience_scores_rank_lookalikes_and_drive_targeting_and_estimate(api_cl
     api_client.force_login(strangers[0])
     assert api_client.get("/api/ads/serve/", {"slot": "product"}).json()["ads"] == []
     assert Decimal(campaign.bid) > 0
+
+
+def test_refreshing_many_campaigns_reads_the_logs_once_and_scores_like_one_by_one():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from advertising.training import audience_scores_refresh_many
+
+    garden, toys = CategoryFactory(), CategoryFactory()
+    plant, toy = ProductFactory(category=garden), ProductFactory(category=toys)
+    campaigns = []
+    for product in (plant, toy):
+        campaign = CampaignFactory(with_ad=False)
+        AdFactory(campaign=campaign, product=product)
+        campaigns.append(campaign)
+    for i in range(12):
+        EventFactory(user=UserFactory(), product=plant if i % 3 else toy)
+    one_by_one = {}
+    for campaign in campaigns:
+        audience_scores_refresh(campaign_id=campaign.pk)
+        one_by_one[campaign.pk] = dict(AudienceScore.objects.filter(campaign=campaign).values_list("user_id", "score"))
+    with CaptureQueriesContext(connection) as queries:
+        results = audience_scores_refresh_many([c.pk for c in campaigns])
+    assert [r["status"] for r in results] == ["scored", "scored"]
+    assert sum('FROM "ecommerce_event"' in q["sql"] for q in queries.captured_queries) == 1
+    for campaign in campaigns:
+        again = dict(AudienceScore.objects.filter(campaign=campaign).values_list("user_id", "score"))
+        assert again == pytest.approx(one_by_one[campaign.pk])

@@ -90,26 +90,41 @@ def test_retrained_model_ranks_simulated_traffic_like_the_truth(settings):
     ads = [SimulatedAd(a.pk, a.campaign_id, a.product.category_id) for c in campaigns for a in c.ads.all()]
     _, effects = simulate(ads, n=6000, seed=7)
     contexts, truth = [], []
+    # The page context: an ad that fits the page (same category, similar list, search words in its
+    # title) and one that does not, per slot (the context-match features of advertising.relevance).
+    page_contexts = {
+        "listing": [{"same_category": "1"}, {"same_category": "0"}],
+        "product": [{"same_category": "1", "in_similar": "similar"}, {"same_category": "0", "in_similar": "none"}],
+        "search": [{"query_overlap": "all"}, {"query_overlap": "0"}],
+    }
     for ad in ads:
         for band in AGE_BANDS:
             for gender in GENDERS:
                 for slot in SLOTS:
-                    contexts.append(
-                        {
-                            "age_band": band,
-                            "gender": gender,
-                            "country": "",
-                            "segment": "",
-                            "ad": str(ad.ad_id),
-                            "campaign": str(ad.campaign_id),
-                            "category": str(ad.category_id),
-                            "slot": slot,
-                            "hour": "12",
-                            "weekday": "2",
-                        }
-                    )
-                    truth.append(true_ctr(effects, ad, band, gender, slot))
+                    for page in page_contexts[slot]:
+                        context = {"same_category": "", "in_similar": "", "query_overlap": "", **page}
+                        contexts.append(
+                            {
+                                "age_band": band,
+                                "gender": gender,
+                                "country": "",
+                                "segment": "",
+                                "ad": str(ad.ad_id),
+                                "campaign": str(ad.campaign_id),
+                                "category": str(ad.category_id),
+                                "slot": slot,
+                                "hour": "12",
+                                "weekday": "2",
+                                **context,
+                            }
+                        )
+                        truth.append(true_ctr(effects, ad, band, gender, slot, context=context))
     predicted = model.predict_proba(contexts)
+    # the context-match features are in the model and learned: a fitting ad is predicted to draw
+    # clearly more clicks than the same ad on a page it does not fit
+    assert {"same_category", "in_similar", "query_overlap"} <= set(model.features)
+    fits = np.arange(len(contexts)) % 2 == 0
+    assert predicted[fits].mean() > 1.5 * predicted[~fits].mean()
     rho = spearmanr(predicted, truth).statistic
     assert rho > 0.7, rho
     # AUC of the predictions against clicks drawn from the true probabilities

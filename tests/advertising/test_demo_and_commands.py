@@ -10,24 +10,45 @@ from django.core.management import CommandError, call_command
 
 from advertising.models import Campaign, DailyReport, Impression
 from ecommerce import plugins
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, UserFactory
 
 
 @pytest.mark.django_db
-def test_demo_step_builds_campaigns_traffic_and_reports_once():
-    for _ in range(12):
-        ProductFactory()
-    from advertising.demo import seed_demo_advertising
+def test_demo_step_builds_campaigns_traffic_purchases_and_reports_once():
+    from advertising.demo import DEMO_IMPRESSIONS, seed_demo_advertising
+    from advertising.models import Ad, Conversion
 
-    seed_demo_advertising(seed=3, stdout=StringIO())
+    for _ in range(12):
+        ProductFactory()  # twelve categories
+    for i in range(40):
+        UserFactory(birth_year=1960 + i, gender="fm"[i % 2])
+
+    out = StringIO()
+    seed_demo_advertising(seed=3, stdout=out)
     campaigns = Campaign.objects.all()
-    assert campaigns.count() == 3 and set(campaigns.values_list("status", flat=True)) == {"active"}
-    assert Impression.objects.count() == 6000
+    assert campaigns.count() >= 12 and set(campaigns.values_list("status", flat=True)) == {"active"}
+    assert campaigns.values("advertiser").distinct().count() >= 3
+    assert set(campaigns.values_list("bid_type", flat=True)) == {"cpc", "cpm"}
+    assert Impression.objects.count() == DEMO_IMPRESSIONS
     assert DailyReport.objects.exists()
+    # purchases by clicking shoppers within the window are attributed once each
+    assert Conversion.objects.exists()
+    assert Conversion.objects.values("order").distinct().count() == Conversion.objects.count()
+    for conversion in Conversion.objects.select_related("click", "order"):
+        assert conversion.order.user_id == conversion.click.user_id
+        assert conversion.click.created_at <= conversion.order.placed_at
+    # CPM impressions paid price / 1000 each
+    cpm = Impression.objects.filter(bid_type="cpm").first()
+    assert cpm.charged == cpm.price / 1000
     for campaign in campaigns:
         assert campaign.spend_total <= campaign.total_budget
+    # every seeded ad lands on its product page (a relative URL) and passes validation: editable
+    for ad in Ad.objects.select_related("product"):
+        assert ad.landing_url == ad.product.get_absolute_url() and ad.landing_url.startswith("/")
+        ad.full_clean()
+    assert "Advertiser login" in out.getvalue()
     seed_demo_advertising(seed=3, stdout=StringIO())  # a rerun adds nothing
-    assert Impression.objects.count() == 6000
+    assert Impression.objects.count() == DEMO_IMPRESSIONS
 
 
 def test_plugins_registered():

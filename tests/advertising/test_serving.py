@@ -281,7 +281,7 @@ def test_pausing_a_campaign_stops_serving_at_once_despite_the_snapshot(api_clien
 
 def test_product_page_never_advertises_the_product_itself(api_client, flush):
     campaign = CampaignFactory()
-    other = CampaignFactory()
+    other = CampaignFactory(run_of_site=True)  # not related to the page product: shown only site-wide
     own_product = campaign.ads.get().product
     ads = _serve(api_client, slot="product", product_id=own_product.pk, n=2).json()["ads"]
     assert [a["campaign_id"] for a in ads] == [other.pk]
