@@ -477,7 +477,15 @@ def ads_serve(
     anonymous = (user is None or not user.is_authenticated) and not session_key and not cap_counts
     if anonymous:
         # Every anonymous visitor of this page in this minute gets the same auction: run it once.
-        memo_key = (page, n, tracking.allowed, local_now.replace(second=0, microsecond=0), _exhausted_version())
+        # (A retrain's new similar lists reach these memoised auctions within the minute.)
+        memo_key = (
+            page,
+            n,
+            tracking.allowed,
+            local_now.replace(second=0, microsecond=0),
+            _exhausted_version(),
+            conf.relevance_floor(),
+        )
         entries = _auction_memo.setdefault("entries", {})
         if memo_key not in entries:
             if len(entries) > _AUCTION_MEMO_MAX:
@@ -588,7 +596,7 @@ def _auction(
     )
     allowed = [spec for spec in allowed if relevance_allows(spec, matches[spec.id])]
     if not allowed:
-        return []  # an empty slot beats an irrelevant ad
+        return nothing  # an empty slot beats an irrelevant ad
     # --- end context relevance ------------------------------------------------------------------
 
     def row_for(ad: Ad) -> dict[str, str]:

@@ -277,7 +277,9 @@ def test_serve_rejects_bad_context_with_400_json(params, field):
 
 def test_serve_accepts_the_page_context_params():
     category = CategoryFactory()
-    CampaignFactory()
+    advertised = CampaignFactory().ads.get().product
+    advertised.category = category  # an untargeted ad shows only where it fits the page
+    advertised.save()
     page_product = ProductFactory(category=category)
     ads = _serve(
         Client(), slot="search", product_id=page_product.pk, category_id=category.pk, q="lunch bag", cart="3,4"
@@ -318,7 +320,7 @@ def test_signed_in_cap_also_counts_stored_impressions_from_other_devices(flush):
 def test_serve_query_budget_in_steady_state(django_assert_max_num_queries, flush):
     # given 20 live campaigns and a warm snapshot
     for i in range(20):
-        CampaignFactory(bid=Decimal("0.50") + Decimal(i) / 100, bid_type=CPM if i % 4 == 0 else "cpc")
+        CampaignFactory(bid=Decimal("0.50") + Decimal(i) / 100, bid_type=CPM if i % 4 == 0 else "cpc", run_of_site=True)
     product = ProductFactory()
     anonymous, shopper = Client(), Client()
     shopper.cookies["tracking_consent"] = "yes"

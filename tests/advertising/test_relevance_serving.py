@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from advertising.models import Ad, Campaign, Impression
+from advertising import services
 from advertising.selectors import live_ads_invalidate
 from ecommerce.models import Event
 from tests.factories import CategoryFactory, EventFactory, ProductFactory
@@ -49,7 +50,7 @@ def shop():
     return {"bags": bags, "candles": candles, "xmas": xmas, **items}
 
 
-def test_lunch_bag_search_shows_the_bag_ad_not_the_candle_ad(api_client, shop):
+def test_lunch_bag_search_shows_the_bag_ad_not_the_candle_ad(api_client, shop, flush):
     # given an untargeted candle campaign bidding five times the bag campaign
     bag = _campaign_for(shop["lunch_bag"], bid="0.50")
     candle = _campaign_for(shop["candle"], bid="2.50")
@@ -57,17 +58,19 @@ def test_lunch_bag_search_shows_the_bag_ad_not_the_candle_ad(api_client, shop):
     ads = _serve(api_client, slot="search", query="lunch bags")
     # then only the bag is sponsored: the candle is below the relevance floor
     assert [a["campaign_id"] for a in ads] == [bag.pk]
+    flush()
     assert Impression.objects.get().features["query_overlap"] == "all"
     # and the candle still shows where it fits: a candle search, its category page
     assert [a["campaign_id"] for a in _serve(api_client, slot="search", query="t-light holder")] == [candle.pk]
     assert [a["campaign_id"] for a in _serve(api_client, slot="listing", category=shop["candles"].slug)] == [candle.pk]
 
 
-def test_an_empty_slot_beats_an_irrelevant_ad_unless_the_campaign_runs_site_wide(api_client, shop):
+def test_an_empty_slot_beats_an_irrelevant_ad_unless_the_campaign_runs_site_wide(api_client, shop, flush):
     candle = _campaign_for(shop["candle"])
     # a bag page and a christmas page: nothing fits, nothing is shown
     assert _serve(api_client, slot="product", product_id=shop["jumbo_bag"].pk) == []
     assert _serve(api_client, slot="listing", category=shop["xmas"].slug) == []
+    flush()
     assert not Impression.objects.exists()
     # the advertiser opts in to run-of-site: now it shows there too
     Campaign.objects.filter(pk=candle.pk).update(run_of_site=True)
@@ -75,6 +78,7 @@ def test_an_empty_slot_beats_an_irrelevant_ad_unless_the_campaign_runs_site_wide
     assert [a["campaign_id"] for a in _serve(api_client, slot="product", product_id=shop["jumbo_bag"].pk)] == [
         candle.pk
     ]
+    flush()
     features = Impression.objects.get().features
     assert (features["same_category"], features["in_similar"], features["query_overlap"]) == ("0", "none", "")
 
@@ -86,13 +90,14 @@ def test_a_relevant_ad_outranks_a_richer_run_of_site_ad(api_client, shop):
     assert [a["campaign_id"] for a in ads] == [bag.pk]
 
 
-def test_the_recommenders_lists_make_a_product_of_another_category_relevant(api_client, shop):
+def test_the_recommenders_lists_make_a_product_of_another_category_relevant(api_client, shop, flush):
     # "bought together" with the lunch bag: the christmas tree decoration
     SimilarProductFactory(product=shop["lunch_bag"], similar=shop["tree"], kind="bought_together")
     tree = _campaign_for(shop["tree"])
     _campaign_for(shop["candle"])
     ads = _serve(api_client, slot="product", product_id=shop["lunch_bag"].pk)
     assert [a["campaign_id"] for a in ads] == [tree.pk]
+    flush()
     features = Impression.objects.get().features
     assert features["in_similar"] == "together" and features["same_category"] == "0"
 
@@ -103,6 +108,7 @@ def test_the_lists_are_read_once_per_product_and_generation(api_client, shop):
     _campaign_for(shop["jumbo_bag"])
 
     def list_queries():
+        services._auction_memo.clear()  # anonymous auctions are memoised per page and minute
         with CaptureQueriesContext(connection) as queries:
             _serve(api_client, slot="product", product_id=shop["lunch_bag"].pk)
         return sum("recommendations_similarproduct" in q["sql"] for q in queries.captured_queries)
