@@ -13,9 +13,11 @@ costs 10-30 ms and 10-20 queries; serving it from Redis costs one GET. What make
 - **A render that wrote anything is not stored** (the database saw an INSERT/UPDATE/DELETE, or
   the session was changed): a cache hit would silently skip that write. Pages whose templates still
   write per render (server-side ad slots) simply stay uncached.
-- **Keys carry the generations**: the catalogue generation (bumped on every product, category or
+- **Pages carry the generations**: the catalogue generation (bumped on every product, category or
   stock change, ecommerce.services.catalog.catalogue_generation_bump) and the recommendations
-  generation (bumped on every retrain and rule change). A bump invalidates every page at once;
+  generation (bumped on every retrain and rule change), stored with the page and compared with the
+  current ones fetched in the same Redis round trip (one GET of three keys per hit). A bump
+  invalidates every page at once;
   STOREFRONT_PAGE_CACHE_SECONDS bounds the age of everything else (0 turns the cache off).
 - The consent state (none / yes / no / Do-Not-Track) and the language are part of the key: the
   banner and the tracker depend on them.
@@ -38,7 +40,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import translation
 
-from ..selectors.catalog import catalogue_generation
+from ..selectors.catalog import CATALOGUE_GENERATION_KEY, catalogue_generation
 from .context import consent_state
 
 logger = logging.getLogger(__name__)
@@ -71,25 +73,32 @@ def page_cache_active(request: HttpRequest) -> bool:
     return bool(getattr(request, _ACTIVE_ATTR, False))
 
 
-def _recommendations_generation() -> int:
+def _generations(found: dict[str, Any]) -> tuple[int, int]:
+    """(catalogue, recommendations) generations from a get_many answer, starting missing ones."""
     # Imported here: the core app reads the other app's generation without importing it at load.
-    from recommendations.selectors import recommendations_generation
+    from recommendations.selectors import GENERATION_KEY, recommendations_generation
 
-    return recommendations_generation()
+    catalogue = found.get(CATALOGUE_GENERATION_KEY)
+    recs = found.get(GENERATION_KEY)
+    return (
+        int(catalogue) if catalogue is not None else catalogue_generation(),
+        int(recs) if recs is not None else recommendations_generation(),
+    )
 
 
 def page_cache_key(request: HttpRequest) -> str:
+    """The page's key: path, language and consent state. The generations are checked against the
+    ones stored with the page (fetched in the same round trip), not put in the key."""
     path_hash = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
-    return ":".join(
-        [
-            "sf:page",
-            str(catalogue_generation()),
-            str(_recommendations_generation()),
-            translation.get_language() or "",
-            consent_state(request) or "none",
-            path_hash,
-        ]
-    )
+    return ":".join(["sf:page", translation.get_language() or "", consent_state(request) or "none", path_hash])
+
+
+def _lookup(key: str) -> tuple[tuple[int, int], Any]:
+    """One Redis round trip: the cached page and both generations."""
+    from recommendations.selectors import GENERATION_KEY
+
+    found = cache.get_many([key, CATALOGUE_GENERATION_KEY, GENERATION_KEY])
+    return _generations(found), found.get(key)
 
 
 def _is_write(sql: str) -> bool:
@@ -134,9 +143,9 @@ def anonymous_page_cache(view: Callable[..., HttpResponse]) -> Callable[..., Htt
         if seconds <= 0 or not request_is_anonymous_and_plain(request):
             return view(request, *args, **kwargs)
         key = page_cache_key(request)
-        cached = cache.get(key)
-        if cached is not None:
-            body, content_type = cached
+        generations, cached = _lookup(key)
+        if cached is not None and cached[0] == generations:
+            _, body, content_type = cached
             return _answer(request, body, content_type)
         setattr(request, _ACTIVE_ATTR, True)
         watch = _WriteWatch()
@@ -149,7 +158,7 @@ def anonymous_page_cache(view: Callable[..., HttpResponse]) -> Callable[..., Htt
                 response.content = response.content.replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
             return response
         body = response.content
-        cache.set(key, (body, response["Content-Type"]), seconds)
+        cache.set(key, (generations, body, response["Content-Type"]), seconds)
         answer = _answer(request, body, response["Content-Type"])
         answer["X-Page-Cache"] = "miss"
         return answer
