@@ -321,7 +321,7 @@ def chat_load(port: int, sessions: list[str], duration: int) -> dict:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
-    deadline = time.monotonic() + duration
+    ready = threading.Barrier(len(sessions))
 
     def chat(session: str) -> None:
         headers = {
@@ -336,9 +336,18 @@ def chat_load(port: int, sessions: list[str], duration: int) -> dict:
         if answer.status != 200:
             with lock:
                 errors[0] += 1
+            ready.abort()
             return
         url = f"/api/support/conversations/{json.loads(body)['id']}/messages/"
+        for text in CHAT_TEXTS:  # warm-up, not timed: each worker loads the intent model once
+            conn.request("POST", url, body=json.dumps({"text": text}), headers=headers)
+            conn.getresponse().read()
+        try:
+            ready.wait(120)
+        except threading.BrokenBarrierError:  # another shopper could not start: no fair run
+            return
         mine, i = [], 0
+        deadline = time.monotonic() + duration
         while time.monotonic() < deadline:
             text = json.dumps({"text": CHAT_TEXTS[i % len(CHAT_TEXTS)]})
             i += 1
@@ -358,7 +367,7 @@ def chat_load(port: int, sessions: list[str], duration: int) -> dict:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(duration + 60)
+        t.join(duration + 180)
     latencies.sort()
 
     def pct(p: float) -> float:

@@ -15,13 +15,15 @@ Why the browser and not a server-side buffer: see docs/benchmarks/storefront.md 
 becomes cacheable HTML, bots without JS stop counting as impressions, and the tracker's batch
 already goes out on every page: no extra request, no extra flush task).
 
-The product-page widgets are the same for every shopper: their HTML is cached per product, slot,
-k and the recommendations and catalogue generations (bumped on retrain, rule change and catalogue
-change), so a retrain or a price change shows at once.
+Widget HTML is cached (see _widget_key): the product-page widgets once per product for everyone,
+the personal ones per customer / recent views / cart for as long as the API reuses an answer; the
+recommendations and catalogue generations in every key (bumped on retrain, rule change, order and
+catalogue change) make a retrain or a price change show at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 from urllib.parse import urlencode
@@ -37,6 +39,7 @@ from ecommerce.selectors.catalog import catalogue_generation
 
 from ..models import SimilarProduct
 from ..selectors import (
+    SESSION_VIEWS_KEY,
     Recommendation,
     buy_it_again_for,
     recent_views_from,
@@ -86,12 +89,31 @@ def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: A
     )
 
 
-def _shared_widget_key(slot: str, k: int, product: Any) -> str | None:
-    """Cache key of a widget that is the same for every shopper (the product page's), else None."""
-    if not slot.startswith("product_") or product is None or getattr(product, "pk", None) is None:
-        return None
+def _widget_key(slot: str, k: int, request: Any, user: Any, product: Any, cart: Any) -> tuple[str, int]:
+    """(cache key, seconds) of a widget's HTML.
+
+    Product-page widgets are the same for every shopper: one entry per product. The others are
+    keyed by what they depend on (the customer, the consented recent views, the cart's products),
+    reused as long as an identical API answer is (RECOMMENDATIONS_RESPONSE_CACHE_SECONDS); every
+    key carries the recommendations and catalogue generations, so retrains, rule changes, orders
+    and catalogue edits show at once.
+    """
     generations = f"{recommendations_generation()}:{catalogue_generation()}"
-    return f"recs:widget:{generations}:{slot}:{product.pk}:{k}"
+    if slot.startswith("product_"):
+        product_id = getattr(product, "pk", None)
+        return f"recs:widget:{generations}:{slot}:{product_id}:{k}", settings.RECOMMENDATIONS_WIDGET_CACHE_SECONDS
+    shopper = user if user is not None and getattr(user, "is_authenticated", False) else None
+    session = getattr(request, "session", None)
+    views = recent_views_from(request)
+    if shopper is None and session is not None and session.session_key:
+        views += [p for p in session.get(SESSION_VIEWS_KEY, []) or [] if isinstance(p, int)]
+    parts = [
+        f"u{shopper.pk}" if shopper is not None else "anon",
+        ".".join(map(str, views)),
+        ".".join(map(str, sorted(_cart_product_ids(cart)))) if slot == "cart" else "",
+    ]
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+    return f"recs:widget:{generations}:{slot}:{k}:{digest}", settings.RECOMMENDATIONS_RESPONSE_CACHE_SECONDS
 
 
 @register.simple_tag(takes_context=True)
@@ -99,18 +121,17 @@ def recommendation_widget(
     context: template.Context, slot: str, k: int = 6, product: Any = None, cart: Any = None, title: str = ""
 ) -> SafeString:
     k = int(k)
-    key = _shared_widget_key(slot, k, product)
-    if key is not None:
-        html = cache.get(key)
-        if html is not None:
-            return mark_safe(html)  # noqa: S308 - HTML this tag rendered (escaped) itself
     request = context.get("request")
     user = context.get("user") or getattr(request, "user", None)
-    html = render_to_string(
-        "recommendations/_widget.html", _widget_context(slot, request, user, k, product, cart, title)
-    )
-    if key is not None:
-        cache.set(key, html, settings.RECOMMENDATIONS_WIDGET_CACHE_SECONDS)
+    if slot.startswith("product_") and product is None:
+        return mark_safe("")  # noqa: S308 - nothing to show
+    key, seconds = _widget_key(slot, k, request, user, product, cart)
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(
+            "recommendations/_widget.html", _widget_context(slot, request, user, k, product, cart, title)
+        )
+        cache.set(key, html, seconds)
     return mark_safe(html)  # noqa: S308 - rendered by the template engine with autoescape
 
 

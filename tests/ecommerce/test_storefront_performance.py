@@ -66,7 +66,7 @@ def _pages(shop) -> list[str]:
 
 # path index in _pages -> (first visit, signed-in); measured with the fixture above
 # (the category, search and product pages still include the server-side ad slot's queries)
-PAGE_BUDGETS = {0: (10, 12), 1: (8, 9), 2: (4, 5), 3: (10, 5), 4: (5, 13)}
+PAGE_BUDGETS = {0: (10, 5), 1: (8, 9), 2: (4, 5), 3: (10, 5), 4: (5, 6)}
 
 
 @pytest.mark.parametrize("index", sorted(PAGE_BUDGETS))
