@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ["ingestion", "recommendations", "support", "advertising", "analytics", "resilience", "security"]
+PARTS = ["ingestion", "recommendations", "support", "advertising", "analytics", "resilience", "security", "storefront"]
 
 
 def demote_headings(markdown: str) -> str:

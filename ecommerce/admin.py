@@ -71,8 +71,24 @@ class UserAdmin(BaseUserAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
+class CatalogueChangeMixin:
+    """Admin edits of what the pages show retire the cached storefront pages (pagecache.py)."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        catalog_services.catalogue_changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        catalog_services.catalogue_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        catalog_services.catalogue_changed()
+
+
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(CatalogueChangeMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "parent")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -127,7 +143,7 @@ class ProductAdminForm(forms.ModelForm):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(CatalogueChangeMixin, admin.ModelAdmin):
     form = ProductAdminForm
     list_display = (
         "thumbnail",

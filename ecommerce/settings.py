@@ -235,6 +235,10 @@ ML_ARTIFACT_ROOT = Path(env.str("ML_ARTIFACT_ROOT", default=str(VAR_DIR / "model
 # Shop settings
 SHOP_NAME = env.str("SHOP_NAME", default="Gift Emporium")
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="GBP")
+# Seconds an anonymous visitor's storefront page (home, category, search, product, empty cart) is
+# served from the shared cache (ecommerce/storefront/pagecache.py); catalogue changes and retrains
+# retire it sooner. 0 turns the page cache off.
+STOREFRONT_PAGE_CACHE_SECONDS = env.int("STOREFRONT_PAGE_CACHE_SECONDS", default=300)
 # Where the read-only shared data sets live (benchmarks, evaluation, the exactness tests).
 SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))
 
@@ -483,6 +487,9 @@ RECOMMENDATIONS_SIMILAR_TOP_N = env.int("RECOMMENDATIONS_SIMILAR_TOP_N", default
 RECOMMENDATIONS_ACTIVE_USER_DAYS = env.int("RECOMMENDATIONS_ACTIVE_USER_DAYS", default=365 * 3)
 # How long an identical API answer is reused (retrains and rule changes invalidate it sooner).
 RECOMMENDATIONS_RESPONSE_CACHE_SECONDS = env.int("RECOMMENDATIONS_RESPONSE_CACHE_SECONDS", default=60)
+# How long a product page's similar / bought-together widget HTML is reused (same for everyone;
+# retrains, rule changes and catalogue changes invalidate it sooner).
+RECOMMENDATIONS_WIDGET_CACHE_SECONDS = env.int("RECOMMENDATIONS_WIDGET_CACHE_SECONDS", default=600)
 # Threads the implicit library (ALS, BPR, its item-kNN) may use while training.
 RECOMMENDATIONS_THREADS = env.int("RECOMMENDATIONS_THREADS", default=2)
 

@@ -39,6 +39,7 @@ from .selectors import (
     MAX_K,
     Recommendation,
     customer_get_for_recommendations,
+    recent_views_from,
     recommendations_for,
     recommendations_generation,
     session_viewed_product_ids,
@@ -193,7 +194,7 @@ def _my_answer_key_parts(k: int, user_id: int | None, viewed: list[int]) -> tupl
 
 def _session_views(request: HttpRequest) -> list[int]:
     session = getattr(request, "session", None)
-    return session_viewed_product_ids(user=None, session=session) if session is not None else []
+    return session_viewed_product_ids(user=None, session=session, recent=recent_views_from(request))
 
 
 class MyRecommendationsApi(_OneRoundTripApi):

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -154,16 +155,39 @@ def popular_product_ids(*, category_ids: Sequence[int] = (), limit: int = 200) -
 
 
 SESSION_VIEWS_KEY = "recommendations_recent_views"
+# The tracker (static/js/tracker.js) keeps the consenting shopper's last viewed product ids here,
+# newest first, dot-separated: rendering a product page writes nothing (no session, no row), and
+# the very next page's "Recommended for you" follows the view. Withdrawing consent deletes it.
+RECENT_VIEWS_COOKIE = "recent_views"  # ecommerce.storefront.pagecache keeps such visitors uncached
 
 
-def session_viewed_product_ids(*, user: User | None, session_key: str = "", session=None) -> list[int]:
+def recent_views_from(request: Any) -> list[int]:
+    """The product ids of the recent_views cookie (newest first), only with tracking consent."""
+    from ecommerce.privacy import tracking_for
+
+    raw = getattr(request, "COOKIES", {}).get(RECENT_VIEWS_COOKIE, "") if request is not None else ""
+    if not raw or not tracking_for(request).allowed:
+        return []
+    ids: list[int] = []
+    for part in raw.split(".")[: settings.RECOMMENDATIONS_SESSION_HISTORY_LIMIT]:
+        if part.isdigit() and len(part) <= 12 and int(part) not in ids:
+            ids.append(int(part))
+    return ids
+
+
+def session_viewed_product_ids(
+    *, user: User | None, session_key: str = "", session=None, recent: Iterable[int] = ()
+) -> list[int]:
     """The products this shopper looked at most recently (newest first, unique).
 
-    From the session's own list (kept by the product-page widget for consenting shoppers, so a
-    fresh view counts on the very next page) and, for logged-in customers, their logged views
-    and carts (the event log is indexed by user; it is not indexed by session key).
+    From the browser's recent_views cookie (`recent`, see recent_views_from), the session's own
+    list (older sessions kept one) and, for logged-in customers, their logged views and carts (the
+    event log is indexed by user; it is not indexed by session key).
     """
     seen: list[int] = []
+    for pid in recent:
+        if pid not in seen:
+            seen.append(pid)
     if session is not None:
         for pid in session.get(SESSION_VIEWS_KEY, []) or []:
             if isinstance(pid, int) and pid not in seen:

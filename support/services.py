@@ -51,6 +51,8 @@ def conversation_get_for_owner(
     conversation = qs.filter(owner, pk=conversation_id).first()
     if conversation is None:
         raise NotFound("Conversation not found.")
+    if _owned(user):
+        conversation.user = user  # the same row: the reply path needs no second read of it
     return conversation
 
 
@@ -97,21 +99,30 @@ def shopper_message_post(*, conversation: Conversation, text: str) -> tuple[Conv
             conv.save()
             # a human has it (or it waits for one): the bot stays quiet
             return conv, [Message.objects.create(conversation=conv, sender=Message.Sender.SHOPPER, text=text)]
+        if (
+            conv.user_id is not None
+            and conv.user_id == conversation.user_id
+            and Conversation.user.is_cached(conversation)
+        ):
+            conv.user = conversation.user  # the caller's own account, already loaded: no second read
         dialogue = Dialogue(state=dict(conv.state or {}), shopper_user=conv.user, session_key=conv.session_key)
         turn = dialogue.respond(text, language=conv.language)
-        created = [
-            Message.objects.create(
-                conversation=conv,
-                sender=Message.Sender.SHOPPER,
-                text=text,
-                intent=turn.intent[:64],
-                confidence=turn.confidence,
-                data={"entities": turn.entities},
-            ),
-            Message.objects.create(
-                conversation=conv, sender=Message.Sender.BOT, text=turn.reply[:MESSAGE_MAX_CHARS], data=turn.data
-            ),
-        ]
+        # One INSERT for both messages (ids come back in order on PostgreSQL and SQLite).
+        created = Message.objects.bulk_create(
+            [
+                Message(
+                    conversation=conv,
+                    sender=Message.Sender.SHOPPER,
+                    text=text,
+                    intent=turn.intent[:64],
+                    confidence=turn.confidence,
+                    data={"entities": turn.entities},
+                ),
+                Message(
+                    conversation=conv, sender=Message.Sender.BOT, text=turn.reply[:MESSAGE_MAX_CHARS], data=turn.data
+                ),
+            ]
+        )
         conv.state = dialogue.state
         conv.save()
         if turn.handoff_reason:

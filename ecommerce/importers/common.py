@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from ..bulk import bulk_insert
 from ..models import Category
+from ..services.catalog import catalogue_generation_bump
 
 
 @contextmanager
@@ -186,6 +187,7 @@ def bulk_load_session() -> Iterator[None]:
         yield
     finally:
         settings.DEBUG = debug
+        catalogue_generation_bump()  # imported products and prices: cached pages are stale
         if cache_size is not None:
             with connection.cursor() as cursor:
                 cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")

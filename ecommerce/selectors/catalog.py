@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import time
+
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from ..models import Category, Product
+
+# Bumped by every catalogue change a page shows (ecommerce.services.catalog.catalogue_generation_bump):
+# part of every cached storefront page's key, so a bump retires them all at once.
+CATALOGUE_GENERATION_KEY = "catalogue:generation"
+
+
+def catalogue_generation() -> int:
+    value = cache.get(CATALOGUE_GENERATION_KEY)
+    if value is None:
+        # Starts from the clock, not 1: a generation lost with Redis (or deleted after a lost bump)
+        # never comes back as a value pages were cached under before.
+        cache.add(CATALOGUE_GENERATION_KEY, int(time.time()), None)
+        value = cache.get(CATALOGUE_GENERATION_KEY) or 0
+    return int(value)
 
 
 def product_list(

@@ -21,7 +21,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DomainError
 from ..models import Product, User
+from ..resilience import CacheUnavailable
 from ..roles import perm_require
+from ..selectors.catalog import CATALOGUE_GENERATION_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,25 @@ CHANGE_PRODUCT = "ecommerce.change_product"
 # Pillow format name -> file extension. Only web formats every browser shows.
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
 FORMATS_TEXT = "JPEG, PNG, WebP or GIF"
+
+
+def catalogue_generation_bump() -> None:
+    """Retire every cached storefront page (prices, stock, titles, categories changed)."""
+    from django.core.cache import cache
+
+    try:
+        cache.incr(CATALOGUE_GENERATION_KEY)
+    except ValueError:  # no generation yet: the next read starts a fresh one
+        cache.delete(CATALOGUE_GENERATION_KEY)
+    except CacheUnavailable:
+        # The lost write is replayed as a delete when Redis answers (ecommerce/cache_backend.py),
+        # and a deleted generation restarts from the clock (catalogue_generation).
+        logger.warning("catalogue.generation_bump_lost")
+
+
+def catalogue_changed() -> None:
+    """Call after a write that pages show: bumps once the transaction commits."""
+    transaction.on_commit(catalogue_generation_bump)
 
 
 def _megabytes(size: int) -> str:
@@ -96,6 +117,7 @@ def product_image_set(*, product: Product, upload: IO[bytes], actor: User | None
         locked.image.save(f"{stem}.{ALLOWED_FORMATS[image_format]}", ContentFile(upload.read()), save=False)
         locked.image_thumbnail.save(f"{stem}.webp", ContentFile(thumbnail), save=False)
         locked.save(update_fields=["image", "image_thumbnail"])
+        catalogue_changed()
         transaction.on_commit(lambda: _delete_files(old))
     logger.info("catalog.product_image_set", extra={"product_id": locked.pk})
     product.image, product.image_thumbnail = locked.image, locked.image_thumbnail
@@ -109,6 +131,7 @@ def product_image_clear(*, product: Product, actor: User | None) -> Product:
     with transaction.atomic():
         Product.objects.filter(pk=product.pk).update(image="", image_thumbnail="")
         transaction.on_commit(lambda: _delete_files(old))
+        catalogue_changed()
     product.image, product.image_thumbnail = "", ""
     return product
 

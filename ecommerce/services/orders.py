@@ -22,6 +22,7 @@ from ..errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from ..models import Cart, Event, Order, OrderItem, Product, ReturnLine, ReturnRequest, User
 from ..privacy import NO_TRACKING, Tracking
 from ..roles import MANAGE_ORDERS, MANAGE_RETURNS, VIEW_CUSTOMER_ORDERS, perm_require, user_can
+from .catalog import catalogue_changed
 from .events import event_id_for, event_record
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def order_transition(*, order: Order, to_status: str, note: str = "") -> Order:
     if to_status in (Order.Status.CANCELLED, Order.Status.RETURNED):
         for line in locked.items.filter(quantity__gt=0):
             Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
+        catalogue_changed()
     locked.status = to_status
     locked.save(update_fields=updates)
     logger.info("order.transition", extra={"order_id": locked.pk, "to_status": to_status})
@@ -266,6 +268,7 @@ def order_place_from_cart(
             line_number=line_number,
         )
     cart.items.all().delete()
+    catalogue_changed()  # stock counts on the pages moved
     if simulate_payment:
         order = order_transition(order=order, to_status=Order.Status.PAID)
     total = sum((i.product.price * i.quantity for i in items), Decimal("0"))
@@ -404,6 +407,7 @@ def _return_transition(*, return_id: int, actor: User | None, to_status: str) ->
             # The goods are back on the shelf: restock exactly what came back.
             for line in row.lines.select_related("item"):
                 Product.objects.filter(pk=line.item.product_id).update(stock=F("stock") + line.quantity)
+            catalogue_changed()
             row.received_at = now
             updates.append("received_at")
         elif to_status == ReturnRequest.Status.REFUNDED:

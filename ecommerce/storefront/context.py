@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Sum
 from django.http import HttpRequest
 
 from ..models import CartItem, Category
 from ..privacy import CONSENT_COOKIE
+from ..selectors.catalog import catalogue_generation
 
 NAV_CATEGORY_LIMIT = 12
 _MEMO_ATTR = "_storefront_nav"
@@ -42,11 +44,24 @@ def consent_state(request: HttpRequest) -> str:
     return choice if choice in ("yes", "no") else ""
 
 
+NAV_CACHE_SECONDS = 3600  # a catalogue change bumps the generation in the key sooner
+
+
+def nav_categories() -> list[Category]:
+    """The header's top categories: the same on every page for everyone, cached per catalogue generation."""
+    key = f"sf:nav:{catalogue_generation()}"
+    categories = cache.get(key)
+    if categories is None:
+        categories = list(Category.objects.filter(parent__isnull=True).order_by("name")[:NAV_CATEGORY_LIMIT])
+        cache.set(key, categories, NAV_CACHE_SECONDS)
+    return categories
+
+
 def storefront_nav(request: HttpRequest) -> dict[str, Any]:
     memo = getattr(request, _MEMO_ATTR, None)
     if memo is None:
         memo = {
-            "nav_categories": list(Category.objects.filter(parent__isnull=True).order_by("name")[:NAV_CATEGORY_LIMIT]),
+            "nav_categories": nav_categories(),
             "cart_count": cart_count_for(request),
             "consent_state": consent_state(request),
         }

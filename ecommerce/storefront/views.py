@@ -55,6 +55,7 @@ from .forms import (
     RegistrationForm,
     SearchForm,
 )
+from .pagecache import CSRF_PLACEHOLDER, RECENT_VIEWS_COOKIE, anonymous_page_cache, page_cache_active
 from .services import consent_record
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ SORTS = {"title": "title", "price": "price", "-price": "-price"}
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    if page_cache_active(request):  # a render for the anonymous page cache: no visitor's token in it
+        context = {**context, "csrf_token": CSRF_PLACEHOLDER}
     return render(request, template, {**storefront_nav(request), **context}, status=status)
 
 
@@ -100,6 +103,7 @@ def _current_cart(request: HttpRequest, *, create: bool) -> Cart | None:
 # --- catalog -------------------------------------------------------------------------------
 
 
+@anonymous_page_cache
 @require_GET
 @ensure_csrf_cookie
 def home(request: HttpRequest) -> HttpResponse:
@@ -108,6 +112,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return _page(request, "storefront/home.html", {"products": products, "categories": category_roots()})
 
 
+@anonymous_page_cache
 @require_GET
 @ensure_csrf_cookie
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -130,6 +135,7 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@anonymous_page_cache
 @require_GET
 @ensure_csrf_cookie
 def search(request: HttpRequest) -> HttpResponse:
@@ -148,6 +154,7 @@ def search(request: HttpRequest) -> HttpResponse:
     )
 
 
+@anonymous_page_cache
 @require_GET
 @ensure_csrf_cookie
 def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
@@ -171,6 +178,7 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
 # --- cart and checkout ---------------------------------------------------------------------
 
 
+@anonymous_page_cache
 @require_GET
 @ensure_csrf_cookie
 def cart_detail(request: HttpRequest) -> HttpResponse:
@@ -438,6 +446,8 @@ def consent(request: HttpRequest) -> HttpResponse:
         samesite="Lax",
         secure=request.is_secure(),
     )
+    if choice != "yes":  # the tracker's list of viewed products goes with the consent
+        response.delete_cookie(RECENT_VIEWS_COOKIE, samesite="Lax")
     consent_record(user=request.user, allowed=choice == "yes")
     return response
 
@@ -472,4 +482,5 @@ def privacy_delete(request: HttpRequest) -> HttpResponse:
     response = redirect("storefront:home")
     # Start this browser afresh too: the banner asks again and the tracker drops its anonymous id.
     response.delete_cookie(CONSENT_COOKIE, samesite="Lax")
+    response.delete_cookie(RECENT_VIEWS_COOKIE, samesite="Lax")
     return response

@@ -7,31 +7,47 @@
     {% recommendation_widget "cart" cart=cart %}
     {% recommendation_widget "account" %}             {# buy it again #}
 
-Each rendered item logs a recommendation_impression (slot, position, model version) and links
-through the click redirect, which logs a recommendation_click then opens the product page; both
-only with tracking consent (ecommerce.privacy.tracking_for).
+Rendering writes nothing. Each item carries its slot, position and model version as data
+attributes; the tracker (static/js/tracker.js) sends one recommendation_impression per item in the
+page's event batch, only with tracking consent, through the event ingestion API (bulk COPY).
+Links go through the click redirect, which logs a recommendation_click then opens the product page.
+Why the browser and not a server-side buffer: see docs/benchmarks/storefront.md (the widget
+becomes cacheable HTML, bots without JS stop counting as impressions, and the tracker's batch
+already goes out on every page: no extra request, no extra flush task).
+
+Widget HTML is cached (see _widget_key): the product-page widgets once per product for everyone,
+the personal ones per customer / recent views / cart for as long as the API reuses an answer; the
+recommendations and catalogue generations in every key (bumped on retrain, rule change, order and
+catalogue change) make a retrain or a price change show at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 from urllib.parse import urlencode
 
 from django import template
+from django.conf import settings
+from django.core.cache import cache
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 
-from ecommerce.privacy import tracking_for
+from ecommerce.selectors.catalog import catalogue_generation
 
 from ..models import SimilarProduct
 from ..selectors import (
+    SESSION_VIEWS_KEY,
     Recommendation,
     buy_it_again_for,
+    recent_views_from,
     recommendations_for,
-    session_view_remember,
+    recommendations_generation,
+    session_viewed_product_ids,
     similar_products_for,
 )
-from ..services import recommendation_impressions_record
 
 register = template.Library()
 logger = logging.getLogger(__name__)
@@ -58,11 +74,6 @@ def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: A
     session = getattr(request, "session", None)
     session_key = getattr(session, "session_key", None) or ""
     shopper = user if user is not None and getattr(user, "is_authenticated", False) else None
-    if slot.startswith("product_") and product is not None and session is not None and tracking_for(request).allowed:
-        # Remember the view in the session: the next page's "Recommended for you" follows it at
-        # once, without waiting for the event log or a retrain. Only with consent (the banner
-        # promises we store nothing about browsing otherwise).
-        session_view_remember(session=session, product_id=product.pk)
     if slot == "product_similar" and product is not None:
         return similar_products_for(product=product, kind=SimilarProduct.Kind.SIMILAR, k=k)
     if slot == "product_together" and product is not None:
@@ -70,16 +81,62 @@ def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: A
     if slot == "account":
         return buy_it_again_for(user=shopper, k=k) if shopper is not None else []
     exclude = _cart_product_ids(cart) if slot == "cart" else []
-    return recommendations_for(user=shopper, session_key=session_key, k=k, exclude_product_ids=exclude, session=session)
+    viewed = session_viewed_product_ids(
+        user=shopper, session_key=session_key, session=session, recent=recent_views_from(request)
+    )
+    return recommendations_for(
+        user=shopper, session_key=session_key, k=k, exclude_product_ids=exclude, session=session, viewed=viewed
+    )
 
 
-@register.inclusion_tag("recommendations/_widget.html", takes_context=True)
+def _widget_key(slot: str, k: int, request: Any, user: Any, product: Any, cart: Any) -> tuple[str, int]:
+    """(cache key, seconds) of a widget's HTML.
+
+    Product-page widgets are the same for every shopper: one entry per product. The others are
+    keyed by what they depend on (the customer, the consented recent views, the cart's products),
+    reused as long as an identical API answer is (RECOMMENDATIONS_RESPONSE_CACHE_SECONDS); every
+    key carries the recommendations and catalogue generations, so retrains, rule changes, orders
+    and catalogue edits show at once.
+    """
+    generations = f"{recommendations_generation()}:{catalogue_generation()}"
+    if slot.startswith("product_"):
+        product_id = getattr(product, "pk", None)
+        return f"recs:widget:{generations}:{slot}:{product_id}:{k}", settings.RECOMMENDATIONS_WIDGET_CACHE_SECONDS
+    shopper = user if user is not None and getattr(user, "is_authenticated", False) else None
+    session = getattr(request, "session", None)
+    views = recent_views_from(request)
+    if shopper is None and session is not None and session.session_key:
+        views += [p for p in session.get(SESSION_VIEWS_KEY, []) or [] if isinstance(p, int)]
+    parts = [
+        f"u{shopper.pk}" if shopper is not None else "anon",
+        ".".join(map(str, views)),
+        ".".join(map(str, sorted(_cart_product_ids(cart)))) if slot == "cart" else "",
+    ]
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+    return f"recs:widget:{generations}:{slot}:{k}:{digest}", settings.RECOMMENDATIONS_RESPONSE_CACHE_SECONDS
+
+
+@register.simple_tag(takes_context=True)
 def recommendation_widget(
     context: template.Context, slot: str, k: int = 6, product: Any = None, cart: Any = None, title: str = ""
-) -> dict[str, Any]:
+) -> SafeString:
+    k = int(k)
     request = context.get("request")
     user = context.get("user") or getattr(request, "user", None)
-    items = _items_for(slot, request, user, int(k), product, cart)
+    if slot.startswith("product_") and product is None:
+        return mark_safe("")  # noqa: S308 - nothing to show
+    key, seconds = _widget_key(slot, k, request, user, product, cart)
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(
+            "recommendations/_widget.html", _widget_context(slot, request, user, k, product, cart, title)
+        )
+        cache.set(key, html, seconds)
+    return mark_safe(html)  # noqa: S308 - rendered by the template engine with autoescape
+
+
+def _widget_context(slot: str, request: Any, user: Any, k: int, product: Any, cart: Any, title: str) -> dict[str, Any]:
+    items = _items_for(slot, request, user, k, product, cart)
     cards = []
     for position, rec in enumerate(items):
         query = {"slot": slot, "pos": position}
@@ -91,11 +148,5 @@ def recommendation_widget(
                 "product": rec.product,
                 "href": reverse("recommendations:click", args=[rec.product.pk]) + "?" + urlencode(query),
             }
-        )
-    if cards and request is not None:
-        recommendation_impressions_record(  # stores nothing without consent
-            tracking=tracking_for(request),
-            slot=slot,
-            items=[(c["product"].pk, c["rec"].model_version) for c in cards],
         )
     return {"slot": slot, "title": title or TITLES.get(slot, "Recommended"), "cards": cards}

@@ -45,6 +45,11 @@
   var RETRY_KEY = "shop_event_retry";
   var LOCK_KEY = "shop_event_lock";
   var ALLOWED_PROP_KEYS = 50;
+  // The last viewed product ids, newest first, for the server's "Recommended for you" on the next
+  // page (recommendations.selectors.recent_views_from). Kept here so rendering a page writes nothing.
+  var RECENT_VIEWS_COOKIE = "recent_views";
+  var RECENT_VIEWS_MAX = 10;
+  var RECENT_VIEWS_MAX_AGE_S = 30 * 24 * 3600;
 
   var memoryQueue = []; // only when localStorage is unavailable (blocked, full)
   var timer = null;
@@ -84,9 +89,44 @@
     return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
   }
 
+  function rememberView(productId) {
+    var pid = toInt(productId);
+    if (pid === null) return;
+    var ids = (readCookie(RECENT_VIEWS_COOKIE) || "").split(".").filter(function (p) {
+      return /^[0-9]{1,12}$/.test(p) && Number(p) !== pid;
+    });
+    ids.unshift(String(pid));
+    document.cookie = RECENT_VIEWS_COOKIE + "=" + ids.slice(0, RECENT_VIEWS_MAX).join(".") +
+      "; path=/; max-age=" + RECENT_VIEWS_MAX_AGE_S + "; samesite=lax" +
+      (window.location.protocol === "https:" ? "; secure" : "");
+  }
+
+  /* One recommendation_impression per recommended item the page shows (the server renders them
+     and writes nothing; see recommendations/templatetags/recommendations_tags.py). */
+  function trackImpressions() {
+    var sections = document.querySelectorAll("[data-recommendation-slot]");
+    for (var i = 0; i < sections.length; i++) {
+      var slot = sections[i].getAttribute("data-recommendation-slot");
+      var cards = sections[i].querySelectorAll("article[data-product-id]");
+      for (var j = 0; j < cards.length; j++) {
+        var version = toInt(cards[j].getAttribute("data-model-version"));
+        var position = toInt(cards[j].getAttribute("data-position"));
+        track("recommendation_impression", {
+          product_id: cards[j].getAttribute("data-product-id"),
+          slot: slot,
+          position: position === null ? j : position,
+          model_version: version
+        });
+      }
+    }
+  }
+
   /* Consent withdrawn (or never given): nothing of the tracker's may stay in the browser. */
   function forgetEverything() {
     memoryQueue = [];
+    if (readCookie(RECENT_VIEWS_COOKIE) !== null) {
+      document.cookie = RECENT_VIEWS_COOKIE + "=; path=/; max-age=0; samesite=lax";
+    }
     if (timer !== null) { window.clearTimeout(timer); timer = null; }
     try {
       [STORAGE_KEY, QUEUE_KEY, RETRY_KEY, LOCK_KEY].forEach(function (key) {
@@ -404,7 +444,9 @@
     track("page_view", { page: page, title: document.title.slice(0, 200), referrer: referrerWithoutQuery() });
     if (page === "product" && body.getAttribute("data-product-id")) {
       track("product_view", { product_id: body.getAttribute("data-product-id") });
+      rememberView(body.getAttribute("data-product-id"));
     }
+    trackImpressions();
     if (page === "search" && body.getAttribute("data-query")) {
       track("search", { query: body.getAttribute("data-query"), results: document.querySelectorAll(".product-grid .product-card").length });
     }

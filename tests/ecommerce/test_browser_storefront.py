@@ -242,10 +242,12 @@ def test_tracker_flushes_a_full_batch_at_once_with_csrf_header(live_server, page
     assert [e["properties"]["n"] for e in body["events"]] == list(range(20))
     anonymous_id = page.evaluate("localStorage.getItem('shop_anonymous_id')")
     assert {e["anonymous_id"] for e in body["events"]} == {anonymous_id}
-    # the home page's own page_view plus the 20
+    # the home page's own page_view and one impression per recommended item shown, plus the 20
+    expected = 21 + page.locator("[data-recommendation-slot] article").count()
     mine = Event.objects.filter(anonymous_id=anonymous_id)
     end = time.monotonic() + 15
-    while mine.count() < 21 and time.monotonic() < end:
+    while mine.count() < expected and time.monotonic() < end:
         time.sleep(0.2)
-    assert mine.count() == 21
+    assert mine.count() == expected
+    assert mine.filter(type="recommendation_impression").count() == expected - 21
     page.context.clear_cookies()

@@ -4,6 +4,7 @@ ad click (every table that can hold a user id, session key or anonymous id is ch
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -40,6 +41,24 @@ def shop():
     SimilarProductFactory(product=products[0], similar=products[1], kind=SimilarProduct.Kind.SIMILAR)
     CampaignFactory()  # untargeted: shown to anyone
     return category, products
+
+
+def impressions_beacon(html: str) -> dict:
+    """What static/js/tracker.js sends for a page's recommendation widgets."""
+    events = []
+    for slot, body in re.findall(r'data-recommendation-slot="([^"]+)"(.*?)</section>', html, re.S):
+        for pid, position in re.findall(r'data-product-id="(\d+)" data-position="(\d+)"', body):
+            events.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "type": "recommendation_impression",
+                    "occurred_at": timezone.now().isoformat(),
+                    "product_id": int(pid),
+                    "properties": {"slot": slot, "position": int(position)},
+                }
+            )
+    assert events, "the page shows no recommendation widget"
+    return {"events": events}
 
 
 def _browse(client: Client, category, products) -> int:
@@ -107,6 +126,11 @@ def test_with_consent_the_same_visit_is_logged_under_the_shopper(shop):
     category, products = shop
     client.get("/")
     product_page = client.get(f"/products/{products[0].pk}/").content.decode()
+    # the page's tracker sends the impressions of the widgets it shows (rendering writes nothing)
+    assert (
+        client.post("/api/events/", impressions_beacon(product_page), content_type="application/json").status_code
+        == 200
+    )
     client.get(links_in(product_page, "/recommendations/click/")[0])
     ads = client.get("/api/ads/serve/", {"slot": "product", "product_id": products[0].pk}).json()["ads"]
     client.get(ads[0]["click_url"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
@@ -30,17 +32,40 @@ def _consenting_request(user=None):
     return request
 
 
-def test_home_widget_renders_and_logs_one_impression_per_item():
+def test_home_widget_renders_items_for_the_tracker_and_writes_nothing(django_assert_num_queries):
     products = ProductFactory.create_batch(3)
     request = _consenting_request()
     html = render_to_string("recommendations/_home.html", {"request": request, "user": request.user})
     assert "Recommended for you" in html
     for product in products:
         assert f"/recommendations/click/{product.pk}/?slot=home" in html
-    impressions = Event.objects.filter(type=Event.Type.RECOMMENDATION_IMPRESSION)
-    assert impressions.count() == 3
-    assert {e.properties["slot"] for e in impressions} == {"home"}
-    assert {e.session_key for e in impressions} == {request.session.session_key}
+    # what static/js/tracker.js turns into one recommendation_impression per item
+    shown = re.findall(r'data-product-id="(\d+)" data-position="(\d+)"', html)
+    assert sorted(int(p) for p, _ in shown) == sorted(p.pk for p in products)
+    assert [int(pos) for _, pos in shown] == [0, 1, 2]
+    assert 'data-recommendation-slot="home"' in html
+    assert not Event.objects.exists()  # impressions come from the browser, not the render
+
+
+def test_product_widgets_are_cached_per_product_until_a_generation_bump(django_assert_num_queries):
+    from ecommerce.services.catalog import catalogue_generation_bump
+    from recommendations.selectors import recommendations_generation_bump
+
+    product, near = ProductFactory.create_batch(2)
+    SimilarProductFactory(product=product, similar=near, kind=SimilarProduct.Kind.SIMILAR)
+    context = {"request": _request(), "user": AnonymousUser(), "product": product}
+    first = render_to_string("recommendations/_product.html", context)
+    with django_assert_num_queries(0):  # both widgets from the cache
+        assert render_to_string("recommendations/_product.html", context) == first
+    near.title = "Renamed lamp"
+    near.save()
+    catalogue_generation_bump()
+    assert "Renamed lamp" in render_to_string("recommendations/_product.html", context)
+    SimilarProduct.objects.all().delete()
+    recommendations_generation_bump()
+    assert f"/recommendations/click/{near.pk}/?slot=product_similar" not in render_to_string(
+        "recommendations/_product.html", context
+    )
 
 
 def test_product_widget_shows_similar_and_bought_together():
@@ -94,16 +119,17 @@ def test_cart_widget_leaves_out_what_is_in_the_cart():
     assert f"/recommendations/click/{in_cart.pk}/" not in html
 
 
-def test_product_widget_remembers_view_only_with_consent():
-    from recommendations.selectors import SESSION_VIEWS_KEY
-
-    product = ProductFactory()
+def test_home_widget_follows_the_trackers_recent_views_cookie_only_with_consent():
+    viewed, neighbour, *_ = ProductFactory.create_batch(5)
+    SimilarProductFactory(product=viewed, similar=neighbour, kind=SimilarProduct.Kind.SIMILAR, score=0.99)
     request = _request()
-    render_to_string("recommendations/_product.html", {"request": request, "user": request.user, "product": product})
-    assert SESSION_VIEWS_KEY not in request.session
+    request.COOKIES["recent_views"] = f"{viewed.pk}.x.9999999999999"
+    html = render_to_string("recommendations/_home.html", {"request": request, "user": request.user})
+    assert f"Because you viewed {viewed.title}" not in html  # no consent: the cookie is ignored
     request.COOKIES["tracking_consent"] = "yes"
-    render_to_string("recommendations/_product.html", {"request": request, "user": request.user, "product": product})
-    assert request.session[SESSION_VIEWS_KEY] == [product.pk]
+    html = render_to_string("recommendations/_home.html", {"request": request, "user": request.user})
+    assert f"Because you viewed {viewed.title}" in html
+    assert dict(request.session.items()) == {}  # nothing stored on the server
 
 
 @pytest.mark.parametrize("headers", [{}, {"DNT": "1"}, {"Sec-GPC": "1"}])
