@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from advertising.models import Ad, Campaign, Impression
 from advertising import services
+from advertising.models import Ad, Campaign, Impression
 from advertising.selectors import live_ads_invalidate
 from ecommerce.models import Event
 from tests.factories import CategoryFactory, EventFactory, ProductFactory
