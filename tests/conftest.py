@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import TransactionTestCase
+from django.test import TestCase, TransactionTestCase
 from rest_framework.test import APIClient
 
 from tests.factories import RoleStaffFactory, StaffFactory, UserFactory
@@ -35,9 +35,12 @@ SCREENSHOT_DIR = Path(settings.BASE_DIR) / "screenshots"
 REALDATA_FILE = Path(settings.SHARED_DATA_DIR) / "uci-online-retail" / "online_retail.csv.gz"
 
 
-# The `replica` alias is a test mirror of default (ecommerce/settings_test.py): every test may
-# read through it, so the replica router stays on in the whole suite.
+# The `replica` alias is a test mirror of default (ecommerce/settings_test.py): transactional
+# tests may read through it, so the replica router stays on in the whole suite. TestCase-style
+# tests run inside a transaction on default, where the router reads default anyway; they keep
+# only default (TestCase would otherwise open a second transaction on the mirror's connection).
 TransactionTestCase.databases = {"default", "replica"}
+TestCase.databases = {"default"}
 
 
 def postgres_bin_dir() -> Path | None:
