@@ -497,6 +497,8 @@ RECOMMENDATIONS_SESSION_HISTORY_LIMIT = env.int("RECOMMENDATIONS_SESSION_HISTORY
 # How many products per customer and neighbours per product the pipeline precomputes.
 RECOMMENDATIONS_PRECOMPUTE_TOP_N = env.int("RECOMMENDATIONS_PRECOMPUTE_TOP_N", default=30)
 RECOMMENDATIONS_SIMILAR_TOP_N = env.int("RECOMMENDATIONS_SIMILAR_TOP_N", default=20)
+# Customers per precompute chunk (one Celery task each; more chunks spread over more workers).
+RECOMMENDATIONS_PRECOMPUTE_CHUNK_USERS = env.int("RECOMMENDATIONS_PRECOMPUTE_CHUNK_USERS", default=500)
 # Customers with an order or event in this many days are "active" and get precomputed rows.
 RECOMMENDATIONS_ACTIVE_USER_DAYS = env.int("RECOMMENDATIONS_ACTIVE_USER_DAYS", default=365 * 3)
 # How long an identical API answer is reused (retrains and rule changes invalidate it sooner).
