@@ -107,3 +107,18 @@ def test_without_a_replica_url_everything_uses_default(settings):
     settings.DATABASES = {"default": settings.DATABASES["default"]}
     with replica_reads():
         assert read_alias(Product) == "default"
+
+
+def test_a_task_run_eagerly_inside_a_replica_request_reads_the_primary():
+    from celery import shared_task
+
+    from tests.conftest import celery_eager
+
+    @shared_task(name="tests.replica_probe_alias")
+    def alias_task() -> str:
+        return read_alias(Product)
+
+    with replica_reads(), celery_eager():
+        assert read_alias(Product) == "replica"
+        assert alias_task.delay().get() == "default"
+        assert read_alias(Product) == "replica"
