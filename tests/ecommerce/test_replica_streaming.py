@@ -5,6 +5,7 @@ the app in a child process pointed at both (DATABASE_URL / DATABASE_REPLICA_URL)
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -101,7 +102,8 @@ def test_dashboard_reads_the_streaming_replica_and_writes_the_primary(streaming_
     shutil.rmtree(env["ML_ARTIFACT_ROOT"], ignore_errors=True)
     assert probe.returncode == 0, probe.stderr[-3000:]
     seen = json.loads(probe.stdout.strip().splitlines()[-1])
-    print("replica lag:", {k: v for k, v in seen.items() if k.endswith("_after_s")})  # README capacity plan
+    # The lag the README's capacity plan quotes (pytest -o log_cli=true -o log_cli_level=INFO shows it).
+    logging.getLogger(__name__).info("replica lag: %s", {k: v for k, v in seen.items() if k.endswith("_after_s")})
     # The two aliases are the two clusters: a primary and a standby in recovery.
     assert seen["default"] == {"in_recovery": False, "port": primary_port}
     assert seen["replica"] == {"in_recovery": True, "port": replica_port}
