@@ -547,7 +547,10 @@ def precompute_run_finish(*, run_id: int) -> dict[str, Any]:
         for version_id in versions:
             # Customers no longer active: their rows were not rewritten by any chunk.
             had_rows = set(
-                UserRecommendation.objects.filter(model_version_id=version_id).values_list("user_id", flat=True)
+                UserRecommendation.objects.filter(model_version_id=version_id)
+                .order_by()
+                .values_list("user_id", flat=True)
+                .distinct()
             )
             gone = sorted(had_rows - in_run)
             for start in range(0, len(gone), 500):
