@@ -31,6 +31,14 @@ class DeliveryGuardedTask(DjangoTask):
     max_deliveries = 3
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Tasks read the primary (ecommerce/db_routing.py): a task that writes must see its own
+        # and its caller's writes, also when it runs eagerly inside a request reading the replica.
+        from ecommerce.db_routing import primary_reads
+
+        with primary_reads():
+            return self._guarded_call(*args, **kwargs)
+
+    def _guarded_call(self, *args: Any, **kwargs: Any) -> Any:
         request = self.request
         if not self.acks_late or request.called_directly or request.is_eager or not request.id:
             return super().__call__(*args, **kwargs)

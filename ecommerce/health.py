@@ -106,15 +106,22 @@ def _check_broker() -> dict[str, Any]:
 
 
 def _check_models() -> dict[str, Any]:
-    """Active model versions whose artifact file is missing (serving then uses its fallback)."""
-    from .models import ModelVersion
+    """Active model versions this host cannot load: no stored bytes in the database and no local
+    copy (serving then uses its fallback)."""
+    from django.db.models import Exists, OuterRef
+
+    from .models import ModelArtifact, ModelVersion
 
     try:
-        rows = list(ModelVersion.objects.filter(status="active").values_list("name", "artifact_path"))
+        rows = list(
+            ModelVersion.objects.filter(status="active")
+            .annotate(stored=Exists(ModelArtifact.objects.filter(version_id=OuterRef("pk"))))
+            .values_list("name", "artifact_path", "stored")
+        )
     except Exception as error:
         return {"ok": False, "error": type(error).__name__}
     root = Path(settings.ML_ARTIFACT_ROOT)
-    missing = sorted(name for name, path in rows if not path or not (root / path).is_file())
+    missing = sorted(name for name, path, stored in rows if not stored and (not path or not (root / path).is_file()))
     return {"ok": not missing, "active": len(rows), "missing": missing}
 
 

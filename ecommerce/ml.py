@@ -1,4 +1,4 @@
-"""The model registry: every trained artifact is a ModelVersion row plus a joblib file.
+"""The model registry: every trained artifact is a ModelVersion row plus its joblib bytes.
 
 How the apps use it:
 
@@ -13,10 +13,14 @@ How the apps use it:
     loaded = model_load_active("support.intents")   # None -> serve the deterministic fallback
     if loaded: loaded.artifact.predict(...)
 
-Artifacts are written to a temporary file and moved into place atomically, at a deterministic
-path (<ML_ARTIFACT_ROOT>/<name>/<version>.joblib), hashed, and only loaded back after the hash
-and the recorded scikit-learn version match: joblib loading runs code, so we load only files
-this app wrote and nobody changed.
+Artifacts are dumped to a temporary file, hashed, and stored in the database next to their
+registry row (ModelArtifact, bytea on PostgreSQL) in the transaction that inserts the row, so
+every web and worker host can load every version without a shared filesystem. Each host keeps a
+local copy at a deterministic path (<ML_ARTIFACT_ROOT>/<name>/<version>.joblib, written
+atomically) and an in-memory cache. Bytes are loaded only after their sha256 and the recorded
+scikit-learn version match the row: joblib loading runs code, so we load only bytes this app
+wrote and nobody changed. A local copy that does not match is replaced from the database; bytes
+in the database that do not match are refused.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from django.utils import timezone
 
 from .errors import DomainError
 from .locks import LockHeld, exclusive_lock
-from .models import ModelVersion
+from .models import ModelArtifact, ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +118,19 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".joblib")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
 def artifact_path_for(name: str, version: int) -> Path:
     return Path(settings.ML_ARTIFACT_ROOT) / name / f"{version}.joblib"
 
@@ -145,16 +162,18 @@ def model_version_register(
 ) -> ModelVersion:
     """Save a trained artifact and record it as a new `trained` version of `name`.
 
-    The artifact is dumped and hashed first; it is moved to its final path
-    (<ML_ARTIFACT_ROOT>/<name>/<version>.joblib) inside the transaction that inserts the row, so
-    only the trainer that won a version number ever writes that number's file: two trainers
-    racing for the same number cannot overwrite each other's artifact.
+    The artifact is dumped and hashed first; its bytes are inserted (ModelArtifact) in the
+    transaction that inserts the row, and this host's local copy is moved to
+    <ML_ARTIFACT_ROOT>/<name>/<version>.joblib inside it, so only the trainer that won a version
+    number ever writes that number's bytes: two trainers racing for the same number cannot
+    overwrite each other's artifact.
     """
     if primary_metric not in metrics:
         raise DomainError(f"metrics must contain the primary metric {primary_metric!r}")
     tmp_path = _dump_to_temporary_file(artifact, Path(settings.ML_ARTIFACT_ROOT) / name)
     try:
-        sha = _sha256_of(tmp_path)
+        data = tmp_path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
         for attempt in range(5):
             next_version = (ModelVersion.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0) + 1
             path = artifact_path_for(name, next_version)
@@ -175,6 +194,7 @@ def model_version_register(
                         git_sha=_git_sha(),
                         notes=notes,
                     )
+                    ModelArtifact.objects.create(version=row, data=data, size=len(data))
                     os.replace(tmp_path, path)  # atomic: readers never see half a file
             except IntegrityError:
                 # Another trainer took this version number between our read and insert: try the next.
@@ -272,16 +292,32 @@ _cache: dict[tuple[str, int], Any] = {}
 _cache_lock = threading.Lock()
 
 
+def _local_copy(version: ModelVersion) -> Path:
+    """This host's copy of the artifact, fetched from the database when missing or changed."""
+    path = Path(settings.ML_ARTIFACT_ROOT) / (version.artifact_path or f"{version.name}/{version.version}.joblib")
+    if path.is_file() and _sha256_of(path) == version.sha256:
+        return path
+    if path.is_file():
+        logger.warning("ml.local_copy_mismatch", extra={"model_name": version.name, "version": version.version})
+    data = ModelArtifact.objects.filter(version_id=version.pk).values_list("data", flat=True).first()
+    if data is None:
+        if path.is_file():
+            raise ModelIntegrityError(f"artifact for {version} does not match its recorded sha256")
+        raise ModelIntegrityError(f"artifact for {version} is missing (no stored bytes, nothing at {path})")
+    data = bytes(data)  # memoryview on PostgreSQL
+    if hashlib.sha256(data).hexdigest() != version.sha256:
+        raise ModelIntegrityError(f"stored artifact for {version} does not match its recorded sha256")
+    _write_atomically(path, data)
+    logger.info("ml.artifact_fetched", extra={"model_name": version.name, "version": version.version})
+    return path
+
+
 def model_load(version: ModelVersion) -> Any:
+    """The artifact of `version`: from memory, this host's verified copy, or the database."""
     key = (version.name, version.version)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    path = Path(settings.ML_ARTIFACT_ROOT) / version.artifact_path
-    if not path.is_file():
-        raise ModelIntegrityError(f"artifact for {version} is missing at {path}")
-    if _sha256_of(path) != version.sha256:
-        raise ModelIntegrityError(f"artifact for {version} does not match its recorded sha256")
     import sklearn
 
     recorded = version.library_versions.get("sklearn")
@@ -289,6 +325,7 @@ def model_load(version: ModelVersion) -> Any:
         raise ModelIntegrityError(
             f"{version} was trained with scikit-learn {recorded}, this process has {sklearn.__version__}: retrain it"
         )
+    path = _local_copy(version)
     artifact = joblib.load(path)
     with _cache_lock:
         # Keep only the newest version per name in memory.
@@ -296,6 +333,31 @@ def model_load(version: ModelVersion) -> Any:
             del _cache[stale]
         _cache[key] = artifact
     return artifact
+
+
+def artifacts_store_local_files(*, version_model=ModelVersion, artifact_model=ModelArtifact) -> dict[str, int]:
+    """Copy artifacts that exist only as files under ML_ARTIFACT_ROOT into the database.
+
+    For versions registered before artifacts were stored with their row (run by migration
+    ecommerce 0009 and by `manage.py ml_artifacts_store` on any host that still holds files).
+    A file is stored only when its sha256 matches the row. Idempotent.
+    """
+    root = Path(settings.ML_ARTIFACT_ROOT)
+    counts = {"stored": 0, "missing": 0, "mismatch": 0}
+    stored = artifact_model.objects.values_list("version_id", flat=True)
+    for row in version_model.objects.exclude(pk__in=stored).exclude(artifact_path="").iterator():
+        path = root / row.artifact_path
+        if not path.is_file():
+            counts["missing"] += 1
+            continue
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != row.sha256:
+            counts["mismatch"] += 1
+            logger.warning("ml.backfill_mismatch", extra={"model_name": row.name, "version": row.version})
+            continue
+        artifact_model.objects.get_or_create(version_id=row.pk, defaults={"data": data, "size": len(data)})
+        counts["stored"] += 1
+    return counts
 
 
 def model_load_active(name: str) -> LoadedModel | None:

@@ -518,6 +518,22 @@ class ModelVersion(models.Model):
         return float(value) if value is not None else None
 
 
+class ModelArtifact(models.Model):
+    """The bytes of a ModelVersion's artifact, stored next to its registry row (ecommerce/ml.py).
+
+    Every web and worker host loads models from here (and keeps a local copy under
+    ML_ARTIFACT_ROOT, checked against the row's sha256), so no host needs a shared filesystem.
+    """
+
+    version = models.OneToOneField(ModelVersion, primary_key=True, on_delete=models.CASCADE, related_name="blob")
+    data = models.BinaryField()
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"artifact of {self.version_id} ({self.size} bytes)"
+
+
 class TaskDelivery(models.Model):
     """How often a broker handed one Celery task id to a worker (ecommerce.services.task_deliveries).
 

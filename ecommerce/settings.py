@@ -70,6 +70,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Read replicas: opts dashboard/report/changelist GETs into replica reads, pins after writes
+    # (ecommerce/db_routing.py). Wraps the session middleware so a session save counts as a write.
+    "ecommerce.db_routing.ReplicaRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -124,6 +127,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 if not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Production (DJANGO_DEBUG=0) needs a PostgreSQL DATABASE_URL.")
+# Read replica (PostgreSQL streaming standby): analytics dashboards, the ad report and admin
+# changelists read from it; writes and read-after-write stay on the primary (ecommerce/db_routing.py).
+_replica_url = env.str("DATABASE_REPLICA_URL", default="")
+if _replica_url:
+    DATABASES["replica"] = env.db_url_config(_replica_url)
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_ROUTERS = ["ecommerce.db_routing.ReplicaRouter"]
+# Seconds a browser reads the primary after it wrote: longer than the replica's usual lag.
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=10)
+# URL names (fnmatch patterns) whose GET/HEAD requests read from the replica.
+DATABASE_REPLICA_VIEWS = env.list(
+    "DATABASE_REPLICA_VIEWS",
+    default=["analytics:*", "admin:*_changelist", "admin:advertising_campaign_report*"],
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "ecommerce.User"
@@ -483,6 +501,8 @@ RECOMMENDATIONS_SESSION_HISTORY_LIMIT = env.int("RECOMMENDATIONS_SESSION_HISTORY
 # How many products per customer and neighbours per product the pipeline precomputes.
 RECOMMENDATIONS_PRECOMPUTE_TOP_N = env.int("RECOMMENDATIONS_PRECOMPUTE_TOP_N", default=30)
 RECOMMENDATIONS_SIMILAR_TOP_N = env.int("RECOMMENDATIONS_SIMILAR_TOP_N", default=20)
+# Customers per precompute chunk (one Celery task each; more chunks spread over more workers).
+RECOMMENDATIONS_PRECOMPUTE_CHUNK_USERS = env.int("RECOMMENDATIONS_PRECOMPUTE_CHUNK_USERS", default=500)
 # Customers with an order or event in this many days are "active" and get precomputed rows.
 RECOMMENDATIONS_ACTIVE_USER_DAYS = env.int("RECOMMENDATIONS_ACTIVE_USER_DAYS", default=365 * 3)
 # How long an identical API answer is reused (retrains and rule changes invalidate it sooner).

@@ -104,3 +104,53 @@ class RecommenderVersion(ModelVersion):
         proxy = True
         verbose_name = "recommender model version"
         permissions = [("retrain_recommenders", "Can retrain the recommender and start A/B tests")]
+
+
+class PrecomputeRun(models.Model):
+    """One fan-out of the per-customer precompute: chunks of customers computed by any worker,
+    then one finishing step that promotes the candidate version (recommendations/services.py).
+
+    A run is promoted at most once, and only when every chunk is done; a newer run supersedes
+    an older one still running (its remaining chunks and its finish then do nothing).
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"  # a chunk never finished: nothing promoted
+        SUPERSEDED = "superseded"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    # The version whose rows the chunks write: the candidate to promote, or the active one refreshed.
+    target = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    challenger = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    promote = models.BooleanField(default=False)
+    # Keyword arguments for ml.model_version_promote (score of the active model on the same data).
+    promote_args = models.JSONField(default=dict, blank=True)
+    chunk_count = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"precompute run {self.pk} of {self.target_id} ({self.status})"
+
+
+class PrecomputeChunk(models.Model):
+    """The customers of one chunk of a run; `done_at` is set in the transaction writing their rows."""
+
+    run = models.ForeignKey(PrecomputeRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    user_ids = models.JSONField(default=list)
+    rows = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="precomputechunk_unique_index")]
+        ordering = ["run", "index"]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of run {self.run_id}"

@@ -38,7 +38,7 @@ from .algorithms import (
 from .algorithms.base import DEFAULT_EVENT_WEIGHTS
 from .conf import ACTIVE_MODEL_NAME
 from .evaluation import Split, build_matrices, evaluate_recommender, temporal_split
-from .models import BusinessRules, SimilarProduct, UserRecommendation
+from .models import BusinessRules, PrecomputeChunk, PrecomputeRun, SimilarProduct, UserRecommendation
 from .selectors import product_side_information, purchase_history_frame, recommendations_generation_bump
 
 logger = logging.getLogger(__name__)
@@ -169,23 +169,33 @@ RETRAIN_LOCK = "recommendations.retrain"
 
 
 def recommenders_train(
-    *, serving_algorithm: str = SERVING_ALGORITHM, comparison_algorithms: tuple[str, ...] = COMPARISON_ALGORITHMS
+    *,
+    serving_algorithm: str = SERVING_ALGORITHM,
+    comparison_algorithms: tuple[str, ...] = COMPARISON_ALGORITHMS,
+    fan_out: bool = False,
 ) -> dict[str, Any]:
     """Train, evaluate, register, precompute and promote as one unit; one run at a time.
 
     Overlapping runs (the nightly beat and the admin's "Retrain now") are serialized by a
     training lock: the second one returns {"status": "already_running"} and changes nothing.
+    With `fan_out` (the Celery task) the per-customer precompute goes out as a chord of chunks
+    and promotion happens when the last chunk is done (summary["precompute"]["result_id"]).
     """
     try:
         with ml.model_training_lock(RETRAIN_LOCK):
-            return _recommenders_train(serving_algorithm=serving_algorithm, comparison_algorithms=comparison_algorithms)
+            return _recommenders_train(
+                serving_algorithm=serving_algorithm, comparison_algorithms=comparison_algorithms, fan_out=fan_out
+            )
     except ml.TrainingAlreadyRunning:
         logger.info("recommendations.retrain_already_running")
         return {"status": "already_running"}
 
 
 def _recommenders_train(
-    *, serving_algorithm: str = SERVING_ALGORITHM, comparison_algorithms: tuple[str, ...] = COMPARISON_ALGORITHMS
+    *,
+    serving_algorithm: str = SERVING_ALGORITHM,
+    comparison_algorithms: tuple[str, ...] = COMPARISON_ALGORITHMS,
+    fan_out: bool = False,
 ) -> dict[str, Any]:
     """Train, evaluate on the temporal split, register and (maybe) promote; then precompute.
 
@@ -241,10 +251,11 @@ def _recommenders_train(
     users, items, matrix, purchased, context = _fit_full(purchases, text_all, cats_all)
     active_users = active_customer_ids(purchases)
     summary["active_customers"] = len(active_users)
-    precomputed: set[int] = set()
     jobs = [(ACTIVE_MODEL_NAME, serving_algorithm)] + [
         (f"recommendations.{a}", a) for a in comparison_algorithms if a != serving_algorithm
     ]
+    rules = BusinessRules.objects.filter(is_active=True).select_related("challenger_version").first()
+    target: ModelVersion | None = None
     for name, algorithm in jobs:
         metrics = evaluate_recommender(ALGORITHMS[algorithm](), split, EVAL_K)
         lap(f"{algorithm}.evaluated")
@@ -266,43 +277,47 @@ def _recommenders_train(
         version = _register(name, artifact, {k: round(float(v), 6) for k, v in metrics.items()}, params, data_ref)
         lap(f"{algorithm}.registered")
         promote_args = _promotion_args(version, split, algorithm)
-        if name == ACTIVE_MODEL_NAME and ml.model_version_would_promote(version=version, **promote_args):
-            # Rows first, promotion second: a run killed in between leaves the previous version
-            # serving with its rows, and the new one's rows unread until a later run cleans them.
-            summary["user_rows"] = user_recommendations_precompute(
-                version=version, trained=artifact, only_user_ids=active_users
-            )
-            precomputed.add(version.pk)
-            lap("user_rows_precomputed")
-        promoted = ml.model_version_promote(version=version, **promote_args)
-        if promoted and name == ACTIVE_MODEL_NAME:
-            recommendations_generation_bump()  # cached widgets switch to the new rows now
         summary["versions"][name] = version.version
-        summary["promoted"][name] = promoted
         summary[f"{name}.{PRIMARY_METRIC}"] = metrics[PRIMARY_METRIC]
-    active = ml.model_version_get_active(name=ACTIVE_MODEL_NAME)
-    if active is not None:
-        if active.pk not in precomputed:
-            # Kept serving: refresh its rows with today's data (replaced in one transaction).
-            summary["user_rows"] = user_recommendations_precompute(
-                version=active, trained=artifact_for(active), only_user_ids=active_users
-            )
-        rules = BusinessRules.objects.filter(is_active=True).select_related("challenger_version").first()
-        challenger = rules.challenger_version if rules else None
-        if challenger is not None and challenger.pk != active.pk:
-            summary["challenger_rows"] = user_recommendations_precompute(
-                version=challenger, trained=artifact_for(challenger), only_user_ids=active_users
-            )
-        _delete_stale_rows(keep=[v.pk for v in (active, challenger) if v is not None])
+        if name != ACTIVE_MODEL_NAME:
+            summary["promoted"][name] = ml.model_version_promote(version=version, **promote_args)
+            continue
+        # The serving model: rows first, promotion second. A run of chunks writes the rows of
+        # the candidate (or, if it will not be promoted, refreshes the active version's rows),
+        # and only its finishing step, after every chunk, promotes: a run killed in between
+        # leaves the previous version serving with its rows.
+        will_promote = ml.model_version_would_promote(version=version, **promote_args)
+        if not will_promote:
+            summary["promoted"][name] = ml.model_version_promote(version=version, **promote_args)  # records why not
+        target = version if will_promote else ml.model_version_get_active(name=ACTIVE_MODEL_NAME)
+        if target is None:
+            continue
+        run = precompute_run_create(
+            target=target,
+            user_pks=[int(u) for u in active_users],
+            promote=will_promote,
+            promote_args=_json_safe(promote_args),
+            challenger=rules.challenger_version if rules else None,
+        )
+        outcome = precompute_run_execute(run=run, fan_out=fan_out)
+        summary["precompute"] = outcome
+        if will_promote:
+            summary["promoted"][name] = outcome.get("promoted")  # None while a fanned-out run is going
+        summary["user_rows"] = outcome.get("user_rows")
         lap("user_rows_precomputed")
+    # 'Similar' neighbours come from the version this run serves (the candidate being promoted).
     summary["similar_rows"] = similar_items_precompute(
-        version=active, purchases=purchases, text=text_all, categories=cats_all
+        version=target, purchases=purchases, text=text_all, categories=cats_all
     )
     lap("similar_rows_precomputed")
     recommendations_generation_bump()
     summary["seconds"] = round(time.perf_counter() - started, 2)
     logger.info("recommendations.train_done", extra={"seconds": summary["seconds"]})
     return summary
+
+
+def _json_safe(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in args.items()}
 
 
 def _config_of(model: Recommender) -> dict[str, Any]:
@@ -379,6 +394,53 @@ def active_customer_ids(purchases: pd.DataFrame, days: int | None = None) -> set
     return set(recent["user"].unique().tolist())
 
 
+def _row_index(trained: TrainedRecommender) -> dict[int, int]:
+    """customer pk -> matrix row of `trained`, built once per loaded artifact."""
+    index = getattr(trained, "_row_index", None)
+    if index is None:
+        index = {int(u): r for r, u in enumerate(trained.user_ids)}
+        trained._row_index = index
+    return index
+
+
+def _recommendation_rows(
+    *, version: ModelVersion, trained: TrainedRecommender, user_pks: list[int], top_n: int, batch_size: int = 1024
+) -> list[tuple]:
+    """(user, product, rank, score, reason, version, created_at) tuples for the customers
+    `user_pks` who are in `trained` and not erased."""
+    item_pks = np.array([int(i) for i in trained.item_ids])
+    sellable = set(Product.objects.sellable().filter(pk__in=item_pks.tolist()).values_list("pk", flat=True))
+    not_sellable = np.array([pk not in sellable for pk in item_pks])
+    titles = {str(pk): t for pk, t in Product.objects.filter(pk__in=item_pks.tolist()).values_list("pk", "title")}
+    index = _row_index(trained)
+    wanted = [u for u in user_pks if u in index]
+    # An artifact trained before an erasure still has that shopper's row: never serve it.
+    known = set(User.objects.filter(pk__in=wanted, date_erased__isnull=True).values_list("pk", flat=True))
+    rows_to_score = np.array(sorted(index[u] for u in wanted if u in known), dtype=np.int64)
+    owned = trained.purchased if trained.purchased is not None else trained.history
+    objects: list[tuple] = []
+    now = timezone.now()
+    for start in range(0, len(rows_to_score), batch_size):
+        chunk = rows_to_score[start : start + batch_size]
+        exclude = owned[chunk].copy()
+        exclude.data[:] = 1.0
+        if not_sellable.any():
+            mask = sp.csr_matrix(np.tile(not_sellable, (len(chunk), 1)).astype(np.float32))
+            exclude = exclude.maximum(mask).tocsr()
+        ids, scores = trained.model.recommend(chunk, k=top_n, exclude=exclude)
+        for row, item_cols, item_scores in zip(chunk, ids, scores, strict=True):
+            valid = item_cols >= 0
+            cols = item_cols[valid]
+            reasons = _reasons_for(trained, int(row), cols, titles)
+            user_pk = int(trained.user_ids[row])
+            for rank, (col, score, reason) in enumerate(zip(cols, item_scores[valid], reasons, strict=True)):
+                objects.append((user_pk, int(item_pks[col]), rank, float(score), reason, version.pk, now))
+    return objects
+
+
+_ROW_COLUMNS = ["user_id", "product_id", "rank", "score", "reason", "model_version_id", "created_at"]
+
+
 def user_recommendations_precompute(
     *,
     version: ModelVersion,
@@ -387,62 +449,141 @@ def user_recommendations_precompute(
     batch_size: int = 1024,
     only_user_ids: set[str] | None = None,
 ) -> int:
-    """Replace `version`'s UserRecommendation rows with fresh top-N lists (idempotent)."""
+    """Replace `version`'s UserRecommendation rows with fresh top-N lists in one transaction
+    (idempotent). The retrain pipeline uses the chunked run below instead."""
     top_n = settings.RECOMMENDATIONS_PRECOMPUTE_TOP_N if top_n is None else top_n
-    item_pks = np.array([int(i) for i in trained.item_ids])
-    sellable = set(Product.objects.sellable().filter(pk__in=item_pks.tolist()).values_list("pk", flat=True))
-    not_sellable = np.array([pk not in sellable for pk in item_pks])
-    titles = {str(pk): t for pk, t in Product.objects.filter(pk__in=item_pks.tolist()).values_list("pk", "title")}
-    # An artifact trained before an erasure still has that shopper's row: never serve it.
-    known_users = set(
-        User.objects.filter(pk__in=[int(u) for u in trained.user_ids], date_erased__isnull=True).values_list(
-            "pk", flat=True
-        )
-    )
-    rows_to_score = np.array(
-        [
-            r
-            for r, u in enumerate(trained.user_ids)
-            if int(u) in known_users and (only_user_ids is None or u in only_user_ids)
-        ],
-        dtype=np.int64,
-    )
-    written = 0
-    now = timezone.now()
+    users = [int(u) for u in trained.user_ids if only_user_ids is None or u in only_user_ids]
+    objects = _recommendation_rows(version=version, trained=trained, user_pks=users, top_n=top_n, batch_size=batch_size)
     with transaction.atomic():
         UserRecommendation.objects.filter(model_version=version).delete()
-        for start in range(0, len(rows_to_score), batch_size):
-            chunk = rows_to_score[start : start + batch_size]
-            owned = trained.purchased if trained.purchased is not None else trained.history
-            exclude = owned[chunk].copy()
-            exclude.data[:] = 1.0
-            if not_sellable.any():
-                mask = sp.csr_matrix(np.tile(not_sellable, (len(chunk), 1)).astype(np.float32))
-                exclude = exclude.maximum(mask).tocsr()
-            ids, scores = trained.model.recommend(chunk, k=top_n, exclude=exclude)
-            objects: list[tuple] = []
-            for row, item_cols, item_scores in zip(chunk, ids, scores, strict=True):
-                valid = item_cols >= 0
-                cols = item_cols[valid]
-                reasons = _reasons_for(trained, int(row), cols, titles)
-                user_pk = int(trained.user_ids[row])
-                for rank, (col, score, reason) in enumerate(zip(cols, item_scores[valid], reasons, strict=True)):
-                    objects.append((user_pk, int(item_pks[col]), rank, float(score), reason, version.pk, now))
-            bulk_insert(
-                UserRecommendation,
-                ["user_id", "product_id", "rank", "score", "reason", "model_version_id", "created_at"],
-                objects,
+        bulk_insert(UserRecommendation, _ROW_COLUMNS, objects)
+    return len(objects)
+
+
+# Chunked precompute: a run is split into chunks of customers that any worker computes (a Celery
+# group), and a chord callback finishes it: promotion, stale-row cleanup, cache generation bump.
+
+
+def precompute_run_create(
+    *,
+    target: ModelVersion,
+    user_pks: list[int],
+    promote: bool,
+    promote_args: dict[str, Any] | None = None,
+    challenger: ModelVersion | None = None,
+    chunk_size: int | None = None,
+) -> PrecomputeRun:
+    """Record a run and its chunks; an older run still running is superseded (does nothing more)."""
+    chunk_size = chunk_size or settings.RECOMMENDATIONS_PRECOMPUTE_CHUNK_USERS
+    users = sorted(set(user_pks))
+    with transaction.atomic():
+        PrecomputeRun.objects.filter(status=PrecomputeRun.Status.RUNNING).update(
+            status=PrecomputeRun.Status.SUPERSEDED, finished_at=timezone.now()
+        )
+        run = PrecomputeRun.objects.create(
+            target=target,
+            challenger=challenger if challenger is not None and challenger.pk != target.pk else None,
+            promote=promote,
+            promote_args=promote_args or {},
+            chunk_count=max(1, -(-len(users) // chunk_size)),
+        )
+        PrecomputeChunk.objects.bulk_create(
+            [
+                PrecomputeChunk(run=run, index=i, user_ids=users[i * chunk_size : (i + 1) * chunk_size])
+                for i in range(run.chunk_count)
+            ]
+        )
+    return run
+
+
+def precompute_chunk_compute(*, run_id: int, index: int) -> int:
+    """Write the rows of one chunk's customers for the run's target (and challenger) version.
+
+    Idempotent: the chunk's customers' rows of those versions are replaced in the transaction
+    that marks the chunk done, so a redelivered chunk rewrites the same rows. A chunk of a run
+    that is no longer running does nothing.
+    """
+    chunk = PrecomputeChunk.objects.select_related("run__target", "run__challenger").get(run_id=run_id, index=index)
+    run = chunk.run
+    if run.status != PrecomputeRun.Status.RUNNING:
+        logger.info("recommendations.precompute_chunk_skipped", extra={"run_id": run_id, "status": run.status})
+        return 0
+    top_n = settings.RECOMMENDATIONS_PRECOMPUTE_TOP_N
+    versions = [v for v in (run.target, run.challenger) if v is not None]
+    objects: list[tuple] = []
+    for version in versions:
+        objects += _recommendation_rows(
+            version=version, trained=artifact_for(version), user_pks=chunk.user_ids, top_n=top_n
+        )
+    with transaction.atomic():
+        UserRecommendation.objects.filter(model_version__in=versions, user_id__in=chunk.user_ids).delete()
+        bulk_insert(UserRecommendation, _ROW_COLUMNS, objects)
+        PrecomputeChunk.objects.filter(pk=chunk.pk).update(rows=len(objects), done_at=timezone.now())
+    logger.info("recommendations.precompute_chunk_done", extra={"run_id": run_id, "chunk": index, "rows": len(objects)})
+    return len(objects)
+
+
+def precompute_run_finish(*, run_id: int) -> dict[str, Any]:
+    """After every chunk: drop rows of customers no longer in the run, promote the candidate
+    (once), keep only the active and challenger versions' rows, and switch cached widgets.
+
+    A run with an unfinished chunk is marked failed and promotes nothing.
+    """
+    with transaction.atomic():
+        run = PrecomputeRun.objects.select_for_update().select_related("target").get(pk=run_id)
+        if run.status != PrecomputeRun.Status.RUNNING:
+            return {"status": run.status, **run.result}
+        chunks = list(run.chunks.values_list("done_at", "rows", "user_ids"))
+        missing = sum(1 for done_at, _, _ in chunks if done_at is None)
+        if missing or len(chunks) != run.chunk_count:
+            run.status = PrecomputeRun.Status.FAILED
+            run.result = {"missing_chunks": missing or run.chunk_count - len(chunks)}
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "result", "finished_at"])
+            logger.warning("recommendations.precompute_run_incomplete", extra={"run_id": run_id})
+            return {"status": run.status, **run.result}
+        in_run = {u for _, _, users in chunks for u in users}
+        versions = [run.target_id] + ([run.challenger_id] if run.challenger_id else [])
+        for version_id in versions:
+            # Customers no longer active: their rows were not rewritten by any chunk.
+            had_rows = set(
+                UserRecommendation.objects.filter(model_version_id=version_id)
+                .order_by()
+                .values_list("user_id", flat=True)
+                .distinct()
             )
-            written += len(objects)
-            logger.info(
-                "recommendations.precompute_progress",
-                extra={
-                    "version_id": version.pk,
-                    "users_done": int(start + len(chunk)),
-                    "users_total": int(len(rows_to_score)),
-                },
-            )
-    return written
+            gone = sorted(had_rows - in_run)
+            for start in range(0, len(gone), 500):
+                UserRecommendation.objects.filter(
+                    model_version_id=version_id, user_id__in=gone[start : start + 500]
+                ).delete()
+        promoted = ml.model_version_promote(version=run.target, **run.promote_args) if run.promote else False
+        active = ml.model_version_get_active(name=ACTIVE_MODEL_NAME)
+        _delete_stale_rows(keep=[v for v in (active.pk if active else None, run.challenger_id) if v is not None])
+        run.status = PrecomputeRun.Status.DONE
+        run.result = {"promoted": promoted, "user_rows": sum(rows for _, rows, _ in chunks), "chunks": len(chunks)}
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "result", "finished_at"])
+    recommendations_generation_bump()  # cached widgets switch to the new rows now
+    logger.info("recommendations.precompute_run_done", extra={"run_id": run_id, **run.result})
+    return {"status": run.status, **run.result}
+
+
+def precompute_run_execute(*, run: PrecomputeRun, fan_out: bool) -> dict[str, Any]:
+    """Compute a run: a Celery chord of its chunks (any worker takes any chunk) with the finish
+    as callback, or every chunk in this process then the finish (`fan_out=False`, the demo and
+    direct callers). In eager Celery the chord runs in this process too."""
+    if not fan_out:
+        for index in range(run.chunk_count):
+            precompute_chunk_compute(run_id=run.pk, index=index)
+        return precompute_run_finish(run_id=run.pk)
+    from celery import chord
+
+    from .tasks import precompute_chunk_task, precompute_finish_task
+
+    header = [precompute_chunk_task.si(run.pk, index) for index in range(run.chunk_count)]
+    result = chord(header)(precompute_finish_task.si(run.pk))
+    return {"status": "dispatched", "run": run.pk, "chunks": run.chunk_count, "result_id": result.id}
 
 
 def _delete_stale_rows(*, keep: list[int]) -> None:

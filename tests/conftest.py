@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import TestCase, TransactionTestCase
 from rest_framework.test import APIClient
 
 from tests.factories import RoleStaffFactory, StaffFactory, UserFactory
@@ -34,10 +35,30 @@ SCREENSHOT_DIR = Path(settings.BASE_DIR) / "screenshots"
 REALDATA_FILE = Path(settings.SHARED_DATA_DIR) / "uci-online-retail" / "online_retail.csv.gz"
 
 
+# The `replica` alias is a test mirror of default (ecommerce/settings_test.py): transactional
+# tests may read through it, so the replica router stays on in the whole suite. TestCase-style
+# tests run inside a transaction on default, where the router reads default anyway; they keep
+# only default (TestCase would otherwise open a second transaction on the mirror's connection).
+TransactionTestCase.databases = {"default", "replica"}
+TestCase.databases = {"default"}
+
+
+def postgres_bin_dir() -> Path | None:
+    """The newest PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup), or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """`realdata` tests need ../shared/data: a fresh clone without it skips them with the reason,
-    and CI (REQUIRE_REALDATA=1) fails instead, so they can never silently stop running there."""
+    and CI (REQUIRE_REALDATA=1) fails instead, so they can never silently stop running there.
+    `replica` tests need PostgreSQL's server binaries, the same way (REQUIRE_REPLICA=1 in CI)."""
+    if item.get_closest_marker("replica") is not None and postgres_bin_dir() is None:
+        message = "PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb) are missing"
+        if os.environ.get("REQUIRE_REPLICA") == "1":
+            pytest.fail(f"REQUIRE_REPLICA=1 but {message}", pytrace=False)
+        pytest.skip(message)
     if item.get_closest_marker("realdata") is None or REALDATA_FILE.exists():
         return
     message = f"{REALDATA_FILE} is missing (set SHARED_DATA_DIR to the shared data sets)"

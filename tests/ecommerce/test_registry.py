@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ecommerce import ml
 from ecommerce.errors import DomainError
-from ecommerce.models import ModelVersion
+from ecommerce.models import ModelArtifact, ModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -88,12 +88,55 @@ def test_load_active_is_none_without_an_active_model():
     assert ml.model_load_active("tests.nothing") is None
 
 
-def test_load_refuses_an_artifact_whose_hash_does_not_match():
+def test_a_model_saved_on_host_a_loads_on_host_b_with_an_empty_artifact_dir(settings, tmp_path):
+    # Given a model trained and registered on host A (its own artifacts directory)
+    settings.ML_ARTIFACT_ROOT = tmp_path / "host-a"
+    version = _register(artifact=_fitted())
+    ml.model_version_promote(version=version)
+    assert (tmp_path / "host-a" / version.artifact_path).is_file()
+    assert ModelArtifact.objects.get(version=version).size > 0
+    # When host B, with an empty directory and a cold cache, loads the active model
+    settings.ML_ARTIFACT_ROOT = tmp_path / "host-b"
+    ml.clear_model_cache()
+    loaded = ml.model_load_active("tests.model")
+    # Then it is read from the database, checked, and kept as a verified local copy
+    assert list(loaded.artifact.predict([[0.0], [3.0]])) == [0, 1]
+    local = tmp_path / "host-b" / version.artifact_path
+    assert ml._sha256_of(local) == version.sha256
+    assert [p.name for p in local.parent.iterdir()] == [local.name]  # no temporary file left
+
+
+def test_load_refuses_stored_bytes_whose_hash_does_not_match(settings, tmp_path):
+    version = _register(artifact=_fitted())
+    ml.model_version_promote(version=version)
+    blob = ModelArtifact.objects.get(version=version)
+    ModelArtifact.objects.filter(pk=blob.pk).update(data=bytes(blob.data) + b"tampered")
+    settings.ML_ARTIFACT_ROOT = tmp_path / "other-host"
+    ml.clear_model_cache()
+    # serving falls back (None) instead of loading bytes nobody vouches for
+    assert ml.model_load_active("tests.model") is None
+    with pytest.raises(ml.ModelIntegrityError, match="sha256"):
+        ml.model_load(version)
+    assert not (tmp_path / "other-host" / version.artifact_path).exists()
+
+
+def test_a_changed_local_copy_is_replaced_from_the_database():
     version = _register(artifact=_fitted())
     ml.model_version_promote(version=version)
     path = Path(settings.ML_ARTIFACT_ROOT) / version.artifact_path
     path.write_bytes(path.read_bytes() + b"tampered")
-    # serving falls back (None) instead of loading a file nobody vouches for
+    ml.clear_model_cache()
+    assert list(ml.model_load_active("tests.model").artifact.predict([[3.0]])) == [1]
+    assert ml._sha256_of(path) == version.sha256
+
+
+def test_load_refuses_a_changed_local_file_without_stored_bytes():
+    version = _register(artifact=_fitted())
+    ml.model_version_promote(version=version)
+    ModelArtifact.objects.filter(version=version).delete()
+    path = Path(settings.ML_ARTIFACT_ROOT) / version.artifact_path
+    path.write_bytes(path.read_bytes() + b"tampered")
+    ml.clear_model_cache()
     assert ml.model_load_active("tests.model") is None
     with pytest.raises(ml.ModelIntegrityError, match="sha256"):
         ml.model_load(version)
@@ -102,8 +145,24 @@ def test_load_refuses_an_artifact_whose_hash_does_not_match():
 def test_load_refuses_a_missing_artifact():
     version = _register()
     ml.model_version_promote(version=version)
+    ModelArtifact.objects.filter(version=version).delete()
     (Path(settings.ML_ARTIFACT_ROOT) / version.artifact_path).unlink()
     assert ml.model_load_active("tests.model") is None
+
+
+def test_artifacts_on_disk_from_before_are_stored_once_and_only_when_their_hash_matches():
+    # Given two versions registered when artifacts lived only on disk, one file since changed
+    good, changed = _register(artifact=_fitted()), _register(artifact=_fitted())
+    ModelArtifact.objects.all().delete()
+    changed_path = Path(settings.ML_ARTIFACT_ROOT) / changed.artifact_path
+    changed_path.write_bytes(changed_path.read_bytes() + b"x")
+    # When the backfill runs (migration 0009 and `manage.py ml_artifacts_store`), twice
+    assert ml.artifacts_store_local_files() == {"stored": 1, "missing": 0, "mismatch": 1}
+    assert ml.artifacts_store_local_files() == {"stored": 0, "missing": 0, "mismatch": 1}
+    # Then only the matching file is in the database, byte for byte
+    stored = ModelArtifact.objects.get()
+    assert stored.version_id == good.pk
+    assert bytes(stored.data) == (Path(settings.ML_ARTIFACT_ROOT) / good.artifact_path).read_bytes()
 
 
 def test_load_refuses_an_artifact_from_another_sklearn_version():

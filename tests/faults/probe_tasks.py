@@ -53,7 +53,8 @@ _pause_at = os.environ.get("FAULTS_PAUSE_AT", "")
 if _pause_at == "precompute":
     from recommendations import services as _services
 
-    _services.user_recommendations_precompute = _pause_before("precompute", _services.user_recommendations_precompute)
+    # The retrain's per-customer precompute starts by recording its run of chunks.
+    _services.precompute_run_create = _pause_before("precompute", _services.precompute_run_create)
 elif _pause_at == "promote":
     from ecommerce import ml as _ml
 

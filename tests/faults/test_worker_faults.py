@@ -49,6 +49,11 @@ class ActiveRowsWatcher(threading.Thread):
         self.join(timeout=10)
 
 
+def _chord_done(client_app, summary: dict) -> dict:
+    """The retrain's precompute chord (chunks on any pool process, then the promoting callback)."""
+    return client_app.AsyncResult(summary["precompute"]["result_id"]).get(timeout=90)
+
+
 def _shop_with_an_active_model() -> ModelVersion:
     two_cluster_shop()
     assert recommenders_train()["status"] == "ok"
@@ -67,9 +72,10 @@ def test_pool_process_killed_mid_retrain_is_redelivered_and_promotes_once(worker
         # when the pool process running it is killed (the OOM killer's SIGKILL)
         for pid in worker.pool_pids():
             os.kill(pid, signal.SIGKILL)
-        # then the task is delivered again and completes
+        # then the task is delivered again and completes, and so does its chord of chunks
         summary = result.get(timeout=90)
-    assert summary["status"] == "ok", summary
+        assert summary["status"] == "ok", summary
+        assert _chord_done(client_app, summary)["promoted"] is True
     assert markers().count("at precompute") == 2
     delivery = TaskDelivery.objects.get(task_id=result.id)
     assert (delivery.deliveries, delivery.outcome) == (2, "done")
@@ -117,6 +123,7 @@ def test_two_retrains_at_once_give_one_promotion_and_already_running(worker_proc
     assert sorted(s["status"] for s in summaries) == ["already_running", "ok"]
     assert markers().count("at precompute") == 1
     done = next(s for s in summaries if s["status"] == "ok")
+    assert _chord_done(client_app, done)["promoted"] is True
     active = ModelVersion.objects.get(name=ACTIVE_MODEL_NAME, status="active")
     assert active.version == done["versions"][ACTIVE_MODEL_NAME] == before.version + 1
     assert UserRecommendation.objects.filter(model_version=active).exists()
