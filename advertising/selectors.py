@@ -323,6 +323,9 @@ def report_totals(rows) -> dict[str, Any]:
         (totals["spend"] / totals["clicks"]).quantize(Decimal("0.0001")) if totals["clicks"] else Decimal("0")
     )
     totals["roas"] = float(totals["revenue"] / totals["spend"]) if totals["spend"] else 0.0
+    totals["cpa"] = (
+        (totals["spend"] / totals["conversions"]).quantize(Decimal("0.0001")) if totals["conversions"] else None
+    )
     return dict(totals)
 
 
@@ -331,3 +334,12 @@ def lookalike_campaign_ids() -> list[int]:
     return list(
         Campaign.objects.live().filter(lookalike_min_score__isnull=False).order_by("pk").values_list("pk", flat=True)
     )
+
+
+def portal_landing_for(user: User) -> str | None:
+    """After login, advertiser accounts (not merchant staff) land on their portal."""
+    from django.urls import reverse
+
+    if user.is_authenticated and not user.is_staff and user.advertiser_accounts.filter(is_active=True).exists():
+        return reverse("advertising:portal")
+    return None
