@@ -192,6 +192,41 @@ def campaign_save(
 
 
 @transaction.atomic
+def ad_add(*, campaign: Campaign, user: User, raw: dict[str, Any]) -> Ad:
+    """Add one creative to a campaign (the others stay). From an advertiser it needs review."""
+    campaign_check_access(campaign=campaign, user=user)
+    if campaign.status == Campaign.Status.FINISHED:
+        raise InvalidTransition("A finished campaign cannot be changed.")
+    ad = ad_build(campaign=campaign, raw=raw, user=user)
+    ad.save()
+    if not is_merchant(user):
+        _review_again(campaign)
+    _invalidate_now_and_on_commit()
+    return ad
+
+
+@transaction.atomic
+def ad_set_active(*, ad: Ad, user: User, active: bool) -> Ad:
+    """Switch a creative off (or on again: from an advertiser that needs review)."""
+    campaign_check_access(campaign=ad.campaign, user=user)
+    if ad.is_active == active:
+        return ad
+    Ad.objects.filter(pk=ad.pk).update(is_active=active)
+    ad.is_active = active
+    if active and not is_merchant(user):
+        _review_again(ad.campaign)
+    _invalidate_now_and_on_commit()
+    return ad
+
+
+def _review_again(campaign: Campaign) -> None:
+    Campaign.objects.filter(pk=campaign.pk).update(
+        review_status=Campaign.Review.PENDING, review_reason="", reviewed_at=None, reviewed_by=None
+    )
+    campaign.review_status, campaign.review_reason = Campaign.Review.PENDING, ""
+
+
+@transaction.atomic
 def campaign_review(*, campaign: Campaign, user: User, approve: bool, reason: str = "") -> Campaign:
     """The merchant approves a campaign (it may serve) or rejects it with a reason the
     advertiser sees. A guarded UPDATE: two reviewers at once cannot both decide."""
