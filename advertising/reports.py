@@ -83,7 +83,8 @@ def report_csv(*, campaign: Campaign, since: date | None = None) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for row in data["rows"]:
-        writer.writerow([*(("" if row[c] is None else row[c]) for c in CSV_COLUMNS[:-1]), data["currency"]])
+        row = {**row, "ctr": f"{row['ctr']:.4f}", "roas": f"{row['roas']:.2f}", "cpa": row["cpa"] or ""}
+        writer.writerow([*(row[c] for c in CSV_COLUMNS[:-1]), data["currency"]])
     return buffer.getvalue()
 
 
