@@ -134,6 +134,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         campaign=campaign,
         ads=campaign.ads.select_related("product").order_by("-is_active", "-pk"),
         report=report,
+        updated_at=campaign.daily_reports.order_by("-updated_at").values_list("updated_at", flat=True).first(),
         chart=report_chart(report["rows"]),
         estimate=audience_estimate(campaign=campaign),
         moves=[s for s in (Campaign.Status.ACTIVE, Campaign.Status.PAUSED) if campaign.can_transition_to(s)],
