@@ -25,7 +25,7 @@ from ecommerce.money import format_money
 from ecommerce.roles import REVIEW_CAMPAIGNS, user_can
 
 from . import conf
-from .forms import AdsSettingsForm, CampaignAdminForm, MoneyInput, ReviewForm
+from .forms import AdAdminForm, AdsSettingsForm, CampaignAdminForm, MoneyInput, ReviewForm
 from .models import Ad, AdsSettings, Advertiser, ApiToken, Campaign, DailyReport
 from .reports import report_csv
 from .selectors import audience_estimate, live_ads_invalidate, report_rows, report_totals
@@ -81,6 +81,7 @@ class AdvertiserAdmin(admin.ModelAdmin):
 
 class AdInline(admin.StackedInline):
     model = Ad
+    form = AdAdminForm
     extra = 1
     fields = ["headline", "product", "image_url", "landing_url", "is_active"]
     raw_id_fields = ["product"]

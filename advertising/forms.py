@@ -282,6 +282,37 @@ def _ad_changed(ad, wanted: dict[str, Any]) -> bool:
     return (wanted["landing_url"] or default_landing) != ad.landing_url
 
 
+class AdAdminForm(forms.ModelForm):
+    """An ad in the admin: with a product, the landing URL and headline may stay empty (the
+    product's page and title are used); a path on this shop such as /products/7/ is valid."""
+
+    class Meta:
+        from .models import Ad
+
+        model = Ad
+        fields = ["headline", "product", "image_url", "landing_url", "is_active"]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for name in ("headline", "landing_url"):
+            self.fields[name].required = False
+        self.fields["landing_url"].help_text = "Empty: the product's page. Or a path on this shop, or an http(s) URL."
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        product = data.get("product")
+        if product is not None:
+            if not data.get("landing_url"):
+                data["landing_url"] = product.get_absolute_url()
+            if not data.get("headline"):
+                data["headline"] = product.title.title()[:90]
+        if self.has_changed() and not data.get("landing_url") and "landing_url" not in self.errors:
+            self.add_error("landing_url", "Pick a product or give a landing URL.")
+        if self.has_changed() and not data.get("headline") and "headline" not in self.errors:
+            self.add_error("headline", "Give a headline (or pick a product).")
+        return data
+
+
 class AdsSettingsForm(forms.ModelForm):
     allowed_slots = forms.MultipleChoiceField(
         choices=[(s, s.title()) for s in SLOTS],

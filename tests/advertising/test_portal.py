@@ -348,3 +348,39 @@ def test_disallowed_slot_serves_nothing(client):
     assert client.get("/api/ads/serve/", {"slot": "listing"}).json()["ads"]
     merchant_settings_save(user=merchant, data={"allowed_slots": ["product"]})
     assert client.get("/api/ads/serve/", {"slot": "listing", "n": 2}).json()["ads"] == []
+
+
+def test_admin_ad_for_a_product_needs_no_url_or_headline():
+    advertiser = AdvertiserFactory()
+    product = ProductFactory(title="jumbo lunch bag red")
+    now = timezone.localtime()
+    response = _marketing_client().post(
+        "/admin/advertising/campaign/add/",
+        {
+            "advertiser": advertiser.pk,
+            "name": "Bags by the merchant",
+            "objective": "traffic",
+            "starts_at_0": now.strftime("%Y-%m-%d"),
+            "starts_at_1": now.strftime("%H:%M:%S"),
+            "daily_budget": "10",
+            "total_budget": "100",
+            "bid_type": "cpc",
+            "bid": "0.30",
+            "attribution_days": "7",
+            "view_attribution_days": "1",
+            "retarget_days": "30",
+            "genders": ["f", "m"],
+            "ads-TOTAL_FORMS": "1",
+            "ads-INITIAL_FORMS": "0",
+            "ads-MIN_NUM_FORMS": "0",
+            "ads-MAX_NUM_FORMS": "1000",
+            "ads-0-product": product.pk,
+            "ads-0-is_active": "on",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    campaign = Campaign.objects.get(name="Bags by the merchant")
+    assert campaign.review_status == "approved" and campaign.genders == ["f", "m"]
+    ad = campaign.ads.get()
+    assert (ad.landing_url, ad.headline) == (f"/products/{product.pk}/", "Jumbo Lunch Bag Red")
