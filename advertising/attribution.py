@@ -63,8 +63,14 @@ def _buyers_of(orders: list[Order]) -> dict[int, _Buyer]:
         buyers[by_number[number].pk].user_ids.add(user_id)
     # The session and anonymous id the purchase was logged under (with consent only).
     anonymous_by_order: dict[int, set[str]] = defaultdict(set)
+    # Purchase events are logged at the order's placed_at: the time range keeps this on the
+    # (type, occurred_at) index instead of reading every purchase's JSON.
+    first, last = min(o.placed_at for o in orders), max(o.placed_at for o in orders)
     for props, session_key, anonymous_id in Event.objects.filter(
-        type=Event.Type.PURCHASE, properties__order__in=list(by_number)
+        type=Event.Type.PURCHASE,
+        occurred_at__gte=first - timedelta(hours=1),
+        occurred_at__lte=last + timedelta(hours=1),
+        properties__order__in=list(by_number),
     ).values_list("properties", "session_key", "anonymous_id"):
         order = by_number.get((props or {}).get("order"))
         if order is None:
@@ -130,7 +136,7 @@ class Touch:
 
 def touches_pick(order: Order, buyer: _Buyer, clicks: list[tuple], impressions: list[tuple]) -> Touch | None:
     """The winning touch of one order: the last click within its click window, else the last
-    impression within its view window (rows sorted newest first)."""
+    impression within its view window (the buyer's own rows, sorted newest first)."""
     placed = order.placed_at
     for click_id, impression_id, campaign_id, user_id, session_key, at, click_days, _view_days in clicks:
         if at <= placed and placed - at <= timedelta(days=click_days) and _matches(buyer, user_id, session_key):
@@ -144,6 +150,28 @@ def touches_pick(order: Order, buyer: _Buyer, clicks: list[tuple], impressions: 
         ):
             return Touch(Conversion.Kind.VIEW, campaign_id, at, None, impression_id)
     return None
+
+
+class _TouchIndex:
+    """Touch rows by account and by session, so each order scans only its buyer's rows."""
+
+    def __init__(self, rows: list[tuple], *, user_at: int, session_at: int, time_at: int):
+        self.time_at = time_at
+        self.by_user: dict[int, list[tuple]] = defaultdict(list)
+        self.by_session: dict[str, list[tuple]] = defaultdict(list)
+        for row in rows:
+            if row[user_at] is not None:
+                self.by_user[row[user_at]].append(row)
+            if row[session_at]:
+                self.by_session[row[session_at]].append(row)
+
+    def of(self, buyer: _Buyer) -> list[tuple]:
+        found: dict[int, tuple] = {}
+        for user_id in buyer.user_ids:
+            found.update((row[0], row) for row in self.by_user.get(user_id, ()))
+        for key in buyer.session_keys:
+            found.update((row[0], row) for row in self.by_session.get(key, ()))
+        return sorted(found.values(), key=lambda row: (row[self.time_at], row[0]), reverse=True)
 
 
 def conversions_attribute(*, since: datetime, until: datetime | None = None) -> int:
@@ -201,9 +229,12 @@ def conversions_attribute(*, since: datetime, until: datetime | None = None) -> 
         .order_by("-created_at", "-pk")
         .values_list("pk", "campaign_id", "user_id", "session_key", "created_at", "campaign__view_attribution_days")
     )
+    click_index = _TouchIndex(clicks, user_at=3, session_at=4, time_at=5)
+    impression_index = _TouchIndex(impressions, user_at=2, session_at=3, time_at=4)
     created = 0
     for order in orders:
-        touch = touches_pick(order, buyers[order.pk], clicks, impressions)
+        buyer = buyers[order.pk]
+        touch = touches_pick(order, buyer, click_index.of(buyer), impression_index.of(buyer))
         if touch is None:
             continue
         revenue = order.total()
