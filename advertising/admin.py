@@ -343,10 +343,28 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(DailyReport)
 class DailyReportAdmin(admin.ModelAdmin):
-    list_display = ["campaign", "day", "impressions", "clicks", "spend_money", "conversions", "revenue_money"]
+    list_display = [
+        "campaign",
+        "day",
+        "impressions",
+        "clicks",
+        "spend_money",
+        "conversions",
+        "revenue_money",
+        "roas_column",
+        "cpa_money",
+    ]
     list_filter = ["day"]
     spend_money = _money_column("spend", "Spend")
     revenue_money = _money_column("revenue", "Revenue")
+
+    @admin.display(description="ROAS")
+    def roas_column(self, obj: DailyReport) -> str:
+        return f"{obj.roas:.2f}"
+
+    @admin.display(description="CPA")
+    def cpa_money(self, obj: DailyReport) -> str:
+        return "—" if obj.cpa is None else format_money(obj.cpa, settings.SHOP_CURRENCY)
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(campaign__in=Campaign.objects.visible_to(request.user))

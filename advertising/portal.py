@@ -72,7 +72,7 @@ def _form_errors(form, exc: ValidationError | DomainError) -> None:
 @require_GET
 def campaign_list(request: HttpRequest) -> HttpResponse:
     campaigns = portal_campaigns(user=request.user).order_by("-created_at")
-    return render(request, "advertising/portal/list.html", _context(request, campaigns=campaigns))
+    return render(request, "advertising/portal/list.html", _context(request, campaigns=campaigns, section="campaigns"))
 
 
 def _campaign_form_page(request: HttpRequest, *, campaign: Campaign | None) -> HttpResponse:
@@ -103,7 +103,14 @@ def _campaign_form_page(request: HttpRequest, *, campaign: Campaign | None) -> H
     return render(
         request,
         "advertising/portal/form.html",
-        _context(request, form=form, campaign=campaign, picked=picked, allow_external=allow_external),
+        _context(
+            request,
+            form=form,
+            campaign=campaign,
+            picked=picked,
+            allow_external=allow_external,
+            section="campaigns" if campaign else "new",
+        ),
         status=400 if request.method == "POST" else 200,
     )
 
@@ -131,6 +138,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     report = report_data(campaign=campaign)
     context = _context(
         request,
+        section="campaigns",
         campaign=campaign,
         ads=campaign.ads.select_related("product").order_by("-is_active", "-pk"),
         report=report,
@@ -215,7 +223,10 @@ def token_list(request: HttpRequest) -> HttpResponse:
             status = 400
     tokens = ApiToken.objects.filter(advertiser=request.advertiser).select_related("created_by")
     return render(
-        request, "advertising/portal/tokens.html", _context(request, tokens=tokens, new_key=new_key), status=status
+        request,
+        "advertising/portal/tokens.html",
+        _context(request, tokens=tokens, new_key=new_key, section="tokens"),
+        status=status,
     )
 
 

@@ -384,3 +384,18 @@ def test_admin_ad_for_a_product_needs_no_url_or_headline():
     assert campaign.review_status == "approved" and campaign.genders == ["f", "m"]
     ad = campaign.ads.get()
     assert (ad.landing_url, ad.headline) == (f"/products/{product.pk}/", "Jumbo Lunch Bag Red")
+
+
+def test_admin_daily_reports_show_roas_and_cpa():
+    campaign = CampaignFactory()
+    DailyReport.objects.create(
+        campaign=campaign,
+        day=timezone.localdate(),
+        impressions=10,
+        clicks=2,
+        spend=Decimal("4.00"),
+        conversions=2,
+        revenue=Decimal("20.00"),
+    )
+    html = _marketing_client().get("/admin/advertising/dailyreport/").content.decode()
+    assert "5.00" in html and "£2.00" in html and "£20.00" in html
