@@ -1,42 +1,36 @@
-"""Admin: campaigns with validation, audience estimate, lifecycle actions, daily report + CSV.
+"""Admin: campaigns with validation, audience estimate, lifecycle actions, approval of
+advertisers' campaigns, daily report + CSV, the merchant's advertising settings (reserve prices,
+allowed slots, external landing URLs) and advertisers' API tokens.
 
 Shop staff with the Marketing role (advertising.* model permissions) manage every advertiser's
-campaigns here. Advertisers are not staff and never reach the admin: their portal is the API,
-scoped to their own advertiser (Campaign.objects.visible_to).
+campaigns here. Advertisers are not staff and never reach the admin: their portal is
+/advertisers/ and the token API, scoped to their own advertiser (Campaign.objects.visible_to).
+Money shows with the shop's currency; genders, countries and segments are multi-selects.
 """
 
 from __future__ import annotations
 
-import csv
-from decimal import Decimal
-
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from ecommerce.errors import DomainError
-from ecommerce.money import format_money, money_plain
+from ecommerce.money import format_money
+from ecommerce.roles import REVIEW_CAMPAIGNS, user_can
 
-from .models import Ad, Advertiser, Campaign, DailyReport
+from . import conf
+from .forms import AdAdminForm, AdsSettingsForm, CampaignAdminForm, MoneyInput, ReviewForm
+from .models import Ad, AdsSettings, Advertiser, ApiToken, Campaign, DailyReport
+from .reports import report_csv
 from .selectors import audience_estimate, live_ads_invalidate, report_rows, report_totals
-from .services import campaign_transition, report_rollups_refresh
-
-
-class MoneyInput(forms.NumberInput):
-    """A money input that shows 3.000000 as "3.00" but keeps a fraction of a penny ("0.0125")."""
-
-    def format_value(self, value):
-        if isinstance(value, Decimal):
-            plain = money_plain(value)
-            return plain if Decimal(plain) == value else format(value.normalize(), "f")
-        return super().format_value(value)
+from .services import campaign_review, campaign_transition, merchant_settings_save, report_rollups_refresh
+from .tokens import api_token_revoke
 
 
 def _money_column(field: str, label: str):
@@ -52,13 +46,42 @@ def _money_column(field: str, label: str):
 
 @admin.register(Advertiser)
 class AdvertiserAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_active", "created_at"]
+    list_display = ["name", "is_active", "campaign_count", "pending_count", "created_at"]
     filter_horizontal = ["users"]
     search_fields = ["name"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_campaigns=models.Count("campaigns", distinct=True),
+                n_pending=models.Count(
+                    "campaigns", filter=models.Q(campaigns__review_status=Campaign.Review.PENDING), distinct=True
+                ),
+            )
+        )
+
+    @admin.display(description="Campaigns", ordering="n_campaigns")
+    def campaign_count(self, obj) -> int:
+        return obj.n_campaigns
+
+    @admin.display(description="Waiting for approval", ordering="n_pending")
+    def pending_count(self, obj) -> str:
+        if not obj.n_pending:
+            return "0"
+        url = reverse("admin:advertising_campaign_changelist")
+        return format_html(
+            '<a href="{}?advertiser__id__exact={}&review_status__exact=pending_review">{}</a>',
+            url,
+            obj.pk,
+            obj.n_pending,
+        )
 
 
 class AdInline(admin.StackedInline):
     model = Ad
+    form = AdAdminForm
     extra = 1
     fields = ["headline", "product", "image_url", "landing_url", "is_active"]
     raw_id_fields = ["product"]
@@ -74,10 +97,12 @@ class AdInline(admin.StackedInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignAdminForm
     list_display = [
         "name",
         "advertiser",
         "status",
+        "review_column",
         "bid_type",
         "bid_money",
         "daily_budget_money",
@@ -85,14 +110,21 @@ class CampaignAdmin(admin.ModelAdmin):
         "spend_total_money",
         "report_link",
     ]
-    list_filter = ["status", "bid_type", "objective"]
+    list_filter = ["review_status", "status", "bid_type", "objective", "advertiser"]
     search_fields = ["name", "advertiser__name"]
-    readonly_fields = ["status", "spend_total_money", "spend_today_money", "audience_size", "report_link"]
+    readonly_fields = [
+        "status",
+        "review_column",
+        "spend_total_money",
+        "spend_today_money",
+        "audience_size",
+        "report_link",
+    ]
     filter_horizontal = ["interest_categories", "retarget_categories"]
     inlines = [AdInline]
-    actions = ["make_active", "make_paused", "make_finished"]
+    actions = ["make_approved", "make_active", "make_paused", "make_finished"]
     fieldsets = [
-        (None, {"fields": ["advertiser", "name", "objective", "status", "report_link"]}),
+        (None, {"fields": ["advertiser", "name", "objective", "status", "review_column", "report_link"]}),
         (
             "Schedule and money",
             {
@@ -106,6 +138,8 @@ class CampaignAdmin(admin.ModelAdmin):
                     "spend_total_money",
                     "spend_today_money",
                     "attribution_days",
+                    "view_attribution_days",
+                    "run_of_site",
                 ]
             },
         ),
@@ -173,6 +207,61 @@ class CampaignAdmin(admin.ModelAdmin):
             return "-"
         return format_html('<a href="{}">Daily report</a>', reverse("admin:advertising_campaign_report", args=[obj.pk]))
 
+    @admin.display(description="Approval", ordering="review_status")
+    def review_column(self, obj: Campaign) -> str:
+        if not obj.pk:
+            return "-"
+        label = obj.get_review_status_display()
+        if obj.review_status == Campaign.Review.REJECTED and obj.review_reason:
+            label = f"{label}: {obj.review_reason}"
+        return format_html(
+            '{} · <a href="{}">Review</a>', label, reverse("admin:advertising_campaign_review", args=[obj.pk])
+        )
+
+    # --- approval -------------------------------------------------------------------------
+    @admin.action(description="Approve (may serve when active)")
+    def make_approved(self, request, queryset):
+        for campaign in queryset:
+            try:
+                campaign_review(campaign=campaign, user=request.user, approve=True)
+                self.message_user(request, f"{campaign}: approved.")
+            except DomainError as exc:
+                self.message_user(request, f"{campaign}: {exc}", level=messages.ERROR)
+
+    def review_view(self, request, pk: int):
+        """Approve, or reject with a reason the advertiser sees in the portal."""
+        campaign = self._campaign(request, pk)
+        if not user_can(request.user, REVIEW_CAMPAIGNS):
+            raise PermissionDenied
+        form = ReviewForm(request.POST or None)
+        status = 200
+        if request.method == "POST" and form.is_valid():
+            try:
+                campaign_review(
+                    campaign=campaign,
+                    user=request.user,
+                    approve=form.cleaned_data["decision"] == "approve",
+                    reason=form.cleaned_data["reason"],
+                )
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+                status = 400
+            else:
+                self.message_user(request, f"{campaign}: {campaign.get_review_status_display().lower()}.")
+                return HttpResponseRedirect(reverse("admin:advertising_campaign_changelist"))
+        elif request.method == "POST":
+            status = 400
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "campaign": campaign,
+            "ads": campaign.ads.select_related("product").order_by("-is_active", "-pk"),
+            "form": form,
+            "title": f"Review: {campaign.name}",
+            "currency": settings.SHOP_CURRENCY,
+        }
+        return TemplateResponse(request, "advertising/admin/review.html", context, status=status)
+
     # --- lifecycle ------------------------------------------------------------------------
     def _transition(self, request, queryset, status: str) -> None:
         for campaign in queryset:
@@ -198,6 +287,7 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_urls(self):
         own = [
             path("<int:pk>/report/", self.admin_site.admin_view(self.report_view), name="advertising_campaign_report"),
+            path("<int:pk>/review/", self.admin_site.admin_view(self.review_view), name="advertising_campaign_review"),
             path(
                 "<int:pk>/report.csv",
                 self.admin_site.admin_view(self.report_csv),
@@ -247,39 +337,35 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def report_csv(self, request, pk: int) -> HttpResponse:
         campaign = self._campaign(request, pk)
-        response = HttpResponse(content_type="text/csv")
+        response = HttpResponse(report_csv(campaign=campaign), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-report.csv"'
-        writer = csv.writer(response)
-        # Money columns are plain decimals with 2 places (a spreadsheet sums them); the currency
-        # is its own column rather than a symbol inside each value.
-        currency = settings.SHOP_CURRENCY
-        writer.writerow(
-            ["day", "impressions", "clicks", "ctr", "spend", "avg_cpc", "conversions", "revenue", "roas", "currency"]
-        )
-        for r in report_rows(campaign=campaign):
-            writer.writerow(
-                [
-                    r.day.isoformat(),
-                    r.impressions,
-                    r.clicks,
-                    f"{r.ctr:.4f}",
-                    money_plain(r.spend, currency),
-                    money_plain(r.avg_cpc, currency),
-                    r.conversions,
-                    money_plain(r.revenue, currency),
-                    f"{r.roas:.2f}",
-                    currency,
-                ]
-            )
         return response
 
 
 @admin.register(DailyReport)
 class DailyReportAdmin(admin.ModelAdmin):
-    list_display = ["campaign", "day", "impressions", "clicks", "spend_money", "conversions", "revenue_money"]
+    list_display = [
+        "campaign",
+        "day",
+        "impressions",
+        "clicks",
+        "spend_money",
+        "conversions",
+        "revenue_money",
+        "roas_column",
+        "cpa_money",
+    ]
     list_filter = ["day"]
     spend_money = _money_column("spend", "Spend")
     revenue_money = _money_column("revenue", "Revenue")
+
+    @admin.display(description="ROAS")
+    def roas_column(self, obj: DailyReport) -> str:
+        return f"{obj.roas:.2f}"
+
+    @admin.display(description="CPA")
+    def cpa_money(self, obj: DailyReport) -> str:
+        return "—" if obj.cpa is None else format_money(obj.cpa, settings.SHOP_CURRENCY)
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(campaign__in=Campaign.objects.visible_to(request.user))
@@ -289,3 +375,80 @@ class DailyReportAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AdsSettings)
+class AdsSettingsAdmin(admin.ModelAdmin):
+    """One row: the merchant's reserve prices, allowed slots and landing-URL rule. The changelist
+    opens the form directly; saving goes through merchant_settings_save (validated, cache dropped)."""
+
+    form = AdsSettingsForm
+
+    def has_add_permission(self, request):
+        return False  # the changelist creates the one row on first save
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        current = conf.merchant_settings()
+        row = AdsSettings.objects.filter(pk=1).first() or AdsSettings(
+            pk=1,
+            reserve_cpc=current.reserve_cpc,
+            reserve_cpm=current.reserve_cpm,
+            allowed_slots=list(current.allowed_slots),
+            allow_external_landing_urls=current.allow_external_landing_urls,
+        )
+        can_change = self.has_change_permission(request)
+        form = AdsSettingsForm(request.POST if request.method == "POST" else None, instance=row)
+        status = 200
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied
+            if form.is_valid():
+                try:
+                    merchant_settings_save(user=request.user, data=form.cleaned_data)
+                except DomainError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    self.message_user(request, "Advertising settings saved.")
+                    return HttpResponseRedirect(request.path)
+            status = 400
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "can_change": can_change,
+            "title": "Advertising settings",
+            "currency": settings.SHOP_CURRENCY,
+        }
+        return TemplateResponse(request, "advertising/admin/settings.html", context, status=status)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:advertising_adssettings_changelist"))
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Advertisers' API tokens (only a prefix and a hash are stored): see and revoke."""
+
+    list_display = ["name", "advertiser", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["advertiser", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "advertiser__name"]
+    readonly_fields = ["advertiser", "created_by", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # created by the advertiser in the portal (the key is shown to them only)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            api_token_revoke(user=request.user, token_id=token.pk)
+        self.message_user(request, f"{queryset.count()} token(s) revoked.")

@@ -1,7 +1,15 @@
-"""HTTP endpoints: ad serving (public), click redirect (public), campaign CRUD for advertisers."""
+"""HTTP endpoints: ad serving (public), click redirect (public), and the advertiser API.
+
+The advertiser API (campaigns, ads, reports) takes a session (the portal, the browsable docs) or
+an advertiser API token (`Authorization: Token adv_...`, advertising/tokens.py); either way it is
+scoped to the caller's advertiser by Campaign.objects.visible_to and the services' checks. A
+missing or bad token answers 401, someone else's campaign 404, bad input 400 with a JSON body
+naming the field."""
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -10,10 +18,12 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,7 +40,12 @@ from ecommerce.sessions import session_user_hint
 
 from . import buffer, conf, services
 from .models import Ad, Campaign
+from .reports import report_csv, report_data
 from .selectors import audience_estimate
+from .tokens import AdvertiserTokenAuthentication
+
+# Token first: a request without credentials answers 401 with `WWW-Authenticate: Token`.
+ADVERTISER_AUTH = [AdvertiserTokenAuthentication, SessionAuthentication]
 
 
 class CartIdsField(serializers.CharField):
@@ -119,6 +134,8 @@ class AdServeApi(APIView):
             cart_product_ids=params.get("cart") or (),
         )
         n = params.get("n") or conf.slot_sizes().get(params["slot"], 1)
+        if not conf.slot_allowed(params["slot"]):
+            n = 0  # the merchant switched this slot off (AdsSettings)
         tracking = tracking_for(request._request)
         caps = services.caps_from_cookie(request.COOKIES.get(services.CAPS_COOKIE), today=timezone.localdate())
         try:
@@ -154,7 +171,14 @@ def ad_click_view(request: HttpRequest, token: str) -> HttpResponse:
 
 
 class AdSerializer(serializers.ModelSerializer):
+    """A creative. Give a `product_id` and its page, title and picture become the landing URL,
+    headline and image (each may be overridden); an external http(s) `landing_url` only where the
+    merchant allows it."""
+
     product_id = serializers.IntegerField(required=False, allow_null=True)
+    headline = serializers.CharField(required=False, allow_blank=True, max_length=90)
+    landing_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    image_url = serializers.URLField(required=False, allow_blank=True, max_length=200)
 
     class Meta:
         model = Ad
@@ -163,7 +187,11 @@ class AdSerializer(serializers.ModelSerializer):
 
 
 class CampaignSerializer(serializers.ModelSerializer):
+    """Money fields are decimal strings in `currency` (the shop's). `review_status` is the
+    merchant's approval: only approved, active campaigns serve."""
+
     ads = AdSerializer(many=True, required=False)
+    currency = serializers.SerializerMethodField()
     interest_categories = serializers.PrimaryKeyRelatedField(many=True, queryset=Category.objects.all(), required=False)
     retarget_categories = serializers.PrimaryKeyRelatedField(many=True, queryset=Category.objects.all(), required=False)
 
@@ -197,9 +225,24 @@ class CampaignSerializer(serializers.ModelSerializer):
             "cap_per_session",
             "attribution_days",
             "run_of_site",
+            "view_attribution_days",
+            "review_status",
+            "review_reason",
+            "currency",
             "ads",
         ]
-        read_only_fields = ["id", "advertiser", "status", "spend_total", "spend_today"]
+        read_only_fields = [
+            "id",
+            "advertiser",
+            "status",
+            "spend_total",
+            "spend_today",
+            "review_status",
+            "review_reason",
+        ]
+
+    def get_currency(self, obj) -> str:
+        return settings.SHOP_CURRENCY
 
     def to_service_data(self) -> dict:
         data = dict(self.validated_data)
@@ -212,8 +255,10 @@ class CampaignSerializer(serializers.ModelSerializer):
 
 
 class CampaignListApi(APIView):
-    """GET: my campaigns. POST: create a draft campaign for my advertiser account."""
+    """GET: my campaigns. POST: create a draft campaign for my advertiser account (it waits
+    for the merchant's approval before it serves)."""
 
+    authentication_classes = ADVERTISER_AUTH
     permission_classes = [IsAuthenticated]
     throttle_scope = "ads"
 
@@ -240,6 +285,9 @@ def _campaign_or_404(request: Request, pk: int) -> Campaign:
 
 
 class CampaignDetailApi(APIView):
+    """GET, PATCH (partial update), DELETE (= finish: billing records keep the campaign)."""
+
+    authentication_classes = ADVERTISER_AUTH
     permission_classes = [IsAuthenticated]
     throttle_scope = "ads"
 
@@ -255,14 +303,22 @@ class CampaignDetailApi(APIView):
         campaign = services.campaign_save(user=request.user, campaign=campaign, data=serializer.to_service_data())
         return Response(CampaignSerializer(campaign).data)
 
+    @extend_schema(responses=CampaignSerializer, summary="Finish the campaign (it stops for good)")
+    def delete(self, request: Request, pk: int) -> Response:
+        campaign = services.campaign_transition(
+            campaign=_campaign_or_404(request, pk), to_status=Campaign.Status.FINISHED, user=request.user
+        )
+        return Response(CampaignSerializer(campaign).data)
+
 
 class TransitionInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=Campaign.Status.choices)
 
 
 class CampaignTransitionApi(APIView):
-    """POST {"status": "active"|"paused"|"finished"}."""
+    """POST {"status": "active"|"paused"|"finished"}: start, pause, resume or finish."""
 
+    authentication_classes = ADVERTISER_AUTH
     permission_classes = [IsAuthenticated]
     throttle_scope = "ads"
 
@@ -280,9 +336,136 @@ class CampaignTransitionApi(APIView):
 class CampaignAudienceApi(APIView):
     """GET the audience-size estimate of a campaign's targeting."""
 
+    authentication_classes = ADVERTISER_AUTH
     permission_classes = [IsAuthenticated]
     throttle_scope = "ads"
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
         return Response(audience_estimate(campaign=_campaign_or_404(request, pk)))
+
+
+# --- ads ------------------------------------------------------------------------------------
+
+
+class AdListApi(APIView):
+    """GET the campaign's ads; POST one more (from an advertiser, the campaign is reviewed again)."""
+
+    authentication_classes = ADVERTISER_AUTH
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "ads"
+
+    @extend_schema(responses=AdSerializer(many=True), operation_id="ads_campaign_ads_list")
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(AdSerializer(_campaign_or_404(request, pk).ads.order_by("pk"), many=True).data)
+
+    @extend_schema(request=AdSerializer, responses={201: AdSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        campaign = _campaign_or_404(request, pk)
+        data = AdSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ad = services.ad_add(campaign=campaign, user=request.user, raw=dict(data.validated_data))
+        return Response(AdSerializer(ad).data, status=status.HTTP_201_CREATED)
+
+
+class AdActiveInput(serializers.Serializer):
+    is_active = serializers.BooleanField()
+
+
+class AdDetailApi(APIView):
+    """PATCH {"is_active": false} switches a creative off (ads are never deleted: billing)."""
+
+    authentication_classes = ADVERTISER_AUTH
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "ads"
+
+    @extend_schema(request=AdActiveInput, responses=AdSerializer)
+    def patch(self, request: Request, pk: int, ad_id: int) -> Response:
+        campaign = _campaign_or_404(request, pk)
+        ad = campaign.ads.filter(pk=ad_id).first()
+        if ad is None:
+            raise NotFound("No such ad in this campaign.")
+        data = AdActiveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        ad = services.ad_set_active(ad=ad, user=request.user, active=data.validated_data["is_active"])
+        return Response(AdSerializer(ad).data)
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+class ReportInput(serializers.Serializer):
+    since = serializers.DateField(required=False, help_text="First day (YYYY-MM-DD); default: all days.")
+
+
+class ReportRowSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    impressions = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    ctr = serializers.FloatField()
+    spend = serializers.DecimalField(max_digits=14, decimal_places=2)
+    avg_cpc = serializers.DecimalField(max_digits=14, decimal_places=2)
+    conversions = serializers.IntegerField()
+    revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    roas = serializers.FloatField(help_text="Revenue / spend.")
+    cpa = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True, help_text="Spend / conversions.")
+
+
+class ReportSerializer(serializers.Serializer):
+    campaign_id = serializers.IntegerField()
+    currency = serializers.CharField()
+    rows = ReportRowSerializer(many=True)
+    totals = serializers.DictField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+def _since(request: Request) -> date | None:
+    data = ReportInput(data=request.query_params)
+    data.is_valid(raise_exception=True)
+    return data.validated_data.get("since")
+
+
+class CampaignReportApi(APIView):
+    """GET the daily report: impressions, clicks, spend, conversions, revenue, ROAS, CPA.
+
+    Rows are recomputed from the logs every 10 minutes (Celery beat)."""
+
+    authentication_classes = ADVERTISER_AUTH
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "ads"
+
+    @extend_schema(parameters=[ReportInput], responses=ReportSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        campaign = _campaign_or_404(request, pk)
+        return Response(report_data(campaign=campaign, since=_since(request)))
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets a client ask for `Accept: text/csv`; the view itself writes the CSV body."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, (str, bytes)) else json.dumps(data)
+
+
+class CampaignReportCsvApi(APIView):
+    """GET the daily report as CSV (money as plain decimals, a currency column)."""
+
+    renderer_classes = [JSONRenderer, CsvRenderer]
+    authentication_classes = ADVERTISER_AUTH
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "ads"
+
+    @extend_schema(
+        parameters=[ReportInput],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The daily report as CSV.")},
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        campaign = _campaign_or_404(request, pk)
+        body = report_csv(campaign=campaign, since=_since(request))
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-report.csv"'
+        return response

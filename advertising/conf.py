@@ -1,19 +1,96 @@
-"""The advertising app's settings: thin readers of django.conf.settings.
+"""The advertising app's settings: thin readers of django.conf.settings, and the merchant's
+database-backed settings (advertising.models.AdsSettings: reserve prices, allowed slots,
+external landing URLs).
 
 The values and their environment variables live in ecommerce/settings.py (the advertising block);
-reading them at call time lets tests change them with pytest-django's `settings` fixture.
+reading them at call time lets tests change them with pytest-django's `settings` fixture. Once the
+merchant saves the AdsSettings row (admin), its values win over the environment's. The row is
+kept in the shared cache (one GET per read, never a database query on the serving path after the
+first), dropped on save; with the cache down it is read from the database.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+SLOTS = ("listing", "search", "product")
+SETTINGS_CACHE_KEY = "advertising:merchant_settings:v1"
+_NO_ROW = "none"
+
+
+@dataclass(frozen=True)
+class MerchantSettings:
+    reserve_cpc: Decimal
+    reserve_cpm: Decimal
+    allowed_slots: tuple[str, ...]
+    allow_external_landing_urls: bool
+
+
+def _from_db() -> dict | str:
+    from .models import AdsSettings
+
+    row = AdsSettings.objects.filter(pk=1).first()
+    if row is None:
+        return _NO_ROW
+    return {
+        "reserve_cpc": str(row.reserve_cpc),
+        "reserve_cpm": str(row.reserve_cpm),
+        "allowed_slots": [s for s in row.allowed_slots if s in SLOTS],
+        "allow_external_landing_urls": row.allow_external_landing_urls,
+    }
+
+
+def merchant_settings() -> MerchantSettings:
+    """The merchant's advertising settings (the AdsSettings row, else the environment's defaults)."""
+    try:
+        raw = cache.get(SETTINGS_CACHE_KEY)
+    except Exception:  # the cache makes it faster, never possible
+        logger.warning("advertising.settings_cache_unavailable")
+        raw = None
+    if raw is None:
+        raw = _from_db()
+        try:
+            cache.set(SETTINGS_CACHE_KEY, raw, timeout=None)
+        except Exception:
+            logger.warning("advertising.settings_cache_unavailable")
+    if raw == _NO_ROW:
+        return MerchantSettings(
+            reserve_cpc=Decimal(str(settings.ADS_RESERVE_CPC)),
+            reserve_cpm=Decimal(str(settings.ADS_RESERVE_CPM)),
+            allowed_slots=tuple(s for s in settings.ADS_SLOT_SIZES if s in SLOTS),
+            allow_external_landing_urls=bool(settings.ADS_ALLOW_EXTERNAL_LANDING_URLS),
+        )
+    return MerchantSettings(
+        reserve_cpc=Decimal(raw["reserve_cpc"]),
+        reserve_cpm=Decimal(raw["reserve_cpm"]),
+        allowed_slots=tuple(raw["allowed_slots"]),
+        allow_external_landing_urls=bool(raw["allow_external_landing_urls"]),
+    )
+
+
+def merchant_settings_forget() -> None:
+    """After a save: every process reads the new row on its next call."""
+    try:
+        cache.delete(SETTINGS_CACHE_KEY)
+    except Exception:
+        logger.warning("advertising.settings_cache_unavailable")
+
+
+def slot_allowed(slot: str) -> bool:
+    return slot in merchant_settings().allowed_slots
 
 
 def slot_sizes() -> dict[str, int]:
-    """How many sponsored ads each slot shows at most."""
-    return dict(settings.ADS_SLOT_SIZES)
+    """How many sponsored ads each slot shows at most (0 for a slot the merchant switched off)."""
+    allowed = merchant_settings().allowed_slots
+    return {slot: (int(n) if slot in allowed else 0) for slot, n in settings.ADS_SLOT_SIZES.items()}
 
 
 def max_ads_per_request() -> int:
@@ -22,12 +99,17 @@ def max_ads_per_request() -> int:
 
 def reserve_cpc() -> Decimal:
     """Least price per click anybody pays (also the least CPC bid that may enter)."""
-    return Decimal(str(settings.ADS_RESERVE_CPC))
+    return merchant_settings().reserve_cpc
 
 
 def reserve_cpm() -> Decimal:
     """Least price per 1,000 impressions."""
-    return Decimal(str(settings.ADS_RESERVE_CPM))
+    return merchant_settings().reserve_cpm
+
+
+def external_landing_urls_allowed() -> bool:
+    """May advertisers send clicks off this shop (their own http(s) site)?"""
+    return merchant_settings().allow_external_landing_urls
 
 
 def prior_ctr() -> float:

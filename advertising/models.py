@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -52,9 +52,11 @@ class CampaignQuerySet(models.QuerySet):
         return self.filter(advertiser__users=user).distinct()
 
     def live(self, now=None) -> CampaignQuerySet:
+        """Serving campaigns: active, approved by the merchant, within their dates."""
         now = now or timezone.now()
         return self.filter(
             status=Campaign.Status.ACTIVE,
+            review_status=Campaign.Review.APPROVED,
             starts_at__lte=now,
             advertiser__is_active=True,
         ).filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
@@ -74,6 +76,14 @@ class Campaign(models.Model):
         Status.PAUSED: {Status.ACTIVE, Status.FINISHED},
         Status.FINISHED: set(),
     }
+
+    class Review(models.TextChoices):
+        """The merchant's approval, separate from the lifecycle status: an advertiser may pause and
+        resume an approved campaign, but only an approved one ever serves (CampaignQuerySet.live)."""
+
+        PENDING = "pending_review", "Pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
 
     class Objective(models.TextChoices):
         TRAFFIC = "traffic", "Traffic (clicks)"
@@ -124,7 +134,28 @@ class Campaign(models.Model):
     # Frequency caps. Empty means uncapped.
     cap_per_user_day = models.PositiveSmallIntegerField(null=True, blank=True)
     cap_per_session = models.PositiveSmallIntegerField(null=True, blank=True)
-    attribution_days = models.PositiveSmallIntegerField(default=7)
+    # Attribution windows (advertising.attribution): a purchase up to this many days after a click
+    # on the campaign's ad, or after an impression of it (view-through; 0 = clicks only).
+    attribution_days = models.PositiveSmallIntegerField(
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text="Click window: days after a click in which a purchase counts as a conversion.",
+    )
+    view_attribution_days = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MaxValueValidator(30)],
+        help_text="View window: days after an impression without click (0 = count clicks only).",
+    )
+    # Merchant approval. Campaigns made by the merchant (admin, demo) start approved; campaigns an
+    # advertiser creates, or whose ads an advertiser changes, wait for review.
+    review_status = models.CharField(
+        max_length=16, choices=Review.choices, default=Review.APPROVED, editable=False, db_index=True
+    )
+    review_reason = models.CharField(max_length=500, blank=True, default="", editable=False)
+    reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     # Serve where the product does not fit the page too (below the relevance floor); off, an
     # untargeted ad only shows next to related products, categories and searches.
     run_of_site = models.BooleanField(
@@ -138,6 +169,7 @@ class Campaign(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "starts_at"])]
+        permissions = [("review_campaign", "Can approve or reject advertisers' campaigns")]
         constraints = [
             # Backstop for campaign_charge: the database itself refuses overspend.
             models.CheckConstraint(
@@ -209,15 +241,22 @@ def landing_url_is_safe(url: str) -> bool:
     return lowered.startswith("/") and not lowered.startswith(("//", "/\\"))
 
 
-def landing_url_validate(value: str) -> None:
-    """A shop path ("/products/7/") or an absolute http(s) URL with a host and no spaces."""
-    url = (value or "").strip()
-    if not url or any(ch.isspace() for ch in url) or not landing_url_is_safe(url):
-        raise ValidationError(
-            'Enter a path on this shop ("/products/7/") or an http(s) URL.', code="invalid_landing_url"
-        )
-    if url.lower().startswith(("http://", "https://")):
-        URLValidator(schemes=["http", "https"])(url)
+def landing_url_is_external(url: str) -> bool:
+    return url.strip().lower().startswith(("http://", "https://"))
+
+
+def validate_landing_url(value: str) -> None:
+    """A landing URL: an http(s) URL, or a path on this shop such as /products/7/."""
+    if not landing_url_is_safe(value) or any(c.isspace() for c in value.strip()):
+        raise ValidationError("Enter an http(s) URL or a path on this shop such as /products/7/.")
+    if landing_url_is_external(value):
+        from django.core.validators import URLValidator
+
+        URLValidator(schemes=["http", "https"])(value)
+
+
+# The name migration 0004 (run_of_site) refers to.
+landing_url_validate = validate_landing_url
 
 
 class Ad(models.Model):
@@ -229,12 +268,10 @@ class Ad(models.Model):
         max_length=500, blank=True, default="", validators=[landing_url_validate], help_text="Shop path or http(s) URL."
     )
     product = models.ForeignKey("ecommerce.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    # A CharField, not a URLField: a product's own page ("/products/7/") is the usual target and
-    # URLField (and its admin form field) rejects relative URLs.
     landing_url = models.CharField(
         max_length=500,
-        validators=[landing_url_validate],
-        help_text='The product page ("/products/7/") or an http(s) URL the click redirects to.',
+        validators=[validate_landing_url],
+        help_text="Where a click goes: the product's page (/products/7/) or an http(s) URL.",
     )
     is_active = models.BooleanField(default=True)
     # Counters for the smoothed-CTR fallback (updated with F expressions).
@@ -310,16 +347,33 @@ class Click(models.Model):
 
 
 class Conversion(models.Model):
-    """A purchase attributed to the shopper's last ad click within the campaign's window."""
+    """A purchase attributed to the shopper's last ad touch within the campaign's window
+    (advertising.attribution: the last click within its click window, else the last impression
+    within its view window). One per order: the unique order makes a second attribution fail."""
 
-    click = models.ForeignKey(Click, on_delete=models.PROTECT, related_name="conversions")
+    class Kind(models.TextChoices):
+        CLICK = "click", "Click-through"
+        VIEW = "view", "View-through"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CLICK)
+    click = models.ForeignKey(Click, null=True, blank=True, on_delete=models.PROTECT, related_name="conversions")
+    impression = models.ForeignKey(
+        Impression, null=True, blank=True, on_delete=models.PROTECT, related_name="conversions"
+    )
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="conversions")
     order = models.OneToOneField("ecommerce.Order", on_delete=models.CASCADE, related_name="+")
     revenue = models.DecimalField(max_digits=14, decimal_places=2)
     converted_at = models.DateTimeField()
+    touched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["campaign", "converted_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="click") & Q(click__isnull=False)) | (Q(kind="view") & Q(impression__isnull=False)),
+                name="conversion_has_its_touch",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Order {self.order_id} converted for campaign {self.campaign_id}"
@@ -354,7 +408,13 @@ class DailyReport(models.Model):
 
     @property
     def roas(self) -> float:
+        """Return on ad spend: attributed revenue / spend (0 without spend)."""
         return float(self.revenue / self.spend) if self.spend else 0.0
+
+    @property
+    def cpa(self) -> Decimal | None:
+        """Cost per acquisition: spend / conversions (None without conversions)."""
+        return (self.spend / self.conversions).quantize(Decimal("0.0001")) if self.conversions else None
 
 
 class AudienceScore(models.Model):
@@ -371,3 +431,67 @@ class AudienceScore(models.Model):
 
     def __str__(self) -> str:
         return f"Campaign {self.campaign_id} audience score of user {self.user_id}"
+
+
+class AdsSettings(models.Model):
+    """The merchant's advertising settings: one row (pk=1), read through advertising.conf
+    (cached; the environment's ADS_* values apply until the merchant saves this)."""
+
+    reserve_cpc = models.DecimalField(
+        **MONEY, help_text="Least price per click anybody pays (also the least CPC bid that may enter)."
+    )
+    reserve_cpm = models.DecimalField(**MONEY, help_text="Least price per 1,000 impressions.")
+    allowed_slots = models.JSONField(
+        default=list, blank=True, help_text="Slots that may show sponsored products; empty = none."
+    )
+    allow_external_landing_urls = models.BooleanField(
+        default=False,
+        help_text="Advertisers may send clicks to their own site; otherwise only to product pages of this shop.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "advertising settings"
+        verbose_name_plural = "advertising settings"
+
+    def __str__(self) -> str:
+        return "Advertising settings"
+
+    def clean(self) -> None:
+        from .conf import SLOTS
+
+        errors: dict[str, str] = {}
+        for name in ("reserve_cpc", "reserve_cpm"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                errors[name] = "Cannot be negative."
+        if not isinstance(self.allowed_slots, list) or not all(s in SLOTS for s in self.allowed_slots):
+            errors["allowed_slots"] = f"Slots must be a list of {', '.join(SLOTS)}."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ApiToken(models.Model):
+    """A per-advertiser REST API key. Only its SHA-256 is stored: the key is shown once, when
+    created in the portal. It acts as the member who created it (scoped to the advertiser's
+    campaigns) and stops working when revoked or when that member leaves the advertiser."""
+
+    advertiser = models.ForeignKey(Advertiser, on_delete=models.CASCADE, related_name="api_tokens")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

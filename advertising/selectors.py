@@ -362,6 +362,9 @@ def report_totals(rows) -> dict[str, Any]:
         (totals["spend"] / totals["clicks"]).quantize(Decimal("0.0001")) if totals["clicks"] else Decimal("0")
     )
     totals["roas"] = float(totals["revenue"] / totals["spend"]) if totals["spend"] else 0.0
+    totals["cpa"] = (
+        (totals["spend"] / totals["conversions"]).quantize(Decimal("0.0001")) if totals["conversions"] else None
+    )
     return dict(totals)
 
 
@@ -370,3 +373,65 @@ def lookalike_campaign_ids() -> list[int]:
     return list(
         Campaign.objects.live().filter(lookalike_min_score__isnull=False).order_by("pk").values_list("pk", flat=True)
     )
+
+
+def portal_landing_for(user: User) -> str | None:
+    """After login, advertiser accounts (not merchant staff) land on their portal."""
+    from django.urls import reverse
+
+    if user.is_authenticated and not user.is_staff and user.advertiser_accounts.filter(is_active=True).exists():
+        return reverse("advertising:portal")
+    return None
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """Countries shoppers live in (what targeting can match), for the multi-selects."""
+    names = User.objects.exclude(country="").order_by("country").values_list("country", flat=True).distinct()[:300]
+    return [(name, name) for name in names]
+
+
+def segment_choices() -> list[tuple[str, str]]:
+    """(key, "Name (n shoppers)") of the analytics segments; none without the analytics app."""
+    try:
+        from analytics.selectors import segment_list
+    except ImportError:
+        return []
+    try:
+        return [(s.key, f"{s.name} ({s.size} shoppers)") for s in segment_list()[:200]]
+    except Exception:  # analytics failing must not break the campaign forms
+        logger.exception("advertising.segment_choices_failed")
+        return []
+
+
+def portal_campaigns(*, user: User) -> QuerySet[Campaign]:
+    """The campaigns of the advertisers this account belongs to (the portal's scope: even a
+    merchant account that is also a member sees only its advertiser's campaigns here)."""
+    return (
+        Campaign.objects.visible_to(user)
+        .filter(advertiser__users=user, advertiser__is_active=True)
+        .select_related("advertiser")
+        .distinct()
+    )
+
+
+def product_search(*, query: str, limit: int = 12) -> list[dict[str, Any]]:
+    """Sellable products for the ad picker: by title words or exact number."""
+    products = Product.objects.sellable().in_stock().select_related("category")
+    query = query.strip()
+    if query.isdigit():
+        products = products.filter(pk=int(query))
+    else:
+        for word in query.split()[:5]:
+            products = products.filter(title__icontains=word)
+    return [
+        {
+            "id": p.pk,
+            "title": p.title,
+            "price": str(p.price),
+            "currency": p.currency,
+            "category": p.category.name if p.category_id else "",
+            "image_url": p.thumbnail_url,
+            "url": p.get_absolute_url(),
+        }
+        for p in products.order_by("title")[:limit]
+    ]

@@ -22,6 +22,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.urls import reverse
@@ -29,15 +30,24 @@ from django.utils import timezone
 
 from ecommerce.bulk import bulk_insert
 from ecommerce.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
-from ecommerce.models import Category, Order, Product, User
+from ecommerce.models import Category, Product, User
 from ecommerce.money import format_money
 from ecommerce.privacy import Tracking
-from ecommerce.roles import ADD_ANY_CAMPAIGN, CHANGE_ALL_CAMPAIGNS, user_can
+from ecommerce.roles import (
+    ADD_ANY_CAMPAIGN,
+    CHANGE_ADS_SETTINGS,
+    CHANGE_ALL_CAMPAIGNS,
+    REVIEW_CAMPAIGNS,
+    perm_require,
+    user_can,
+)
 
 from . import auction, buffer, conf, page_context, relevance
+from .attribution import conversions_attribute
 from .ctr.features import feature_row
 from .models import (
     Ad,
+    AdsSettings,
     Advertiser,
     AudienceScore,
     Campaign,
@@ -45,6 +55,7 @@ from .models import (
     Conversion,
     DailyReport,
     Impression,
+    landing_url_is_external,
     landing_url_is_safe,
 )
 from .selectors import LIVE_VERSION_KEY, live_ads_cached, live_ads_invalidate, live_version_seen, shopper_context
@@ -99,7 +110,43 @@ CAMPAIGN_FIELDS = (
     "cap_per_session",
     "attribution_days",
     "run_of_site",
+    "view_attribution_days",
 )
+# Changes the merchant must see again before the campaign serves: what shoppers are shown.
+REVIEWED_FIELDS = ("name", "ads")
+
+
+def is_merchant(user: User) -> bool:
+    """Shop staff who manage every campaign (Marketing, superusers): no approval needed."""
+    return user_can(user, CHANGE_ALL_CAMPAIGNS)
+
+
+def ad_build(*, campaign: Campaign, raw: dict[str, Any], user: User) -> Ad:
+    """One validated creative. With a product, its page, title and picture are the defaults; an
+    external landing URL only from the merchant's staff or when the merchant allows it."""
+    product = None
+    product_id = raw.get("product_id")
+    if product_id is not None:
+        product = Product.objects.filter(pk=product_id).first()
+        if not product_sellable(product):
+            raise ValidationError({"product_id": f"Product {product_id} is not for sale."})
+    headline = (raw.get("headline") or (product.title.title() if product else "")).strip()[:90]
+    landing_url = (raw.get("landing_url") or (product.get_absolute_url() if product else "")).strip()
+    if not landing_url:
+        raise ValidationError({"landing_url": "Pick a product or give a landing URL."})
+    if landing_url_is_external(landing_url) and not (conf.external_landing_urls_allowed() or is_merchant(user)):
+        raise ValidationError(
+            {"landing_url": "This shop does not allow external landing URLs: promote one of its products."}
+        )
+    ad = Ad(
+        campaign=campaign,
+        headline=headline,
+        image_url=(raw.get("image_url") or (product.image_url if product else "")).strip(),
+        product=product,
+        landing_url=landing_url,
+    )
+    ad.full_clean()
+    return ad
 
 
 @transaction.atomic
@@ -110,7 +157,11 @@ def campaign_save(
     campaign: Campaign | None = None,
     advertiser: Advertiser | None = None,
 ) -> Campaign:
-    """Create or update a campaign (with its ads when given) after full validation."""
+    """Create or update a campaign (with its ads when given) after full validation.
+
+    A campaign an advertiser creates, or whose name or ads an advertiser changes, waits for the
+    merchant's review (Campaign.review_status) before it serves; budgets, bids, targeting and
+    dates need no new review. The merchant's own saves keep the review status."""
     if campaign is None:
         advertiser = advertiser or advertiser_for(user)
         if advertiser is None:
@@ -118,32 +169,114 @@ def campaign_save(
         if not (user_can(user, ADD_ANY_CAMPAIGN) or advertiser.users.filter(pk=user.pk).exists()):
             raise PermissionDenied("You may only create campaigns for your own advertiser.")
         campaign = Campaign(advertiser=advertiser)
+        needs_review = not is_merchant(user)
     else:
         campaign_check_access(campaign=campaign, user=user)
         if campaign.status == Campaign.Status.FINISHED:
             raise InvalidTransition("A finished campaign cannot be changed.")
+        needs_review = not is_merchant(user) and ("ads" in data or ("name" in data and data["name"] != campaign.name))
     for name in CAMPAIGN_FIELDS:
         if name in data:
             setattr(campaign, name, data[name])
+    if needs_review:
+        campaign.review_status = Campaign.Review.PENDING
+        campaign.review_reason = ""
+        campaign.reviewed_at = campaign.reviewed_by = None
     campaign.full_clean()
     campaign.save()
     for name in ("interest_categories", "retarget_categories"):
         if name in data:
             getattr(campaign, name).set(Category.objects.filter(pk__in=data[name]))
     if "ads" in data:
+        ads = [ad_build(campaign=campaign, raw=dict(raw), user=user) for raw in data["ads"]]
         campaign.ads.update(is_active=False)  # old creatives stay for the billing records
-        for raw in data["ads"]:
-            ad = Ad(
-                campaign=campaign,
-                headline=raw.get("headline", ""),
-                image_url=raw.get("image_url", ""),
-                product_id=raw.get("product_id"),
-                landing_url=raw.get("landing_url", ""),
-            )
-            ad.full_clean()
+        for ad in ads:
             ad.save()
     _invalidate_now_and_on_commit()
     return campaign
+
+
+@transaction.atomic
+def ad_add(*, campaign: Campaign, user: User, raw: dict[str, Any]) -> Ad:
+    """Add one creative to a campaign (the others stay). From an advertiser it needs review."""
+    campaign_check_access(campaign=campaign, user=user)
+    if campaign.status == Campaign.Status.FINISHED:
+        raise InvalidTransition("A finished campaign cannot be changed.")
+    ad = ad_build(campaign=campaign, raw=raw, user=user)
+    ad.save()
+    if not is_merchant(user):
+        _review_again(campaign)
+    _invalidate_now_and_on_commit()
+    return ad
+
+
+@transaction.atomic
+def ad_set_active(*, ad: Ad, user: User, active: bool) -> Ad:
+    """Switch a creative off (or on again: from an advertiser that needs review)."""
+    campaign_check_access(campaign=ad.campaign, user=user)
+    if ad.is_active == active:
+        return ad
+    Ad.objects.filter(pk=ad.pk).update(is_active=active)
+    ad.is_active = active
+    if active and not is_merchant(user):
+        _review_again(ad.campaign)
+    _invalidate_now_and_on_commit()
+    return ad
+
+
+def _review_again(campaign: Campaign) -> None:
+    Campaign.objects.filter(pk=campaign.pk).update(
+        review_status=Campaign.Review.PENDING, review_reason="", reviewed_at=None, reviewed_by=None
+    )
+    campaign.review_status, campaign.review_reason = Campaign.Review.PENDING, ""
+
+
+@transaction.atomic
+def campaign_review(*, campaign: Campaign, user: User, approve: bool, reason: str = "") -> Campaign:
+    """The merchant approves a campaign (it may serve) or rejects it with a reason the
+    advertiser sees. A guarded UPDATE: two reviewers at once cannot both decide."""
+    perm_require(user, REVIEW_CAMPAIGNS, "You may not review campaigns.")
+    reason = (reason or "").strip()
+    if not approve and not reason:
+        raise DomainError("Give the advertiser a reason for the rejection.")
+    if len(reason) > 500:
+        raise DomainError("Keep the reason under 500 characters.")
+    to = Campaign.Review.APPROVED if approve else Campaign.Review.REJECTED
+    campaign.refresh_from_db(fields=["review_status"])
+    if campaign.review_status == to:
+        raise InvalidTransition(f"The campaign is already {campaign.get_review_status_display().lower()}.")
+    now = timezone.now()
+    moved = Campaign.objects.filter(pk=campaign.pk, review_status=campaign.review_status).update(
+        review_status=to, review_reason=reason, reviewed_at=now, reviewed_by=user
+    )
+    if not moved:
+        raise InvalidTransition("The campaign changed meanwhile; reload and try again.")
+    logger.info("advertising.campaign_reviewed", extra={"campaign_id": campaign.pk, "to": str(to)})
+    _invalidate_now_and_on_commit()
+    campaign.review_status, campaign.review_reason, campaign.reviewed_at = to, reason, now
+    return campaign
+
+
+def merchant_settings_save(*, user: User, data: dict[str, Any]) -> AdsSettings:
+    """Save the merchant's advertising settings (reserve prices, slots, external URLs)."""
+    perm_require(user, CHANGE_ADS_SETTINGS, "You may not change the advertising settings.")
+    current = conf.merchant_settings()
+    row = AdsSettings.objects.filter(pk=1).first() or AdsSettings(
+        pk=1,
+        reserve_cpc=current.reserve_cpc,
+        reserve_cpm=current.reserve_cpm,
+        allowed_slots=list(current.allowed_slots),
+        allow_external_landing_urls=current.allow_external_landing_urls,
+    )
+    for name in ("reserve_cpc", "reserve_cpm", "allowed_slots", "allow_external_landing_urls"):
+        if name in data:
+            setattr(row, name, data[name])
+    row.full_clean()
+    row.save()
+    transaction.on_commit(conf.merchant_settings_forget)
+    conf.merchant_settings_forget()
+    _invalidate_now_and_on_commit()
+    return row
 
 
 def _invalidate_now_and_on_commit() -> None:
@@ -933,45 +1066,6 @@ def ad_click(*, token: str, tracking: Tracking) -> str:
 
 
 # --- conversions and reports ----------------------------------------------------------------
-
-
-def conversions_attribute(*, since: datetime) -> int:
-    """Attribute paid orders to the shopper's last click before the order, within the window.
-
-    Idempotent: an order is attributed at most once (unique order on Conversion).
-    """
-    created = 0
-    orders = (
-        Order.objects.not_cancelled()
-        .filter(placed_at__gte=since, user__isnull=False)
-        .exclude(status=Order.Status.PENDING)
-        .prefetch_related("items")
-    )
-    done = set(Conversion.objects.filter(order__in=orders).values_list("order_id", flat=True))
-    for order in orders:
-        if order.pk in done:
-            continue
-        click = (
-            Click.objects.filter(user_id=order.user_id, created_at__lte=order.placed_at)
-            .select_related("campaign")
-            .order_by("-created_at")
-            .first()
-        )
-        if click is None or order.placed_at - click.created_at > timedelta(days=click.campaign.attribution_days):
-            continue
-        try:
-            with transaction.atomic():
-                Conversion.objects.create(
-                    click=click,
-                    campaign_id=click.campaign_id,
-                    order=order,
-                    revenue=order.total(),
-                    converted_at=order.placed_at,
-                )
-            created += 1
-        except IntegrityError:
-            continue
-    return created
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -36,6 +36,7 @@ _erasure_steps: list[Step] = []
 _export_steps: list[Step] = []
 _data_loaded_hooks: list[Step] = []
 _login_steps: list[Step] = []
+_login_landings: list[Step] = []
 
 
 def _register(bucket: list[Step], app: str, func: Callable[..., Any], order: int) -> None:
@@ -43,6 +44,20 @@ def _register(bucket: list[Step], app: str, func: Callable[..., Any], order: int
     bucket[:] = [s for s in bucket if not (s.app == app and s.func.__qualname__ == func.__qualname__)]
     bucket.append(Step(app=app, func=func, order=order))
     bucket.sort(key=lambda s: (s.order, s.app))
+
+
+def register_login_landing(app: str, func: Callable[..., Any], order: int = 50) -> None:
+    """func(user) -> str | None: where this user lands after signing in when no `next` was asked
+    for (the advertising portal for advertiser accounts); the first answer wins."""
+    _register(_login_landings, app, func, order)
+
+
+def login_landing(user: Any) -> str | None:
+    for step in _login_landings:
+        url = step.func(user)
+        if url:
+            return url
+    return None
 
 
 def register_demo_step(app: str, func: Callable[..., Any], order: int = 50) -> None:

@@ -35,6 +35,8 @@ RETRAIN_RECOMMENDERS = "recommendations.retrain_recommenders"  # retrain now, st
 VIEW_ALL_CAMPAIGNS = "advertising.view_campaign"  # every advertiser's campaigns and reports
 CHANGE_ALL_CAMPAIGNS = "advertising.change_campaign"  # edit / move any advertiser's campaign
 ADD_ANY_CAMPAIGN = "advertising.add_campaign"  # create a campaign for any advertiser
+REVIEW_CAMPAIGNS = "advertising.review_campaign"  # approve or reject advertisers' campaigns
+CHANGE_ADS_SETTINGS = "advertising.change_adssettings"  # reserve prices, allowed slots, landing URLs
 
 
 def _model_perms(app_label: str, model: str, actions: tuple[str, ...] = ("view",)) -> list[str]:
@@ -123,9 +125,13 @@ ROLES: dict[str, Role] = {
         Role(
             "marketing",
             "Marketing",
-            "Manage advertisers, every advertiser's campaigns and ads, and read their reports and the saved "
-            "segments used for targeting.",
+            "Manage advertisers, every advertiser's campaigns and ads, approve or reject advertisers' "
+            "campaigns, set reserve prices and ad slots, revoke API tokens, and read the reports and the "
+            "saved segments used for targeting.",
             (
+                REVIEW_CAMPAIGNS,
+                *_model_perms("advertising", "adssettings", ("view", "change")),
+                *_model_perms("advertising", "apitoken", ("view", "change")),
                 *_model_perms("advertising", "advertiser", EDIT),
                 *_model_perms("advertising", "campaign", EDIT),
                 *_model_perms("advertising", "ad", EDIT),

@@ -534,6 +534,9 @@ ADS_MAX_PER_REQUEST = env.int("ADS_MAX_PER_REQUEST", default=5)
 # Least price per click anybody pays (also the least CPC bid that may enter), and per 1,000 impressions.
 ADS_RESERVE_CPC = Decimal(env.str("ADS_RESERVE_CPC", default="0.05"))
 ADS_RESERVE_CPM = Decimal(env.str("ADS_RESERVE_CPM", default="0.50"))
+# May advertisers' ads link to their own site (else only to this shop's product pages)? The
+# merchant's AdsSettings row in the admin overrides this and the two reserve prices above.
+ADS_ALLOW_EXTERNAL_LANDING_URLS = env.bool("ADS_ALLOW_EXTERNAL_LANDING_URLS", default=False)
 # The click-through rate assumed for an ad with no history and no trained model.
 ADS_PRIOR_CTR = env.float("ADS_PRIOR_CTR", default=0.02)
 ADS_PACING = env.bool("ADS_PACING", default=True)

@@ -31,7 +31,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from advertising.models import Ad, Advertiser, Campaign
+from advertising.models import Ad, Advertiser, ApiToken, Campaign
+from advertising.tokens import api_token_create
 from ecommerce.models import ReturnLine, ReturnRequest
 from support.models import Conversation, Message
 from tests.factories import (
@@ -113,6 +114,8 @@ class World:
     own_campaign: Any
     other_campaign: Any
     victim_return: Any
+    own_ad: Any = None
+    own_token: Any = None
 
     def param(self, name: str, attribute: str | None) -> str:
         values = {
@@ -128,6 +131,8 @@ class World:
             "object_id": self.category.pk,
             "return_id": self.victim_return.pk,
             "move": "approve",
+            "ad_id": self.own_ad.pk,
+            "token_id": self.own_token.pk,
         }
         if attribute is not None:
             return str(_attr(self, attribute))
@@ -181,6 +186,8 @@ def world(db) -> World:
     message = Message.objects.create(
         conversation=conversation, sender=Message.Sender.SHOPPER, text="Where is my order?"
     )
+    own_campaign = _campaign(acme, "Acme spring")
+    _, _key = api_token_create(user=actors["advertiser"], advertiser=acme, name="CI")
     return World(
         actors=actors,
         victim=victim,
@@ -189,9 +196,11 @@ def world(db) -> World:
         category=category,
         conversation=conversation,
         message=message,
-        own_campaign=_campaign(acme, "Acme spring"),
+        own_campaign=own_campaign,
         other_campaign=_campaign(Advertiser.objects.create(name="Other Ads"), "Other spring"),
         victim_return=victim_return,
+        own_ad=own_campaign.ads.first(),
+        own_token=ApiToken.objects.get(advertiser=acme),
     )
 
 
@@ -210,6 +219,12 @@ def _campaign_body(world: World) -> dict:
 
 
 OWN_CAMPAIGN = {"pk": "own_campaign.pk"}
+# The advertiser API: a request without a session or token answers 401 (WWW-Authenticate: Token).
+ADS_API_ANON = 401
+# The advertiser portal: its advertiser's members only; other accounts get a 403 page.
+PORTAL = holders(("advertiser",), anonymous=SHOP_LOGIN) | {"superuser": 403}
+PORTAL_OWN = PORTAL
+PORTAL_OTHERS = everyone(403, anonymous=SHOP_LOGIN, advertiser=404)
 ANALYTICS = staff_page(("analyst",))
 ANALYTICS_API = holders(("analyst",))
 AGENT_API = holders(("support_agent",))
@@ -259,6 +274,7 @@ EXPECTATIONS: dict[str, list[Case]] = {
     ],
     "admin/advertising/campaign/<int:pk>/report/": [Case(admin_view(("marketing",)))],
     "admin/advertising/campaign/<int:pk>/report.csv": [Case(admin_view(("marketing",)))],
+    "admin/advertising/campaign/<int:pk>/review/": [Case(admin_view(("marketing",)))],
     # uploaded media (product pictures) are public files; a missing one is a 404 for everyone
     "media/<path:path>": [
         Case(everyone(404), url=lambda w: "/media/products/no-such-picture.webp", label="a missing file")
@@ -343,27 +359,29 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "api/ads/serve/": [Case(everyone(200), query="slot=listing")],
     "ads/click/<str:token>/": [Case(everyone(400))],
     "api/ads/campaigns/": [
-        Case(SIGNED_IN_API, label="list (scoped, see test_campaign_list_is_scoped)"),
+        Case(everyone(200, anonymous=ADS_API_ANON), label="list (scoped, see test_campaign_list_is_scoped)"),
         # only an advertiser's members create (for their own advertiser); the API takes no advertiser
         Case(
-            holders(("advertiser",), ok=201) | {"superuser": 403},
+            holders(("advertiser",), ok=201, anonymous=ADS_API_ANON) | {"superuser": 403},
             method="post",
             data=_campaign_body,
             label="create for my advertiser",
         ),
     ],
     "api/ads/campaigns/<int:pk>/": [
-        Case(holders(("marketing", "advertiser"), denied=404), params=OWN_CAMPAIGN, label="own"),
-        Case(holders(("marketing",), denied=404), label="another advertiser's"),
         Case(
-            holders(("marketing", "advertiser"), denied=404),
+            holders(("marketing", "advertiser"), denied=404, anonymous=ADS_API_ANON), params=OWN_CAMPAIGN, label="own"
+        ),
+        Case(holders(("marketing",), denied=404, anonymous=ADS_API_ANON), label="another advertiser's"),
+        Case(
+            holders(("marketing", "advertiser"), denied=404, anonymous=ADS_API_ANON),
             method="patch",
             params=OWN_CAMPAIGN,
             data={"name": "Renamed"},
             label="edit own",
         ),
         Case(
-            holders(("marketing",), denied=404),
+            holders(("marketing",), denied=404, anonymous=ADS_API_ANON),
             method="patch",
             data={"name": "Renamed"},
             label="edit another advertiser's",
@@ -371,19 +389,98 @@ EXPECTATIONS: dict[str, list[Case]] = {
     ],
     "api/ads/campaigns/<int:pk>/transition/": [
         Case(
-            holders(("marketing", "advertiser"), denied=404),
+            holders(("marketing", "advertiser"), denied=404, anonymous=ADS_API_ANON),
             method="post",
             params=OWN_CAMPAIGN,
             data={"status": "paused"},
             label="own",
         ),
         Case(
-            holders(("marketing",), denied=404), method="post", data={"status": "paused"}, label="another advertiser's"
+            holders(("marketing",), denied=404, anonymous=ADS_API_ANON),
+            method="post",
+            data={"status": "paused"},
+            label="another advertiser's",
         ),
     ],
     "api/ads/campaigns/<int:pk>/audience/": [
-        Case(holders(("marketing", "advertiser"), denied=404), params=OWN_CAMPAIGN, label="own"),
-        Case(holders(("marketing",), denied=404), label="another advertiser's"),
+        Case(
+            holders(("marketing", "advertiser"), denied=404, anonymous=ADS_API_ANON), params=OWN_CAMPAIGN, label="own"
+        ),
+        Case(holders(("marketing",), denied=404, anonymous=ADS_API_ANON), label="another advertiser's"),
+    ],
+    "api/ads/campaigns/<int:pk>/ads/": [
+        Case(
+            holders(("marketing", "advertiser"), denied=404, anonymous=ADS_API_ANON), params=OWN_CAMPAIGN, label="own"
+        ),
+        Case(holders(("marketing",), denied=404, anonymous=ADS_API_ANON), label="another advertiser's"),
+        Case(
+            holders(("marketing", "advertiser"), ok=201, denied=404, anonymous=ADS_API_ANON),
+            method="post",
+            params=OWN_CAMPAIGN,
+            data=lambda w: {"product_id": w.product.pk},
+            label="add to own",
+        ),
+    ],
+    "api/ads/campaigns/<int:pk>/ads/<int:ad_id>/": [
+        Case(
+            holders(("marketing", "advertiser"), denied=404, anonymous=ADS_API_ANON),
+            method="patch",
+            params=OWN_CAMPAIGN,
+            data={"is_active": False},
+            label="switch off own",
+        ),
+        Case(
+            everyone(404, anonymous=ADS_API_ANON),
+            method="patch",
+            data={"is_active": False},
+            label="own ad under another advertiser's campaign",
+        ),
+    ],
+    "api/ads/campaigns/<int:pk>/report/": [
+        Case(
+            holders(("marketing", "advertiser"), denied=404, anonymous=ADS_API_ANON), params=OWN_CAMPAIGN, label="own"
+        ),
+        Case(holders(("marketing",), denied=404, anonymous=ADS_API_ANON), label="another advertiser's"),
+    ],
+    "api/ads/campaigns/<int:pk>/report.csv": [
+        Case(
+            holders(("marketing", "advertiser"), denied=404, anonymous=ADS_API_ANON), params=OWN_CAMPAIGN, label="own"
+        ),
+        Case(holders(("marketing",), denied=404, anonymous=ADS_API_ANON), label="another advertiser's"),
+    ],
+    # --- the advertiser portal: members of an advertiser only (merchant staff use the admin)
+    "advertisers/": [Case(PORTAL)],
+    "advertisers/campaigns/new/": [Case(PORTAL)],
+    "advertisers/campaigns/<int:pk>/": [
+        Case(PORTAL_OWN, params=OWN_CAMPAIGN, label="own"),
+        Case(PORTAL_OTHERS, label="another advertiser's"),
+    ],
+    "advertisers/campaigns/<int:pk>/edit/": [
+        Case(PORTAL_OWN, params=OWN_CAMPAIGN, label="own"),
+        Case(PORTAL_OTHERS, label="another advertiser's"),
+    ],
+    "advertisers/campaigns/<int:pk>/status/": [
+        Case(
+            PORTAL_OWN | {"advertiser": (302, "/advertisers/campaigns/")},
+            method="post",
+            params=OWN_CAMPAIGN,
+            data={"to": "paused"},
+            label="pause own",
+        ),
+        Case(PORTAL_OTHERS, method="post", data={"to": "paused"}, label="pause another advertiser's"),
+    ],
+    "advertisers/campaigns/<int:pk>/report.csv": [
+        Case(PORTAL_OWN, params=OWN_CAMPAIGN, label="own"),
+        Case(PORTAL_OTHERS, label="another advertiser's"),
+    ],
+    "advertisers/audience/": [Case(PORTAL, query="genders=f&min_age=20")],
+    "advertisers/products/": [Case(PORTAL, query="q=gift")],
+    "advertisers/tokens/": [
+        Case(PORTAL),
+        Case(PORTAL, method="post", data={"name": "Script"}, label="create"),
+    ],
+    "advertisers/tokens/<int:token_id>/revoke/": [
+        Case(PORTAL | {"advertiser": (302, "/advertisers/tokens/")}, method="post", label="own advertiser's"),
     ],
     # --- analytics: the analytics permission, never is_staff
     "analytics/dashboard/": [Case(ANALYTICS)],
@@ -451,6 +548,8 @@ ADMIN_CHANGELISTS: dict[str, tuple[str, ...]] = {
     "advertising.advertiser": ("marketing",),
     "advertising.campaign": ("marketing",),
     "advertising.dailyreport": ("marketing",),
+    "advertising.adssettings": ("marketing",),
+    "advertising.apitoken": ("marketing",),
     "analytics.dashboard": ("analyst",),
     "analytics.segment": ("analyst", "marketing"),
 }
@@ -553,7 +652,7 @@ def test_role_matrix(world: World, route: str, case: Case):
             kwargs: dict[str, Any] = {}
             if data is not None:
                 kwargs = {"data": json.dumps(data), "content_type": "application/json"}
-                if route.startswith(("cart/", "privacy/", "account/", "analytics/")):  # HTML forms
+                if route.startswith(("cart/", "privacy/", "account/", "analytics/", "advertisers/")):  # HTML forms
                     kwargs = {"data": data}
             response = getattr(client, case.method)(path, **kwargs)
             transaction.set_rollback(True)

@@ -401,6 +401,12 @@ class LoginView(auth_views.LoginView):
         _link_pre_login(self.request, form.get_user(), anonymous_session_key)
         return response
 
+    def get_default_redirect_url(self):
+        """Without a `next`: an app may send this account to its own home (advertisers: their portal)."""
+        from ecommerce import plugins
+
+        return plugins.login_landing(self.request.user) or super().get_default_redirect_url()
+
     def get_context_data(self, **kwargs):
         return {**storefront_nav(self.request), **super().get_context_data(**kwargs)}
 

@@ -105,8 +105,8 @@ def test_report_page_chart_and_csv():
     csv = client.get(f"/admin/advertising/campaign/{campaign.pk}/report.csv")
     lines = csv.content.decode().strip().splitlines()
     # money in the CSV: plain decimals with 2 places, the currency in its own column
-    assert lines[0] == "day,impressions,clicks,ctr,spend,avg_cpc,conversions,revenue,roas,currency"
-    assert lines[1].split(",")[1:] == ["200", "7", "0.0350", "3.50", "0.50", "1", "35.00", "10.00", "GBP"]
+    assert lines[0] == "day,impressions,clicks,ctr,spend,avg_cpc,conversions,revenue,roas,cpa,currency"
+    assert lines[1].split(",")[1:] == ["200", "7", "0.0350", "3.50", "0.50", "1", "35.00", "10.00", "3.50", "GBP"]
 
 
 def test_report_page_and_changelist_show_money_with_the_currency(settings):

@@ -176,7 +176,7 @@ def _campaign_payload(**overrides):
         "total_budget": "100.00",
         "bid_type": "cpc",
         "bid": "0.50",
-        "ads": [{"headline": "Tea set", "landing_url": "https://shop.example.com/tea/"}],
+        "ads": [{"headline": "Tea set", "landing_url": "/tea/"}],
     }
     body.update(overrides)
     return body

@@ -53,7 +53,7 @@ def test_campaign_api_rejects_genders_that_are_not_a_list_of_codes(genders):
         "bid_type": "cpc",
         "bid": "0.50",
         "genders": genders,
-        "ads": [{"headline": "Tea", "landing_url": "https://shop.example.com/"}],
+        "ads": [{"headline": "Tea", "landing_url": "/tea/"}],
     }
 
     response = client.post("/api/ads/campaigns/", body, format="json")
