@@ -77,8 +77,13 @@ def shopper_sees_clicks_and_buys(page, url: str, screenshot, *, category_slug: s
     page.fill("input[name=username]", "ada")
     page.fill("input[name=password]", PASSWORD)
     page.click("form.form button[type=submit]")
-    # (after the relevance work merges: assert no ad for the bag on f"{url}/c/{other_slug}/")
+    # an unrelated category: the untargeted bag campaign does not fit it, so its slot stays empty
+    page.goto(f"{url}/c/{other_slug}/")
+    page.wait_for_selector("[data-ad-slot=listing][data-ad-filled]", state="attached")
+    assert page.get_attribute("[data-ad-slot=listing]", "data-ad-filled") == "0"
+    screenshot(page, "storefront-portal-campaign-not-on-unrelated-category")
     page.goto(f"{url}/c/{category_slug}/")
+    page.wait_for_selector("[data-ad-slot=listing][data-ad-filled]", state="attached")
     slot = page.locator("[data-ad-slot=listing]")
     assert "sponsored" in slot.inner_text().lower()
     screenshot(page, "storefront-portal-campaign-sponsored")
