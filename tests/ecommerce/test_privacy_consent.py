@@ -38,7 +38,7 @@ def shop():
     category = CategoryFactory(name="Lamps", slug="lamps")
     products = [ProductFactory(category=category, title=f"Desk lamp {i}", stock=9) for i in range(4)]
     SimilarProductFactory(product=products[0], similar=products[1], kind=SimilarProduct.Kind.SIMILAR)
-    CampaignFactory()  # untargeted: shown to anyone
+    CampaignFactory(run_of_site=True)  # untargeted and run-of-site: shown on every page
     return category, products
 
 
