@@ -61,7 +61,9 @@ def title_phrase_queries(limit: int = 40) -> list[str]:
 
 
 def _serve_without_trace(page: PageContext, n: int) -> list[dict[str, Any]]:
-    with transaction.atomic():
+    # "direct": the impressions and CPM charges are written in this transaction (and rolled back)
+    # instead of going to the shared buffer, which a rollback could not undo.
+    with override_settings(ADS_BUFFER="direct"), transaction.atomic():
         served = ads_serve(tracking=NO_TRACKING, page=page, n=n)
         transaction.set_rollback(True)
     return served

@@ -126,7 +126,7 @@ def test_floor_is_a_setting(api_client, shop, settings):
     assert len(_serve(api_client, slot="search", query="red lunch bag")) == 1
 
 
-def test_evaluate_ad_relevance_on_a_small_catalogue(shop, tmp_path):
+def test_evaluate_ad_relevance_on_a_small_catalogue(shop, tmp_path, flush):
     # given a campaign per category and two searches the shoppers made
     campaigns = [_campaign_for(shop[k]) for k in ("lunch_bag", "candle", "tree")]
     for q in ("lunch bag", "heart holder"):
@@ -141,7 +141,11 @@ def test_evaluate_ad_relevance_on_a_small_catalogue(shop, tmp_path):
     assert result["product_pages_with_ad"] == 2 and result["product_page_coverage"] == pytest.approx(0.4)
     assert result["searches"] == 2 and result["search_served"] == 2 and result["search_relevant"] == 2
     assert result["relevant_share"] == 1.0 and result["goals"]["met"] is True
-    # nothing was logged or charged
+    # nothing was logged or charged, nor left in the impression buffer for a later flush
+    from advertising import buffer
+
+    assert buffer.length() == 0
+    flush()
     assert not Impression.objects.exists()
     assert all(Campaign.objects.get(pk=c.pk).spend_total == 0 for c in campaigns)
 

@@ -73,7 +73,7 @@ def ada_history(transactional_db):
     bystander_guest = OrderFactory(user=None, email=ada.email, shipping_name="Not Ada, same email")
     OrderItemFactory(order=bystander_guest)  # placed elsewhere: never proven to be Ada's
     lamp = ProductFactory(category=CategoryFactory(slug="lamps"), title="Desk lamp", stock=9)
-    CampaignFactory()
+    CampaignFactory(run_of_site=True)  # shown on the lamp's page though its product is no lamp
     recommenders_train()
     assert str(ada.pk) in artifact_for(model_version_get_active(name=ACTIVE_MODEL_NAME)).user_ids
 
