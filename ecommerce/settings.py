@@ -288,6 +288,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", defa
 EVENTS_MAX_BATCH = 1000
 # Events dated further in the future than this are clock errors or forgeries.
 EVENTS_MAX_FUTURE_SKEW = timedelta(minutes=10)
+# PostgreSQL: monthly event partitions kept ready beyond the current month (ecommerce/partitions.py;
+# beat's ecommerce.ensure_event_partitions creates them daily).
+EVENT_PARTITIONS_AHEAD = env.int("EVENT_PARTITIONS_AHEAD", default=3)
 
 # /readyz answers 503 only when one of these checks fails (database, cache, broker, models);
 # a down cache or broker degrades the site but does not take it out of the load balancer.
@@ -369,6 +372,11 @@ CELERY_BEAT_SCHEDULE = {
     "ecommerce-drain-outbox-every-minute": {
         "task": "ecommerce.drain_outbox",
         "schedule": timedelta(minutes=1),
+    },
+    # PostgreSQL event log: partitions for the months ahead, strays moved out of the default one.
+    "ecommerce-daily-event-partitions": {
+        "task": "ecommerce.ensure_event_partitions",
+        "schedule": crontab(hour=1, minute=15),
     },
     "analytics-rollups-every-10-minutes": {
         "task": "analytics.refresh_rollups",
