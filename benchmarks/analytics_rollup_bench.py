@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/dev_analytics_bench"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/dev_analytics_bench"  # its own: wiped per size
 os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecommerce.settings")
 
@@ -74,6 +74,12 @@ def reset(connection) -> None:
 def generate(connection, n_events: int, seed: int = 0) -> dict[str, int]:
     """COPY a year of traffic: sessions of 6-14 events, 1 in 4 sessions buys (an order with lines)."""
     rng = random.Random(seed)
+    from ecommerce.partitions import event_partitions_ensure
+
+    # The year's monthly partitions first, as an importer would (else COPY fills the default one).
+    event_partitions_ensure(
+        months=[date(YEAR_START.year, m, 1) for m in range(1, 13)] + [date(YEAR_START.year + 1, 1, 1)]
+    )
     raw = connection.connection  # psycopg 3 connection under Django
     ev_cols = "id, type, occurred_at, received_at, user_id, anonymous_id, session_key, product_id, query, properties"
     with raw.cursor() as cur:
@@ -82,7 +88,7 @@ def generate(connection, n_events: int, seed: int = 0) -> dict[str, int]:
                 cp.write_row((i, f"Category {i}", f"cat-{i}", None))
         with cur.copy(
             "COPY ecommerce_product (id, sku, title, description, category_id, price, currency, stock, "
-            "is_active, is_non_product, image_url, attributes, created_at) FROM STDIN"
+            "is_active, is_non_product, image_url, attributes, created_at, image, image_thumbnail) FROM STDIN"
         ) as cp:
             for i in range(1, PRODUCTS + 1):
                 cp.write_row(
@@ -100,6 +106,8 @@ def generate(connection, n_events: int, seed: int = 0) -> dict[str, int]:
                         "",
                         "{}",
                         YEAR_START,
+                        "",
+                        "",
                     )
                 )
         countries = ["United Kingdom"] * 6 + ["France", "Germany", "Netherlands", "Spain"]

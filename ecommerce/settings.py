@@ -530,3 +530,6 @@ ADS_LIVE_CACHE_SECONDS = env.float("ADS_LIVE_CACHE_SECONDS", default=10.0)
 ANALYTICS_EXACT_ACTOR_DAYS = env.int("ANALYTICS_EXACT_ACTOR_DAYS", default=5_000)
 # How many API calls the dashboard page makes at once.
 ANALYTICS_DASHBOARD_PARALLEL = env.int("ANALYTICS_DASHBOARD_PARALLEL", default=4)
+# The longest funnel window kept in the per-actor step table (the dashboard offers up to 30 days);
+# longer windows read raw events. Each rollup refresh recomputes this many days of funnel entries.
+ANALYTICS_FUNNEL_MAX_WINDOW_DAYS = env.int("ANALYTICS_FUNNEL_MAX_WINDOW_DAYS", default=30)
