@@ -191,7 +191,9 @@ class DailyProduct(models.Model):
     panel sums days instead of scanning order lines and events."""
 
     day = models.DateField()
-    country = models.CharField(max_length=64, blank=True, default="")
+    # NULL: all countries together (what the unfiltered panel reads: one row per product and day
+    # instead of one per country, docs/benchmarks/analytics.md). "" is "no known country".
+    country = models.CharField(max_length=64, blank=True, null=True)  # noqa: DJ001 (NULL means all)
     product_id = models.BigIntegerField()
     revenue = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
     units = models.BigIntegerField(default=0)

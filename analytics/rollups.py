@@ -162,6 +162,10 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
         .annotate(n=Count("id"))
     ):
         products[(_as_date(row["day"]), row["ctry"], row["product_id"])]["views"] = row["n"]
+    for (day, _ctry, product), v in list(products.items()):
+        total = products[(day, None, product)]
+        for field, value in v.items():
+            total[field] += value
 
     groups: dict[tuple[date, str], set[str]] = defaultdict(set)
     for day, metric, actor in actors:

@@ -223,7 +223,7 @@ def _funnel_from_entries(
     n = len(steps)
     columns = [f"d{k}" for k in range(2, n + 1)]
     first: dict[str, tuple] = {}
-    for row in qs.order_by("day").values_list("actor", "user_id", *columns).iterator(chunk_size=10_000):
+    for row in qs.order_by("day").values_list("actor", "user_id", *columns):
         first.setdefault(row[0], row)
     groups_of: dict[int, list[str]] = {}
     user_ids = {row[1] for row in first.values() if row[1] is not None}

@@ -107,8 +107,7 @@ def top(f: Filters, *, dimension: str, limit: int = 10, force_raw: bool = False)
 
 def _top_products_rolled(f: Filters, limit: int) -> list[dict[str, Any]]:
     qs = DailyProduct.objects.filter(day__gte=f.start, day__lte=f.end)
-    if f.country:
-        qs = qs.filter(country=f.country)
+    qs = qs.filter(country=f.country) if f.country else qs.filter(country__isnull=True)
     ranked = list(
         qs.filter(product_id__in=Product.objects.filter(is_non_product=False).values("pk"))
         .values("product_id")
