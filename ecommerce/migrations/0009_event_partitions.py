@@ -6,8 +6,8 @@ partitioned parent with the same columns and primary key (id, occurred_at) (a pa
 table's unique keys must contain the partition key), a default partition, one partition for every
 month holding rows plus the months ahead, copy the rows, rebuild the indexes and foreign keys under
 their original names, drop the old table. Backward does the opposite (a plain table, primary key
-id). Big tables: this rewrites the whole event log; on millions of rows run it in a quiet hour
-(it took ~4 min for 5M rows on the 2-core reference machine, docs/benchmarks/ingestion.md).
+id). Big tables: this rewrites the whole event log while holding it locked (ingestion waits);
+on millions of rows run it in a maintenance window.
 """
 
 from django.db import migrations
