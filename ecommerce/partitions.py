@@ -136,9 +136,16 @@ def event_partitions_ensure(*, months_ahead: int | None = None, months: Iterable
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [DEFAULT_PARTITION])
         existing = set(partition_months())
         wanted |= set(_default_months(cursor))
-        for month in sorted(wanted - existing):
+        missing = sorted(wanted - existing)
+        if missing:
+            # ATTACH refuses while this transaction has deferred foreign-key checks pending on the
+            # log (an import adding a month after writing earlier batches): run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for month in missing:
             moved += _attach_month(cursor, month)
             created.append(partition_name(month))
+        if missing:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are deferred
         known = existing | wanted
         # Remembered once committed: a rolled-back import must not leave months "known".
         transaction.on_commit(lambda: _known_months.update(known))

@@ -27,6 +27,7 @@ from ecommerce.partitions import (
     partition_name,
 )
 from ecommerce.services.events import events_ingest
+from tests.factories import ProductFactory, UserFactory
 
 PG = connection.vendor == "postgresql"
 
@@ -108,13 +109,20 @@ def test_ensure_moves_default_rows_into_their_month_and_replays_stay_duplicates(
 
 @pytest.mark.django_db
 def test_importer_path_writes_past_months_into_their_own_partitions():
-    # given: imported history of two months (the importers' insert path)
-    rows = [_row(datetime(2011, 1, 15, 12, tzinfo=UTC)), _row(datetime(2011, 2, 15, 12, tzinfo=UTC))]
+    # given: imported history, batch after batch in one transaction (as an import runs), with
+    # foreign keys to a shopper and a product (deferred checks pending when a month is added)
+    shopper, product = UserFactory(), ProductFactory()
+
+    def row(when: datetime) -> tuple:
+        return (uuid.uuid4(), "product_view", when, when, shopper.pk, "", "", product.pk, "", "{}")
+
+    january, february = [row(datetime(2011, 1, 15, 12, tzinfo=UTC))], [row(datetime(2011, 2, 15, 12, tzinfo=UTC))]
     # when
-    insert_ignoring_conflicts(Event, list(EVENT_ROW_COLUMNS), rows)
-    insert_ignoring_conflicts(Event, list(EVENT_ROW_COLUMNS), rows)  # a rerun adds nothing
+    insert_ignoring_conflicts(Event, list(EVENT_ROW_COLUMNS), january)
+    insert_ignoring_conflicts(Event, list(EVENT_ROW_COLUMNS), february)
+    insert_ignoring_conflicts(Event, list(EVENT_ROW_COLUMNS), january + february)  # a rerun adds nothing
     # then
-    assert Event.objects.filter(occurred_at__year=2011).count() == 2
+    assert Event.objects.filter(occurred_at__year=2011, user=shopper, product=product).count() == 2
     if PG:
         assert {date(2011, 1, 1), date(2011, 2, 1)} <= set(partition_months())
         assert _rows_in(DEFAULT_PARTITION) == 0
