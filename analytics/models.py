@@ -105,12 +105,17 @@ class DailyActor(models.Model):
     metric = models.CharField(max_length=48)
     actor = models.CharField(max_length=72)
     country = models.CharField(max_length=64, blank=True, default="")
+    # How many events (orders for "orders") the actor had that day: the browsing distribution.
+    count = models.BigIntegerField(default=0)
+    # analytics.sampling.sample_level(actor): a fixed hash level, so "level >= L" is the same
+    # 1/2^L of actors on every day and panels over huge ranges read a uniform sample of actors.
+    sample = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["day", "metric", "actor"], name="dailyactor_unique"),
         ]
-        indexes = [models.Index(fields=["metric", "day"])]
+        indexes = [models.Index(fields=["metric", "day"]), models.Index(fields=["metric", "sample", "day"])]
 
     def __str__(self) -> str:
         return f"{self.metric} actor {self.pk} on {self.day}"
@@ -178,3 +183,62 @@ class CohortCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} {self.period} cohort {self.cohort}, period {self.period_start}"
+
+
+class DailyProduct(models.Model):
+    """Per day × country × product: GMV, units and orders of its lines in non-cancelled orders
+    (country as for orders) and its product views (country as for events): the top-products
+    panel sums days instead of scanning order lines and events."""
+
+    day = models.DateField()
+    # NULL: all countries together (what the unfiltered panel reads: one row per product and day
+    # instead of one per country, docs/benchmarks/analytics.md). "" is "no known country".
+    country = models.CharField(max_length=64, blank=True, null=True)  # noqa: DJ001 (NULL means all)
+    product_id = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
+    units = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    views = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "country", "product_id"], name="dailyproduct_unique"),
+        ]
+        indexes = [models.Index(fields=["day", "country"])]
+
+    def __str__(self) -> str:
+        return f"product {self.product_id} on {self.day} ({self.country or 'all countries'})"
+
+
+class FunnelEntry(models.Model):
+    """The per-actor step table of a stored funnel (analytics.funnels_store.STORED_FUNNELS): one
+    row per actor and day on which the actor did the funnel's first step. `entered_at` is that
+    day's first step-1 event; d2..d8 are the seconds from it to the earliest step k done at or
+    after step k-1, within ANALYTICS_FUNNEL_MAX_WINDOW_DAYS (NULL: not reached).
+
+    A funnel over a range takes each actor's first entry day in the range; a step counts when
+    d_k <= the requested window. That equals the raw ordered-funnel query for any window up to
+    the stored one and any prefix of the stored steps (tests/analytics/test_panel_rollups.py)."""
+
+    funnel = models.CharField(max_length=32)
+    day = models.DateField()
+    actor = models.CharField(max_length=72)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    sample = models.PositiveSmallIntegerField(default=0)
+    entered_at = models.DateTimeField()
+    d2 = models.FloatField(null=True, blank=True)
+    d3 = models.FloatField(null=True, blank=True)
+    d4 = models.FloatField(null=True, blank=True)
+    d5 = models.FloatField(null=True, blank=True)
+    d6 = models.FloatField(null=True, blank=True)
+    d7 = models.FloatField(null=True, blank=True)
+    d8 = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["funnel", "day", "actor"], name="funnelentry_unique"),
+        ]
+        indexes = [models.Index(fields=["funnel", "day"]), models.Index(fields=["funnel", "sample", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.funnel} entry of {self.actor} on {self.day}"

@@ -34,8 +34,11 @@ from .expressions import (
     gmv_lines,
     order_country_expr,
 )
-from .models import ActorSketch, CohortCell, DailyActor, DailyMetric, HourlyMetric, RollupState
+from .funnel_store import funnel_entries_refresh, max_window
+from .models import ActorSketch, CohortCell, DailyActor, DailyMetric, DailyProduct, HourlyMetric, RollupState
 from .queries.retention import cohort_counts
+from .rollups_names import MONTH_SUFFIX
+from .sampling import sample_level
 from .sketches import sketch_of
 
 logger = logging.getLogger(__name__)
@@ -114,24 +117,55 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
     for row in lines.annotate(h=TruncHour("order__placed_at")).values("h").annotate(amount=Sum(LINE_VALUE)):
         hourly[(row["h"], ORDERS)]["amount"] = row["amount"] or Decimal("0")
 
-    # Distinct actors per day and metric, for exact distinct counts over any range.
-    actors: dict[tuple[date, str, str], str] = {}
+    # Distinct actors per day and metric (with their event counts), for exact distinct counts
+    # over any range and the per-visitor browsing distribution.
+    actors: dict[tuple[date, str, str], list] = {}
     for row in (
         events.annotate(day=TruncDate("occurred_at"), actor=actor_expr(), ctry=event_country_expr())
         .filter(actor__isnull=False)
         .values("day", "type", "actor", "ctry")
-        .distinct()
+        .annotate(n=Count("id"))
     ):
         day = _as_date(row["day"])
-        actors[(day, event_metric(row["type"]), row["actor"])] = row["ctry"]
-        actors[(day, ANY, row["actor"])] = row["ctry"]
+        actors[(day, event_metric(row["type"]), row["actor"])] = [row["ctry"], row["n"]]
+        actors.setdefault((day, ANY, row["actor"]), [row["ctry"], 0])[1] += row["n"]
     for row in (
         orders.annotate(day=TruncDate("placed_at"), actor=buyer_expr(), ctry=order_country_expr())
         .filter(actor__isnull=False)
         .values("day", "actor", "ctry")
-        .distinct()
+        .annotate(n=Count("id"))
     ):
-        actors[(_as_date(row["day"]), ORDERS, row["actor"])] = row["ctry"]
+        key = (_as_date(row["day"]), ORDERS, row["actor"])
+        if key in actors:  # an order-country change within a day: one row, counts added
+            actors[key][1] += row["n"]
+        else:
+            actors[key] = [row["ctry"], row["n"]]
+
+    # Per product and day: GMV lines (order country) and product views (event country).
+    products: dict[tuple[date, str, int], dict[str, Any]] = defaultdict(
+        lambda: {"revenue": Decimal("0"), "units": 0, "orders": 0, "views": 0}
+    )
+    for row in (
+        lines.annotate(day=TruncDate("order__placed_at"), ctry=order_country_expr("order__"))
+        .values("day", "ctry", "product_id")
+        .annotate(revenue=Sum(LINE_VALUE), units=Sum("quantity"), orders=Count("order_id", distinct=True))
+    ):
+        if row["product_id"] is None:
+            continue
+        products[(_as_date(row["day"]), row["ctry"], row["product_id"])].update(
+            revenue=row["revenue"] or Decimal("0"), units=row["units"] or 0, orders=row["orders"]
+        )
+    for row in (
+        events.filter(type=Event.Type.PRODUCT_VIEW, product_id__isnull=False)
+        .annotate(day=TruncDate("occurred_at"), ctry=event_country_expr())
+        .values("day", "ctry", "product_id")
+        .annotate(n=Count("id"))
+    ):
+        products[(_as_date(row["day"]), row["ctry"], row["product_id"])]["views"] = row["n"]
+    for (day, _ctry, product), v in list(products.items()):
+        total = products[(day, None, product)]
+        for field, value in v.items():
+            total[field] += value
 
     groups: dict[tuple[date, str], set[str]] = defaultdict(set)
     for day, metric, actor in actors:
@@ -145,11 +179,16 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
     ]
 
     with transaction.atomic():
-        ActorSketch.objects.filter(day__gte=start, day__lte=end).delete()
+        ActorSketch.objects.filter(day__gte=start, day__lte=end).exclude(metric__endswith=MONTH_SUFFIX).delete()
         ActorSketch.objects.bulk_create(sketches, batch_size=500)
         DailyMetric.objects.filter(day__gte=start, day__lte=end).delete()
         HourlyMetric.objects.filter(hour__gte=t0, hour__lt=t1).delete()
         DailyActor.objects.filter(day__gte=start, day__lte=end).delete()
+        DailyProduct.objects.filter(day__gte=start, day__lte=end).delete()
+        DailyProduct.objects.bulk_create(
+            [DailyProduct(day=d, country=c, product_id=p, **v) for (d, c, p), v in products.items()],
+            batch_size=5000,
+        )
         DailyMetric.objects.bulk_create(
             [DailyMetric(day=d, country=c, metric=m, computed_at=now, **v) for (d, c, m), v in daily.items()],
             batch_size=2000,
@@ -158,10 +197,45 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
             [HourlyMetric(hour=h, metric=m, **v) for (h, m), v in hourly.items()], batch_size=2000
         )
         DailyActor.objects.bulk_create(
-            [DailyActor(day=d, metric=m, actor=a, country=c) for (d, m, a), c in actors.items()],
+            [
+                DailyActor(day=d, metric=m, actor=a, country=c, count=n, sample=sample_level(a))
+                for (d, m, a), (c, n) in actors.items()
+            ],
             batch_size=5000,
         )
-    return {"daily": len(daily), "hourly": len(hourly), "actors": len(actors)}
+    funnel_entries = funnel_entries_refresh(start=start, end=end)
+    return {"daily": len(daily), "hourly": len(hourly), "actors": len(actors), "funnel_entries": funnel_entries}
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def months_refresh(*, start: date, end: date) -> int:
+    """Exact distinct actors per calendar month ("active" and "orders" groups, all countries),
+    stored as ActorSketch rows dated the 1st with metric "<group>@month" and the union of the
+    month's day sketches: monthly visitor and customer trends read one row per month."""
+    months = []
+    month = _month_start(start)
+    while month <= end:
+        months.append(month)
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    rows = []
+    for month in months:
+        last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        for group, metrics in ((ACTIVE, [ANY, ORDERS]), (ORDERS, [ORDERS])):
+            members = set(
+                DailyActor.objects.filter(day__gte=month, day__lte=last, metric__in=metrics)
+                .values_list("actor", flat=True)
+                .distinct()
+            )
+            rows.append(
+                ActorSketch(day=month, metric=group + MONTH_SUFFIX, actors=len(members), registers=sketch_of(members))
+            )
+    with transaction.atomic():
+        ActorSketch.objects.filter(day__in=months, metric__endswith=MONTH_SUFFIX).delete()
+        ActorSketch.objects.bulk_create(rows, batch_size=100)
+    return len(rows)
 
 
 def cohorts_refresh() -> int:
@@ -180,7 +254,9 @@ def cohorts_refresh() -> int:
 def rollups_refresh_days(*, start: date, end: date, with_cohorts: bool = True) -> dict[str, int]:
     """Recompute every rollup row of the days start..end (inclusive), then the cohort table.
     Safe to run again."""
-    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "cohort_cells": 0}
+    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "funnel_entries": 0, "cohort_cells": 0}
+    # Funnel entries of the days before `start` may have steps on the refreshed days.
+    totals["funnel_entries"] += funnel_entries_refresh(start=start - max_window(), end=start - timedelta(days=1))
     cursor = start
     while cursor <= end:
         chunk_end = min(end, cursor + timedelta(days=CHUNK_DAYS - 1))
@@ -189,6 +265,7 @@ def rollups_refresh_days(*, start: date, end: date, with_cohorts: bool = True) -
             totals[key] += value
         totals["days"] += (chunk_end - cursor).days + 1
         cursor = chunk_end + timedelta(days=1)
+    months_refresh(start=start, end=end)
     totals["cohort_cells"] = cohorts_refresh() if with_cohorts else 0
     _mark_refreshed()
     logger.info("analytics.rollups_refreshed", extra={"start": start.isoformat(), "end": end.isoformat(), **totals})
@@ -260,7 +337,7 @@ def rollups_refresh_pending() -> dict[str, Any]:
             .distinct()
         )
         ranges = _days_to_ranges(days)
-    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "cohort_cells": 0}
+    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "funnel_entries": 0, "cohort_cells": 0}
     for low, high in ranges:
         for key, value in rollups_refresh_days(start=low, end=high, with_cohorts=False).items():
             totals[key] += value

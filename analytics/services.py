@@ -13,7 +13,7 @@ from django.db import transaction
 from ecommerce.errors import DomainError
 from ecommerce.models import User
 
-from .models import DailyActor, Segment, SegmentMembership
+from .models import DailyActor, FunnelEntry, Segment, SegmentMembership
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +74,10 @@ def segment_memberships_erase(user: User, *, subject: Any = None) -> dict[str, i
     cohort cells) hold counts only and stay.
     """
     deleted, _ = SegmentMembership.objects.filter(user=user).delete()
-    actor_days, _ = DailyActor.objects.filter(actor__in=_actor_keys(user, subject)).delete()
-    return {"segment_memberships": deleted, "daily_actors": actor_days}
+    keys = _actor_keys(user, subject)
+    actor_days, _ = DailyActor.objects.filter(actor__in=keys).delete()
+    funnel_entries, _ = FunnelEntry.objects.filter(actor__in=keys).delete()
+    return {"segment_memberships": deleted, "daily_actors": actor_days, "funnel_entries": funnel_entries}
 
 
 def segment_memberships_export(user: User, *, subject: Any = None) -> dict[str, Any]:
@@ -87,6 +89,12 @@ def segment_memberships_export(user: User, *, subject: Any = None) -> dict[str, 
             for row in DailyActor.objects.filter(actor__in=_actor_keys(user, subject))
             .order_by("day", "metric", "actor")
             .values("day", "metric", "actor", "country")[:50_000]
+        ],
+        "funnel_days": [
+            {"funnel": row["funnel"], "day": row["day"].isoformat(), "actor": row["actor"]}
+            for row in FunnelEntry.objects.filter(actor__in=_actor_keys(user, subject))
+            .order_by("day", "funnel")
+            .values("funnel", "day", "actor")[:50_000]
         ],
     }
 

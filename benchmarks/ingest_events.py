@@ -83,8 +83,8 @@ def _prepare_database(database_url: str, env: dict[str, str]) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO ecommerce_product (sku, title, description, price, currency, stock, is_active, "
-            "is_non_product, image_url, attributes, created_at) "
-            "SELECT 'BENCH-' || g, 'Bench product ' || g, '', 9.99, 'GBP', 100, true, false, '', '{}', now() "
+            "is_non_product, image_url, attributes, created_at, image, image_thumbnail) "
+            "SELECT 'BENCH-' || g, 'Bench product ' || g, '', 9.99, 'GBP', 100, true, false, '', '{}', now(), '', '' "
             "FROM generate_series(1, 500) g ON CONFLICT (sku) DO NOTHING"
         )
     token_name = f"bench-{uuid.uuid4().hex[:8]}"
@@ -207,7 +207,43 @@ def run_api(port: int, token: str, bodies: list[bytes], clients: int) -> tuple[f
     return seconds, accepted, problems
 
 
-def run_copy(database_url: str, batches: list[list[dict]]) -> tuple[float, int]:
+def prefill(database_url: str, env: dict[str, str], rows: int) -> int:
+    """Top the event log up to `rows` events spread over the last 365 days (history the new
+    events are ingested next to), written server-side; returns the count."""
+    subprocess.run(
+        [
+            str(PYTHON),
+            "manage.py",
+            "ensure_event_partitions",
+            "--since",
+            f"{datetime.now(UTC) - timedelta(days=366):%Y-%m-%d}",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        have = conn.execute("SELECT count(*) FROM ecommerce_event").fetchone()[0]
+        if have < rows:
+            first = conn.execute("SELECT min(id) FROM ecommerce_product WHERE sku LIKE 'BENCH-%'").fetchone()[0]
+            started = time.perf_counter()
+            conn.execute(
+                "INSERT INTO ecommerce_event (id, type, occurred_at, received_at, user_id, anonymous_id, "
+                "session_key, product_id, query, properties) "
+                "SELECT gen_random_uuid(), "
+                "(ARRAY['page_view', 'product_view', 'product_view', 'add_to_cart'])[1 + g %% 4], "
+                "now() - random() * interval '365 days', now() - interval '1 hour', NULL, "
+                "'old-visitor-' || (g %% 100000), '', "
+                "CASE WHEN g %% 4 = 0 THEN NULL ELSE %s + g %% 500 END, '', '{}' FROM generate_series(1, %s) g",
+                (first, rows - have),
+            )
+            conn.execute("VACUUM ANALYZE ecommerce_event")
+            print(f"prefill:          {rows - have:,} events written in {time.perf_counter() - started:.0f}s")
+        return conn.execute("SELECT count(*) FROM ecommerce_event").fetchone()[0]
+
+
+def run_copy(database_url: str, batches: list[list[dict]], since: datetime | None = None) -> tuple[float, int]:
     received = datetime.now(UTC)
     rows = [
         (
@@ -226,7 +262,11 @@ def run_copy(database_url: str, batches: list[list[dict]]) -> tuple[float, int]:
         for e in batch
     ]
     with psycopg.connect(database_url) as conn:
-        conn.execute("TRUNCATE ecommerce_event")
+        if since is None:
+            conn.execute("TRUNCATE ecommerce_event")
+        else:  # keep the existing history: remove only what the API run wrote
+            conn.execute("DELETE FROM ecommerce_event WHERE received_at >= %s", (since,))
+        before = conn.execute("SELECT count(*) FROM ecommerce_event").fetchone()[0]
         conn.commit()
         started = time.perf_counter()
         with (
@@ -237,7 +277,7 @@ def run_copy(database_url: str, batches: list[list[dict]]) -> tuple[float, int]:
                 copy.write_row(row)
         conn.commit()
         seconds = time.perf_counter() - started
-        count = conn.execute("SELECT count(*) FROM ecommerce_event").fetchone()[0]
+        count = conn.execute("SELECT count(*) FROM ecommerce_event").fetchone()[0] - before
     return seconds, count
 
 
@@ -248,14 +288,25 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--existing",
+        type=int,
+        default=0,
+        help="ingest next to this many events of history (kept between runs); 0: into an empty table",
+    )
     args = parser.parse_args()
 
     env = _env(args.database_url)
     token = _prepare_database(args.database_url, env)
     batches = _make_batches(args.batches, _product_ids(args.database_url))
     bodies = [json.dumps({"events": batch}).encode() for batch in batches]
-    with psycopg.connect(args.database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE ecommerce_event")
+    existing = 0
+    if args.existing:
+        existing = prefill(args.database_url, env, args.existing)
+    else:
+        with psycopg.connect(args.database_url, autocommit=True) as conn:
+            conn.execute("TRUNCATE ecommerce_event")
+    api_started = datetime.now(UTC)
 
     server = _start_gunicorn(env, args.port, args.workers)
     try:
@@ -292,7 +343,7 @@ def main() -> None:
             server.kill()
     sent = args.batches * BATCH_SIZE
     api_rate = accepted / api_seconds
-    copy_seconds, copied = run_copy(args.database_url, batches)
+    copy_seconds, copied = run_copy(args.database_url, batches, api_started if args.existing else None)
     copy_rate = copied / copy_seconds
     load = os.getloadavg()
     print(f"date (UTC):       {datetime.now(UTC):%Y-%m-%d %H:%M}")
@@ -306,6 +357,7 @@ def main() -> None:
     )
     print(f"raw COPY:         {copied:,} rows in {copy_seconds:.2f}s = {copy_rate:,.0f} rows/s")
     print(f"API / COPY:       {api_rate / copy_rate:.1%}")
+    print(f"existing events:  {existing:,} (history the API and COPY wrote next to)")
     if problems:
         print(f"problems ({len(problems)}): {problems[:3]}")
     if accepted != sent:

@@ -310,6 +310,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", defa
 EVENTS_MAX_BATCH = 1000
 # Events dated further in the future than this are clock errors or forgeries.
 EVENTS_MAX_FUTURE_SKEW = timedelta(minutes=10)
+# PostgreSQL: monthly event partitions kept ready beyond the current month (ecommerce/partitions.py;
+# beat's ecommerce.ensure_event_partitions creates them daily).
+EVENT_PARTITIONS_AHEAD = env.int("EVENT_PARTITIONS_AHEAD", default=3)
 
 # /readyz answers 503 only when one of these checks fails (database, cache, broker, models);
 # a down cache or broker degrades the site but does not take it out of the load balancer.
@@ -391,6 +394,11 @@ CELERY_BEAT_SCHEDULE = {
     "ecommerce-drain-outbox-every-minute": {
         "task": "ecommerce.drain_outbox",
         "schedule": timedelta(minutes=1),
+    },
+    # PostgreSQL event log: partitions for the months ahead, strays moved out of the default one.
+    "ecommerce-daily-event-partitions": {
+        "task": "ecommerce.ensure_event_partitions",
+        "schedule": crontab(hour=1, minute=15),
     },
     "analytics-rollups-every-10-minutes": {
         "task": "analytics.refresh_rollups",
@@ -568,3 +576,6 @@ ADS_RELEVANCE_FLOOR = env.float("ADS_RELEVANCE_FLOOR", default=0.35)
 ANALYTICS_EXACT_ACTOR_DAYS = env.int("ANALYTICS_EXACT_ACTOR_DAYS", default=5_000)
 # How many API calls the dashboard page makes at once.
 ANALYTICS_DASHBOARD_PARALLEL = env.int("ANALYTICS_DASHBOARD_PARALLEL", default=4)
+# The longest funnel window kept in the per-actor step table (the dashboard offers up to 30 days);
+# longer windows read raw events. Each rollup refresh recomputes this many days of funnel entries.
+ANALYTICS_FUNNEL_MAX_WINDOW_DAYS = env.int("ANALYTICS_FUNNEL_MAX_WINDOW_DAYS", default=30)

@@ -37,3 +37,12 @@ def drain_outbox_task() -> dict:
     from .outbox import outbox_drain
 
     return outbox_drain()
+
+
+@shared_task(name="ecommerce.ensure_event_partitions", soft_time_limit=600, time_limit=900)
+def ensure_event_partitions_task() -> dict:
+    """Daily: the event log's partitions for the months ahead, and rows that fell into the
+    default partition moved into their month's own (ecommerce/partitions.py). Idempotent."""
+    from .partitions import event_partitions_ensure
+
+    return event_partitions_ensure()

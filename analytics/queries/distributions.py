@@ -12,7 +12,9 @@ from ecommerce.errors import DomainError
 from ecommerce.models import AGE_BANDS, Event, User, age_band_for
 
 from ..expressions import ANY, ORDERS, actor_expr, day_bounds, event_metric
-from ..models import HourlyMetric
+from ..models import DailyMetric, HourlyMetric
+from ..sampling import level_for, levels_from
+from ..sketches import exact_limit
 from .common import EVENT_TYPES, Filters, _actors, _events, _orders
 
 
@@ -109,18 +111,35 @@ def distributions(f: Filters, *, field: str) -> dict[str, Any]:
     }
 
 
-def browsing_distribution(f: Filters) -> dict[str, Any]:
+def browsing_distribution(f: Filters, *, force_raw: bool = False) -> dict[str, Any]:
     """How many product pages each visitor viewed in the range, as a histogram. The per-visitor
-    counts are a GROUP BY inside the database; the bucketing is an outer GROUP BY on that."""
-    inner = (
-        _events(f)
-        .filter(type=Event.Type.PRODUCT_VIEW)
-        .annotate(actor=actor_expr())
-        .filter(actor__isnull=False)
-        .values("actor")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
+    counts are a GROUP BY inside the database; the bucketing is an outer GROUP BY on that.
+
+    Read from the per-actor-day rollup (DailyActor counts) unless a category filter applies (or
+    `force_raw`); over more actor-days than ANALYTICS_EXACT_ACTOR_DAYS from a uniform sample of
+    visitors scaled up (analytics.sampling), exact below."""
+    level = 0
+    if force_raw or f.category_id is not None:
+        inner = (
+            _events(f)
+            .filter(type=Event.Type.PRODUCT_VIEW)
+            .annotate(actor=actor_expr())
+            .filter(actor__isnull=False)
+            .values("actor")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+    else:
+        metric = event_metric(Event.Type.PRODUCT_VIEW)
+        qs = _actors(f, [metric])
+        if not f.segment:
+            days = DailyMetric.objects.filter(day__gte=f.start, day__lte=f.end, metric=metric)
+            if f.country:
+                days = days.filter(country=f.country)
+            level = level_for(sum(days.values_list("actors", flat=True)), exact_limit())
+        if level:
+            qs = qs.filter(sample__in=levels_from(level))
+        inner = qs.values("actor").annotate(n=Sum("count")).values("n")
     inner_sql, params = inner.query.sql_with_params()
     cases = " ".join(
         f"WHEN n >= {low} AND n <= {high} THEN {i}" if high else f"WHEN n >= {low} THEN {i}"
@@ -135,8 +154,14 @@ def browsing_distribution(f: Filters) -> dict[str, Any]:
             counts[int(bucket)] = int(n)
             visitors += int(n)
             views += int(total or 0)
+    scale = 1 << level
+    visitors *= scale
+    views *= scale
     buckets = [
-        {"bucket": f"{low}" if low == high else (f"{low}-{high}" if high else f"{low}+"), "count": counts.get(i, 0)}
+        {
+            "bucket": f"{low}" if low == high else (f"{low}-{high}" if high else f"{low}+"),
+            "count": counts.get(i, 0) * scale,
+        }
         for i, (low, high) in enumerate(BROWSING_BUCKETS)
     ]
     return {
@@ -147,4 +172,5 @@ def browsing_distribution(f: Filters) -> dict[str, Any]:
         "visitors": visitors,
         "mean": round(views / visitors, 2) if visitors else None,
         "buckets": buckets,
+        "sampled_fraction": 1 / scale,
     }

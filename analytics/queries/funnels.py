@@ -34,9 +34,15 @@ def _within_window(later: str, earlier: str) -> str:
     return f"julianday({later}) <= julianday({earlier}) + (%s / 86400.0)"
 
 
-def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str = "") -> dict[str, Any]:
+def funnel(
+    f: Filters, *, steps: list[str], window_seconds: int, breakdown: str = "", force_raw: bool = False
+) -> dict[str, Any]:
     """Ordered funnel: an actor enters at their first step-1 event in the range; step k counts if
-    they did it at or after step k-1 and within `window_seconds` of entering."""
+    they did it at or after step k-1 and within `window_seconds` of entering.
+
+    Read from the per-actor step table (FunnelEntry) when the steps are a prefix of a stored
+    funnel, the window is within the stored one and no category filter applies; otherwise (or
+    with `force_raw`, the exactness tests' reference) from raw events."""
     if not 2 <= len(steps) <= 8:
         raise DomainError("A funnel needs 2 to 8 steps.")
     unknown = [s for s in steps if s not in EVENT_TYPES]
@@ -46,6 +52,11 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
         raise DomainError("breakdown must be '', 'country' or 'segment'.")
     if not 60 <= window_seconds <= 90 * 86400:
         raise DomainError("window must be between 1 minute and 90 days.")
+    from ..funnel_store import max_window, stored_funnel_for
+
+    stored = stored_funnel_for(steps)
+    if not force_raw and stored and f.category_id is None and window_seconds <= max_window().total_seconds():
+        return _funnel_from_entries(f, stored, steps=steps, window_seconds=window_seconds, breakdown=breakdown)
     t0, t1 = day_bounds(f.start, f.end)
     ev_table, user_table = Event._meta.db_table, User._meta.db_table
     mem_table = SegmentMembership._meta.db_table
@@ -127,6 +138,18 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
         for grp, seconds in cursor.fetchall():
             final_durations.setdefault(grp, []).append(float(seconds))
 
+    return _assemble(f, steps, window_seconds, breakdown, count_rows, final_durations)
+
+
+def _assemble(
+    f: Filters,
+    steps: list[str],
+    window_seconds: int,
+    breakdown: str,
+    count_rows: list[tuple],
+    final_durations: dict[str, list[float]],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     def shape(counts: list[int], secs: list[float]) -> dict[str, Any]:
         out_steps = []
         for i, step in enumerate(steps):
@@ -168,4 +191,63 @@ def funnel(f: Filters, *, steps: list[str], window_seconds: int, breakdown: str 
         result["groups"] = groups
         if breakdown == "segment":
             result["note"] = "A shopper in several segments is counted in each of them."
+    result.update(extra or {})
     return result
+
+
+def _funnel_from_entries(
+    f: Filters, key: str, *, steps: list[str], window_seconds: int, breakdown: str
+) -> dict[str, Any]:
+    """The funnel from FunnelEntry: each actor's first entry day in the range, steps within the
+    window. Over more actor-days than ANALYTICS_EXACT_ACTOR_DAYS, a uniform sample of actors
+    (analytics.sampling) scaled up; exact below."""
+    from ..expressions import event_metric
+    from ..models import DailyMetric, FunnelEntry
+    from ..sampling import level_for, levels_from
+    from ..sketches import exact_limit
+
+    qs = FunnelEntry.objects.filter(funnel=key, day__gte=f.start, day__lte=f.end)
+    if f.segment:
+        qs = qs.filter(user_id__in=SegmentMembership.objects.filter(segment__key=f.segment).values("user_id"))
+    if f.country:
+        qs = qs.filter(user_id__in=User.objects.filter(country=f.country).values("id"))
+    level = 0
+    if not f.segment:
+        # Entries are actor-days with a step-1 event: the daily rollup already counts them.
+        days = DailyMetric.objects.filter(day__gte=f.start, day__lte=f.end, metric=event_metric(steps[0]))
+        if f.country:
+            days = days.filter(country=f.country)
+        level = level_for(sum(days.values_list("actors", flat=True)), exact_limit())
+    if level:
+        qs = qs.filter(sample__in=levels_from(level))
+    n = len(steps)
+    columns = [f"d{k}" for k in range(2, n + 1)]
+    first: dict[str, tuple] = {}
+    for row in qs.order_by("day").values_list("actor", "user_id", *columns):
+        first.setdefault(row[0], row)
+    groups_of: dict[int, list[str]] = {}
+    user_ids = {row[1] for row in first.values() if row[1] is not None}
+    if breakdown == "country":
+        groups_of = {uid: [c or ""] for uid, c in User.objects.filter(pk__in=user_ids).values_list("pk", "country")}
+    elif breakdown == "segment":
+        for uid, seg in SegmentMembership.objects.filter(user_id__in=user_ids).values_list("user_id", "segment__key"):
+            groups_of.setdefault(uid, []).append(seg)
+    missing = "(none)" if breakdown == "segment" else ""
+    counts: dict[str, list[int]] = {}
+    durations: dict[str, list[float]] = {}
+    for row in first.values():
+        reached = 1
+        for d in row[2:]:
+            if d is None or d > window_seconds:
+                break
+            reached += 1
+        for grp in groups_of.get(row[1], [missing]) if breakdown else [""]:
+            per = counts.setdefault(grp, [0] * n)
+            for i in range(reached):
+                per[i] += 1
+            if reached == n:
+                durations.setdefault(grp, []).append(float(row[n]))
+    scale = 1 << level
+    count_rows = sorted(((grp, *[c * scale for c in per]) for grp, per in counts.items()), key=lambda r: (-r[1], r[0]))
+    extra = {"source": "funnel step table", "sampled_fraction": 1 / scale}
+    return _assemble(f, steps, window_seconds, breakdown, count_rows, durations, extra)

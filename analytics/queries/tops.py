@@ -14,18 +14,23 @@ from ecommerce.errors import DomainError
 from ecommerce.models import CartItem, Event, Product
 
 from ..expressions import LINE_VALUE, actor_expr, day_bounds, order_country_expr
+from ..models import DailyProduct
 from .common import Filters, _category_ids, _events, _lines, _num, _segment_user_ids
 
 TOP_DIMENSIONS = ("products", "categories", "searches", "zero_result_searches", "abandoned_carts", "countries")
 
 
-def top(f: Filters, *, dimension: str, limit: int = 10) -> dict[str, Any]:
+def top(f: Filters, *, dimension: str, limit: int = 10, force_raw: bool = False) -> dict[str, Any]:
     """Top rows of a dimension. Products and categories rank by GMV (fee lines such as postage,
-    Product.is_non_product, are not products and are left out here, though they count in GMV)."""
+    Product.is_non_product, are not products and are left out here, though they count in GMV).
+    Top products read the per-day product rollup (DailyProduct) unless a segment or category
+    filter applies (or `force_raw`)."""
     if dimension not in TOP_DIMENSIONS:
         raise DomainError(f"Unknown dimension {dimension!r}: use one of {', '.join(TOP_DIMENSIONS)}.")
     limit = max(1, min(int(limit), 200))
-    if dimension == "products":
+    if dimension == "products" and not f.needs_raw and not force_raw:
+        items = _top_products_rolled(f, limit)
+    elif dimension == "products":
         rows = (
             _lines(f)
             .filter(product__is_non_product=False)
@@ -98,6 +103,35 @@ def top(f: Filters, *, dimension: str, limit: int = 10) -> dict[str, Any]:
     else:
         return abandoned_carts(f, limit=limit)
     return {"dimension": dimension, "start": f.start.isoformat(), "end": f.end.isoformat(), "items": items}
+
+
+def _top_products_rolled(f: Filters, limit: int) -> list[dict[str, Any]]:
+    qs = DailyProduct.objects.filter(day__gte=f.start, day__lte=f.end)
+    qs = qs.filter(country=f.country) if f.country else qs.filter(country__isnull=True)
+    ranked = list(
+        qs.filter(product_id__in=Product.objects.filter(is_non_product=False).values("pk"))
+        .values("product_id")
+        .annotate(revenue=Sum("revenue"), units=Sum("units"), orders=Sum("orders"))
+        .filter(orders__gt=0)
+        .order_by("-revenue", "product_id")[:limit]
+    )
+    ids = [r["product_id"] for r in ranked]
+    names = {p: (sku, title) for p, sku, title in Product.objects.filter(pk__in=ids).values_list("pk", "sku", "title")}
+    views = dict(
+        qs.filter(product_id__in=ids).values("product_id").annotate(n=Sum("views")).values_list("product_id", "n")
+    )
+    return [
+        {
+            "product_id": r["product_id"],
+            "sku": names.get(r["product_id"], ("", ""))[0],
+            "title": names.get(r["product_id"], ("", ""))[1],
+            "revenue": _num(r["revenue"]),
+            "units": r["units"],
+            "orders": r["orders"],
+            "views": views.get(r["product_id"], 0),
+        }
+        for r in ranked
+    ]
 
 
 def _zero_result_searches(f: Filters, limit: int) -> list[dict[str, Any]]:

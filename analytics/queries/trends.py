@@ -13,6 +13,7 @@ from ecommerce.errors import DomainError
 
 from ..expressions import ACTIVE, LINE_VALUE, ORDERS, actor_expr, buyer_expr, day_bounds, event_metric
 from ..models import ActorSketch, DailyMetric, HourlyMetric
+from ..rollups_names import MONTH_SUFFIX
 from ..sketches import estimate
 from .common import (
     BUSINESS_METRICS,
@@ -63,6 +64,10 @@ def _fmt_period(value: Any, interval: str) -> str:
     return value.isoformat()
 
 
+def _whole_months(f: Filters) -> bool:
+    return f.start.day == 1 and (f.end + timedelta(days=1)).day == 1
+
+
 def trends(f: Filters, *, metric: str, interval: str, force_raw: bool = False) -> dict[str, Any]:
     """A metric per period. Business metrics: revenue (GMV), orders, customers (distinct buyers),
     visitors (distinct actors); any event type gives its event count per period."""
@@ -84,7 +89,13 @@ def trends(f: Filters, *, metric: str, interval: str, force_raw: bool = False) -
             values[_fmt_period(row["hour"], "hour")] = row[field]
     elif not raw and metric in ("customers", "visitors") and interval != "hour":
         group = ORDERS if metric == "customers" else ACTIVE
-        if interval == "day" and not f.country and not f.segment:
+        if interval == "month" and not f.country and not f.segment and _whole_months(f):
+            # Exact distinct actors per calendar month, stored by the rollup (rollups.months_refresh).
+            for day, n in ActorSketch.objects.filter(
+                day__gte=f.start, day__lte=f.end, metric=group + MONTH_SUFFIX
+            ).values_list("day", "actors"):
+                values[day.isoformat()] = n
+        elif interval == "day" and not f.country and not f.segment:
             for day, n in ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=group).values_list(
                 "day", "actors"
             ):

@@ -21,7 +21,8 @@ from django.db.models import Model
 from django.utils.text import slugify
 
 from ..bulk import bulk_insert
-from ..models import Category
+from ..models import Category, Event
+from ..partitions import event_partitions_ensure_for
 from ..services.catalog import catalogue_generation_bump
 
 
@@ -587,5 +588,10 @@ def insert_ignoring_conflicts(model: type[Model], columns: list[str], rows: list
     Building a model instance per row and letting bulk_create compile the SQL cost about half
     of the import's CPU time (py-spy, docs/data.md); rows here are plain tuples in `columns`
     order, already valid. A row whose unique key exists is skipped, so reruns add nothing.
+    Events of past months get their monthly partitions first (PostgreSQL, ecommerce/partitions.py),
+    so imported history does not pile up in the default partition.
     """
+    if model is Event and rows:
+        at = columns.index("occurred_at")
+        event_partitions_ensure_for(row[at] for row in rows)
     bulk_insert(model, columns, rows, ignore_conflicts=True)

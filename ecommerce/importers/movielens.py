@@ -25,6 +25,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from ..models import Category, Event, Product, User
+from ..partitions import event_partitions_ensure_for
 from ..services.events import event_id_for
 from .common import ImportFileError, ImportReport, csv_records, ensure_categories, open_lines, table_counts
 
@@ -184,6 +185,7 @@ def _import_ratings(
     batch: list[Event] = []
 
     def flush() -> None:
+        event_partitions_ensure_for(e.occurred_at for e in batch)
         Event.objects.bulk_create(batch, ignore_conflicts=True, batch_size=5000)
         batch.clear()
 

@@ -71,6 +71,7 @@ def test_funnel_api_validates_steps_and_window(staff_client):
 def test_funnel_api_counts_and_csv(staff_client, user):
     event("product_view", at(2024, 5, 1, 10), user=user)
     event("add_to_cart", at(2024, 5, 1, 10, 30), user=user)
+    rollups_refresh_days(start=date(2024, 5, 1), end=date(2024, 5, 31))
     url = reverse("analytics:funnel")
     body = {
         "steps": ["product_view", "add_to_cart"],

@@ -148,11 +148,16 @@ def _funnel_events():
     return u
 
 
-def test_funnel_counts_steps_in_order_within_window(db):
+@pytest.mark.parametrize("force_raw", [True, False], ids=["raw", "step-table"])
+def test_funnel_counts_steps_in_order_within_window(db, force_raw):
     _funnel_events()
+    rollups_refresh_days(start=date(2024, 4, 1), end=date(2024, 6, 30))
 
     result = queries.funnel(
-        Filters(date(2024, 5, 1), date(2024, 5, 31)), steps=queries.DEFAULT_FUNNEL, window_seconds=86400
+        Filters(date(2024, 5, 1), date(2024, 5, 31)),
+        steps=queries.DEFAULT_FUNNEL,
+        window_seconds=86400,
+        force_raw=force_raw,
     )
 
     assert [s["count"] for s in result["step_counts"]] == [4, 3, 2, 2]
@@ -162,14 +167,17 @@ def test_funnel_counts_steps_in_order_within_window(db):
     assert result["median_seconds_to_convert"] == pytest.approx(2400, abs=1)
 
 
-def test_funnel_longer_window_and_country_breakdown(db):
+@pytest.mark.parametrize("force_raw", [True, False], ids=["raw", "step-table"])
+def test_funnel_longer_window_and_country_breakdown(db, force_raw):
     _funnel_events()
+    rollups_refresh_days(start=date(2024, 4, 1), end=date(2024, 6, 30))
 
     result = queries.funnel(
         Filters(date(2024, 5, 1), date(2024, 5, 31)),
         steps=queries.DEFAULT_FUNNEL,
         window_seconds=3 * 86400,
         breakdown="country",
+        force_raw=force_raw,
     )
 
     assert [s["count"] for s in result["step_counts"]] == [4, 3, 3, 2]
@@ -182,8 +190,11 @@ def test_funnel_rejects_unknown_step(db):
         queries.funnel(MARCH, steps=["product_view", "teleport"], window_seconds=3600)
 
 
-def test_top_products_exclude_fees_and_rank_by_gmv(gmv_shop):
-    result = queries.top(MARCH, dimension="products")
+@pytest.mark.parametrize("force_raw", [True, False], ids=["raw", "rollup"])
+def test_top_products_exclude_fees_and_rank_by_gmv(gmv_shop, force_raw):
+    rollups_refresh_days(start=date(2024, 3, 1), end=date(2024, 3, 31))
+
+    result = queries.top(MARCH, dimension="products", force_raw=force_raw)
 
     assert [(i["title"], i["revenue"], i["units"]) for i in result["items"]] == [("Mug", 24.5, 3)]
     assert result["items"][0]["views"] == 3

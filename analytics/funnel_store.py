@@ -1,0 +1,105 @@
+"""The per-actor step table behind the dashboard's funnels (FunnelEntry), kept by the rollups.
+
+For each stored funnel and each day, every actor who did the first step that day gets one row:
+the time of that day's first step-1 event and, greedily, the seconds to the earliest step k at or
+after step k-1 within the longest window (ANALYTICS_FUNNEL_MAX_WINDOW_DAYS). Steps of a day D can
+happen up to that window after D, so refreshing days a..b recomputes the entries of days
+a - window .. b (rollups.rollups_refresh_days does).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ecommerce.models import Event
+
+from .expressions import actor_expr, day_bounds
+from .models import FunnelEntry
+from .queries.common import DEFAULT_FUNNEL
+from .sampling import sample_level
+
+# The funnels kept as step tables. A requested funnel whose steps are a prefix of one of these
+# (2 steps or more) and whose window is at most the stored window is read from the table.
+STORED_FUNNELS: dict[str, list[str]] = {"default": list(DEFAULT_FUNNEL)}
+
+
+def max_window() -> timedelta:
+    return timedelta(days=int(settings.ANALYTICS_FUNNEL_MAX_WINDOW_DAYS))
+
+
+def stored_funnel_for(steps: list[str]) -> str | None:
+    for key, stored in STORED_FUNNELS.items():
+        if 2 <= len(steps) <= len(stored) and stored[: len(steps)] == steps:
+            return key
+    return None
+
+
+def _entries(key: str, steps: list[str], start: date, end: date) -> list[FunnelEntry]:
+    window = max_window()
+    t0, t1 = day_bounds(start, end)
+    rows = (
+        Event.objects.filter(occurred_at__gte=t0, occurred_at__lt=t1 + window, type__in=set(steps))
+        .annotate(actor=actor_expr())
+        .filter(actor__isnull=False)
+        .values_list("actor", "type", "occurred_at")
+    )
+    by_actor: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    for actor, kind, when in rows.iterator(chunk_size=20_000):
+        by_actor[actor][kind].append(when)
+    tz = timezone.get_current_timezone()
+    out = []
+    for actor, times in by_actor.items():
+        for kind in times:
+            times[kind].sort()
+        firsts: dict[date, datetime] = {}
+        for when in times.get(steps[0], ()):
+            if t0 <= when < t1:
+                day = when.astimezone(tz).date()
+                if day not in firsts:
+                    firsts[day] = when
+        if not firsts:
+            continue
+        user_id = int(actor[1:]) if actor.startswith("u") else None
+        level = sample_level(actor)
+        for day, entered in firsts.items():
+            limit = entered + window
+            previous = entered
+            durations: list[float | None] = []
+            for step in steps[1:]:
+                candidates = times.get(step, [])
+                i = bisect_left(candidates, previous)
+                if i == len(candidates) or candidates[i] > limit:
+                    break
+                previous = candidates[i]
+                durations.append((previous - entered).total_seconds())
+            durations += [None] * (7 - len(durations))
+            out.append(
+                FunnelEntry(
+                    funnel=key,
+                    day=day,
+                    actor=actor,
+                    user_id=user_id,
+                    sample=level,
+                    entered_at=entered,
+                    **{f"d{k}": durations[k - 2] for k in range(2, 9)},
+                )
+            )
+    return out
+
+
+def funnel_entries_refresh(*, start: date, end: date) -> int:
+    """Recompute every stored funnel's entries of the days start..end (delete + insert)."""
+    written = 0
+    for key, steps in STORED_FUNNELS.items():
+        entries = _entries(key, steps, start, end)
+        with transaction.atomic():
+            FunnelEntry.objects.filter(funnel=key, day__gte=start, day__lte=end).delete()
+            FunnelEntry.objects.bulk_create(entries, batch_size=5000)
+        written += len(entries)
+    return written

@@ -1,0 +1,47 @@
+"""python manage.py ensure_event_partitions [--since YYYY-MM-DD] [--ahead N]
+
+Create the event log's monthly partitions now (PostgreSQL): the months from --since (if given) to
+this month, EVENT_PARTITIONS_AHEAD (or --ahead) months after it, and the months of rows waiting in
+the default partition (they are moved). Beat does the same daily (`ecommerce.ensure_event_partitions`);
+run it by hand before a bulk load of past months with COPY, which bypasses the importers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Create monthly event-log partitions (PostgreSQL) and move default-partition rows into them."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--since", help="YYYY-MM-DD: also create every month from this one to now.")
+        parser.add_argument("--ahead", type=int, help="Months after this one (default EVENT_PARTITIONS_AHEAD).")
+
+    def handle(self, *args, **options) -> None:
+        from ecommerce.partitions import event_partitions_ensure, is_partitioned, month_of, next_month
+
+        if not is_partitioned():
+            raise CommandError("The event log is not partitioned (SQLite, or migrations not applied).")
+        months = []
+        if options["since"]:
+            try:
+                month = month_of(date.fromisoformat(options["since"]))
+            except ValueError as exc:
+                raise CommandError(f"--since must be a date as YYYY-MM-DD, got {options['since']!r}.") from exc
+            now = month_of(datetime.now(UTC))
+            if (now.year - month.year) * 12 + now.month - month.month > 12 * 50:
+                raise CommandError("--since is more than 50 years ago: check the date.")
+            while month <= now:
+                months.append(month)
+                month = next_month(month)
+        if options["ahead"] is not None and not 0 <= options["ahead"] <= 120:
+            raise CommandError("--ahead must be between 0 and 120 months.")
+        result = event_partitions_ensure(months_ahead=options["ahead"], months=months)
+        created = result["created"]
+        self.stdout.write(
+            f"Created {len(created)} partition(s){': ' + ', '.join(created) if created else ''}; "
+            f"moved {result['moved']} row(s) out of the default partition."
+        )
