@@ -25,6 +25,14 @@ FROZEN_V2_SHA256 = {
     "frozen_v2_zh.csv": "635d668ffc611d204229eeba54ee2955bb636f3fec64bdf5f2437ec20adba979",
     "frozen_v2_off_topic.csv": "5ee50d629fff93b08c3d8a3c0b65be7e3c616d7eeb864abca52ee77b4b903a60",
 }
+FROZEN_V3_DIR = DATA_DIR / "frozen_v3"
+# The third frozen set (round 3: v1 was used to choose a model, v2 was written with the round-2
+# training data). Same rules.
+FROZEN_V3_SHA256 = {
+    "frozen_v3_en.csv": "e4b72a99e7c2d49797296a836ace577b644af89c392f68be0273389952b7be95",
+    "frozen_v3_zh.csv": "6eb9e68947371bb770d2553d06bc80890fb3a92964abd1dbadbe9f8dc90c1168",
+    "frozen_v3_off_topic.csv": "22a5e5f6aa1b7110aedc86e2eb632602adc1140636db3d703d8817d50d7e3a9c",
+}
 
 
 def _key(text: str) -> str:
@@ -37,6 +45,7 @@ def _test_files() -> list[Path]:
         sorted((DATA_DIR / "eval").glob("*.csv"))
         + sorted(FROZEN_DIR.glob("*.csv"))
         + sorted(FROZEN_V2_DIR.glob("*.csv"))
+        + sorted(FROZEN_V3_DIR.glob("*.csv"))
     )
 
 
@@ -63,6 +72,31 @@ def test_frozen_v2_set_sizes_and_coverage():
     assert len(en) >= 150 and len(zh) >= 150 and len(off) >= 50
     assert {i for _, i in off} == {"out_of_scope"}
     assert {i for _, i in en} == {i for _, i in zh} and len({i for _, i in en}) == 31
+
+
+@pytest.mark.parametrize("name", sorted(FROZEN_V3_SHA256))
+def test_frozen_v3_set_is_unchanged(name):
+    assert hashlib.sha256((FROZEN_V3_DIR / name).read_bytes()).hexdigest() == FROZEN_V3_SHA256[name]
+
+
+def test_frozen_v3_set_sizes_and_coverage():
+    en = read_labelled_csv(FROZEN_V3_DIR / "frozen_v3_en.csv")
+    zh = read_labelled_csv(FROZEN_V3_DIR / "frozen_v3_zh.csv")
+    off = read_labelled_csv(FROZEN_V3_DIR / "frozen_v3_off_topic.csv")
+    assert len(en) >= 150 and len(zh) >= 150 and len(off) >= 50
+    assert {i for _, i in off} == {"out_of_scope"}
+    assert {i for _, i in en} == {i for _, i in zh} and len({i for _, i in en}) == 31
+
+
+def test_frozen_v3_shares_no_message_with_the_earlier_test_sets():
+    v3 = {_key(t) for path in sorted(FROZEN_V3_DIR.glob("*.csv")) for t, _ in read_labelled_csv(path)}
+    earlier = [
+        *sorted((DATA_DIR / "eval").glob("*.csv")),
+        *sorted(FROZEN_DIR.glob("*.csv")),
+        *sorted(FROZEN_V2_DIR.glob("*.csv")),
+    ]
+    shared = {path.name: [t for t, _ in read_labelled_csv(path) if _key(t) in v3] for path in earlier}
+    assert shared == {path.name: [] for path in earlier}
 
 
 def test_no_test_message_is_also_a_training_message():
