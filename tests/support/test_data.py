@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from pathlib import Path
@@ -105,7 +106,46 @@ def test_no_test_message_is_also_a_training_message():
     assert shared == {path.name: [] for path in _test_files()}
 
 
+def test_no_chinese_training_message_is_a_near_copy_of_an_eval_message():
+    """Short Chinese messages one particle apart (你好 / 你好呀, 我要退款 / 我要申请退款) are the
+    same message: none may sit in a training file when its near twin is in `eval/`."""
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    evals = [
+        (path.name, _key(t))
+        for path in sorted((DATA_DIR / "eval").glob("*.csv"))
+        for t, _ in read_labelled_csv(path)
+        if chinese.search(t)
+    ]
+
+    def close(a: str, b: str) -> bool:
+        matcher = difflib.SequenceMatcher(None, a, b)  # cheap upper bounds first
+        return matcher.real_quick_ratio() >= 0.8 and matcher.quick_ratio() >= 0.8 and matcher.ratio() >= 0.8
+
+    near = [
+        (t, name)
+        for path in TRAINING_FILES
+        if not path.name.endswith(".gz")
+        for t, _ in read_labelled_csv(path)
+        if chinese.search(t)
+        for name, e in evals
+        if close(_key(t), e)
+    ]
+    assert near == []
+
+
 def test_training_code_never_reads_the_frozen_set():
     support = DATA_DIR.parent
     for path in [*sorted((support / "nlu").glob("*.py")), support / "training.py", support / "tasks.py"]:
         assert not re.search(r"[\"'/]frozen", path.read_text(encoding="utf-8")), path
+
+
+def test_every_shipped_training_source_has_its_own_weight():
+    """A new training file read under a new source name would silently count 1.0 (like Bitext's
+    templated paraphrases); every source, and its augmented copies, is weighted on purpose."""
+    from support.nlu.data import augment, load_base_examples
+    from support.nlu.intents import SOURCE_WEIGHTS
+
+    base = load_base_examples(bitext=None)
+    sources = set(base.sources) | set(augment(base, seed=1).sources)
+    assert sources >= {"shop_en", "zh", "styles_en", "zh_styles", "more_en", "zh_more", "more_en_aug"}
+    assert sources - set(SOURCE_WEIGHTS) == set()
