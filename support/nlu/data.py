@@ -10,6 +10,10 @@ support/data/shop_styles_en.csv   our English messages written the way shoppers 
 support/data/zh_styles.csv        with the request buried, slang, typos, polite/angry, several
                                   requests labelled by the main one (Chinese: colloquial, mixed
                                   simplified/traditional, a little Cantonese).
+support/data/shop_more_en.csv     round 3: indirect English phrasings and the intent pairs the models
+support/data/zh_more.csv          confused (address details vs order changes, cash on delivery vs
+                                  payment problems, refund vs refund status, review/account vs
+                                  ordering); Chinese in plain, traditional and Cantonese wording.
 support/data/eval/                realistic test sets: NEVER used for training.
 """
 
@@ -30,8 +34,10 @@ SHOP_EN = DATA_DIR / "shop_examples_en.csv"
 ZH = DATA_DIR / "zh_examples.csv"
 SHOP_STYLES_EN = DATA_DIR / "shop_styles_en.csv"
 ZH_STYLES = DATA_DIR / "zh_styles.csv"
+SHOP_MORE_EN = DATA_DIR / "shop_more_en.csv"
+ZH_MORE = DATA_DIR / "zh_more.csv"
 # Every file training reads (the data tests check that no test message is in any of them).
-TRAINING_FILES = (BITEXT_TRAIN, SHOP_EN, ZH, SHOP_STYLES_EN, ZH_STYLES)
+TRAINING_FILES = (BITEXT_TRAIN, SHOP_EN, ZH, SHOP_STYLES_EN, ZH_STYLES, SHOP_MORE_EN, ZH_MORE)
 
 BITEXT_INTENTS = (
     "cancel_order",
@@ -106,6 +112,8 @@ def load_base_examples(
     zh: Path | None = ZH,
     styles_en: Path | None = SHOP_STYLES_EN,
     styles_zh: Path | None = ZH_STYLES,
+    more_en: Path | None = SHOP_MORE_EN,
+    more_zh: Path | None = ZH_MORE,
 ) -> Examples:
     out = Examples()
     for path, source in (
@@ -114,6 +122,8 @@ def load_base_examples(
         (zh, "zh"),
         (styles_en, "styles_en"),
         (styles_zh, "zh_styles"),
+        (more_en, "more_en"),
+        (more_zh, "zh_more"),
     ):
         if path is None:
             continue

@@ -47,6 +47,9 @@ SOURCE_WEIGHTS = {
     "styles_en": 5.0,
     "styles_en_aug": 3.0,
     "zh_styles": 9.0,
+    "more_en": 3.0,
+    "more_en_aug": 2.0,
+    "zh_more": 6.0,
     "correction": 3.0,
     "correction_aug": 2.0,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from pathlib import Path
@@ -25,6 +26,14 @@ FROZEN_V2_SHA256 = {
     "frozen_v2_zh.csv": "635d668ffc611d204229eeba54ee2955bb636f3fec64bdf5f2437ec20adba979",
     "frozen_v2_off_topic.csv": "5ee50d629fff93b08c3d8a3c0b65be7e3c616d7eeb864abca52ee77b4b903a60",
 }
+FROZEN_V3_DIR = DATA_DIR / "frozen_v3"
+# The third frozen set (round 3: v1 was used to choose a model, v2 was written with the round-2
+# training data). Same rules.
+FROZEN_V3_SHA256 = {
+    "frozen_v3_en.csv": "e4b72a99e7c2d49797296a836ace577b644af89c392f68be0273389952b7be95",
+    "frozen_v3_zh.csv": "6eb9e68947371bb770d2553d06bc80890fb3a92964abd1dbadbe9f8dc90c1168",
+    "frozen_v3_off_topic.csv": "22a5e5f6aa1b7110aedc86e2eb632602adc1140636db3d703d8817d50d7e3a9c",
+}
 
 
 def _key(text: str) -> str:
@@ -37,6 +46,7 @@ def _test_files() -> list[Path]:
         sorted((DATA_DIR / "eval").glob("*.csv"))
         + sorted(FROZEN_DIR.glob("*.csv"))
         + sorted(FROZEN_V2_DIR.glob("*.csv"))
+        + sorted(FROZEN_V3_DIR.glob("*.csv"))
     )
 
 
@@ -65,13 +75,77 @@ def test_frozen_v2_set_sizes_and_coverage():
     assert {i for _, i in en} == {i for _, i in zh} and len({i for _, i in en}) == 31
 
 
+@pytest.mark.parametrize("name", sorted(FROZEN_V3_SHA256))
+def test_frozen_v3_set_is_unchanged(name):
+    assert hashlib.sha256((FROZEN_V3_DIR / name).read_bytes()).hexdigest() == FROZEN_V3_SHA256[name]
+
+
+def test_frozen_v3_set_sizes_and_coverage():
+    en = read_labelled_csv(FROZEN_V3_DIR / "frozen_v3_en.csv")
+    zh = read_labelled_csv(FROZEN_V3_DIR / "frozen_v3_zh.csv")
+    off = read_labelled_csv(FROZEN_V3_DIR / "frozen_v3_off_topic.csv")
+    assert len(en) >= 150 and len(zh) >= 150 and len(off) >= 50
+    assert {i for _, i in off} == {"out_of_scope"}
+    assert {i for _, i in en} == {i for _, i in zh} and len({i for _, i in en}) == 31
+
+
+def test_frozen_v3_shares_no_message_with_the_earlier_test_sets():
+    v3 = {_key(t) for path in sorted(FROZEN_V3_DIR.glob("*.csv")) for t, _ in read_labelled_csv(path)}
+    earlier = [
+        *sorted((DATA_DIR / "eval").glob("*.csv")),
+        *sorted(FROZEN_DIR.glob("*.csv")),
+        *sorted(FROZEN_V2_DIR.glob("*.csv")),
+    ]
+    shared = {path.name: [t for t, _ in read_labelled_csv(path) if _key(t) in v3] for path in earlier}
+    assert shared == {path.name: [] for path in earlier}
+
+
 def test_no_test_message_is_also_a_training_message():
     training = {_key(t) for path in TRAINING_FILES for t, _ in read_labelled_csv(path)}
     shared = {path.name: [t for t, _ in read_labelled_csv(path) if _key(t) in training] for path in _test_files()}
     assert shared == {path.name: [] for path in _test_files()}
 
 
+def test_no_chinese_training_message_is_a_near_copy_of_an_eval_message():
+    """Short Chinese messages one particle apart (你好 / 你好呀, 我要退款 / 我要申请退款) are the
+    same message: none may sit in a training file when its near twin is in `eval/`."""
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    evals = [
+        (path.name, _key(t))
+        for path in sorted((DATA_DIR / "eval").glob("*.csv"))
+        for t, _ in read_labelled_csv(path)
+        if chinese.search(t)
+    ]
+
+    def close(a: str, b: str) -> bool:
+        matcher = difflib.SequenceMatcher(None, a, b)  # cheap upper bounds first
+        return matcher.real_quick_ratio() >= 0.8 and matcher.quick_ratio() >= 0.8 and matcher.ratio() >= 0.8
+
+    near = [
+        (t, name)
+        for path in TRAINING_FILES
+        if not path.name.endswith(".gz")
+        for t, _ in read_labelled_csv(path)
+        if chinese.search(t)
+        for name, e in evals
+        if close(_key(t), e)
+    ]
+    assert near == []
+
+
 def test_training_code_never_reads_the_frozen_set():
     support = DATA_DIR.parent
     for path in [*sorted((support / "nlu").glob("*.py")), support / "training.py", support / "tasks.py"]:
         assert not re.search(r"[\"'/]frozen", path.read_text(encoding="utf-8")), path
+
+
+def test_every_shipped_training_source_has_its_own_weight():
+    """A new training file read under a new source name would silently count 1.0 (like Bitext's
+    templated paraphrases); every source, and its augmented copies, is weighted on purpose."""
+    from support.nlu.data import augment, load_base_examples
+    from support.nlu.intents import SOURCE_WEIGHTS
+
+    base = load_base_examples(bitext=None)
+    sources = set(base.sources) | set(augment(base, seed=1).sources)
+    assert sources >= {"shop_en", "zh", "styles_en", "zh_styles", "more_en", "zh_more", "more_en_aug"}
+    assert sources - set(SOURCE_WEIGHTS) == set()
