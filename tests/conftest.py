@@ -88,6 +88,11 @@ def _clear_cache():
     cache.clear()
     live_version_forget()  # the ads API remembers the snapshot version it last saw for a second
     caches_clear()  # per-process relevance caches are keyed by a counter that cache.clear() resets
+    from ecommerce import partitions
+
+    # Months a committed test created are remembered per process; a later test may have dropped
+    # them (the partition migration's round trip), so every test starts without that memory.
+    partitions._known_months.clear()
 
 
 @pytest.fixture
