@@ -111,6 +111,26 @@ class CampaignAdminForm(TargetingChoicesMixin, forms.ModelForm):
         )
 
 
+# Campaign fields the portal form copies as they are (both into its initial values and into the
+# campaign_save payload); the list-valued and defaulted ones are handled next to their use.
+PORTAL_PLAIN_FIELDS = (
+    "name",
+    "objective",
+    "bid_type",
+    "bid",
+    "daily_budget",
+    "total_budget",
+    "starts_at",
+    "ends_at",
+    "min_age",
+    "max_age",
+    "retarget_days",
+    "cap_per_user_day",
+    "attribution_days",
+    "view_attribution_days",
+)
+
+
 class CampaignPortalForm(TargetingChoicesMixin, forms.Form):
     """One campaign with one ad, as an advertiser sees it."""
 
@@ -203,27 +223,7 @@ class CampaignPortalForm(TargetingChoicesMixin, forms.Form):
         ad = campaign.ads.filter(is_active=True).order_by("-pk").first()
         initial: dict[str, Any] = {
             name: getattr(campaign, name)
-            for name in (
-                "name",
-                "objective",
-                "bid_type",
-                "bid",
-                "daily_budget",
-                "total_budget",
-                "starts_at",
-                "ends_at",
-                "genders",
-                "min_age",
-                "max_age",
-                "countries",
-                "segments",
-                "retarget",
-                "retarget_days",
-                "cap_per_user_day",
-                "attribution_days",
-                "view_attribution_days",
-                "run_of_site",
-            )
+            for name in (*PORTAL_PLAIN_FIELDS, "genders", "countries", "segments", "retarget", "run_of_site")
         }
         initial["starts_at"] = timezone.localtime(campaign.starts_at)
         initial["ends_at"] = timezone.localtime(campaign.ends_at) if campaign.ends_at else None
@@ -244,25 +244,7 @@ class CampaignPortalForm(TargetingChoicesMixin, forms.Form):
     def service_data(self, *, campaign: Campaign | None) -> dict[str, Any]:
         """The campaign_save payload; the ad only when it changed (an unchanged ad keeps the approval)."""
         d = self.cleaned_data
-        data = {
-            name: d.get(name)
-            for name in (
-                "name",
-                "objective",
-                "bid_type",
-                "bid",
-                "daily_budget",
-                "total_budget",
-                "starts_at",
-                "ends_at",
-                "min_age",
-                "max_age",
-                "retarget_days",
-                "cap_per_user_day",
-                "attribution_days",
-                "view_attribution_days",
-            )
-        }
+        data = {name: d.get(name) for name in PORTAL_PLAIN_FIELDS}
         data["run_of_site"] = bool(d.get("run_of_site"))
         data["retarget_days"] = data["retarget_days"] or 30
         data["retarget"] = d.get("retarget") or ""
