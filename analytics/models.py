@@ -242,3 +242,78 @@ class FunnelEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.funnel} entry of {self.actor} on {self.day}"
+
+
+class DailyTop(models.Model):
+    """Per day × country × dimension × key: the top tables other than products, summed over the
+    days of a range instead of scanning order lines and events (docs/analytics.md).
+
+    Dimensions: "category" (key = the product's category id at rollup time, "" for none; GMV,
+    units and distinct orders of its non-fee lines, order country), "country" (key = the order
+    country, only all-countries rows; GMV and distinct orders) and "search" (key = the lowercased
+    term; searches, distinct searchers that day, searches whose event recorded results = 0 and
+    searches logged without a results count; event country). `country` NULL: all countries."""
+
+    class Dimension(models.TextChoices):
+        CATEGORY = "category", "Category"
+        COUNTRY = "country", "Country"
+        SEARCH = "search", "Search term"
+
+    day = models.DateField()
+    dimension = models.CharField(max_length=16, choices=Dimension.choices)
+    country = models.CharField(max_length=64, blank=True, null=True)  # noqa: DJ001 (NULL means all)
+    key = models.CharField(max_length=255, blank=True, default="")
+    revenue = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
+    units = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    count = models.BigIntegerField(default=0)
+    actors = models.BigIntegerField(default=0)
+    zero = models.BigIntegerField(default=0)
+    unrecorded = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "dimension", "country", "key"], name="dailytop_unique"),
+        ]
+        indexes = [models.Index(fields=["dimension", "day", "country"])]
+
+    def __str__(self) -> str:
+        return f"{self.dimension} {self.key!r} on {self.day} ({self.country or 'all countries'})"
+
+
+class DailySearcher(models.Model):
+    """Who searched a term on a day (actor as in DailyActor, with its hash sample level): distinct
+    searchers of the top terms over a range, exact up to ANALYTICS_EXACT_ACTOR_DAYS term-actor-days
+    and from a uniform sample of actors beyond. Personal data: erased with the shopper."""
+
+    day = models.DateField()
+    term = models.CharField(max_length=255)
+    actor = models.CharField(max_length=72)
+    country = models.CharField(max_length=64, blank=True, default="")
+    sample = models.PositiveSmallIntegerField(default=0)
+    count = models.BigIntegerField(default=0)
+    # Its share of DailyTop's zero / unrecorded counts: an erasure subtracts the row from them.
+    zero = models.BigIntegerField(default=0)
+    unrecorded = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "term", "actor"], name="dailysearcher_unique"),
+        ]
+        indexes = [models.Index(fields=["term", "sample", "day"]), models.Index(fields=["day"])]
+
+    def __str__(self) -> str:
+        return f"{self.actor} searched {self.term!r} on {self.day}"
+
+
+class PanelSnapshot(models.Model):
+    """A panel over all history computed by the rollup refresh (today: the RFM summary for its
+    default reference date), so the dashboard reads one row instead of every order."""
+
+    name = models.CharField(max_length=32, unique=True)
+    as_of = models.DateField()
+    data = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} as of {self.as_of}"

@@ -19,6 +19,7 @@ from django.db.models import Count, Max, Min, Sum
 from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
+from ecommerce.bulk import bulk_insert
 from ecommerce.models import Event, Order
 
 from .expressions import (
@@ -35,11 +36,22 @@ from .expressions import (
     order_country_expr,
 )
 from .funnel_store import funnel_entries_refresh, max_window
-from .models import ActorSketch, CohortCell, DailyActor, DailyMetric, DailyProduct, HourlyMetric, RollupState
+from .models import (
+    ActorSketch,
+    CohortCell,
+    DailyActor,
+    DailyMetric,
+    DailyProduct,
+    HourlyMetric,
+    PanelSnapshot,
+    RollupState,
+)
 from .queries.retention import cohort_counts
+from .queries.rfm import RFM_SNAPSHOT, default_as_of, rfm_summary
 from .rollups_names import MONTH_SUFFIX
 from .sampling import sample_level
 from .sketches import sketch_of
+from .top_store import tops_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -185,26 +197,37 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
         HourlyMetric.objects.filter(hour__gte=t0, hour__lt=t1).delete()
         DailyActor.objects.filter(day__gte=start, day__lte=end).delete()
         DailyProduct.objects.filter(day__gte=start, day__lte=end).delete()
-        DailyProduct.objects.bulk_create(
-            [DailyProduct(day=d, country=c, product_id=p, **v) for (d, c, p), v in products.items()],
-            batch_size=5000,
+        # Plain rows through ecommerce.bulk (one unnest INSERT per 10,000 rows on PostgreSQL):
+        # model instances and bulk_create cost most of a 5M-event refresh (docs/benchmarks/analytics.md).
+        bulk_insert(
+            DailyProduct,
+            ("day", "country", "product_id", "revenue", "units", "orders", "views"),
+            [(d, c, p, v["revenue"], v["units"], v["orders"], v["views"]) for (d, c, p), v in products.items()],
         )
-        DailyMetric.objects.bulk_create(
-            [DailyMetric(day=d, country=c, metric=m, computed_at=now, **v) for (d, c, m), v in daily.items()],
-            batch_size=2000,
+        bulk_insert(
+            DailyMetric,
+            ("day", "country", "metric", "count", "actors", "amount", "computed_at"),
+            [(d, c, m, v["count"], v["actors"], v["amount"], now) for (d, c, m), v in daily.items()],
         )
-        HourlyMetric.objects.bulk_create(
-            [HourlyMetric(hour=h, metric=m, **v) for (h, m), v in hourly.items()], batch_size=2000
+        bulk_insert(
+            HourlyMetric,
+            ("hour", "metric", "count", "actors", "amount"),
+            [(h, m, v["count"], v["actors"], v["amount"]) for (h, m), v in hourly.items()],
         )
-        DailyActor.objects.bulk_create(
-            [
-                DailyActor(day=d, metric=m, actor=a, country=c, count=n, sample=sample_level(a))
-                for (d, m, a), (c, n) in actors.items()
-            ],
-            batch_size=5000,
+        bulk_insert(
+            DailyActor,
+            ("day", "metric", "actor", "country", "count", "sample"),
+            [(d, m, a, c, n, sample_level(a)) for (d, m, a), (c, n) in actors.items()],
         )
     funnel_entries = funnel_entries_refresh(start=start, end=end)
-    return {"daily": len(daily), "hourly": len(hourly), "actors": len(actors), "funnel_entries": funnel_entries}
+    tops = tops_refresh(start=start, end=end)
+    return {
+        "daily": len(daily),
+        "hourly": len(hourly),
+        "actors": len(actors),
+        "funnel_entries": funnel_entries,
+        "tops": tops,
+    }
 
 
 def _month_start(day: date) -> date:
@@ -251,10 +274,21 @@ def cohorts_refresh() -> int:
     return len(cells)
 
 
+def snapshots_refresh() -> int:
+    """Store the all-history panels the dashboard opens with (the RFM summary as of its default
+    date): one row read instead of every order."""
+    as_of = default_as_of()
+    data = rfm_summary(as_of=as_of, force_raw=True)
+    PanelSnapshot.objects.update_or_create(
+        name=RFM_SNAPSHOT, defaults={"as_of": as_of, "data": data, "computed_at": timezone.now()}
+    )
+    return 1
+
+
 def rollups_refresh_days(*, start: date, end: date, with_cohorts: bool = True) -> dict[str, int]:
     """Recompute every rollup row of the days start..end (inclusive), then the cohort table.
     Safe to run again."""
-    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "funnel_entries": 0, "cohort_cells": 0}
+    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "funnel_entries": 0, "tops": 0, "cohort_cells": 0}
     # Funnel entries of the days before `start` may have steps on the refreshed days.
     totals["funnel_entries"] += funnel_entries_refresh(start=start - max_window(), end=start - timedelta(days=1))
     cursor = start
@@ -267,6 +301,8 @@ def rollups_refresh_days(*, start: date, end: date, with_cohorts: bool = True) -
         cursor = chunk_end + timedelta(days=1)
     months_refresh(start=start, end=end)
     totals["cohort_cells"] = cohorts_refresh() if with_cohorts else 0
+    if with_cohorts:
+        snapshots_refresh()
     _mark_refreshed()
     logger.info("analytics.rollups_refreshed", extra={"start": start.isoformat(), "end": end.isoformat(), **totals})
     return totals
@@ -337,11 +373,12 @@ def rollups_refresh_pending() -> dict[str, Any]:
             .distinct()
         )
         ranges = _days_to_ranges(days)
-    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "funnel_entries": 0, "cohort_cells": 0}
+    totals = {"days": 0, "daily": 0, "hourly": 0, "actors": 0, "funnel_entries": 0, "tops": 0, "cohort_cells": 0}
     for low, high in ranges:
         for key, value in rollups_refresh_days(start=low, end=high, with_cohorts=False).items():
             totals[key] += value
     totals["cohort_cells"] = cohorts_refresh()
+    snapshots_refresh()
     RollupState.objects.filter(pk=state.pk).update(
         last_received_at=started, last_order_updated_at=started, refreshed_at=timezone.now()
     )

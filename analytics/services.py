@@ -13,7 +13,8 @@ from django.db import transaction
 from ecommerce.errors import DomainError
 from ecommerce.models import User
 
-from .models import DailyActor, FunnelEntry, Segment, SegmentMembership
+from .models import DailyActor, DailySearcher, FunnelEntry, Segment, SegmentMembership
+from .top_store import searches_erase
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,13 @@ def segment_memberships_erase(user: User, *, subject: Any = None) -> dict[str, i
     keys = _actor_keys(user, subject)
     actor_days, _ = DailyActor.objects.filter(actor__in=keys).delete()
     funnel_entries, _ = FunnelEntry.objects.filter(actor__in=keys).delete()
-    return {"segment_memberships": deleted, "daily_actors": actor_days, "funnel_entries": funnel_entries}
+    searches = searches_erase(keys)
+    return {
+        "segment_memberships": deleted,
+        "daily_actors": actor_days,
+        "funnel_entries": funnel_entries,
+        "daily_searches": searches,
+    }
 
 
 def segment_memberships_export(user: User, *, subject: Any = None) -> dict[str, Any]:
@@ -95,6 +102,12 @@ def segment_memberships_export(user: User, *, subject: Any = None) -> dict[str, 
             for row in FunnelEntry.objects.filter(actor__in=_actor_keys(user, subject))
             .order_by("day", "funnel")
             .values("funnel", "day", "actor")[:50_000]
+        ],
+        "search_days": [
+            {"day": row["day"].isoformat(), "term": row["term"], "actor": row["actor"], "count": row["count"]}
+            for row in DailySearcher.objects.filter(actor__in=_actor_keys(user, subject))
+            .order_by("day", "term")
+            .values("day", "term", "actor", "count")[:50_000]
         ],
     }
 

@@ -3,10 +3,10 @@
 For each size (default 50k and 5M events) the script empties its own PostgreSQL database,
 generates a year of shop traffic with COPY (shoppers, sessions of events, orders with lines),
 refreshes the rollups (timed), then times the dashboard's queries for a 30-day range
-(median of several warm runs). The whole dashboard of issue 16's table (rollup-backed panels plus
-funnel, top products and browsing distribution, moved onto rollups) is held to the target (≤ 2×
-at 5M vs 50k); other top tables and distributions still on raw tables are reported for
-information, and the rollup answers are compared with the raw computation (accuracy lines).
+(median of several warm runs). The TARGET (≤ 2× at 5M vs 50k) is the whole dashboard: every
+panel the merchant's dashboard page loads (KPIs, trends, funnel, retention, every top table,
+heat-map, distributions, RFM, saved segments), all on rollups since issue 16; the rollup answers
+are compared with the raw computation (accuracy lines).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dev_analytics_bench \
         .venv/bin/python benchmarks/analytics_rollup_bench.py --sizes 50000 5000000
@@ -50,12 +50,32 @@ def ensure_database(url: str) -> None:
 
 
 def reset(connection) -> None:
-    from analytics.models import DailyActor, DailyMetric, HourlyMetric, RollupState, Segment
+    from analytics.models import (
+        ActorSketch,
+        CohortCell,
+        DailyActor,
+        DailyMetric,
+        DailyProduct,
+        DailySearcher,
+        DailyTop,
+        FunnelEntry,
+        HourlyMetric,
+        PanelSnapshot,
+        RollupState,
+        Segment,
+    )
     from ecommerce.models import Category, Event, Order, OrderItem, Product, User
 
     tables = [
         m._meta.db_table
         for m in (
+            ActorSketch,
+            CohortCell,
+            DailyProduct,
+            DailySearcher,
+            DailyTop,
+            FunnelEntry,
+            PanelSnapshot,
             DailyActor,
             DailyMetric,
             HourlyMetric,
@@ -246,9 +266,12 @@ def timed(fn, repeat: int) -> float:
 
 
 def dashboard_queries():
-    """(rollup-backed panels, panels moved onto rollups by issue 16, other panels for information)."""
+    """(panels on rollups before issue 16, panels moved by issue 16's first pass, the rest of the
+    dashboard moved since). All three together are every panel the merchant's dashboard page
+    loads (templates/analytics/dashboard.html) plus the other trend intervals: the TARGET."""
     from analytics import queries
     from analytics.queries import Filters
+    from analytics.selectors import segment_list
 
     f = Filters(start=date(2025, 12, 2), end=date(2025, 12, 31))
     rollup_backed = {
@@ -272,14 +295,18 @@ def dashboard_queries():
         "top products": lambda: queries.top(f, dimension="products"),
         "browsing-count distribution": lambda: queries.distributions(f, field="browsing_count"),
     }
-    others = {
+    rest = {
         "top categories": lambda: queries.top(f, dimension="categories"),
         "top countries": lambda: queries.top(f, dimension="countries"),
         "top searches": lambda: queries.top(f, dimension="searches"),
         "zero-result searches": lambda: queries.top(f, dimension="zero_result_searches"),
+        "abandoned carts": lambda: queries.top(f, dimension="abandoned_carts"),
         "age distribution": lambda: queries.distributions(f, field="age"),
+        "gender distribution": lambda: queries.distributions(f, field="gender"),
+        "rfm segments (default: all orders)": lambda: queries.rfm_summary(),
+        "saved segments list": lambda: list(segment_list()),
     }
-    return rollup_backed, moved, others
+    return rollup_backed, moved, rest
 
 
 def accuracy(connection) -> dict[str, tuple]:
@@ -310,6 +337,25 @@ def accuracy(connection) -> dict[str, tuple]:
         [round(b["count"] / max(1, raw_b["visitors"]), 3) for b in raw_b["buckets"]],
     )
     out["raw browsing ms"] = (round(raw_b_s * 1000, 1), None)
+    for dimension in ("categories", "countries", "zero_result_searches"):
+        same = queries.top(f, dimension=dimension) == queries.top(f, dimension=dimension, force_raw=True)
+        out[f"top {dimension} identical to raw"] = (same, True)
+    fast_s, raw_s_ = queries.top(f, dimension="searches"), queries.top(f, dimension="searches", force_raw=True)
+    out["top searches: searches identical"] = (
+        [(i["term"], i["searches"]) for i in fast_s["items"]] == [(i["term"], i["searches"]) for i in raw_s_["items"]],
+        True,
+    )
+    out["top searches: searchers (rollup, raw)"] = (
+        [i["searchers"] for i in fast_s["items"]],
+        [i["searchers"] for i in raw_s_["items"]],
+    )
+    fast_a, raw_a = queries.distributions(f, field="age"), queries.distributions(f, field="age", force_raw=True)
+    out["age buckets (rollup, exact)"] = (
+        [b["count"] for b in fast_a["buckets"]],
+        [b["count"] for b in raw_a["buckets"]],
+    )
+    out["age sampled fraction"] = (fast_a["sampled_fraction"], 1)
+    out["rfm snapshot identical to raw"] = (queries.rfm_summary() == queries.rfm_summary(force_raw=True), True)
     return out
 
 
@@ -355,12 +401,16 @@ def main() -> None:
                 DailyActor,
                 DailyMetric,
                 DailyProduct,
+                DailySearcher,
+                DailyTop,
                 FunnelEntry,
                 HourlyMetric,
+                PanelSnapshot,
                 RollupState,
             )
 
-            for model in (ActorSketch, DailyActor, DailyMetric, DailyProduct, FunnelEntry, HourlyMetric, RollupState):
+            rolled_models = (ActorSketch, DailyActor, DailyMetric, DailyProduct, FunnelEntry, HourlyMetric)
+            for model in (*rolled_models, DailySearcher, DailyTop, PanelSnapshot, RollupState):
                 model.objects.all().delete()
             counts, gen_s = {"events": size, "reused": True}, 0.0
         else:
@@ -387,8 +437,8 @@ def main() -> None:
             roll_s = time.perf_counter() - t0
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")  # what autovacuum does after a bulk insert; keeps plans honest
-        rollup_backed, moved, others = dashboard_queries()
-        timings = {name: timed(fn, args.repeat) for name, fn in {**rollup_backed, **moved, **others}.items()}
+        rollup_backed, moved, rest = dashboard_queries()
+        timings = {name: timed(fn, args.repeat) for name, fn in {**rollup_backed, **moved, **rest}.items()}
         results[size] = {
             "counts": counts,
             "generate_s": gen_s,
@@ -396,7 +446,8 @@ def main() -> None:
             "rolled": rolled,
             "timings": timings,
             "rollup_total": sum(timings[n] for n in rollup_backed),
-            "dashboard_total": sum(timings[n] for n in {**rollup_backed, **moved}),
+            "issue_table_total": sum(timings[n] for n in {**rollup_backed, **moved}),
+            "dashboard_total": sum(timings.values()),  # every panel: the target
         }
         print(
             f"\n== {size:,} events: generated in {gen_s:.1f} s {counts}; rollups in {roll_s:.1f} s "
@@ -405,15 +456,16 @@ def main() -> None:
         )
         for name, seconds in timings.items():
             note = (
-                "   (moved onto rollups)"
+                "   (moved: first pass)"
                 if name in moved
-                else "   (not in the goal; raw tables)"
-                if name in others
+                else "   (moved: rest of the dashboard)"
+                if name in rest
                 else ""
             )
             print(f"   {name:45s} {seconds * 1000:9.1f} ms{note}")
         print(f"   {'rollup-backed panels total':45s} {results[size]['rollup_total'] * 1000:9.1f} ms")
-        print(f"   {'whole dashboard (issue 16 table) total':45s} {results[size]['dashboard_total'] * 1000:9.1f} ms")
+        print(f"   {'issue 16 table panels total':45s} {results[size]['issue_table_total'] * 1000:9.1f} ms")
+        print(f"   {'whole dashboard (every panel) total':45s} {results[size]['dashboard_total'] * 1000:9.1f} ms")
         if not args.no_accuracy:
             for name, (fast, exact) in accuracy(connection).items():
                 print(f"   accuracy: {name:40s} {fast} {'' if exact is None else exact}")
@@ -425,8 +477,12 @@ def main() -> None:
         for name in small["timings"]:
             print(f"   {name:45s} {big['timings'][name] / small['timings'][name]:6.2f}x")
         print(f"   {'rollup-backed panels total':45s} {big['rollup_total'] / small['rollup_total']:6.2f}x")
+        print(f"   {'issue 16 table panels total':45s} {big['issue_table_total'] / small['issue_table_total']:6.2f}x")
         ratio = big["dashboard_total"] / small["dashboard_total"]
-        print(f"   {'whole dashboard total':45s} {ratio:6.2f}x  (target <= 2x: {'met' if ratio <= 2 else 'NOT met'})")
+        print(
+            f"   {'whole dashboard (every panel) total':45s} {ratio:6.2f}x"
+            f"  (target <= 2x: {'met' if ratio <= 2 else 'NOT met'})"
+        )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from django.db.models.functions import Cast, Concat, ExtractHour, ExtractIsoWeek
 from ecommerce.errors import DomainError
 from ecommerce.models import AGE_BANDS, Event, User, age_band_for
 
-from ..expressions import ANY, ORDERS, actor_expr, day_bounds, event_metric
-from ..models import DailyMetric, HourlyMetric
+from ..expressions import ACTIVE, ANY, ORDERS, actor_expr, day_bounds, event_metric
+from ..models import ActorSketch, DailyMetric, HourlyMetric
 from ..sampling import level_for, levels_from
 from ..sketches import exact_limit
 from .common import EVENT_TYPES, Filters, _actors, _events, _orders
@@ -60,22 +60,46 @@ BROWSING_BUCKETS = [(1, 1), (2, 3), (4, 5), (6, 10), (11, 20), (21, 50), (51, 10
 DISTRIBUTION_FIELDS = ("age", "gender", "browsing_count", "country")
 
 
-def _active_users(f: Filters) -> QuerySet:
-    """Registered shoppers active (any event or a non-cancelled order) in the range."""
-    keys = _actors(f, [ANY, ORDERS]).filter(actor__startswith="u").values("actor")
+def _active_level(f: Filters) -> int:
+    """The sample level of the active-shopper distributions: 0 (every shopper, exact) while the
+    range holds at most ANALYTICS_EXACT_ACTOR_DAYS active actor-days, else the smallest level
+    that brings it under (analytics.sampling). Segments are bounded by their members: exact."""
+    if f.segment:
+        return 0
+    if f.country:
+        days = DailyMetric.objects.filter(day__gte=f.start, day__lte=f.end, metric=ANY, country=f.country)
+        total = sum(days.values_list("actors", flat=True))
+    else:
+        total = sum(
+            ActorSketch.objects.filter(day__gte=f.start, day__lte=f.end, metric=ACTIVE).values_list("actors", flat=True)
+        )
+    return level_for(total, exact_limit())
+
+
+def _active_users(f: Filters, level: int = 0) -> QuerySet:
+    """Registered shoppers active (any event or a non-cancelled order) in the range; with a level,
+    only those of that hash sample level or above (1/2^level of them)."""
+    keys = _actors(f, [ANY, ORDERS]).filter(actor__startswith="u")
+    if level:
+        keys = keys.filter(sample__in=levels_from(level))
     return (
         User.objects.filter(is_staff=False)
         .annotate(actor_key=Concat(Value("u"), Cast("id", CharField()), output_field=CharField()))
-        .filter(actor_key__in=keys)
+        .filter(actor_key__in=keys.values("actor"))
     )
 
 
-def distributions(f: Filters, *, field: str) -> dict[str, Any]:
+def distributions(f: Filters, *, field: str, force_raw: bool = False) -> dict[str, Any]:
+    """Active shoppers by age band, gender or country (every one while the range holds at most
+    ANALYTICS_EXACT_ACTOR_DAYS actor-days or `force_raw`, else a uniform sample scaled up), or
+    the browsing distribution."""
     if field not in DISTRIBUTION_FIELDS:
         raise DomainError(f"Unknown field {field!r}: use one of {', '.join(DISTRIBUTION_FIELDS)}.")
     if field == "browsing_count":
-        return browsing_distribution(f)
-    users = _active_users(f)
+        return browsing_distribution(f, force_raw=force_raw)
+    level = 0 if force_raw else _active_level(f)
+    users = _active_users(f, level)
+    scale = 1 << level
     if field == "age":
         today_year = f.end.year
         counts: dict[str, int] = {}
@@ -83,20 +107,20 @@ def distributions(f: Filters, *, field: str) -> dict[str, Any]:
         for birth_year, n in users.values("birth_year").annotate(n=Count("id")).values_list("birth_year", "n"):
             band = age_band_for(today_year - birth_year) if birth_year else ""
             if band:
-                counts[band] = counts.get(band, 0) + n
+                counts[band] = counts.get(band, 0) + n * scale
             else:
-                unknown += n
+                unknown += n * scale
         buckets = [{"bucket": label, "count": counts.get(label, 0)} for _, _, label in AGE_BANDS]
         buckets.append({"bucket": "unknown", "count": unknown})
     elif field == "gender":
         labels = dict(User.Gender.choices)
         buckets = [
-            {"bucket": str(labels.get(g, g)) if g else "unknown", "count": n}
+            {"bucket": str(labels.get(g, g)) if g else "unknown", "count": n * scale}
             for g, n in users.values("gender").annotate(n=Count("id")).order_by("gender").values_list("gender", "n")
         ]
     else:
         buckets = [
-            {"bucket": c or "unknown", "count": n}
+            {"bucket": c or "unknown", "count": n * scale}
             for c, n in users.values("country")
             .annotate(n=Count("id"))
             .order_by("-n", "country")
@@ -108,6 +132,7 @@ def distributions(f: Filters, *, field: str) -> dict[str, Any]:
         "end": f.end.isoformat(),
         "population": "active shoppers",
         "buckets": buckets,
+        "sampled_fraction": 1 / scale,
     }
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from ecommerce.models import Order
 
 from ..expressions import day_start
+from ..models import PanelSnapshot
 
 RFM_SEGMENTS = [
     # (key, name, description, predicate on (r, f)) — the classic R×F segment map.
@@ -58,8 +59,7 @@ def rfm_scores(*, as_of: date | None = None) -> tuple[date, list[dict[str, Any]]
     in the database (5 = best: most recent, most frequent, highest spend). Ties are broken by the
     other measures then the user id, so scores are deterministic."""
     if as_of is None:
-        last = Order.objects.not_cancelled().aggregate(d=Max("placed_at"))["d"]
-        as_of = (timezone.localtime(last).date() + timedelta(days=1)) if last else timezone.localdate()
+        as_of = default_as_of()
     cutoff = day_start(as_of)
     positive = Q(items__quantity__gt=0, items__unit_price__gt=0)
     qs = (
@@ -101,7 +101,24 @@ def rfm_scores(*, as_of: date | None = None) -> tuple[date, list[dict[str, Any]]
     return as_of, rows
 
 
-def rfm_summary(*, as_of: date | None = None) -> dict[str, Any]:
+RFM_SNAPSHOT = "rfm"
+
+
+def default_as_of() -> date:
+    """The day after the last non-cancelled order (today when there is none)."""
+    last = Order.objects.not_cancelled().aggregate(d=Max("placed_at"))["d"]
+    return (timezone.localtime(last).date() + timedelta(days=1)) if last else timezone.localdate()
+
+
+def rfm_summary(*, as_of: date | None = None, force_raw: bool = False) -> dict[str, Any]:
+    """RFM segments as of a date (default: the day after the last order). The default is read
+    from the snapshot the rollup refresh stores (PanelSnapshot "rfm", as fresh as the other
+    rollups) when its reference date is still the default; otherwise computed from the orders."""
+    if as_of is None and not force_raw:
+        as_of = default_as_of()
+        snapshot = PanelSnapshot.objects.filter(name=RFM_SNAPSHOT, as_of=as_of).values_list("data", flat=True).first()
+        if snapshot is not None:
+            return snapshot
     as_of, rows = rfm_scores(as_of=as_of)
     total = len(rows)
     summary = []

@@ -6,15 +6,17 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from ecommerce.errors import DomainError
-from ecommerce.models import CartItem, Event, Product
+from ecommerce.models import CartItem, Category, Event, Product
 
 from ..expressions import LINE_VALUE, actor_expr, day_bounds, order_country_expr
-from ..models import DailyProduct
+from ..models import DailyProduct, DailySearcher, DailyTop
+from ..sampling import level_for, levels_from
+from ..sketches import exact_limit
 from .common import Filters, _category_ids, _events, _lines, _num, _segment_user_ids
 
 TOP_DIMENSIONS = ("products", "categories", "searches", "zero_result_searches", "abandoned_carts", "countries")
@@ -23,13 +25,24 @@ TOP_DIMENSIONS = ("products", "categories", "searches", "zero_result_searches", 
 def top(f: Filters, *, dimension: str, limit: int = 10, force_raw: bool = False) -> dict[str, Any]:
     """Top rows of a dimension. Products and categories rank by GMV (fee lines such as postage,
     Product.is_non_product, are not products and are left out here, though they count in GMV).
-    Top products read the per-day product rollup (DailyProduct) unless a segment or category
-    filter applies (or `force_raw`)."""
+    Top products read the per-day product rollup (DailyProduct), categories, countries, search
+    terms and zero-result searches the per-day top table (DailyTop, searchers DailySearcher)
+    unless a segment or category filter applies (or `force_raw`); abandoned carts read the carts."""
     if dimension not in TOP_DIMENSIONS:
         raise DomainError(f"Unknown dimension {dimension!r}: use one of {', '.join(TOP_DIMENSIONS)}.")
     limit = max(1, min(int(limit), 200))
-    if dimension == "products" and not f.needs_raw and not force_raw:
+    rolled = not f.needs_raw and not force_raw
+    extra: dict[str, Any] = {}
+    if dimension == "products" and rolled:
         items = _top_products_rolled(f, limit)
+    elif dimension == "categories" and rolled:
+        items = _top_categories_rolled(f, limit)
+    elif dimension == "countries" and rolled:
+        items = _top_countries_rolled(f, limit)
+    elif dimension == "searches" and rolled:
+        items, extra["sampled_fraction"] = _top_searches_rolled(f, limit)
+    elif dimension == "zero_result_searches" and rolled:
+        items = _zero_result_searches(f, limit, rolled=True)
     elif dimension == "products":
         rows = (
             _lines(f)
@@ -102,7 +115,75 @@ def top(f: Filters, *, dimension: str, limit: int = 10, force_raw: bool = False)
         items = _zero_result_searches(f, limit)
     else:
         return abandoned_carts(f, limit=limit)
-    return {"dimension": dimension, "start": f.start.isoformat(), "end": f.end.isoformat(), "items": items}
+    return {"dimension": dimension, "start": f.start.isoformat(), "end": f.end.isoformat(), "items": items, **extra}
+
+
+def _tops(f: Filters, dimension: str) -> QuerySet:
+    qs = DailyTop.objects.filter(dimension=dimension, day__gte=f.start, day__lte=f.end)
+    if dimension == DailyTop.Dimension.COUNTRY:  # one all-countries row per order country
+        qs = qs.filter(country__isnull=True)
+        return qs.filter(key=f.country) if f.country else qs
+    return qs.filter(country=f.country) if f.country else qs.filter(country__isnull=True)
+
+
+def _top_categories_rolled(f: Filters, limit: int) -> list[dict[str, Any]]:
+    ranked = list(
+        _tops(f, DailyTop.Dimension.CATEGORY)
+        .values("key")
+        .annotate(revenue=Sum("revenue"), units=Sum("units"), orders=Sum("orders"))
+        .order_by("-revenue", "key")
+    )
+    # The raw table orders ties by category id (NULL last): keys are text, so rank in Python
+    # (one row per category).
+    ranked.sort(key=lambda r: (-r["revenue"], r["key"] == "", int(r["key"]) if r["key"] else 0))
+    ranked = ranked[:limit]
+    ids = [int(r["key"]) for r in ranked if r["key"]]
+    names = dict(Category.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return [
+        {
+            "category_id": int(r["key"]) if r["key"] else None,
+            "name": (names.get(int(r["key"])) if r["key"] else None) or "(none)",
+            "revenue": _num(r["revenue"]),
+            "units": r["units"],
+            "orders": r["orders"],
+        }
+        for r in ranked
+    ]
+
+
+def _top_countries_rolled(f: Filters, limit: int) -> list[dict[str, Any]]:
+    rows = (
+        _tops(f, DailyTop.Dimension.COUNTRY)
+        .values("key")
+        .annotate(revenue=Sum("revenue"), orders=Sum("orders"))
+        .order_by("-revenue", "key")[:limit]
+    )
+    return [{"country": r["key"] or "(unknown)", "revenue": _num(r["revenue"]), "orders": r["orders"]} for r in rows]
+
+
+def _top_searches_rolled(f: Filters, limit: int) -> tuple[list[dict[str, Any]], float]:
+    """Terms ranked by searches summed over days; distinct searchers of those terms from the
+    per-actor search table, exact up to the actor-day limit, else from a uniform sample of
+    actors scaled up (analytics.sampling), like the browsing distribution."""
+    ranked = list(
+        _tops(f, DailyTop.Dimension.SEARCH)
+        .values("key")
+        .annotate(searches=Sum("count"), actor_days=Sum("actors"))
+        .order_by("-searches", "key")[:limit]
+    )
+    terms = [r["key"] for r in ranked]
+    level = level_for(sum(r["actor_days"] for r in ranked), exact_limit())
+    qs = DailySearcher.objects.filter(day__gte=f.start, day__lte=f.end, term__in=terms)
+    if f.country:
+        qs = qs.filter(country=f.country)
+    if level:
+        qs = qs.filter(sample__in=levels_from(level))
+    searchers = dict(qs.values("term").annotate(n=Count("actor", distinct=True)).values_list("term", "n"))
+    scale = 1 << level
+    items = [
+        {"term": r["key"], "searches": r["searches"], "searchers": searchers.get(r["key"], 0) * scale} for r in ranked
+    ]
+    return items, 1 / scale
 
 
 def _top_products_rolled(f: Filters, limit: int) -> list[dict[str, Any]]:
@@ -134,24 +215,36 @@ def _top_products_rolled(f: Filters, limit: int) -> list[dict[str, Any]]:
     ]
 
 
-def _zero_result_searches(f: Filters, limit: int) -> list[dict[str, Any]]:
+def _zero_result_searches(f: Filters, limit: int, *, rolled: bool = False) -> list[dict[str, Any]]:
     """Searches that found nothing. Events that recorded `properties.results` are taken at their
     word; for terms logged without it, the term is checked against today's sellable catalog
-    (title, description or category name contains it)."""
-    searches = _events(f).filter(type=Event.Type.SEARCH).exclude(query="").annotate(term=Lower("query"))
-    recorded = (
-        searches.filter(properties__results=0)
-        .values("term")
-        .annotate(searches=Count("id"))
-        .order_by("-searches", "term")[:limit]
-    )
+    (title, description or category name contains it). `rolled`: the per-term counts come from
+    the per-day top table instead of the events."""
+    if rolled:
+        terms = _tops(f, DailyTop.Dimension.SEARCH).values("key")
+        recorded = [
+            {"term": r["key"], "searches": r["n"]}
+            for r in terms.annotate(n=Sum("zero")).filter(n__gt=0).order_by("-n", "key")[:limit]
+        ]
+        unrecorded = [
+            {"term": r["key"], "searches": r["n"]}
+            for r in terms.annotate(n=Sum("unrecorded")).filter(n__gt=0).order_by("-n", "key")[:200]
+        ]
+    else:
+        searches = _events(f).filter(type=Event.Type.SEARCH).exclude(query="").annotate(term=Lower("query"))
+        recorded = (
+            searches.filter(properties__results=0)
+            .values("term")
+            .annotate(searches=Count("id"))
+            .order_by("-searches", "term")[:limit]
+        )
+        unrecorded = (
+            searches.filter(~Q(properties__has_key="results"))
+            .values("term")
+            .annotate(searches=Count("id"))
+            .order_by("-searches", "term")[:200]
+        )
     found = {r["term"]: {"term": r["term"], "searches": r["searches"], "source": "recorded"} for r in recorded}
-    unrecorded = (
-        searches.filter(~Q(properties__has_key="results"))
-        .values("term")
-        .annotate(searches=Count("id"))
-        .order_by("-searches", "term")[:200]
-    )
     sellable = Product.objects.sellable()
     for row in unrecorded:
         term = row["term"]

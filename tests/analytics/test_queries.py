@@ -200,11 +200,13 @@ def test_top_products_exclude_fees_and_rank_by_gmv(gmv_shop, force_raw):
     assert result["items"][0]["views"] == 3
 
 
-def test_top_zero_result_searches_recorded_and_catalog(gmv_shop):
+@pytest.mark.parametrize("force_raw", [True, False], ids=["raw", "rollup"])
+def test_top_zero_result_searches_recorded_and_catalog(gmv_shop, force_raw):
     event("search", at(2024, 3, 4, 10), anon="z", query="unicorn", properties={"results": 0})
     event("search", at(2024, 3, 4, 11), anon="z", query="mug", properties={"results": 3})
+    rollups_refresh_days(start=date(2024, 3, 1), end=date(2024, 3, 31))
 
-    result = queries.top(MARCH, dimension="zero_result_searches")
+    result = queries.top(MARCH, dimension="zero_result_searches", force_raw=force_raw)
 
     # "unicorn" recorded 0 results; "teapot" has no count recorded and no product matches it.
     assert {(i["term"], i["searches"]) for i in result["items"]} == {("unicorn", 1), ("teapot", 1)}

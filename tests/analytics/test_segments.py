@@ -34,5 +34,10 @@ def test_segment_erasure_removes_memberships():
     segment_save(key="vip", name="VIP", user_ids=[a.pk])
     segment_save(key="cluster-1", name="C1", user_ids=[a.pk], kind="cluster")
 
-    assert segment_memberships_erase(a) == {"segment_memberships": 2, "daily_actors": 0, "funnel_entries": 0}
+    assert segment_memberships_erase(a) == {
+        "segment_memberships": 2,
+        "daily_actors": 0,
+        "funnel_entries": 0,
+        "daily_searches": 0,
+    }
     assert segments_for_user(user_id=a.pk) == []

@@ -140,6 +140,8 @@ def test_export_holds_everything_erasure_removes(celery_worker_real, ada_history
         "ecommerce.Event.properties",
         "support.Message.text",
         "analytics.DailyActor.actor",
+        "analytics.DailySearcher.term",  # her search term, per shopper and day
+        "analytics.DailyTop.key",  # and in the per-day search-term counts
     ):
         assert place in planted, place
     assert Impression.objects.filter(session_key=pre_login_key).exists()
@@ -159,6 +161,7 @@ def test_export_holds_everything_erasure_removes(celery_worker_real, ada_history
     assert any(e["type"] == "purchase" for e in data["core"]["events"])
     assert any(MARK in m["text"] for c in data["support"] for m in c["messages"])
     assert any(row["actor"] == f"a{anonymous_id}" for row in data["analytics"]["active_days"])
+    assert any(MARK.lower() in row["term"] for row in data["analytics"]["search_days"])
     assert any(i["session_key"] == pre_login_key for i in data["advertising"]["ad_impressions"])
     assert data["advertising"]["ad_clicks"]
     assert data["recommendations"]
