@@ -217,7 +217,12 @@ def _rollup_chunk(start: date, end: date) -> dict[str, int]:
         bulk_insert(
             DailyActor,
             ("day", "metric", "actor", "country", "count", "sample"),
-            [(d, m, a, c, n, sample_level(a)) for (d, m, a), (c, n) in actors.items()],
+            # In (metric, sample level, day) order: a panel reading one metric's sampled actors
+            # over a range then reads a few contiguous pages, not one page per row.
+            sorted(
+                ((d, m, a, c, n, sample_level(a)) for (d, m, a), (c, n) in actors.items()),
+                key=lambda row: (row[1], row[5], row[0]),
+            ),
         )
     funnel_entries = funnel_entries_refresh(start=start, end=end)
     tops = tops_refresh(start=start, end=end)

@@ -118,7 +118,8 @@ def tops_refresh(*, start: date, end: date) -> int:
         DailyTop.objects.filter(day__gte=start, day__lte=end).delete()
         DailySearcher.objects.filter(day__gte=start, day__lte=end).delete()
         bulk_insert(DailyTop, TOP_COLUMNS, tops)
-        bulk_insert(DailySearcher, SEARCHER_COLUMNS, searchers)
+        # (term, sample level, day) order: sampled reads touch contiguous pages (as DailyActor).
+        bulk_insert(DailySearcher, SEARCHER_COLUMNS, sorted(searchers, key=lambda row: (row[1], row[7], row[0])))
     return len(tops)
 
 
