@@ -308,7 +308,8 @@ def _signed_in_answer(request: HttpRequest, view: Callable[..., HttpResponse], *
         if not request.user.is_authenticated or _messages_waiting(request):
             return view(request, *args, **kwargs)
         found = {name: batched_value(name) for name in (CATALOGUE_GENERATION_KEY, GENERATION_KEY)}
-        generations = _generations({name: value for name, value in found.items() if value is not None})
+        # not batched (the cache did not answer) or missing: _generations reads or starts them
+        generations = _generations({name: value for name, value in found.items() if value not in (None, MISSING)})
         cached = batched_value(key)
         if cached is MISSING:  # the cache did not answer the batch: ask once more, a miss renders
             cached = cache.get(key)

@@ -196,3 +196,14 @@ def test_without_a_shared_cache_signed_in_pages_render_as_before(shop, settings)
     client.get("/")
     page = client.get("/")
     assert not page.has_header("X-Page-Cache") and _badge(page.content.decode()) == 2
+
+
+def test_when_the_cache_batch_fails_the_page_still_serves_its_shopper(shop, monkeypatch):
+    import ecommerce.cache_batch
+
+    _, client = _shopper(shop, "jane", cart_lines=1, pick=6)
+    client.get("/")
+    monkeypatch.setattr(ecommerce.cache_batch, "_fetch", lambda keys, counters: None)  # Redis did not answer
+    page = client.get("/")
+    assert page.status_code == 200 and "Signed in as jane" in page.content.decode()
+    assert _badge(page.content.decode()) == 2
