@@ -22,6 +22,7 @@ from django.core.cache import cache
 from django.template.loader import get_template
 from django.utils import translation
 
+from ..cache_batch import MISSING, batched_value
 from ..models import CartItem, User
 from ..selectors.cart import CartSummary
 
@@ -74,6 +75,10 @@ def cart_lines_html(*, items: list[CartItem], total: Any, csrf_token: Any) -> st
     )
 
 
+def cart_lines_key(user_id: int, language: str) -> str:
+    return f"sf:cartlines:{user_id}:{language}"
+
+
 def cart_lines_cached(
     *, user: User, summary: CartSummary, generations: tuple[int, int], language: str, csrf_token: str
 ) -> str:
@@ -83,8 +88,12 @@ def cart_lines_cached(
     summary's token and the generations it was built under; a summary without a token (just
     forgotten, or no shared cache) is never stored against.
     """
-    key = f"sf:cartlines:{user.pk}:{language}"
-    cached = cache.get(key) if summary.token else None
+    key = cart_lines_key(user.pk, language)
+    cached = None
+    if summary.token:
+        cached = batched_value(key)  # fetched with the page's other reads?
+        if cached is MISSING:
+            cached = cache.get(key)
     if cached is not None and cached[0] == summary.token and cached[1] == generations:
         return cached[2]
     items = list(CartItem.objects.filter(cart__user=user).select_related("product__category").order_by("pk"))

@@ -295,7 +295,36 @@ def _signed_in_keys(request: HttpRequest, shell_key: str) -> list[str]:
     hint = session_user_hint(session.session_key) if isinstance(session, HintedSessionStore) else None
     if hint is not None:
         keys += [session.cache_key, user_cache_key(hint), cart_summary_key(hint)]
+        # The personal widgets this shell had last time, keyed with the generations seen last: a
+        # guess that is right until a bump (then the widget reads its own key, one more round trip).
+        widgets, cart_lines = _SHELL_WIDGETS.get(shell_key, ((), False))
+        if widgets and _LAST_GENERATIONS:
+            from recommendations.templatetags.recommendations_tags import signed_in_widget_key
+
+            keys += [signed_in_widget_key(slot, k, request, hint, _LAST_GENERATIONS[0]) for slot, k in widgets]
+        if cart_lines:
+            from .holes import cart_lines_key
+
+            keys.append(cart_lines_key(hint, translation.get_language() or ""))
     return keys
+
+
+# Per process: which batchable holes each shell has (widgets but the cart's, the cart lines), and the generations
+# of the last answer. Only guesses for the batch: a wrong one costs the round trip it tried to save.
+_SHELL_WIDGETS: dict[str, tuple[tuple[tuple[str, int], ...], bool]] = {}
+_SHELL_WIDGETS_MAX = 10_000
+_LAST_GENERATIONS: list[tuple[int, int]] = []
+
+
+def _remember_widgets(shell_key: str, parts: list[Any], generations: tuple[int, int]) -> None:
+    _LAST_GENERATIONS[:] = [generations]
+    if shell_key in _SHELL_WIDGETS:
+        return
+    if len(_SHELL_WIDGETS) >= _SHELL_WIDGETS_MAX:
+        _SHELL_WIDGETS.clear()
+    holes = [part for part in parts if isinstance(part, tuple)]
+    widgets = tuple((args[0], int(args[1])) for name, args in holes if name == "recs" and args[0] != "cart")
+    _SHELL_WIDGETS[shell_key] = (widgets, any(name == "cart_lines" for name, _ in holes))
 
 
 def _signed_in_answer(request: HttpRequest, view: Callable[..., HttpResponse], *args: Any, **kwargs: Any):
@@ -339,6 +368,7 @@ def _signed_in_answer(request: HttpRequest, view: Callable[..., HttpResponse], *
                 status = "uncacheable"
             else:
                 cache.set(key, (generations, parts, content_type), seconds)
+        _remember_widgets(key, parts, generations)
         answer = HttpResponse(_fill(parts, _Filler(request, generations)), content_type=content_type)
         answer["X-Page-Cache"] = f"shell-{status}"
         return answer
