@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from . import plugins
 from .models import AuditLogEntry, Cart, CartItem, Event, Order, User, UserAlias
+from .selectors.cart import cart_summary_forget
 
 logger = logging.getLogger(__name__)
 
@@ -295,6 +296,7 @@ def user_erase(*, user: User) -> dict[str, Any]:
         user=None, email="", shipping_name="", shipping_address="", tracking_number=""
     )
     Cart.objects.filter(user=user).delete()
+    cart_summary_forget(user.pk)
     UserAlias.objects.filter(user=user).delete()
     AuditLogEntry.objects.filter(subject=user).update(object_repr="(erased)")
     user.interests.clear()

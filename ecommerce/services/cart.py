@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 
 from ..errors import DomainError, NotFound
 from ..models import Cart, CartItem, Product, User
+from ..selectors.cart import cart_summary_forget
 
 MAX_QUANTITY_PER_LINE = 99
 
@@ -34,6 +35,7 @@ def cart_set_quantity(*, cart: Cart, product_id: int, quantity: int) -> CartItem
     product = Product.objects.sellable().filter(pk=product_id).first()
     if product is None:
         raise NotFound("That product is not for sale.")
+    cart_summary_forget(cart.user_id)  # the header's count and the cached cart page
     if quantity == 0:
         CartItem.objects.filter(cart=cart, product=product).delete()
         return None
@@ -52,6 +54,7 @@ def cart_add(*, cart: Cart, product_id: int, quantity: int = 1) -> CartItem | No
 def cart_merge_into_user(*, session_key: str, user: User) -> Cart:
     """After login, the anonymous session's cart lines join the user's cart."""
     user_cart, _ = Cart.objects.get_or_create(user=user)
+    cart_summary_forget(user.pk)
     anonymous = Cart.objects.filter(session_key=session_key).first() if session_key else None
     if anonymous is None or anonymous.pk == user_cart.pk:
         return user_cart

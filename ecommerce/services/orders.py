@@ -22,6 +22,7 @@ from ..errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from ..models import Cart, Event, Order, OrderItem, Product, ReturnLine, ReturnRequest, User
 from ..privacy import NO_TRACKING, Tracking
 from ..roles import MANAGE_ORDERS, MANAGE_RETURNS, VIEW_CUSTOMER_ORDERS, perm_require, user_can
+from ..selectors.cart import cart_summary_forget
 from .catalog import catalogue_changed
 from .events import event_id_for, event_record
 
@@ -268,6 +269,7 @@ def order_place_from_cart(
             line_number=line_number,
         )
     cart.items.all().delete()
+    cart_summary_forget(cart.user_id)
     catalogue_changed()  # stock counts on the pages moved
     if simulate_payment:
         order = order_transition(order=order, to_status=Order.Status.PAID)

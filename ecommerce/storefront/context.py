@@ -16,6 +16,7 @@ from django.http import HttpRequest
 
 from ..models import CartItem, Category
 from ..privacy import CONSENT_COOKIE
+from ..selectors.cart import cart_summary_for
 from ..selectors.catalog import catalogue_generation
 
 NAV_CATEGORY_LIMIT = 12
@@ -26,13 +27,12 @@ def cart_count_for(request: HttpRequest) -> int:
     """Items in the shopper's cart, without creating a cart or a session just to say 0."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        lines = CartItem.objects.filter(cart__user=user)
-    else:
-        session = getattr(request, "session", None)
-        session_key = session.session_key if session is not None else None
-        if not session_key:
-            return 0
-        lines = CartItem.objects.filter(cart__session_key=session_key)
+        return cart_summary_for(user=user).count  # cached, dropped by every cart write
+    session = getattr(request, "session", None)
+    session_key = session.session_key if session is not None else None
+    if not session_key:
+        return 0
+    lines = CartItem.objects.filter(cart__session_key=session_key)
     return lines.aggregate(total=Sum("quantity"))["total"] or 0
 
 

@@ -55,7 +55,13 @@ from .forms import (
     RegistrationForm,
     SearchForm,
 )
-from .pagecache import CSRF_PLACEHOLDER, RECENT_VIEWS_COOKIE, anonymous_page_cache, page_cache_active
+from .pagecache import (
+    CSRF_PLACEHOLDER,
+    RECENT_VIEWS_COOKIE,
+    page_cache_active,
+    shell_render_active,
+    storefront_page_cache,
+)
 from .services import consent_record
 
 logger = logging.getLogger(__name__)
@@ -91,6 +97,8 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 def _current_cart(request: HttpRequest, *, create: bool) -> Cart | None:
     """The shopper's cart; for a read, no cart (or session) is created just to show it empty."""
     if request.user.is_authenticated:
+        if not create:
+            return Cart.objects.filter(user=request.user).first()
         return cart_get_or_create(user=request.user, session_key=None)
     if not create and not request.session.session_key:
         return None
@@ -103,7 +111,7 @@ def _current_cart(request: HttpRequest, *, create: bool) -> Cart | None:
 # --- catalog -------------------------------------------------------------------------------
 
 
-@anonymous_page_cache
+@storefront_page_cache
 @require_GET
 @ensure_csrf_cookie
 def home(request: HttpRequest) -> HttpResponse:
@@ -112,7 +120,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return _page(request, "storefront/home.html", {"products": products, "categories": category_roots()})
 
 
-@anonymous_page_cache
+@storefront_page_cache
 @require_GET
 @ensure_csrf_cookie
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -135,7 +143,7 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@anonymous_page_cache
+@storefront_page_cache
 @require_GET
 @ensure_csrf_cookie
 def search(request: HttpRequest) -> HttpResponse:
@@ -154,7 +162,7 @@ def search(request: HttpRequest) -> HttpResponse:
     )
 
 
-@anonymous_page_cache
+@storefront_page_cache
 @require_GET
 @ensure_csrf_cookie
 def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
@@ -178,11 +186,12 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
 # --- cart and checkout ---------------------------------------------------------------------
 
 
-@anonymous_page_cache
+@storefront_page_cache
 @require_GET
 @ensure_csrf_cookie
 def cart_detail(request: HttpRequest) -> HttpResponse:
-    cart = _current_cart(request, create=False)
+    # The shared shell of a signed-in cart page has a hole for the lines: nothing to read here.
+    cart = None if shell_render_active(request) else _current_cart(request, create=False)
     items = list(cart.items.select_related("product__category").order_by("pk")) if cart else []
     return _page(
         request,

@@ -35,7 +35,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from ecommerce.cache_batch import MISSING, batched_value
 from ecommerce.selectors.catalog import catalogue_generation
+from ecommerce.storefront.pagecache import hole_marker, shell_render_active
 
 from ..models import SimilarProduct
 from ..selectors import (
@@ -70,7 +72,13 @@ def _cart_product_ids(cart: Any) -> list[int]:
         return []
 
 
-def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: Any) -> list[Recommendation]:
+def _cart_ids(cart: Any, cart_product_ids: Any) -> list[int]:
+    return list(cart_product_ids) if cart_product_ids is not None else _cart_product_ids(cart)
+
+
+def _items_for(
+    slot: str, request: Any, user: Any, k: int, product: Any, cart: Any, cart_product_ids: Any = None
+) -> list[Recommendation]:
     session = getattr(request, "session", None)
     session_key = getattr(session, "session_key", None) or ""
     shopper = user if user is not None and getattr(user, "is_authenticated", False) else None
@@ -80,7 +88,7 @@ def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: A
         return similar_products_for(product=product, kind=SimilarProduct.Kind.BOUGHT_TOGETHER, k=k)
     if slot == "account":
         return buy_it_again_for(user=shopper, k=k) if shopper is not None else []
-    exclude = _cart_product_ids(cart) if slot == "cart" else []
+    exclude = _cart_ids(cart, cart_product_ids) if slot == "cart" else []
     viewed = session_viewed_product_ids(
         user=shopper, session_key=session_key, session=session, recent=recent_views_from(request)
     )
@@ -89,7 +97,16 @@ def _items_for(slot: str, request: Any, user: Any, k: int, product: Any, cart: A
     )
 
 
-def _widget_key(slot: str, k: int, request: Any, user: Any, product: Any, cart: Any) -> tuple[str, int]:
+def _widget_key(
+    slot: str,
+    k: int,
+    request: Any,
+    user: Any,
+    product: Any,
+    cart: Any,
+    generations: tuple[int, int] | None = None,
+    cart_product_ids: Any = None,
+) -> tuple[str, int]:
     """(cache key, seconds) of a widget's HTML.
 
     Product-page widgets are the same for every shopper: one entry per product. The others are
@@ -98,7 +115,8 @@ def _widget_key(slot: str, k: int, request: Any, user: Any, product: Any, cart: 
     key carries the recommendations and catalogue generations, so retrains, rule changes, orders
     and catalogue edits show at once.
     """
-    generations = f"{recommendations_generation()}:{catalogue_generation()}"
+    catalogue, recs = generations if generations is not None else (catalogue_generation(), recommendations_generation())
+    generations = f"{recs}:{catalogue}"
     if slot.startswith("product_"):
         product_id = getattr(product, "pk", None)
         return f"recs:widget:{generations}:{slot}:{product_id}:{k}", settings.RECOMMENDATIONS_WIDGET_CACHE_SECONDS
@@ -107,13 +125,27 @@ def _widget_key(slot: str, k: int, request: Any, user: Any, product: Any, cart: 
     views = recent_views_from(request)
     if shopper is None and session is not None and session.session_key:
         views += [p for p in session.get(SESSION_VIEWS_KEY, []) or [] if isinstance(p, int)]
+    cart_ids = _cart_ids(cart, cart_product_ids) if slot == "cart" else ()
+    return _personal_key(slot, k, generations, shopper.pk if shopper is not None else None, views, cart_ids)
+
+
+def _personal_key(
+    slot: str, k: int, generations: str, user_id: Any, views: list[int], cart_ids: Any
+) -> tuple[str, int]:
     parts = [
-        f"u{shopper.pk}" if shopper is not None else "anon",
+        f"u{user_id}" if user_id is not None else "anon",
         ".".join(map(str, views)),
-        ".".join(map(str, sorted(_cart_product_ids(cart)))) if slot == "cart" else "",
+        ".".join(map(str, sorted(cart_ids))) if slot == "cart" else "",
     ]
     digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
     return f"recs:widget:{generations}:{slot}:{k}:{digest}", settings.RECOMMENDATIONS_RESPONSE_CACHE_SECONDS
+
+
+def signed_in_widget_key(slot: str, k: int, request: Any, user_id: int, generations: tuple[int, int]) -> str:
+    """The cache key of a signed-in shopper's home-style widget (not the cart's: that one also
+    depends on the cart), for a page cache that fetches it with its other reads in one round trip."""
+    catalogue, recs = generations
+    return _personal_key(slot, k, f"{recs}:{catalogue}", user_id, recent_views_from(request), ())[0]
 
 
 @register.simple_tag(takes_context=True)
@@ -125,18 +157,41 @@ def recommendation_widget(
     user = context.get("user") or getattr(request, "user", None)
     if slot.startswith("product_") and product is None:
         return mark_safe("")  # noqa: S308 - nothing to show
-    key, seconds = _widget_key(slot, k, request, user, product, cart)
-    html = cache.get(key)
+    if not slot.startswith("product_") and not title and shell_render_active(request):
+        # A signed-in page rendered for the shared cache: each answer fills this with its shopper's own.
+        return mark_safe(hole_marker("recs", slot, k))  # noqa: S308 - our own marker
+    return personal_widget_html(slot, k, request, user, product=product, cart=cart, title=title)
+
+
+def personal_widget_html(
+    slot: str,
+    k: int,
+    request: Any,
+    user: Any,
+    *,
+    product: Any = None,
+    cart: Any = None,
+    title: str = "",
+    generations: tuple[int, int] | None = None,
+    cart_product_ids: Any = None,
+) -> SafeString:
+    """A widget's HTML from its cache, else rendered; what also fills a page cache's `recs` hole
+    (then with the generations and the cart's products the page cache already read)."""
+    key, seconds = _widget_key(slot, k, request, user, product, cart, generations, cart_product_ids)
+    html = batched_value(key)  # fetched with the page's other reads (ecommerce/cache_batch.py)?
+    if html is MISSING:
+        html = cache.get(key)
     if html is None:
-        html = render_to_string(
-            "recommendations/_widget.html", _widget_context(slot, request, user, k, product, cart, title)
-        )
+        context = _widget_context(slot, request, user, k, product, cart, title, cart_product_ids)
+        html = render_to_string("recommendations/_widget.html", context)
         cache.set(key, html, seconds)
     return mark_safe(html)  # noqa: S308 - rendered by the template engine with autoescape
 
 
-def _widget_context(slot: str, request: Any, user: Any, k: int, product: Any, cart: Any, title: str) -> dict[str, Any]:
-    items = _items_for(slot, request, user, k, product, cart)
+def _widget_context(
+    slot: str, request: Any, user: Any, k: int, product: Any, cart: Any, title: str, cart_product_ids: Any = None
+) -> dict[str, Any]:
+    items = _items_for(slot, request, user, k, product, cart, cart_product_ids)
     cards = []
     for position, rec in enumerate(items):
         query = {"slot": slot, "pos": position}
