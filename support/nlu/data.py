@@ -14,6 +14,10 @@ support/data/shop_more_en.csv     round 3: indirect English phrasings and the in
 support/data/zh_more.csv          confused (address details vs order changes, cash on delivery vs
                                   payment problems, refund vs refund status, review/account vs
                                   ordering); Chinese in plain, traditional and Cantonese wording.
+support/data/shop_round4_en.csv   round 4: plain and chatty English, Chinese with internet slang,
+support/data/zh_round4.csv        Cantonese, traditional characters and English product words mixed in,
+                                  for every intent (validation confusions: refund status vs policy,
+                                  complaint/contact vs human agent, payment problem vs methods).
 support/data/eval/                realistic test sets: NEVER used for training.
 """
 
@@ -26,7 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import OUT_OF_SCOPE
-from .text import add_shorthand, add_typos, strip_politeness
+from .text import add_shorthand, add_typos, strip_politeness, zh_chat_variant
+
+# Chinese chat variants of our Chinese examples (round 4): copies per message; 0 turns them off.
+ZH_VARIANTS = 2
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 BITEXT_TRAIN = DATA_DIR / "bitext_train.csv.gz"
@@ -36,8 +43,10 @@ SHOP_STYLES_EN = DATA_DIR / "shop_styles_en.csv"
 ZH_STYLES = DATA_DIR / "zh_styles.csv"
 SHOP_MORE_EN = DATA_DIR / "shop_more_en.csv"
 ZH_MORE = DATA_DIR / "zh_more.csv"
+ROUND4_EN = DATA_DIR / "shop_round4_en.csv"
+ROUND4_ZH = DATA_DIR / "zh_round4.csv"
 # Every file training reads (the data tests check that no test message is in any of them).
-TRAINING_FILES = (BITEXT_TRAIN, SHOP_EN, ZH, SHOP_STYLES_EN, ZH_STYLES, SHOP_MORE_EN, ZH_MORE)
+TRAINING_FILES = (BITEXT_TRAIN, SHOP_EN, ZH, SHOP_STYLES_EN, ZH_STYLES, SHOP_MORE_EN, ZH_MORE, ROUND4_EN, ROUND4_ZH)
 
 BITEXT_INTENTS = (
     "cancel_order",
@@ -114,6 +123,8 @@ def load_base_examples(
     styles_zh: Path | None = ZH_STYLES,
     more_en: Path | None = SHOP_MORE_EN,
     more_zh: Path | None = ZH_MORE,
+    round4_en: Path | None = ROUND4_EN,
+    round4_zh: Path | None = ROUND4_ZH,
 ) -> Examples:
     out = Examples()
     for path, source in (
@@ -124,6 +135,8 @@ def load_base_examples(
         (styles_zh, "zh_styles"),
         (more_en, "more_en"),
         (more_zh, "zh_more"),
+        (round4_en, "r4_en"),
+        (round4_zh, "zh_r4"),
     ):
         if path is None:
             continue
@@ -132,17 +145,30 @@ def load_base_examples(
     return out
 
 
-def augment(examples: Examples, *, seed: int = 13, bitext_fraction: float = 0.35) -> Examples:
+def augment(
+    examples: Examples, *, seed: int = 13, bitext_fraction: float = 0.35, zh_variants: int | None = None
+) -> Examples:
     """Shorthand, typo and terse variants, so the model meets the way shoppers actually type.
 
     Bitext already has some noise (tag Z) but little chat shorthand and few keyword-only messages;
     our own short examples are few, so each gets several noisy copies.
     """
     rng = random.Random(seed)
+    # Its own generator, so the English copies stay the same with or without the Chinese ones.
+    rng_zh = random.Random(seed + 7919)
+    zh_copies = ZH_VARIANTS if zh_variants is None else zh_variants
     out = Examples()
     for text, intent, source in zip(examples.texts, examples.intents, examples.sources, strict=True):
         if source.startswith("zh"):
-            continue  # typos in Chinese are wrong characters, not letter slips: not simulated
+            # Typos in Chinese are wrong characters, not letter slips: not simulated. Chat
+            # variants (particles, 咋/啥, English product words) are.
+            seen = {text}
+            for _ in range(zh_copies):
+                variant = zh_chat_variant(text, intent, rng_zh)
+                if variant not in seen:
+                    seen.add(variant)
+                    out.add(variant, intent, f"{source}_aug")
+            continue
         copies = 3 if source != "bitext" else (1 if rng.random() < bitext_fraction else 0)
         for _ in range(copies):
             variant = add_shorthand(text, rng)

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from .text import to_simplified
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENCODER = "use"
@@ -153,15 +155,21 @@ class EncoderFeatures(TransformerMixin, BaseEstimator):
     next to the TF-IDF blocks (each TF-IDF row has unit norm, and so does an embedding).
     """
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, weight: float = 1.0):
+    # Class-level default: artifacts pickled before this parameter existed load without it.
+    simplify = False
+
+    def __init__(self, encoder: str = DEFAULT_ENCODER, weight: float = 1.0, simplify: bool = False):
         self.encoder = encoder
         self.weight = weight
+        # Map traditional Chinese to simplified before encoding (models trained since round 4).
+        self.simplify = simplify
 
     def fit(self, texts: Any, y: Any = None) -> EncoderFeatures:
         return self
 
     def transform(self, texts: Any) -> np.ndarray:
-        return embed(list(texts), name=self.encoder) * np.float32(self.weight)
+        texts = [to_simplified(t) if isinstance(t, str) else t for t in texts] if self.simplify else list(texts)
+        return embed(texts, name=self.encoder) * np.float32(self.weight)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.array([f"{self.encoder}{i}" for i in range(load_encoder(self.encoder).dim)], dtype=object)

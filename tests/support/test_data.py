@@ -34,6 +34,13 @@ FROZEN_V3_SHA256 = {
     "frozen_v3_zh.csv": "6eb9e68947371bb770d2553d06bc80890fb3a92964abd1dbadbe9f8dc90c1168",
     "frozen_v3_off_topic.csv": "22a5e5f6aa1b7110aedc86e2eb632602adc1140636db3d703d8817d50d7e3a9c",
 }
+FROZEN_V4_DIR = DATA_DIR / "frozen_v4"
+# The fourth frozen set (round 4: v1-v3 had all been used while changing the model): same rules.
+FROZEN_V4_SHA256 = {
+    "frozen_v4_en.csv": "c2f5b47184a8ac9e8d7e3c3d1afa2e24a0b678848718ca029024170917d3d768",
+    "frozen_v4_zh.csv": "0c7a7003120e4d93b2e3aa40917779c79cfdc7b088ef72e21951e0a72da5c953",
+    "frozen_v4_off_topic.csv": "30f2ee6bd2dcff54c3b2ae3c5b60852d6d5a9019b8adb79923def1d031e55ab6",
+}
 
 
 def _key(text: str) -> str:
@@ -47,6 +54,7 @@ def _test_files() -> list[Path]:
         + sorted(FROZEN_DIR.glob("*.csv"))
         + sorted(FROZEN_V2_DIR.glob("*.csv"))
         + sorted(FROZEN_V3_DIR.glob("*.csv"))
+        + sorted(FROZEN_V4_DIR.glob("*.csv"))
     )
 
 
@@ -97,6 +105,32 @@ def test_frozen_v3_shares_no_message_with_the_earlier_test_sets():
         *sorted(FROZEN_V2_DIR.glob("*.csv")),
     ]
     shared = {path.name: [t for t, _ in read_labelled_csv(path) if _key(t) in v3] for path in earlier}
+    assert shared == {path.name: [] for path in earlier}
+
+
+@pytest.mark.parametrize("name", sorted(FROZEN_V4_SHA256))
+def test_frozen_v4_set_is_unchanged(name):
+    assert hashlib.sha256((FROZEN_V4_DIR / name).read_bytes()).hexdigest() == FROZEN_V4_SHA256[name]
+
+
+def test_frozen_v4_set_sizes_and_coverage():
+    en = read_labelled_csv(FROZEN_V4_DIR / "frozen_v4_en.csv")
+    zh = read_labelled_csv(FROZEN_V4_DIR / "frozen_v4_zh.csv")
+    off = read_labelled_csv(FROZEN_V4_DIR / "frozen_v4_off_topic.csv")
+    assert len(en) >= 150 and len(zh) >= 150 and len(off) >= 50
+    assert {i for _, i in off} == {"out_of_scope"}
+    assert {i for _, i in en} == {i for _, i in zh} and len({i for _, i in en}) == 31
+
+
+def test_frozen_v4_shares_no_message_with_the_earlier_test_sets():
+    v4 = {_key(t) for path in sorted(FROZEN_V4_DIR.glob("*.csv")) for t, _ in read_labelled_csv(path)}
+    earlier = [
+        *sorted((DATA_DIR / "eval").glob("*.csv")),
+        *sorted(FROZEN_DIR.glob("*.csv")),
+        *sorted(FROZEN_V2_DIR.glob("*.csv")),
+        *sorted(FROZEN_V3_DIR.glob("*.csv")),
+    ]
+    shared = {path.name: [t for t, _ in read_labelled_csv(path) if _key(t) in v4] for path in earlier}
     assert shared == {path.name: [] for path in earlier}
 
 

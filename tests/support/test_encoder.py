@@ -191,3 +191,29 @@ def test_product_search_semantic_ranks_by_meaning_and_respects_the_price_cap():
 def test_product_search_returns_nothing_without_the_encoder(encoder_missing):
     index = ProductSearchIndex([1, 2], TITLES[:2])
     assert not index.available and index.search("christmas tree") == []
+
+
+def test_encoder_features_read_traditional_chinese_as_simplified():
+    from support.nlu.encoder import EncoderFeatures
+
+    traditional, simplified = "請問發票在哪裡下載", "请问发票在哪里下载"
+    mapped = EncoderFeatures(simplify=True).transform([traditional, simplified])
+    assert np.allclose(mapped[0], mapped[1])
+    raw = EncoderFeatures().transform([traditional, simplified])
+    assert not np.allclose(raw[0], raw[1])
+
+
+def test_artifacts_pickled_before_the_simplify_parameter_still_encode_as_before():
+    from support.nlu.encoder import EncoderFeatures
+
+    old = EncoderFeatures(weight=2.0)
+    del old.__dict__["simplify"]  # what an artifact of round 3 holds
+    restored = joblib.load(io.BytesIO(_dumped(old)))
+    assert restored.simplify is False
+    assert np.allclose(restored.transform(["請問"]), EncoderFeatures(weight=2.0).transform(["請問"]))
+
+
+def _dumped(obj) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    return buffer.getvalue()
