@@ -6,7 +6,10 @@ The values and their environment variables live in ecommerce/settings.py (the ad
 reading them at call time lets tests change them with pytest-django's `settings` fixture. Once the
 merchant saves the AdsSettings row (admin), its values win over the environment's. The row is
 kept in the shared cache (one GET per read, never a database query on the serving path after the
-first), dropped on save; with the cache down it is read from the database.
+first), dropped on save; with the cache down it is read from the database. A serving process
+also remembers the row under the live-snapshot version it last saw (advertising/selectors.py):
+saving the settings bumps that version, so another process sees the change within the same
+second as a campaign edit, and the ads API pays no round trip of its own for the settings.
 """
 
 from __future__ import annotations
@@ -47,8 +50,17 @@ def _from_db() -> dict | str:
     }
 
 
-def merchant_settings() -> MerchantSettings:
-    """The merchant's advertising settings (the AdsSettings row, else the environment's defaults)."""
+# (live-snapshot version, raw row) of the last read in this process; replaced as one tuple.
+_memo: tuple[str | None, dict | str | None] = (None, None)
+
+
+def _raw_settings() -> dict | str:
+    global _memo
+    from .selectors import live_version_known
+
+    version = live_version_known()  # no I/O: this request's batch or the last round trip's answer
+    if version is not None and _memo[0] == version and _memo[1] is not None:
+        return _memo[1]
     try:
         raw = cache.get(SETTINGS_CACHE_KEY)
     except Exception:  # the cache makes it faster, never possible
@@ -60,6 +72,13 @@ def merchant_settings() -> MerchantSettings:
             cache.set(SETTINGS_CACHE_KEY, raw, timeout=None)
         except Exception:
             logger.warning("advertising.settings_cache_unavailable")
+    _memo = (version, raw)
+    return raw
+
+
+def merchant_settings() -> MerchantSettings:
+    """The merchant's advertising settings (the AdsSettings row, else the environment's defaults)."""
+    raw = _raw_settings()
     if raw == _NO_ROW:
         return MerchantSettings(
             reserve_cpc=Decimal(str(settings.ADS_RESERVE_CPC)),
@@ -76,7 +95,10 @@ def merchant_settings() -> MerchantSettings:
 
 
 def merchant_settings_forget() -> None:
-    """After a save: every process reads the new row on its next call."""
+    """After a save: every process reads the new row on its next call (the save also bumps the
+    live-snapshot version, which other processes' memos are keyed by)."""
+    global _memo
+    _memo = (None, None)
     try:
         cache.delete(SETTINGS_CACHE_KEY)
     except Exception:

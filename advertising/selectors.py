@@ -101,6 +101,17 @@ def live_version_seen(version: str | None) -> None:
     _seen.update(version=version, at=time.monotonic())
 
 
+def live_version_known() -> str | None:
+    """The snapshot version this request's cache batch or this process's last round trip (within
+    SEEN_FRESH_SECONDS) brought back, or None; never a read of its own."""
+    value = batched_value(LIVE_VERSION_KEY)
+    if value is not MISSING:
+        return value
+    if _seen["version"] is not None and time.monotonic() - _seen["at"] < SEEN_FRESH_SECONDS:
+        return _seen["version"]
+    return None
+
+
 def live_version_forget() -> None:
     _seen.update(version=None, at=-1e9)
 

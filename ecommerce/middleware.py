@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
-from django.utils.functional import empty
+from django.utils.functional import SimpleLazyObject, empty
 
 from .privacy import tracking_allowed
 
@@ -40,3 +42,23 @@ def _is_personal(request: HttpRequest) -> bool:
     if user is None or getattr(user, "_wrapped", None) is empty:  # never looked at: not personal
         return False
     return bool(getattr(user, "is_authenticated", False))
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's MessageMiddleware, with the message storage made on first use.
+
+    Building the storage (a cookie storage and a session storage, each reading settings) cost
+    every request, though only pages and the admin ever read or add a message; the JSON serving
+    APIs never do. A storage nobody touched has nothing to save: Django's own `update()` stores
+    only when messages were read (`used`) or added, so skipping it then changes nothing. The
+    admin's system check accepts a subclass of MessageMiddleware.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response  # never read, never added to
+        return super().process_response(request, response)

@@ -36,7 +36,9 @@ CONSENT_COOKIE = "tracking_consent"
 
 def tracking_allowed(request: HttpRequest) -> bool:
     """Behavioural tracking needs an explicit yes and no Do-Not-Track / Global Privacy Control."""
-    if request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1":
+    # META rather than request.headers: building the headers mapping costs every request.
+    meta = request.META
+    if meta.get("HTTP_DNT") == "1" or meta.get("HTTP_SEC_GPC") == "1":
         return False
     return request.COOKIES.get(CONSENT_COOKIE) == "yes"
 

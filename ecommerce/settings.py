@@ -66,8 +66,9 @@ MIDDLEWARE = [
     # /healthz and /readyz answer before sessions, auth and throttles (ecommerce/health.py).
     "ecommerce.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Content-Security-Policy and Permissions-Policy on every response (settings under Security).
-    "csp.middleware.CSPMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (settings under Security);
+    # django-csp's middleware with the policy string built once (ecommerce/security_headers.py).
+    "ecommerce.security_headers.CachedPolicyCSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Read replicas: opts dashboard/report/changelist GETs into replica reads, pins after writes
@@ -78,7 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's MessageMiddleware, its storage made on first use (ecommerce/middleware.py).
+    "ecommerce.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ecommerce.middleware.PrivacyConsentMiddleware",
     # JSON clients get a JSON 500/503 with Retry-After, never the HTML error page.
