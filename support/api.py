@@ -179,9 +179,11 @@ class ConversationMessagesApi(ShopperChatApi):
     def post(self, request, conversation_id: int):
         body = TextIn(data=request.data)
         body.is_valid(raise_exception=True)
-        conversation = self.conversation(request, conversation_id)
         conversation, created = services.shopper_message_post(
-            conversation=conversation, text=body.validated_data["text"]
+            conversation_id=conversation_id,
+            user=request.user,
+            session_key=request.session.session_key or "",
+            text=body.validated_data["text"],
         )
         return Response(
             {
