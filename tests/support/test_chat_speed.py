@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 
 from support.nlu import serving
 from support.nlu.intents import build_pipeline, calibrated_proba
+from tests.ecommerce.test_cache_batch import _CacheCallCounter
 from tests.support.test_chat_api import bot_reply, say, start
 
 TEXTS = [
@@ -99,3 +100,27 @@ def test_a_new_faq_entry_answers_in_the_next_reply(active_intent_model, shopper_
     )
     after = bot_reply(say(shopper_client, conversation, question))
     assert before != after == "Four working days to the Shetland islands."
+
+
+@pytest.mark.django_db
+def test_a_signed_in_chat_message_takes_one_cache_batch(
+    active_intent_model, cached_logins, settings, user, monkeypatch
+):
+    """Session, user row and both rate-limit counters come in one round trip, and both throttles
+    still count the message (the batched counts are used, not given back)."""
+    from django.core.cache import cache
+
+    from ecommerce.auth_backends import user_cache_key
+    from tests.support.conftest import csrf_client
+
+    settings.SESSION_ENGINE = "ecommerce.sessions"
+    client = csrf_client(user)
+    cache.delete(user_cache_key(user.pk))  # the login's tombstone (see test_auth_cache)
+    conversation = start(client)
+    say(client, conversation, "hi")  # fills the cached user row and warms the model
+    calls = _CacheCallCounter(monkeypatch)
+    response = client.post(f"/api/support/conversations/{conversation}/messages/", {"text": "hello"}, format="json")
+    assert response.status_code == 201
+    assert response.wsgi_request.user.pk == user.pk
+    assert calls.batches == 1
+    assert calls.outside == []
