@@ -27,6 +27,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
+from .encoder import EncoderUnavailable
+
 # Batches up to this size take the fast path (a chat message is one text); evaluation and training
 # batches keep scikit-learn's own path, so their reports are unchanged to the last bit.
 FAST_MAX_TEXTS = 16
@@ -87,6 +89,8 @@ def _transform_function(transformer: Any) -> Any:
 def _build_plan(pipeline: Pipeline) -> _Plan | None:
     try:
         return _checked_plan(pipeline)
+    except EncoderUnavailable:
+        raise  # not a verdict on the pipeline: the caller serves the fallback, the next call retries
     except Exception:  # noqa: BLE001 - anything unexpected: scikit-learn's own path serves
         return None
 
