@@ -93,7 +93,8 @@ for i in range(8):
     chatter, _ = User.objects.get_or_create(
         username=f"storefront_bench_chat{i}", defaults={"email": f"chat{i}@example.com"})
     chat_client = Client()
-    chat_client.force_login(chatter)
+    # The backend a real login records (storefront LoginView): its user lookup is served from the cache.
+    chat_client.force_login(chatter, backend="ecommerce.auth_backends.CachedModelBackend")
     chat_sessions.append(chat_client.cookies["sessionid"].value)
 client = Client()
 client.force_login(user)
@@ -408,6 +409,7 @@ def main() -> int:
     parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--port", type=int, default=8112, help="project port; the bare view uses port+1")
     parser.add_argument("--no-chat", action="store_true", help="skip the 8 concurrent chats run")
+    parser.add_argument("--chat-only", action="store_true", help="only the 8 concurrent chats run (no wrk targets)")
     args = parser.parse_args()
     tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
     gunicorn = str(Path(PY).with_name("gunicorn"))
@@ -441,14 +443,14 @@ def main() -> int:
         rows.append({"label": "bare Django JSON view", "kind": "bare", "m": bare_m})
         print(f"  bare view: {bare_m['rps']:.0f} req/s, p99 {bare_m['p99_ms']:.1f} ms", flush=True)
         for label, path, kind, who in targets(info):
-            if args.only and args.only not in label:
+            if args.chat_only or (args.only and args.only not in label):
                 continue
             m = measure(
                 f"http://127.0.0.1:{args.port}{path}", session_header if who == "signed" else "", args, tool, work
             )
             rows.append({"label": label, "path": path, "kind": kind, "m": m})
             print(f"  {label}: {m['rps']:.0f} req/s, p99 {m['p99_ms']:.1f} ms", flush=True)
-        if not args.no_chat and not args.only:
+        if args.chat_only or (not args.no_chat and not args.only):
             chat = chat_load(args.port, info["chat_sessions"], args.duration)
             print(f"  chat, {len(info['chat_sessions'])} concurrent shoppers: {chat}", flush=True)
     finally:

@@ -113,6 +113,13 @@ class Dialogue:
         self.state = state
         self.user = shopper_user
         self.session_key = session_key
+        self._texts: engine.SupportTexts | None = None
+
+    def texts(self) -> engine.SupportTexts:
+        """The FAQ and policy texts, read once per turn (one stamp query)."""
+        if self._texts is None:
+            self._texts = engine.support_texts()
+        return self._texts
 
     # -- helpers ---------------------------------------------------------------------------------
     def shopper(self, language: str) -> Shopper:
@@ -237,7 +244,7 @@ class Dialogue:
             return Turn(render("place_order", language))
         if intent in POLICY_INTENTS:
             faq = self._faq_answer(text, language, min_score=0.45)
-            return Turn(faq or actions.policy(shopper, POLICY_INTENTS[intent]).reply)
+            return Turn(faq or self.texts().policy(POLICY_INTENTS[intent], language))
         faq = self._faq_answer(text, language)
         return Turn(faq or render("rephrase", language))
 
@@ -258,7 +265,8 @@ class Dialogue:
         return Turn(render("rephrase", language))
 
     def _faq_answer(self, text: str, language: str, min_score: float | None = None) -> str:
-        index, entries = engine.faq_index()
+        texts = self.texts()
+        index, entries = texts.index, texts.entries
         hits = index.search(text, k=1, min_score=min_score)
         if not hits:
             return ""

@@ -6,12 +6,14 @@ import hashlib
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Max, Sum
 
 from ecommerce.ml import model_load_active
@@ -80,15 +82,44 @@ def intent_model_version() -> str:
     return f"v{loaded.version.version}" if loaded is not None else "keyword-fallback"
 
 
-def faq_index() -> tuple[FaqIndex, dict[int, FAQEntry]]:
-    """Rebuilt only when the FAQ changes (count + last edit), so admin edits show up at once."""
-    active = FAQEntry.objects.filter(is_active=True)
-    stamp = active.aggregate(n=Count("id"), last=Max("updated_at"))
-    key = f"{stamp['n']}:{stamp['last']}"
+@dataclass(frozen=True)
+class SupportTexts:
+    """The merchant's FAQ (with its search index) and policy texts, as of one stamp."""
+
+    index: FaqIndex
+    entries: dict[int, FAQEntry]
+    policies: dict[str, PolicyText]
+
+    def policy(self, key: str, language: str) -> str:
+        row = self.policies.get(key)
+        if row is not None:
+            return row.text_zh if language == "zh" and row.text_zh else row.text
+        default = DEFAULT_POLICIES.get(key, {})
+        return default.get(language) or default.get("en", "")
+
+
+def _texts_stamp() -> str:
+    """Count and last edit of the active FAQ and of the policy texts, in one query."""
+    faq, policy = FAQEntry._meta.db_table, PolicyText._meta.db_table
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), MAX({qn('updated_at')}), "  # noqa: S608 - table names from the models
+            f"(SELECT COUNT(*) FROM {qn(policy)}), (SELECT MAX({qn('updated_at')}) FROM {qn(policy)}) "
+            f"FROM {qn(faq)} WHERE {qn('is_active')} = %s",
+            [True],
+        )
+        return ":".join(str(v) for v in cursor.fetchone())
+
+
+def support_texts() -> SupportTexts:
+    """Rebuilt only when the FAQ or a policy text changes (counts + last edits: one query per
+    call), so admin edits show up at once. A bot turn reads it once (Dialogue.texts)."""
+    key = _texts_stamp()
     with _lock:
         if _faq_cache.get("key") == key:
-            return _faq_cache["index"], _faq_cache["entries"]
-    entries = {e.pk: e for e in active}
+            return _faq_cache["texts"]
+    entries = {e.pk: e for e in FAQEntry.objects.filter(is_active=True)}
     # Questions and answers in both languages, searched by spelling and by meaning (the encoder,
     # when this process has it; a FAQ is tens of entries, so embedding it here costs ~0.1-0.3 s
     # once per FAQ edit).
@@ -96,9 +127,15 @@ def faq_index() -> tuple[FaqIndex, dict[int, FAQEntry]]:
         [(e.pk, [e.question, e.question_zh]) for e in entries.values()],
         answers=[[e.answer, e.answer_zh] for e in entries.values()],
     )
+    texts = SupportTexts(index=index, entries=entries, policies={p.key: p for p in PolicyText.objects.all()})
     with _lock:
-        _faq_cache.update(key=key, index=index, entries=entries)
-    return index, entries
+        _faq_cache.update(key=key, texts=texts)
+    return texts
+
+
+def faq_index() -> tuple[FaqIndex, dict[int, FAQEntry]]:
+    texts = support_texts()
+    return texts.index, texts.entries
 
 
 def product_matcher() -> ProductMatcher:
@@ -194,8 +231,4 @@ def product_search_index(encoder: str = DEFAULT_ENCODER) -> ProductSearchIndex |
 
 
 def policy_text(key: str, language: str) -> str:
-    row = PolicyText.objects.filter(key=key).first()
-    if row is not None:
-        return row.text_zh if language == "zh" and row.text_zh else row.text
-    default = DEFAULT_POLICIES.get(key, {})
-    return default.get(language) or default.get("en", "")
+    return support_texts().policy(key, language)

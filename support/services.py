@@ -82,14 +82,20 @@ def conversation_start(*, user: User | None, session_key: str, language: str = "
     return conversation
 
 
-def shopper_message_post(*, conversation: Conversation, text: str) -> tuple[Conversation, list[Message]]:
+def shopper_message_post(
+    *, conversation_id: int, user: User | None, session_key: str, text: str
+) -> tuple[Conversation, list[Message]]:
     """Store the shopper's message and, while the bot has the conversation, the bot's reply.
 
-    Returns the updated conversation with the new messages (so callers need no re-read).
+    The owner check and the row lock are one read (SELECT ... FOR UPDATE with the owner filter):
+    someone else's conversation answers NotFound exactly like a missing one. Returns the updated
+    conversation with the new messages (so callers need no re-read).
     """
     text = _clean_text(text)
     with transaction.atomic():
-        conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conv = conversation_get_for_owner(
+            conversation_id=conversation_id, user=user, session_key=session_key, for_update=True
+        )
         if conv.status == Conversation.Status.RESOLVED:
             # A new question after resolution reopens with the bot (and a fresh dialogue state).
             conv.status, conv.state, conv.assigned_agent = Conversation.Status.BOT, {}, None
@@ -99,12 +105,6 @@ def shopper_message_post(*, conversation: Conversation, text: str) -> tuple[Conv
             conv.save()
             # a human has it (or it waits for one): the bot stays quiet
             return conv, [Message.objects.create(conversation=conv, sender=Message.Sender.SHOPPER, text=text)]
-        if (
-            conv.user_id is not None
-            and conv.user_id == conversation.user_id
-            and Conversation.user.is_cached(conversation)
-        ):
-            conv.user = conversation.user  # the caller's own account, already loaded: no second read
         dialogue = Dialogue(state=dict(conv.state or {}), shopper_user=conv.user, session_key=conv.session_key)
         turn = dialogue.respond(text, language=conv.language)
         # One INSERT for both messages (ids come back in order on PostgreSQL and SQLite).

@@ -33,6 +33,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from . import OUT_OF_SCOPE
 from .data import Examples, augment
 from .encoder import EncoderFeatures, EncoderUnavailable, load_encoder
+from .serving import FAST_MAX_TEXTS, decision_scores
 from .text import detect_language, normalize, normalize_simplified
 
 # Sample weights per source. Our hand-written messages count more than Bitext's templated
@@ -161,7 +162,7 @@ class IntentModel:
         return "tfidf" if not self.encoder else "tfidf (fallback: encoder unavailable)"
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        return calibrated_proba(self.pipeline, list(texts), self.temperature)
+        return calibrated_proba(self.pipeline, list(texts), self.temperature, fast=len(texts) <= FAST_MAX_TEXTS)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         if not texts:
@@ -201,9 +202,12 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def calibrated_proba(pipeline: Pipeline, texts: list[str], temperature: float = 1.0) -> np.ndarray:
-    """Softmax of the logistic regression's scores divided by `temperature` (1.0: predict_proba)."""
-    scores = pipeline.decision_function(texts)
+def calibrated_proba(
+    pipeline: Pipeline, texts: list[str], temperature: float = 1.0, *, fast: bool = False
+) -> np.ndarray:
+    """Softmax of the logistic regression's scores divided by `temperature` (1.0: predict_proba).
+    `fast`: the serving path (nlu/serving.py), for a few texts at a time."""
+    scores = decision_scores(pipeline, texts) if fast else pipeline.decision_function(texts)
     if scores.ndim == 1:  # two classes: sklearn returns one column
         scores = np.column_stack([-scores, scores]) / 2
     return _softmax(scores / temperature)
