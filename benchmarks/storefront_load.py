@@ -97,7 +97,7 @@ for i in range(8):
     chat_client.force_login(chatter, backend="ecommerce.auth_backends.CachedModelBackend")
     chat_sessions.append(chat_client.cookies["sessionid"].value)
 client = Client()
-client.force_login(user)
+client.force_login(user, backend="ecommerce.auth_backends.CachedModelBackend")  # as a real login records
 category = Category.objects.filter(parent__isnull=True, products__isnull=False).order_by("name").first()
 print(json.dumps({
     "session": client.cookies["sessionid"].value,
