@@ -141,8 +141,8 @@ def generate(connection, n_events: int, seed: int = 0) -> dict[str, int]:
 
     Events go as text COPY lines built with plain string formatting (no datetime or UUID objects
     per event) into index-less monthly partitions that are attached to the event log afterwards
-    (see _stage_event_partitions): the same draws and distributions as before, about 5x faster
-    end to end at 5M, which makes 20M practical."""
+    (see _stage_event_partitions): the same rows as before for a given seed (checked at 200k), and
+    20M events in 622 s on the shared machine where 5M took 479 s before (~3x faster per event)."""
     rng = random.Random(seed)
     raw = connection.connection  # psycopg 3 connection under Django (autocommit)
     ev_cols = "id, type, occurred_at, received_at, user_id, anonymous_id, session_key, product_id, query, properties"
