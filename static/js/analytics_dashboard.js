@@ -74,6 +74,11 @@
     config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
     charts[id] = new window.Chart(document.getElementById(id), config);
   }
+  // Panels over very many shoppers read a uniform hash sample (analytics/sampling.py): say so.
+  function sampleNote(data) {
+    const f = data && data.sampled_fraction;
+    return f && f < 1 ? " Estimated from a 1-in-" + Math.round(1 / f) + " sample of shoppers." : "";
+  }
   function fail(id, error) { put(id, el("p", "Could not load: " + error.message, "an-error")); }
 
   const KPI_FORMAT = {
@@ -149,7 +154,7 @@
       const wrap = el("div");
       const median = data.median_seconds_to_convert;
       wrap.appendChild(el("p", "Entered " + num.format(data.entered) + ", converted " + num.format(data.converted) + " (" + pct(data.conversion_rate) +
-        "); median time to convert " + (median === null ? "–" : (median / 3600).toFixed(1) + " h") + ".", "an-muted"));
+        "); median time to convert " + (median === null ? "–" : (median / 3600).toFixed(1) + " h") + "." + sampleNote(data), "an-muted"));
       wrap.appendChild(table([
         { key: "step", label: "Step" }, { key: "count", label: "Shoppers", format: (v) => num.format(v) },
         { key: "conversion_from_previous", label: "From previous", format: pct },
@@ -228,6 +233,7 @@
         const wrap = el("div");
         if (dimension === "abandoned_carts") wrap.appendChild(el("p", num.format(data.carts) + " carts idle for " + data.idle_hours + " h or more, " + money2.format(data.value_left) + " left in them.", "an-muted"));
         wrap.appendChild(table(columns, data.items));
+        if (sampleNote(data)) wrap.appendChild(el("p", sampleNote(data).trim(), "an-muted"));
         put(id, wrap);
       } catch (e) { fail(id, e); }
     }));
@@ -264,7 +270,7 @@
         chart(id, {
           type: "bar",
           data: { labels: data.buckets.map((b) => b.bucket), datasets: [{ label: data.population, data: data.buckets.map((b) => b.count), backgroundColor: color }] },
-          options: { plugins: { legend: { display: false }, title: { display: true, text: data.population + (data.mean ? " · mean " + data.mean : "") } } },
+          options: { plugins: { legend: { display: false }, title: { display: true, text: data.population + (data.mean ? " · mean " + data.mean : "") + sampleNote(data) } } },
         });
       } catch (e) { document.getElementById(id).replaceWith(el("p", "Could not load: " + e.message, "an-error")); }
     }));
