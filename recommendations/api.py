@@ -193,7 +193,8 @@ class _OneRoundTripApi(APIView):
         raise NotImplementedError
 
     def get(self, request: Request, **kwargs: Any) -> HttpResponse:
-        """DRF's path (HEAD; GET goes through `_plain_get`): the same answer."""
+        # DRF's path (HEAD; GET goes through `_plain_get`): the same answer. No docstring: the
+        # OpenAPI description of each endpoint is its class docstring.
         return self.answer(request._request, request.user if request.user.is_authenticated else None, **kwargs)
 
     def _plain_get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -77,3 +77,23 @@ def test_get_is_throttled_like_drf(api_client, monkeypatch, signed_in):
     if signed_in:  # counted per account: another shopper has their own window
         api_client.force_login(UserFactory())
         assert api_client.get("/api/recommendations/me/").status_code == 200
+
+
+def test_openapi_documents_the_endpoints_as_before():
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    expected = {
+        "/api/recommendations/me/": "Recommendations for the current shopper",
+        "/api/products/{product_id}/similar/": "Products like this one",
+        "/api/products/{product_id}/bought-together/": "Products bought in the same basket",
+    }
+    for path, description in expected.items():
+        operation = paths[path]["get"]
+        assert operation["description"].startswith(description), path
+        k = next(p for p in operation["parameters"] if p["name"] == "k")
+        assert (k["schema"]["minimum"], k["schema"]["maximum"]) == (1, 100)
+        assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].startswith(
+            "#/components/schemas/"
+        )
+        assert set(paths[path]) == {"get"}
