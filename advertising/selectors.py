@@ -192,16 +192,17 @@ def live_ads_refreshed(pairs: list[tuple[AdSpec, Ad]], now: datetime | None = No
     }
     if set(spend) != {spec.campaign.id for spec, _ in pairs}:
         return None
-    products = {ad.product_id: ad.product for _, ad in pairs if ad.product_id and ad.product is not None}
-    if len(products) != len({ad.product_id for _, ad in pairs if ad.product_id}):
+    if any(ad.product_id and ad.product is None for _, ad in pairs):
         return None  # an ad's product was gone at the last load: let live_ads decide again
-    fresh = {row[0]: row[1:] for row in Product.objects.filter(pk__in=products).values_list("pk", *_PRODUCT_FIELDS)}
-    if set(fresh) != set(products):
-        return None
-    for pk, product in products.items():
-        values = fresh[pk]
-        if values[-1] != product.category_id:
-            return None  # retargeting categories derive from it: rebuild the specs
+    products = {id(ad.product): ad.product for _, ad in pairs if ad.product_id}  # each instance once
+    fresh = {
+        row[0]: row[1:]
+        for row in Product.objects.filter(pk__in={p.pk for p in products.values()}).values_list("pk", *_PRODUCT_FIELDS)
+    }
+    for product in products.values():
+        values = fresh.get(product.pk)
+        if values is None or values[-1] != product.category_id:
+            return None  # deleted, or moved category (retargeting derives from it): rebuild the specs
         for name, value in zip(_PRODUCT_FIELDS, values, strict=True):
             if getattr(product, name) != value:
                 setattr(product, name, value)  # the Ad rows render it: keep them current
