@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -140,12 +141,18 @@ def live_version() -> str | None:
 
 
 def live_ads_cached() -> list[tuple[AdSpec, Ad]]:
-    """`live_ads()` kept per process for a few seconds (ADS_LIVE_CACHE_SECONDS, default 10).
+    """`live_ads()` kept per process, its spend and stock refreshed every few seconds
+    (ADS_LIVE_CACHE_SECONDS, default 10).
 
-    Loading 200 campaigns with their targeting costs far more than the rest of a request, so
-    serving reads a snapshot. A version key in the shared cache, bumped on every campaign change,
-    makes edits visible at once; only spend (and product stock) may be up to the TTL old, which
-    is safe because the charge itself re-checks the budget in its UPDATE.
+    Loading 200 campaigns with their targeting costs far more than the rest of a request (~100 ms:
+    building model instances), so serving reads a snapshot. A version key in the shared cache,
+    bumped on every campaign, ad, settings or model change and when a budget runs out, makes those
+    visible at once and triggers the full reload. Between versions, every TTL, the snapshot's
+    volatile parts are re-read in two small queries (`live_ads_refreshed`: which campaigns are live,
+    their spend, their products' stock, price and title), and a change in which campaigns are live
+    (a start or end date passed, a budget spent) reloads it all. So spend and stock are at most the
+    TTL old, as before, without a 100 ms reload in the middle of serving every TTL; that is safe
+    because the charge itself re-checks the budget (the reservation, the settling UPDATE).
     """
     ttl = conf.live_cache_seconds()
     if ttl <= 0:
@@ -160,9 +167,63 @@ def live_ads_cached() -> list[tuple[AdSpec, Ad]]:
     now = time.monotonic()
     if cached_version == version and now - loaded_at < ttl:
         return cached_pairs
-    pairs = live_ads()
+    pairs = live_ads_refreshed(cached_pairs) if cached_version == version else None
+    if pairs is None:
+        pairs = live_ads()
     _live_snapshot = (version, now, pairs)
     return pairs
+
+
+# What a light refresh re-reads of an ad's product (what serving and rendering read).
+_PRODUCT_FIELDS = ("stock", "is_active", "is_non_product", "title", "price", "currency", "image_url", "category_id")
+
+
+def live_ads_refreshed(pairs: list[tuple[AdSpec, Ad]], now: datetime | None = None) -> list[tuple[AdSpec, Ad]] | None:
+    """`pairs` with today's spend and their products' current stock and fields, in two queries;
+    None when a full `live_ads()` is needed (the set of live campaigns changed, a product moved
+    category). The same list object when nothing changed (so the auction memo survives)."""
+    now = now or timezone.now()
+    today = now.date()
+    spend = {
+        pk: (total, spent_today if day == today else Decimal("0"))
+        for pk, total, spent_today, day in Campaign.objects.live(now)
+        .filter(spend_total__lt=F("total_budget"))
+        .values_list("pk", "spend_total", "spend_today", "spend_day")
+    }
+    if set(spend) != {spec.campaign.id for spec, _ in pairs}:
+        return None
+    if any(ad.product_id and ad.product is None for _, ad in pairs):
+        return None  # an ad's product was gone at the last load: let live_ads decide again
+    products = {id(ad.product): ad.product for _, ad in pairs if ad.product_id}  # each instance once
+    fresh = {
+        row[0]: row[1:]
+        for row in Product.objects.filter(pk__in={p.pk for p in products.values()}).values_list("pk", *_PRODUCT_FIELDS)
+    }
+    for product in products.values():
+        values = fresh.get(product.pk)
+        if values is None or values[-1] != product.category_id:
+            return None  # deleted, or moved category (retargeting derives from it): rebuild the specs
+        for name, value in zip(_PRODUCT_FIELDS, values, strict=True):
+            if getattr(product, name) != value:
+                setattr(product, name, value)  # the Ad rows render it: keep them current
+    changed = False
+    specs: dict[int, CampaignSpec] = {}
+    out: list[tuple[AdSpec, Ad]] = []
+    for spec, ad in pairs:
+        campaign = spec.campaign
+        if campaign.id not in specs:
+            total, spent_today = spend[campaign.id]
+            if (campaign.spend_total, campaign.spend_today) != (total, spent_today):
+                campaign = replace(campaign, spend_total=total, spend_today=spent_today)
+            specs[campaign.id] = campaign
+        campaign = specs[campaign.id]
+        product = ad.product
+        sellable = product is None or (product.is_active and not product.is_non_product and product.stock > 0)
+        if campaign is not spec.campaign or sellable != spec.product_sellable:
+            spec = replace(spec, campaign=campaign, product_sellable=sellable)
+            changed = True
+        out.append((spec, ad))
+    return out if changed else pairs
 
 
 def live_ads(now: datetime | None = None) -> list[tuple[AdSpec, Ad]]:

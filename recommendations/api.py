@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
@@ -183,7 +184,67 @@ class _OneRoundTripApi(APIView):
             request, self.throttle_scope, str(user_id) if user_id is not None else None
         )
         with cache_batch(keys=keys, counters=[counter] if counter else []):
+            if request.method == "GET" and all(p is AllowAny for p in self.permission_classes):
+                return self._plain_get(request, *args, **kwargs)
             return super().dispatch(request, *args, **kwargs)
+
+    def answer(self, request: HttpRequest, user: Any, **kwargs: Any) -> HttpResponse:
+        """The JSON answer for `user` (None: anonymous) on the plain Django request."""
+        raise NotImplementedError
+
+    def get(self, request: Request, **kwargs: Any) -> HttpResponse:
+        # DRF's path (HEAD; GET goes through `_plain_get`): the same answer. No docstring: the
+        # OpenAPI description of each endpoint is its class docstring.
+        return self.answer(request._request, request.user if request.user.is_authenticated else None, **kwargs)
+
+    def _plain_get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """APIView.dispatch for a GET, without DRF's request wrapper and response finalizing.
+
+        A cached answer is already JSON bytes: DRF's Request, authenticator list, permission and
+        throttle loops and renderer cost more than the answer itself (~80 µs of a ~400 µs request,
+        docs/benchmarks/storefront.md). The same checks run here, in DRF's order and with its
+        classes: SessionAuthentication's rule (the session's user if active; CSRF is not enforced
+        on GET), AllowAny (only views whose permissions are all AllowAny come here), the view's
+        CounterScopedRateThrottle; the response carries the same Allow header. Anything raised (a
+        bad k, a missing product, throttled, a dependency down) goes through DRF's own
+        handle_exception and finalize_response, so every error answer is exactly DRF's
+        (tests/recommendations/test_api_plain_get.py compares the two paths).
+        """
+        self.args, self.kwargs, self.request = args, kwargs, request
+        self.headers = self.default_response_headers
+        try:
+            user = request.user
+            user = user if user.is_active else None  # rest_framework.authentication.SessionAuthentication
+            self._plain_throttle(request, user)
+            response = self.answer(request, user, **kwargs)
+        except Exception as exc:
+            drf_request = self.initialize_request(request, *args, **kwargs)
+            self.request = drf_request
+            self.format_kwarg = None
+            response = self.handle_exception(exc)
+            return self.finalize_response(drf_request, response, *args, **kwargs)
+        for key, value in self.headers.items():
+            response[key] = value
+        return response
+
+    def _plain_throttle(self, request: HttpRequest, user: Any) -> None:
+        """APIView.check_throttles with the request DRF would pass (its user, the same request otherwise)."""
+        wrapped = _ThrottleRequest(user if user is not None else AnonymousUser(), request)
+        durations = [throttle.wait() for throttle in self.get_throttles() if not throttle.allow_request(wrapped, self)]
+        if durations:
+            self.throttled(request, max((d for d in durations if d is not None), default=None))
+
+
+class _ThrottleRequest:
+    """The request as DRF's throttles see it: DRF's user, everything else the Django request's."""
+
+    __slots__ = ("_request", "user")
+
+    def __init__(self, user: Any, request: HttpRequest) -> None:
+        self.user, self._request = user, request
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
 
 
 def _my_answer_key_parts(k: int, user_id: int | None, viewed: list[int]) -> tuple:
@@ -207,11 +268,13 @@ class MyRecommendationsApi(_OneRoundTripApi):
         return _my_answer_key_parts(_k_from(request), user_id, viewed)
 
     @extend_schema(parameters=[K_PARAMETER], responses=_list_schema("MyRecommendations"))
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request, **kwargs: Any) -> HttpResponse:
+        return super().get(request, **kwargs)
+
+    def answer(self, request: HttpRequest, user: Any, **kwargs: Any) -> HttpResponse:
         k = _k_from(request)
-        session = getattr(request._request, "session", None)
-        user = request.user if request.user.is_authenticated else None
-        viewed = _session_views(request._request) if user is None else []
+        session = getattr(request, "session", None)
+        viewed = _session_views(request) if user is None else []
         body, _ = _cached_json(
             _my_answer_key_parts(k, user.pk if user is not None else None, viewed),
             lambda: _payload(
@@ -246,7 +309,10 @@ class _ProductNeighboursApi(_OneRoundTripApi):
     @extend_schema(
         parameters=[K_PARAMETER], responses=_list_schema("ProductNeighbours", product_id=serializers.IntegerField())
     )
-    def get(self, request: Request, product_id: int) -> Response:
+    def get(self, request: Request, **kwargs: Any) -> HttpResponse:
+        return super().get(request, **kwargs)
+
+    def answer(self, request: HttpRequest, user: Any, *, product_id: int) -> HttpResponse:
         k = _k_from(request)
 
         def compute() -> dict[str, Any] | None:
