@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from advertising.models import Campaign, Click, Conversion
 from advertising.services import report_rollups_refresh
@@ -42,7 +43,8 @@ def advertiser_creates_campaign(page, url: str, screenshot, *, product_words: st
     page.check("input[name=genders][value=f]")
     page.check("input[name=genders][value=m]")
     page.check("input[name=genders][value=o]")
-    page.wait_for_function("document.querySelector('#audience-estimate [data-matching]').textContent.includes('of')")
+    # A locator assertion: the page's CSP forbids the eval that wait_for_function's polling needs.
+    expect(page.locator("#audience-estimate [data-matching]")).to_contain_text("of")
     screenshot(page, "portal-campaign-form")
     page.click("#save-campaign")
     page.wait_for_url("**/advertisers/campaigns/*/")
