@@ -70,10 +70,11 @@ def use_database(connection, url: str, name: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def reset(connection) -> None:
+def rollup_models() -> tuple:
+    """Every table the rollup refresh writes (and its bookkeeping): emptied for a refresh from
+    scratch (`--reuse`) and, with the shop's own tables, by reset()."""
     from analytics.models import (
         ActorSketch,
-        CohortCell,
         DailyActor,
         DailyMetric,
         DailyProduct,
@@ -83,35 +84,33 @@ def reset(connection) -> None:
         HourlyMetric,
         PanelSnapshot,
         RollupState,
-        Segment,
     )
+
+    return (
+        ActorSketch,
+        DailyActor,
+        DailyMetric,
+        DailyProduct,
+        DailySearcher,
+        DailyTop,
+        FunnelEntry,
+        HourlyMetric,
+        PanelSnapshot,
+        RollupState,
+    )
+
+
+def _truncate(connection, models, suffix: str = "") -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE " + ", ".join(f'"{m._meta.db_table}"' for m in models) + suffix)
+
+
+def reset(connection) -> None:
+    from analytics.models import CohortCell, Segment
     from ecommerce.models import Category, Event, Order, OrderItem, Product, User
 
-    tables = [
-        m._meta.db_table
-        for m in (
-            ActorSketch,
-            CohortCell,
-            DailyProduct,
-            DailySearcher,
-            DailyTop,
-            FunnelEntry,
-            PanelSnapshot,
-            DailyActor,
-            DailyMetric,
-            HourlyMetric,
-            RollupState,
-            Segment,
-            OrderItem,
-            Order,
-            Event,
-            Product,
-            Category,
-            User,
-        )
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+    shop = (CohortCell, Segment, OrderItem, Order, Event, Product, Category, User)
+    _truncate(connection, (*rollup_models(), *shop), " RESTART IDENTITY CASCADE")
 
 
 def _month_starts() -> list[date]:
@@ -484,25 +483,9 @@ def main() -> None:
         elif args.reuse and Event.objects.count() == size:
             # Same data as a previous run (generation of 5M events takes long on a busy machine):
             # recompute the rollups from scratch and time again.
-            from analytics.models import (
-                ActorSketch,
-                DailyActor,
-                DailyMetric,
-                DailyProduct,
-                DailySearcher,
-                DailyTop,
-                FunnelEntry,
-                HourlyMetric,
-                PanelSnapshot,
-                RollupState,
-            )
-
-            rolled_models = (ActorSketch, DailyActor, DailyMetric, DailyProduct, FunnelEntry, HourlyMetric)
             # TRUNCATE, not DELETE: a refresh from scratch writes into empty tables, as a new shop's
             # first refresh does (rows of deleted runs would leave the new ones scattered).
-            emptied = (*rolled_models, DailySearcher, DailyTop, PanelSnapshot, RollupState)
-            with connection.cursor() as cursor:
-                cursor.execute("TRUNCATE " + ", ".join(f'"{m._meta.db_table}"' for m in emptied))
+            _truncate(connection, rollup_models())
             counts, gen_s = {"events": size, "reused": True}, 0.0
         else:
             reset(connection)
