@@ -215,23 +215,79 @@ def run_api(port: int, token: str, bodies: list[bytes], clients: int) -> tuple[f
     return seconds, accepted, problems
 
 
-def _months(first: datetime, last: datetime) -> list[datetime]:
-    """First instants (UTC) of the months from `first`'s to `last`'s, inclusive."""
-    month = first.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    out = []
-    while month <= last:
-        out.append(month)
-        month = (month + timedelta(days=32)).replace(day=1)
-    return out
+def _period(when: datetime, interval: str) -> tuple[datetime, datetime]:
+    """[low, high) of the `interval` period holding `when`, UTC; as ecommerce.partitions.period_of
+    (not imported: this script runs the server, not Django itself)."""
+    day = when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval == "month":
+        low = day.replace(day=1)
+        return low, (low + timedelta(days=32)).replace(day=1)
+    if interval == "week":
+        low = day - timedelta(days=day.weekday())
+        return low, low + timedelta(days=7)
+    return day, day + timedelta(days=1)
+
+
+def _partition_name(low: datetime, high: datetime) -> str:
+    """As ecommerce.partitions names them: a whole month pYYYY_MM, anything else pYYYY_MM_DD."""
+    if low.day == 1 and _period(low, "month") == (low, high):
+        return f"ecommerce_event_p{low:%Y_%m}"
+    return f"ecommerce_event_p{low:%Y_%m_%d}"
+
+
+def resolve_interval(interval: str, rows: int) -> str:
+    """`auto` as ecommerce.partitions.partition_interval decides it for a log that took `rows`
+    events evenly over 365 days (the history this script writes)."""
+    if interval != "auto":
+        return interval
+    per_day = rows / 365
+    target = int(os.environ.get("EVENT_PARTITION_TARGET_ROWS", "250000"))
+    for name, days in (("month", 31), ("week", 7)):
+        if per_day * days <= target:
+            return name
+    return "day"
+
+
+def lay_out_partitions(database_url: str, env: dict[str, str]) -> None:
+    """Drop the log's (empty) range partitions and let the project create them at the interval in
+    `env` (manage.py ensure_event_partitions): both logs of a comparison then have the same layout."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE ecommerce_event")
+        for (name,) in conn.execute(_RANGE_PARTITIONS).fetchall():
+            conn.execute(f'DROP TABLE "{name}"')
+    subprocess.run(
+        [str(PYTHON), "manage.py", "ensure_event_partitions"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+    )
+
+
+_RANGE_PARTITIONS = (
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = 'ecommerce_event'::regclass AND c.relname <> 'ecommerce_event_default'"
+)
+
+
+def _span_now(conn) -> timedelta | None:
+    """The length of the partition that holds this instant (where the API writes)."""
+    for (name,) in conn.execute(_RANGE_PARTITIONS).fetchall():
+        bound = conn.execute(
+            "SELECT (b[1])::timestamptz, (b[2])::timestamptz FROM regexp_match(pg_get_expr("
+            "(SELECT relpartbound FROM pg_class WHERE relname = %s), %s::regclass), "
+            "$$FROM \\('([^']+)'\\) TO \\('([^']+)'\\)$$) b",
+            (name, name),
+        ).fetchone()
+        if bound[0] <= datetime.now(UTC) < bound[1]:
+            return bound[1] - bound[0]
+    return None
 
 
 def prefill(database_url: str, env: dict[str, str], rows: int) -> int:
-    """Give the event log `rows` events of history spread evenly over the last 365 days (so this
-    month's partition, where the API writes, already holds ~1/12 of them), unless it holds at least
-    that many already (kept between runs: the API rows are deleted after each run, the COPY
-    reference rows stay). Returns the count.
+    """Give the event log `rows` events of history spread evenly over the last 365 days, in
+    partitions of the interval in env["EVENT_PARTITION_INTERVAL"] (as a log kept at that interval
+    for a year; with months, this month's partition, where the API writes, already holds ~1/12 of
+    them), unless it holds at least that many already in that layout (kept between runs: the API
+    rows are deleted after each run, the COPY reference rows stay). Returns the count.
 
-    Written server-side (generate_series) into the months' partitions while they are plain tables
+    Written server-side (generate_series) into the periods' partitions while they are plain tables
     without indexes or foreign keys, under a staging parent; each is then ATTACHed to the log, which
     builds its nine indexes in one sorted pass and checks its foreign keys with one join. Writing
     the same rows into the indexed log row by row took 1,057 s for 5M on the shared machine; this
@@ -239,27 +295,31 @@ def prefill(database_url: str, env: dict[str, str], rows: int) -> int:
     splits), so an insert splits pages sooner than in a log that grew by inserts: if anything the
     test is harder on ingestion than the real thing."""
     with psycopg.connect(database_url, autocommit=True) as conn:
+        interval = env["EVENT_PARTITION_INTERVAL"]
         have = conn.execute("SELECT count(*) FROM ecommerce_event").fetchone()[0]
-        if have >= rows:
+        low, high = _period(datetime.now(UTC), interval)
+        if have >= rows and _span_now(conn) == high - low:
             return have
         started = time.perf_counter()
         now = datetime.now(UTC)
-        months = _months(now - timedelta(days=365), now)
         conn.execute("TRUNCATE ecommerce_event")
+        for (name,) in conn.execute(_RANGE_PARTITIONS).fetchall():
+            conn.execute(f'DROP TABLE "{name}"')  # empty after the TRUNCATE
         conn.execute("DROP TABLE IF EXISTS bench_event_stage")
         conn.execute(
             "CREATE TABLE bench_event_stage (LIKE ecommerce_event INCLUDING DEFAULTS) PARTITION BY RANGE (occurred_at)"
         )
         bounds = []
-        for month in months:
-            name = f"ecommerce_event_p{month:%Y_%m}"
-            high = (month + timedelta(days=32)).replace(day=1)
-            bounds.append((name, month, high))
-            conn.execute(f'DROP TABLE IF EXISTS "{name}"')  # empty after the TRUNCATE
+        low, _ = _period(now - timedelta(days=365), interval)
+        while low <= now:
+            high = _period(low, interval)[1]
+            name = _partition_name(low, high)
+            bounds.append((name, low, high))
             conn.execute(
                 f'CREATE TABLE "{name}" PARTITION OF bench_event_stage '
-                f"FOR VALUES FROM ('{month.isoformat()}') TO ('{high.isoformat()}')"
+                f"FOR VALUES FROM ('{low.isoformat()}') TO ('{high.isoformat()}')"
             )
+            low = high
         first = conn.execute("SELECT min(id) FROM ecommerce_product WHERE sku LIKE 'BENCH-%'").fetchone()[0]
         # The same kinds, products and visitor ids as the API batches (_make_batches), so new rows
         # land among existing keys in every index rather than in a range of their own.
@@ -285,7 +345,7 @@ def prefill(database_url: str, env: dict[str, str], rows: int) -> int:
             )
         conn.execute("DROP TABLE bench_event_stage")
         indexed = time.perf_counter() - started - written
-        # The months ahead (as beat keeps them), then what autovacuum would have done by now.
+        # The periods ahead (as beat keeps them), then what autovacuum would have done by now.
         subprocess.run(
             [str(PYTHON), "manage.py", "ensure_event_partitions"],
             cwd=ROOT,
@@ -295,7 +355,7 @@ def prefill(database_url: str, env: dict[str, str], rows: int) -> int:
         )
         conn.execute("VACUUM ANALYZE ecommerce_event")
         print(
-            f"prefill:          {rows:,} events over {len(months)} monthly partitions in "
+            f"prefill:          {rows:,} events over {len(bounds)} {interval} partitions in "
             f"{time.perf_counter() - started:.0f}s (rows {written:.0f}s, indexes and foreign keys "
             f"{indexed:.0f}s, then VACUUM ANALYZE)"
         )
@@ -475,10 +535,21 @@ def main() -> None:
     )
     parser.add_argument("--empty-database-url", help="default: --database-url's database name + '_empty'")
     parser.add_argument("--rounds", type=int, default=2, help="with --compare-empty: pairs of runs")
+    parser.add_argument(
+        "--partition-interval",
+        choices=["auto", "month", "week", "day"],
+        default=os.environ.get("EVENT_PARTITION_INTERVAL", "auto"),
+        help="EVENT_PARTITION_INTERVAL of both logs; auto decides from --existing over a year as the "
+        "project does from the last week's rate (default: the environment's, else auto)",
+    )
     args = parser.parse_args()
 
-    env = _env(args.database_url)
+    interval = resolve_interval(args.partition_interval, args.existing)
+    print(f"partitions:       {interval} (EVENT_PARTITION_INTERVAL={args.partition_interval})")
+    env = _env(args.database_url) | {"EVENT_PARTITION_INTERVAL": interval}
     token = _prepare_database(args.database_url, env)
+    if not args.existing:
+        lay_out_partitions(args.database_url, env)
     if not args.compare_empty:
         existing = prefill(args.database_url, env, args.existing) if args.existing else 0
         if existing:
@@ -491,8 +562,9 @@ def main() -> None:
     if not args.existing:
         sys.exit("--compare-empty needs --existing N")
     empty_url = args.empty_database_url or args.database_url + "_empty"
-    empty_env = _env(empty_url)
+    empty_env = _env(empty_url) | {"EVENT_PARTITION_INTERVAL": interval}
     empty_token = _prepare_database(empty_url, empty_env)
+    lay_out_partitions(empty_url, empty_env)
     print(f"history:          {prefill(args.database_url, env, args.existing):,} events in {args.database_url}")
     runs = []
     for _ in range(args.rounds):

@@ -1,13 +1,30 @@
-"""Monthly partitions of the event log (PostgreSQL declarative partitioning).
+"""Range partitions of the event log by time (PostgreSQL declarative partitioning).
 
-On PostgreSQL `ecommerce_event` is a table partitioned by RANGE (occurred_at), one partition per
-calendar month (UTC bounds) named `ecommerce_event_pYYYY_MM`, and a DEFAULT partition
-`ecommerce_event_default` for rows of months with no partition yet (an import of old history, a
+On PostgreSQL `ecommerce_event` is a table partitioned by RANGE (occurred_at), with a DEFAULT
+partition `ecommerce_event_default` for rows no partition covers yet (an import of old history, a
 client with a wrong clock). SQLite keeps the plain table (`is_partitioned()` is False there and
 every function here does nothing).
 
-- `event_partitions_ensure` creates the partitions of the next months ahead and moves the rows
-  that fell into the default partition into partitions of their own month. Beat runs it daily
+How big a partition is matters for ingestion, not for reads: every insert updates the nine
+indexes of the partition it lands in, and the random keys among them (the event id, the visitor)
+touch a page per row wherever the partition has grown past the cache. Measured with the same
+1,000-event batches (docs/benchmarks/ingestion.md): about 0.85x the empty-partition rate at
+300k rows, 0.74x at 1.8M and falling. So where live ingestion writes, the partitions are sized by
+the shop's event rate (EVENT_PARTITION_INTERVAL: `month`, `week`, `day`, or `auto`, the longest of
+those whose expected rows stay under EVENT_PARTITION_TARGET_ROWS at the last 7 days' rate).
+Months wholly in the past always get one partition per month: history written once by an import
+gains nothing from small partitions, and a few hundred tables per year would slow every query that
+cannot prune by time (erasure, per-visitor lookups).
+
+Names: a whole calendar month is `ecommerce_event_pYYYY_MM`; a week, a day, or a piece of a
+period between existing partitions is `ecommerce_event_pYYYY_MM_DD` (its first day). Bounds are
+UTC and read from the catalogue, so partitions of different sizes live side by side and a change
+of interval applies from the first period not yet created (empty partitions ahead that are larger
+than the new interval are dropped and recreated smaller).
+
+- `event_partitions_ensure` creates the partitions from the start of this month to
+  EVENT_PARTITIONS_AHEAD periods after the current one, and moves the rows that fell into the
+  default partition into partitions of their own. Beat runs it daily
   (`ecommerce.ensure_event_partitions`); importers call `event_partitions_ensure_for` with the
   times of the rows they are about to write, so an import of past years goes straight into its
   months.
@@ -27,9 +44,9 @@ same batch; server-side facts use a uuid5 id and the fact's own time).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -38,9 +55,19 @@ logger = logging.getLogger(__name__)
 
 TABLE = "ecommerce_event"
 DEFAULT_PARTITION = f"{TABLE}_default"
-_NAME = re.compile(rf"^{TABLE}_p(\d{{4}})_(\d{{2}})$")
-# Months already known to have a partition in this process (importers ask per batch).
-_known_months: set[date] = set()
+INTERVALS = ("month", "week", "day")
+# The longest span of a partition of each interval: an empty partition ahead that is longer than
+# the chosen interval's is recreated smaller.
+_MAX_SPAN = {"month": timedelta(days=31), "week": timedelta(days=7), "day": timedelta(days=1)}
+# Time ranges known to be covered by a partition in this process (importers ask per batch).
+_known_ranges: list[tuple[datetime, datetime]] = []
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str
+    low: datetime  # inclusive, UTC
+    high: datetime  # exclusive
 
 
 def is_partitioned() -> bool:
@@ -62,42 +89,101 @@ def next_month(month: date) -> date:
 
 
 def partition_name(month: date) -> str:
+    """The name of the partition of a whole calendar month."""
     return f"{TABLE}_p{month.year:04d}_{month.month:02d}"
 
 
-def _bound(month: date) -> str:
-    return f"{month.isoformat()} 00:00:00+00"
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def period_of(when: datetime, interval: str) -> tuple[datetime, datetime]:
+    """The [low, high) UTC bounds of the `interval` period holding `when` (weeks start on Monday)."""
+    day = when.astimezone(UTC).date()
+    if interval == "month":
+        month = date(day.year, day.month, 1)
+        return _midnight(month), _midnight(next_month(month))
+    if interval == "week":
+        monday = day - timedelta(days=day.weekday())
+        return _midnight(monday), _midnight(monday + timedelta(days=7))
+    if interval == "day":
+        return _midnight(day), _midnight(day + timedelta(days=1))
+    raise ValueError(f"unknown partition interval {interval!r}; expected one of {', '.join(INTERVALS)}")
+
+
+def _name_for(low: datetime, high: datetime) -> str:
+    month = low.date().replace(day=1)
+    if low == _midnight(month) and high == _midnight(next_month(month)):
+        return partition_name(month)
+    return f"{TABLE}_p{low:%Y_%m_%d}"
+
+
+def partitions() -> list[Partition]:
+    """The range partitions attached to the log, oldest first (the default partition left out)."""
+    with connection.cursor() as cursor:
+        # The catalogue keeps each bound as text ("FOR VALUES FROM ('…') TO ('…')"); PostgreSQL
+        # itself parses the two timestamps back.
+        cursor.execute(
+            "SELECT name, (bound[1])::timestamptz, (bound[2])::timestamptz FROM ("
+            "  SELECT c.relname AS name, regexp_match(pg_get_expr(c.relpartbound, c.oid), "
+            "    $$FROM \\('([^']+)'\\) TO \\('([^']+)'\\)$$) AS bound "
+            "  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(%s)"
+            ") p WHERE bound IS NOT NULL ORDER BY 2",
+            [TABLE],
+        )
+        return [Partition(name, low.astimezone(UTC), high.astimezone(UTC)) for name, low, high in cursor.fetchall()]
 
 
 def partition_months() -> list[date]:
-    """Months that have a partition attached, oldest first."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = to_regclass(%s)",
-            [TABLE],
-        )
-        names = [r[0] for r in cursor.fetchall()]
-    months = []
-    for name in names:
-        match = _NAME.match(name)
-        if match:
-            months.append(date(int(match[1]), int(match[2]), 1))
-    return sorted(months)
+    """Months that have a whole-month partition attached, oldest first."""
+    return [p.low.date() for p in partitions() if _name_for(p.low, p.high) == partition_name(p.low.date())]
 
 
-def _attach_month(cursor, month: date) -> int:
-    """Create and attach the partition of `month`, moving that month's rows out of the default
-    partition first (ATTACH refuses while the default holds rows of the new range). Returns the
-    number of rows moved."""
-    name, low, high = partition_name(month), _bound(month), _bound(next_month(month))
-    # Fails if a detached partition of that month is still around: drop or rename it first.
+def partition_interval() -> str:
+    """The interval of the partitions where live ingestion writes: EVENT_PARTITION_INTERVAL, or
+    with `auto` the longest whose expected rows (at the last 7 days' rate) stay under
+    EVENT_PARTITION_TARGET_ROWS."""
+    interval = settings.EVENT_PARTITION_INTERVAL
+    if interval != "auto":
+        return interval
+    from .models import Event  # the models module does not import this one; keep it that way
+
+    now = datetime.now(UTC)
+    per_day = Event.objects.filter(occurred_at__gte=now - timedelta(days=7), occurred_at__lt=now).count() / 7
+    target = settings.EVENT_PARTITION_TARGET_ROWS
+    for interval, days in (("month", 31), ("week", 7)):
+        if per_day * days <= target:
+            return interval
+    return "day"
+
+
+def _gaps(low: datetime, high: datetime, taken: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The parts of [low, high) that no range in `taken` covers."""
+    pieces, start = [], low
+    for t_low, t_high in sorted(taken):
+        if t_high <= start or t_low >= high:
+            continue
+        if t_low > start:
+            pieces.append((start, t_low))
+        start = max(start, t_high)
+        if start >= high:
+            break
+    if start < high:
+        pieces.append((start, high))
+    return pieces
+
+
+def _attach(cursor, low: datetime, high: datetime) -> tuple[str, int]:
+    """Create and attach the partition [low, high), moving its rows out of the default partition
+    first (ATTACH refuses while the default holds rows of the new range). Returns (name, rows moved)."""
+    name, low_s, high_s = _name_for(low, high), low.isoformat(), high.isoformat()
+    # Fails if a detached partition of that name is still around: drop or rename it first.
     cursor.execute(f'CREATE TABLE "{name}" (LIKE "{TABLE}" INCLUDING DEFAULTS)')
     # The CHECK lets ATTACH skip scanning the new table for rows outside its bounds.
     check = f"{name}_bounds"[:63]
     cursor.execute(
         f'ALTER TABLE "{name}" ADD CONSTRAINT "{check}" CHECK (occurred_at IS NOT NULL '
-        f"AND occurred_at >= '{low}' AND occurred_at < '{high}')"
+        f"AND occurred_at >= '{low_s}' AND occurred_at < '{high_s}')"
     )
     cursor.execute(
         f'WITH moved AS (DELETE FROM "{DEFAULT_PARTITION}" WHERE occurred_at >= %s AND occurred_at < %s '
@@ -105,81 +191,127 @@ def _attach_month(cursor, month: date) -> int:
         [low, high],
     )
     moved = cursor.rowcount
-    cursor.execute(f"ALTER TABLE \"{TABLE}\" ATTACH PARTITION \"{name}\" FOR VALUES FROM ('{low}') TO ('{high}')")
+    cursor.execute(f"ALTER TABLE \"{TABLE}\" ATTACH PARTITION \"{name}\" FOR VALUES FROM ('{low_s}') TO ('{high_s}')")
     cursor.execute(f'ALTER TABLE "{name}" DROP CONSTRAINT "{check}"')
-    return moved
+    return name, moved
 
 
-def _default_months(cursor) -> list[date]:
+def _default_days(cursor) -> list[datetime]:
     cursor.execute(
-        f"SELECT DISTINCT date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date FROM \"{DEFAULT_PARTITION}\""
+        f"SELECT DISTINCT date_trunc('day', occurred_at AT TIME ZONE 'UTC')::date FROM \"{DEFAULT_PARTITION}\""
     )
-    return sorted(r[0] for r in cursor.fetchall())
+    return sorted(_midnight(r[0]) for r in cursor.fetchall())
 
 
-def event_partitions_ensure(*, months_ahead: int | None = None, months: Iterable[date] = ()) -> dict[str, object]:
-    """Create the partitions of this month and `months_ahead` after it (EVENT_PARTITIONS_AHEAD),
-    of every month in `months`, and of every month found in the default partition (its rows are
-    moved). Safe to run any time and twice; does nothing off PostgreSQL or on a plain table."""
+def _is_empty(cursor, name: str) -> bool:
+    cursor.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{name}")')
+    return cursor.fetchone()[0]
+
+
+def event_partitions_ensure(
+    *, periods_ahead: int | None = None, times: Iterable[datetime | date] = ()
+) -> dict[str, object]:
+    """Create the partitions from the start of this month to `periods_ahead` periods after the
+    current one (EVENT_PARTITIONS_AHEAD), those holding each of `times`, and those of every row
+    found in the default partition (its rows are moved). Safe to run any time and twice; does
+    nothing off PostgreSQL or on a plain table."""
     if not is_partitioned():
-        return {"partitioned": False, "created": [], "moved": 0}
-    ahead = settings.EVENT_PARTITIONS_AHEAD if months_ahead is None else months_ahead
-    wanted = {month_of(m) for m in months}
-    month = month_of(datetime.now(UTC))
-    for _ in range(ahead + 1):
-        wanted.add(month)
-        month = next_month(month)
+        return {"partitioned": False, "created": [], "moved": 0, "interval": None}
+    ahead = settings.EVENT_PARTITIONS_AHEAD if periods_ahead is None else periods_ahead
+    now = datetime.now(UTC)
+    this_month = _midnight(month_of(now))
     created: list[str] = []
     moved = 0
     with transaction.atomic(), connection.cursor() as cursor:
         # One ensure at a time (beat and an import together): a transaction-scoped advisory lock.
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [DEFAULT_PARTITION])
-        existing = set(partition_months())
-        wanted |= set(_default_months(cursor))
-        missing = sorted(wanted - existing)
+        interval = partition_interval()
+        existing = partitions()
+        # Empty partitions ahead that are longer than the interval now wanted make way for smaller ones.
+        period_low, period_high = period_of(now, interval)
+        for part in existing:
+            if part.low >= period_high and part.high - part.low > _MAX_SPAN[interval] and _is_empty(cursor, part.name):
+                cursor.execute(f'DROP TABLE "{part.name}"')
+        existing = partitions()
+        # From this month on: the chosen interval, with no gap up to the last period ahead.
+        horizon = period_high
+        for _ in range(ahead):
+            horizon = period_of(horizon, interval)[1]
+        wanted: set[tuple[datetime, datetime]] = set()
+        low = this_month
+        while low < horizon:
+            wanted.add(period_of(low, interval))
+            low = period_of(low, interval)[1]
+        # Where rows are (or are about to be): whole months before this one, the interval after
+        # the horizon (a clock a little ahead).
+        points = [_as_utc(t) for t in times] + _default_days(cursor)
+        wanted |= {period_of(t, "month") for t in points if t < this_month}
+        wanted |= {period_of(t, interval) for t in points if t >= horizon}
+        taken = [(p.low, p.high) for p in existing]
+        missing: list[tuple[datetime, datetime]] = []
+        for w_low, w_high in sorted(wanted):
+            for piece in _gaps(w_low, w_high, taken):
+                missing.append(piece)
+                taken.append(piece)
         if missing:
             # ATTACH refuses while this transaction has deferred foreign-key checks pending on the
             # log (an import adding a month after writing earlier batches): run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for month in missing:
-            moved += _attach_month(cursor, month)
-            created.append(partition_name(month))
+        for p_low, p_high in sorted(missing):
+            name, rows = _attach(cursor, p_low, p_high)
+            created.append(name)
+            moved += rows
         if missing:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are deferred
-        known = existing | wanted
-        # Remembered once committed: a rolled-back import must not leave months "known".
-        transaction.on_commit(lambda: _known_months.update(known))
+        # Remembered once committed: a rolled-back import must not leave ranges "known".
+        transaction.on_commit(lambda: _remember(taken))
     if created:
-        logger.info("events.partitions_created", extra={"partitions": created, "moved": moved})
-    return {"partitioned": True, "created": created, "moved": moved}
+        logger.info("events.partitions_created", extra={"partitions": created, "moved": moved, "interval": interval})
+    return {"partitioned": True, "created": created, "moved": moved, "interval": interval}
+
+
+def _as_utc(value: datetime | date) -> datetime:
+    if not isinstance(value, datetime):
+        return _midnight(value)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _remember(ranges: list[tuple[datetime, datetime]]) -> None:
+    _known_ranges[:] = sorted(ranges)
+
+
+def _covered(when: datetime) -> bool:
+    return any(low <= when < high for low, high in _known_ranges)
 
 
 def event_partitions_ensure_for(times: Iterable[datetime]) -> None:
-    """Before a bulk write of events at `times`: make sure their months have partitions, so an
-    import of past years does not pile up in the default partition. Cheap when they exist."""
+    """Before a bulk write of events at `times`: make sure partitions cover them, so an import of
+    past years does not pile up in the default partition. Cheap when they exist."""
     if connection.vendor != "postgresql":
         return
-    months = {month_of(t) for t in times if t is not None}
-    if months - _known_months:
-        event_partitions_ensure(months=months)
+    # Every partition bound is a UTC midnight, so a day is covered when its first instant is.
+    days = {_midnight(_as_utc(t).date()) for t in times if t is not None}
+    uncovered = [d for d in days if not _covered(d)]
+    if uncovered:
+        event_partitions_ensure(times=uncovered)
 
 
 def event_partitions_detach(*, before: date, drop: bool = False) -> list[str]:
-    """Detach every monthly partition whose whole month is before `before` (the month holding
-    `before` stays). Detached partitions remain as plain tables unless `drop`. Returns their names."""
+    """Detach every partition that ends on or before `before` (00:00 UTC). Detached partitions
+    remain as plain tables unless `drop`. Returns their names."""
     if not is_partitioned():
         return []
+    limit = _midnight(before)
     done = []
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [DEFAULT_PARTITION])
-        for month in partition_months():
-            if next_month(month) > before:
+        for part in partitions():
+            if part.high > limit:
                 continue
-            name = partition_name(month)
-            cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
+            cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{part.name}"')
             if drop:
-                cursor.execute(f'DROP TABLE "{name}"')
-            done.append(name)
-            _known_months.discard(month)
+                cursor.execute(f'DROP TABLE "{part.name}"')
+            done.append(part.name)
+        _known_ranges[:] = [r for r in _known_ranges if r[1] > limit]
     logger.info("events.partitions_detached", extra={"partitions": done, "dropped": drop})
     return done

@@ -90,9 +90,9 @@ def _clear_cache():
     caches_clear()  # per-process relevance caches are keyed by a counter that cache.clear() resets
     from ecommerce import partitions
 
-    # Months a committed test created are remembered per process; a later test may have dropped
+    # Time ranges a committed test created are remembered per process; a later test may have dropped
     # them (the partition migration's round trip), so every test starts without that memory.
-    partitions._known_months.clear()
+    partitions._known_ranges.clear()
 
 
 @pytest.fixture

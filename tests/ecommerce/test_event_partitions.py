@@ -1,11 +1,11 @@
-"""The event log partitioned by month on PostgreSQL; the plain table on SQLite (embedded default).
+"""The event log partitioned by time on PostgreSQL; the plain table on SQLite (embedded default).
 
 Each test states what holds on both backends; the PostgreSQL branches check the partitions
 themselves (CI runs them on PostgreSQL)."""
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -23,8 +23,11 @@ from ecommerce.partitions import (
     is_partitioned,
     month_of,
     next_month,
+    partition_interval,
     partition_months,
     partition_name,
+    partitions,
+    period_of,
 )
 from ecommerce.services.events import events_ingest
 from tests.factories import ProductFactory, UserFactory
@@ -62,7 +65,7 @@ def test_event_log_is_partitioned_on_postgresql_only_with_months_ahead():
             month = next_month(month)
         assert _table_exists(DEFAULT_PARTITION)
     else:
-        assert event_partitions_ensure() == {"partitioned": False, "created": [], "moved": 0}
+        assert event_partitions_ensure() == {"partitioned": False, "created": [], "moved": 0, "interval": None}
 
 
 @pytest.mark.django_db
@@ -149,7 +152,7 @@ def test_copy_into_the_event_log_routes_rows_to_partitions():
 @pytest.mark.django_db
 def test_time_ranged_query_reads_only_its_partitions():
     # given
-    event_partitions_ensure(months=[date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1)])
+    event_partitions_ensure(times=[date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1)])
     qs = Event.objects.filter(
         occurred_at__gte=datetime(2020, 2, 3, tzinfo=UTC), occurred_at__lt=datetime(2020, 2, 10, tzinfo=UTC)
     ).values("type")
@@ -227,3 +230,100 @@ def test_migration_converts_an_existing_table_and_back():
         executor = MigrationExecutor(connection)
         executor.migrate(leaves)
         Event.objects.all().delete()
+
+
+def test_periods_are_utc_months_monday_weeks_and_days():
+    when = datetime(2024, 2, 29, 23, 30, tzinfo=UTC)  # a Thursday
+    assert period_of(when, "month") == (datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC))
+    assert period_of(when, "week") == (datetime(2024, 2, 26, tzinfo=UTC), datetime(2024, 3, 4, tzinfo=UTC))
+    assert period_of(when, "day") == (datetime(2024, 2, 29, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="unknown partition interval"):
+        period_of(when, "hour")
+
+
+def _assert_contiguous_from_this_month(parts, until: datetime) -> None:
+    """No gap and no overlap from the start of this month to `until`."""
+    this_month = datetime.combine(month_of(datetime.now(UTC)), datetime.min.time(), tzinfo=UTC)
+    edge = this_month
+    for part in parts:
+        if part.high <= this_month:
+            continue
+        assert part.low <= edge, f"gap before {part.name}: {edge} .. {part.low}"
+        edge = max(edge, part.high)
+    assert edge >= until
+
+
+@pytest.mark.django_db
+def test_busy_shop_gets_day_partitions_ahead_and_ingestion_lands_in_today(settings):
+    # given: a shop that chose day partitions (the migration made whole months ahead)
+    settings.EVENT_PARTITION_INTERVAL = "day"
+    now = timezone.now()
+    # when
+    result = event_partitions_ensure()
+    # then: today's events (as the API writes them) go to today's day, or this month's partition
+    assert result["interval"] == ("day" if PG else None)
+    batch = [{"id": str(uuid.uuid4()), "type": "page_view", "occurred_at": now.isoformat()}]
+    assert events_ingest(raw_events=batch, trusted=True).accepted == 1
+    assert events_ingest(raw_events=batch, trusted=True).duplicates == 1
+    if not PG:
+        return
+    parts = partitions()
+    today_low, today_high = period_of(now, "day")
+    tomorrow = today_high
+    # every partition after today is one day long, up to EVENT_PARTITIONS_AHEAD=3 days ahead
+    later = [p for p in parts if p.low >= tomorrow]
+    assert later and all(p.high - p.low == timedelta(days=1) for p in later), later
+    assert max(p.high for p in parts) == today_high + timedelta(days=3)
+    _assert_contiguous_from_this_month(parts, today_high + timedelta(days=3))
+    holding_today = next(p for p in parts if p.low <= now < p.high)
+    assert _rows_in(holding_today.name) == 1
+    assert _rows_in(DEFAULT_PARTITION) == 0
+    # a past month imported now still gets one partition for the whole month
+    event_partitions_ensure(times=[datetime(2015, 3, 9, tzinfo=UTC)])
+    assert date(2015, 3, 1) in partition_months()
+    # and going back to months leaves no gap and no overlap
+    settings.EVENT_PARTITION_INTERVAL = "month"
+    event_partitions_ensure()
+    parts = partitions()
+    _assert_contiguous_from_this_month(parts, period_of(now, "month")[1])
+    assert all(a.high <= b.low for a, b in zip(parts, parts[1:], strict=False))
+
+
+@pytest.mark.django_db
+def test_auto_interval_follows_the_last_weeks_event_rate(settings):
+    # given
+    settings.EVENT_PARTITION_INTERVAL = "auto"
+    settings.EVENT_PARTITION_TARGET_ROWS = 50
+    now = timezone.now()
+    # then: a quiet shop keeps months
+    assert partition_interval() == "month"
+    # given: 2 events a day on average over the last week: 14 a week, 62 a month
+    rows = [_row(now - timedelta(hours=12 * i + 1)) for i in range(14)]
+    bulk_insert(Event, EVENT_ROW_COLUMNS, rows, json_is_text=True)
+    # then
+    assert partition_interval() == "week"
+    # given: 8 a day: 56 a week
+    bulk_insert(
+        Event, EVENT_ROW_COLUMNS, [_row(now - timedelta(hours=4 * i + 1)) for i in range(42)], json_is_text=True
+    )
+    # then
+    assert partition_interval() == "day"
+    if PG:
+        assert event_partitions_ensure()["interval"] == "day"
+        assert all(p.high - p.low == timedelta(days=1) for p in partitions() if p.low >= period_of(now, "day")[1])
+
+
+@pytest.mark.django_db
+def test_detach_takes_day_partitions_that_end_before_the_date(settings):
+    settings.EVENT_PARTITION_INTERVAL = "day"
+    event_partitions_ensure()
+    if not PG:
+        return
+    # given
+    days = [p for p in partitions() if p.high - p.low == timedelta(days=1)]
+    first = days[0]
+    # when
+    detached = event_partitions_detach(before=first.high.date(), drop=True)
+    # then: that day and everything before it, not the next day
+    assert first.name in detached and days[1].name not in detached
+    assert all(p.low >= first.high for p in partitions())

@@ -1,7 +1,7 @@
 """python manage.py detach_event_partitions --before YYYY-MM-DD [--drop]
 
-Detach the event log's monthly partitions that end on or before the date (PostgreSQL). Without
---drop they stay as plain tables `ecommerce_event_pYYYY_MM`: archive them (pg_dump -t) and drop
+Detach the event log's partitions that end on or before the date (PostgreSQL). Without
+--drop they stay as plain tables `ecommerce_event_pYYYY_MM[_DD]`: archive them (pg_dump -t) and drop
 them yourself. Detached events leave the app: raw-event dashboard filters, exports and erasure no
 longer see them; the rollups already computed for those days stay (do not run
 `refresh_analytics` over detached months, it would recompute them from nothing).
@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Detach (or drop) event-log partitions of months wholly before --before (PostgreSQL)."
+    help = "Detach (or drop) event-log partitions that end on or before --before (PostgreSQL)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--before", required=True, help="YYYY-MM-DD: months ending on or before it go.")

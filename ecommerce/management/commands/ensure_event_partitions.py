@@ -1,9 +1,10 @@
 """python manage.py ensure_event_partitions [--since YYYY-MM-DD] [--ahead N]
 
-Create the event log's monthly partitions now (PostgreSQL): the months from --since (if given) to
-this month, EVENT_PARTITIONS_AHEAD (or --ahead) months after it, and the months of rows waiting in
-the default partition (they are moved). Beat does the same daily (`ecommerce.ensure_event_partitions`);
-run it by hand before a bulk load of past months with COPY, which bypasses the importers.
+Create the event log's partitions now (PostgreSQL): one per month from --since (if given) to last
+month, this month's at EVENT_PARTITION_INTERVAL, EVENT_PARTITIONS_AHEAD (or --ahead) periods after
+the current one, and those of rows waiting in the default partition (they are moved). Beat does the
+same daily (`ecommerce.ensure_event_partitions`); run it by hand before a bulk load of past months
+with COPY, which bypasses the importers.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Create monthly event-log partitions (PostgreSQL) and move default-partition rows into them."
+    help = "Create event-log partitions (PostgreSQL) and move default-partition rows into them."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--since", help="YYYY-MM-DD: also create every month from this one to now.")
-        parser.add_argument("--ahead", type=int, help="Months after this one (default EVENT_PARTITIONS_AHEAD).")
+        parser.add_argument("--ahead", type=int, help="Periods after the current one (default EVENT_PARTITIONS_AHEAD).")
 
     def handle(self, *args, **options) -> None:
         from ecommerce.partitions import event_partitions_ensure, is_partitioned, month_of, next_month
@@ -38,10 +39,11 @@ class Command(BaseCommand):
                 months.append(month)
                 month = next_month(month)
         if options["ahead"] is not None and not 0 <= options["ahead"] <= 120:
-            raise CommandError("--ahead must be between 0 and 120 months.")
-        result = event_partitions_ensure(months_ahead=options["ahead"], months=months)
+            raise CommandError("--ahead must be between 0 and 120 periods.")
+        result = event_partitions_ensure(periods_ahead=options["ahead"], times=months)
         created = result["created"]
         self.stdout.write(
-            f"Created {len(created)} partition(s){': ' + ', '.join(created) if created else ''}; "
+            f"Created {len(created)} partition(s){': ' + ', '.join(created) if created else ''} "
+            f"(interval where ingestion writes: {result['interval']}); "
             f"moved {result['moved']} row(s) out of the default partition."
         )
