@@ -222,9 +222,6 @@ def _period(when: datetime, interval: str) -> tuple[datetime, datetime]:
     if interval == "month":
         low = day.replace(day=1)
         return low, (low + timedelta(days=32)).replace(day=1)
-    if interval == "week":
-        low = day - timedelta(days=day.weekday())
-        return low, low + timedelta(days=7)
     return day, day + timedelta(days=1)
 
 
@@ -240,12 +237,8 @@ def resolve_interval(interval: str, rows: int) -> str:
     events evenly over 365 days (the history this script writes)."""
     if interval != "auto":
         return interval
-    per_day = rows / 365
     target = int(os.environ.get("EVENT_PARTITION_TARGET_ROWS", "250000"))
-    for name, days in (("month", 31), ("week", 7)):
-        if per_day * days <= target:
-            return name
-    return "day"
+    return "month" if rows / 365 * 31 <= target else "day"
 
 
 def lay_out_partitions(database_url: str, env: dict[str, str]) -> None:
@@ -281,11 +274,12 @@ def _span_now(conn) -> timedelta | None:
 
 
 def prefill(database_url: str, env: dict[str, str], rows: int) -> int:
-    """Give the event log `rows` events of history spread evenly over the last 365 days, in
-    partitions of the interval in env["EVENT_PARTITION_INTERVAL"] (as a log kept at that interval
-    for a year; with months, this month's partition, where the API writes, already holds ~1/12 of
-    them), unless it holds at least that many already in that layout (kept between runs: the API
-    rows are deleted after each run, the COPY reference rows stay). Returns the count.
+    """Give the event log `rows` events of history spread evenly over the last 365 days, in the
+    layout the project keeps at the interval in env["EVENT_PARTITION_INTERVAL"]: one partition per
+    past month (compacted), this month in partitions of the interval (with months, this month's
+    partition, where the API writes, already holds ~1/12 of the history), unless it holds at least
+    that many already in that layout (kept between runs: the API rows are deleted after each run,
+    the COPY reference rows stay). Returns the count.
 
     Written server-side (generate_series) into the periods' partitions while they are plain tables
     without indexes or foreign keys, under a staging parent; each is then ATTACHed to the log, which
@@ -310,9 +304,10 @@ def prefill(database_url: str, env: dict[str, str], rows: int) -> int:
             "CREATE TABLE bench_event_stage (LIKE ecommerce_event INCLUDING DEFAULTS) PARTITION BY RANGE (occurred_at)"
         )
         bounds = []
-        low, _ = _period(now - timedelta(days=365), interval)
+        this_month, _ = _period(now, "month")
+        low, _ = _period(now - timedelta(days=365), "month")
         while low <= now:
-            high = _period(low, interval)[1]
+            high = _period(low, "month" if low < this_month else interval)[1]
             name = _partition_name(low, high)
             bounds.append((name, low, high))
             conn.execute(
@@ -537,7 +532,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="with --compare-empty: pairs of runs")
     parser.add_argument(
         "--partition-interval",
-        choices=["auto", "month", "week", "day"],
+        choices=["auto", "month", "day"],
         default=os.environ.get("EVENT_PARTITION_INTERVAL", "auto"),
         help="EVENT_PARTITION_INTERVAL of both logs; auto decides from --existing over a year as the "
         "project does from the last week's rate (default: the environment's, else auto)",

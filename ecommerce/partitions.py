@@ -5,26 +5,32 @@ partition `ecommerce_event_default` for rows no partition covers yet (an import 
 client with a wrong clock). SQLite keeps the plain table (`is_partitioned()` is False there and
 every function here does nothing).
 
-How big a partition is matters for ingestion, not for reads: every insert updates the nine
-indexes of the partition it lands in, and the random keys among them (the event id, the visitor)
-touch a page per row wherever the partition has grown past the cache. Measured with the same
-1,000-event batches (docs/benchmarks/ingestion.md): about 0.85x the empty-partition rate at
-300k rows, 0.74x at 1.8M and falling. So where live ingestion writes, the partitions are sized by
-the shop's event rate (EVENT_PARTITION_INTERVAL: `month`, `week`, `day`, or `auto`, the longest of
-those whose expected rows stay under EVENT_PARTITION_TARGET_ROWS at the last 7 days' rate).
-Months wholly in the past always get one partition per month: history written once by an import
-gains nothing from small partitions, and a few hundred tables per year would slow every query that
-cannot prune by time (erasure, per-visitor lookups).
+How big a partition is matters for ingestion: every insert updates the nine indexes of the
+partition it lands in, and the random keys among them (the event id, the visitor) touch a page per
+row wherever the partition has grown large. Measured with the same 1,000-event batches
+(benchmarks/ingest_partition_size.py, docs/benchmarks/ingestion.md), the rate falls as the
+partition grows (0.74x the empty-partition rate at 1.8M rows). How many partitions there are matters
+for reads: a query that cannot prune by time (a shopper's recent views, erasure, the late-event
+scan) is planned over every partition, about 0.3-0.5 ms each (100-200 ms for a year of days).
+So:
 
-Names: a whole calendar month is `ecommerce_event_pYYYY_MM`; a week, a day, or a piece of a
-period between existing partitions is `ecommerce_event_pYYYY_MM_DD` (its first day). Bounds are
-UTC and read from the catalogue, so partitions of different sizes live side by side and a change
-of interval applies from the first period not yet created (empty partitions ahead that are larger
-than the new interval are dropped and recreated smaller).
+- The partitions where live ingestion writes (this month and after) are whole months, or days
+  for a busy shop: EVENT_PARTITION_INTERVAL `month`, `day`, or `auto` (days when the last 7 days'
+  rate would put more than EVENT_PARTITION_TARGET_ROWS events in a month).
+- Once a month is over (EVENT_PARTITION_COMPACT_AFTER_DAYS later, when late events have stopped
+  arriving), `event_partitions_compact` merges its days into one month partition, so a year of a
+  busy shop is 12 month partitions plus this month's days, not 365 tables.
+- Partitions created for months already past (an import of history) are whole months.
+
+Names: a whole calendar month is `ecommerce_event_pYYYY_MM`; a day, or a piece of a month between
+existing partitions, is `ecommerce_event_pYYYY_MM_DD` (its first day). Bounds are UTC midnights and
+read from the catalogue, so partitions of different sizes live side by side and a change of interval
+applies from the first period not yet created (empty partitions ahead that are larger than the new
+interval are dropped and recreated smaller).
 
 - `event_partitions_ensure` creates the partitions from the start of this month to
   EVENT_PARTITIONS_AHEAD periods after the current one, and moves the rows that fell into the
-  default partition into partitions of their own. Beat runs it daily
+  default partition into partitions of their own. Beat runs it daily, then the compaction
   (`ecommerce.ensure_event_partitions`); importers call `event_partitions_ensure_for` with the
   times of the rows they are about to write, so an import of past years goes straight into its
   months.
@@ -44,21 +50,22 @@ same batch; server-side facts use a uuid5 id and the fact's own time).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
 TABLE = "ecommerce_event"
 DEFAULT_PARTITION = f"{TABLE}_default"
-INTERVALS = ("month", "week", "day")
+INTERVALS = ("month", "day")
 # The longest span of a partition of each interval: an empty partition ahead that is longer than
 # the chosen interval's is recreated smaller.
-_MAX_SPAN = {"month": timedelta(days=31), "week": timedelta(days=7), "day": timedelta(days=1)}
+_MAX_SPAN = {"month": timedelta(days=31), "day": timedelta(days=1)}
 # Time ranges known to be covered by a partition in this process (importers ask per batch).
 _known_ranges: list[tuple[datetime, datetime]] = []
 
@@ -98,23 +105,23 @@ def _midnight(day: date) -> datetime:
 
 
 def period_of(when: datetime, interval: str) -> tuple[datetime, datetime]:
-    """The [low, high) UTC bounds of the `interval` period holding `when` (weeks start on Monday)."""
+    """The [low, high) UTC bounds of the `interval` period holding `when`."""
     day = when.astimezone(UTC).date()
     if interval == "month":
         month = date(day.year, day.month, 1)
         return _midnight(month), _midnight(next_month(month))
-    if interval == "week":
-        monday = day - timedelta(days=day.weekday())
-        return _midnight(monday), _midnight(monday + timedelta(days=7))
     if interval == "day":
         return _midnight(day), _midnight(day + timedelta(days=1))
     raise ValueError(f"unknown partition interval {interval!r}; expected one of {', '.join(INTERVALS)}")
 
 
+def _is_whole_month(low: datetime, high: datetime) -> bool:
+    return (low, high) == period_of(low, "month")
+
+
 def _name_for(low: datetime, high: datetime) -> str:
-    month = low.date().replace(day=1)
-    if low == _midnight(month) and high == _midnight(next_month(month)):
-        return partition_name(month)
+    if _is_whole_month(low, high):
+        return partition_name(low.date())
     return f"{TABLE}_p{low:%Y_%m_%d}"
 
 
@@ -136,13 +143,12 @@ def partitions() -> list[Partition]:
 
 def partition_months() -> list[date]:
     """Months that have a whole-month partition attached, oldest first."""
-    return [p.low.date() for p in partitions() if _name_for(p.low, p.high) == partition_name(p.low.date())]
+    return [p.low.date() for p in partitions() if _is_whole_month(p.low, p.high)]
 
 
 def partition_interval() -> str:
     """The interval of the partitions where live ingestion writes: EVENT_PARTITION_INTERVAL, or
-    with `auto` the longest whose expected rows (at the last 7 days' rate) stay under
-    EVENT_PARTITION_TARGET_ROWS."""
+    with `auto` days when a month at the last 7 days' rate would exceed EVENT_PARTITION_TARGET_ROWS."""
     interval = settings.EVENT_PARTITION_INTERVAL
     if interval != "auto":
         return interval
@@ -150,11 +156,7 @@ def partition_interval() -> str:
 
     now = datetime.now(UTC)
     per_day = Event.objects.filter(occurred_at__gte=now - timedelta(days=7), occurred_at__lt=now).count() / 7
-    target = settings.EVENT_PARTITION_TARGET_ROWS
-    for interval, days in (("month", 31), ("week", 7)):
-        if per_day * days <= target:
-            return interval
-    return "day"
+    return "month" if per_day * 31 <= settings.EVENT_PARTITION_TARGET_ROWS else "day"
 
 
 def _gaps(low: datetime, high: datetime, taken: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -314,4 +316,100 @@ def event_partitions_detach(*, before: date, drop: bool = False) -> list[str]:
             done.append(part.name)
         _known_ranges[:] = [r for r in _known_ranges if r[1] > limit]
     logger.info("events.partitions_detached", extra={"partitions": done, "dropped": drop})
+    return done
+
+
+def _months_to_compact(parts: list[Partition], settled_before: datetime) -> list[tuple[datetime, datetime]]:
+    """Months over by `settled_before` whose events lie in more than one partition."""
+    months: dict[tuple[datetime, datetime], int] = {}
+    for part in parts:
+        month = period_of(part.low, "month")
+        if part.high <= month[1] and not _is_whole_month(part.low, part.high) and month[1] <= settled_before:
+            months[month] = months.get(month, 0) + 1
+    return sorted(month for month, pieces in months.items() if pieces > 1)
+
+
+def _parent_definitions(cursor) -> tuple[list[str], list[tuple[str, str]]]:
+    """(CREATE INDEX statements without name or table, [(name, FOREIGN KEY definition)]) of the
+    log's partitioned indexes other than the primary key, and its foreign keys."""
+    cursor.execute(
+        "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = to_regclass(%s) "
+        "AND NOT i.indisprimary ORDER BY i.indexrelid",
+        [TABLE],
+    )
+    # "CREATE INDEX name ON ONLY public.ecommerce_event USING btree (type, occurred_at)": keep what
+    # follows the table (the method and columns), so the copy matches and ATTACH adopts it.
+    indexes = [re.search(r" ON (?:ONLY )?\S+ (USING .*)$", sql)[1] for (sql,) in cursor.fetchall()]
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = to_regclass(%s) AND contype = 'f' ORDER BY conname",
+        [TABLE],
+    )
+    return indexes, cursor.fetchall()
+
+
+def _compact_month(cursor, low: datetime, high: datetime, pieces: list[Partition]) -> str:
+    """Merge `pieces` (the partitions of the month [low, high)) into one month partition, inside
+    the caller's transaction. The pieces are locked against writes (SHARE) while the month's
+    table is copied and indexed beside them, so nothing written meanwhile can be lost or an
+    erased row come back; writes to other months go on. Then, under a brief exclusive lock on the
+    log, the pieces are detached and dropped and the month is attached: its indexes, primary key,
+    foreign keys and a bounds CHECK were built beforehand, so ATTACH adopts them without
+    rebuilding or rescanning anything."""
+    name = partition_name(low.date())
+    for piece in sorted(pieces, key=lambda p: p.name):
+        cursor.execute(f'LOCK TABLE "{piece.name}" IN SHARE MODE')
+    cursor.execute(f'CREATE TABLE "{name}" (LIKE "{TABLE}" INCLUDING DEFAULTS)')
+    for piece in pieces:
+        cursor.execute(f'INSERT INTO "{name}" SELECT * FROM "{piece.name}"')
+    check = f"{name}_bounds"[:63]
+    low_s, high_s = low.isoformat(), high.isoformat()
+    cursor.execute(
+        f'ALTER TABLE "{name}" ADD CONSTRAINT "{check}" CHECK (occurred_at IS NOT NULL '
+        f"AND occurred_at >= '{low_s}' AND occurred_at < '{high_s}')"
+    )
+    cursor.execute(f'ALTER TABLE "{name}" ADD PRIMARY KEY (id, occurred_at)')
+    indexes, foreign_keys = _parent_definitions(cursor)
+    for definition in indexes:
+        cursor.execute(f'CREATE INDEX ON "{name}" {definition}')
+    for fk_name, definition in foreign_keys:
+        cursor.execute(f'ALTER TABLE "{name}" ADD CONSTRAINT "{fk_name}" {definition}')
+    cursor.execute(f'ANALYZE "{name}"')
+    cursor.execute(f'LOCK TABLE "{TABLE}" IN ACCESS EXCLUSIVE MODE')
+    for piece in pieces:
+        cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{piece.name}"')
+        cursor.execute(f'DROP TABLE "{piece.name}"')
+    cursor.execute(f"ALTER TABLE \"{TABLE}\" ATTACH PARTITION \"{name}\" FOR VALUES FROM ('{low_s}') TO ('{high_s}')")
+    cursor.execute(f'ALTER TABLE "{name}" DROP CONSTRAINT "{check}"')
+    return name
+
+
+def event_partitions_compact(*, settle_days: int | None = None, lock_timeout: str = "30s") -> list[str]:
+    """Merge the day partitions (and pieces) of every month that ended at least `settle_days`
+    (EVENT_PARTITION_COMPACT_AFTER_DAYS) ago into one partition per month; returns the months'
+    partition names. One month per transaction, each with a lock timeout: if a lock is not
+    granted in time (or a deadlock is detected), that month is left as it was for the next run."""
+    if not is_partitioned():
+        return []
+    days = settings.EVENT_PARTITION_COMPACT_AFTER_DAYS if settle_days is None else settle_days
+    settled_before = _midnight(datetime.now(UTC).date()) - timedelta(days=days)
+    done = []
+    for low, high in _months_to_compact(partitions(), settled_before):
+        # A gap in the month (no partition for some days) is filled first, so the month is whole.
+        event_partitions_ensure(times=[low])
+        pieces = [p for p in partitions() if low <= p.low and p.high <= high]
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [DEFAULT_PARTITION])
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+                # ALTER TABLE refuses while deferred foreign-key checks are pending on the log.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                done.append(_compact_month(cursor, low, high, pieces))
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        except OperationalError as exc:  # lock_timeout (55P03) or a deadlock (40P01)
+            logger.warning("events.partitions_compact_skipped", extra={"month": f"{low:%Y-%m}", "error": str(exc)})
+            continue
+        _remember([r for r in _known_ranges if not (low <= r[0] and r[1] <= high)] + [(low, high)])
+    if done:
+        logger.info("events.partitions_compacted", extra={"partitions": done})
     return done

@@ -315,16 +315,17 @@ EVENTS_MAX_FUTURE_SKEW = timedelta(minutes=10)
 # PostgreSQL: event-log partitions kept ready beyond the current one (ecommerce/partitions.py;
 # beat's ecommerce.ensure_event_partitions creates them daily).
 EVENT_PARTITIONS_AHEAD = env.int("EVENT_PARTITIONS_AHEAD", default=3)
-# The size of the partitions live ingestion writes into: month, week, day, or auto (the longest
-# whose expected rows at the last 7 days' rate stay under EVENT_PARTITION_TARGET_ROWS). An insert
-# slows as its partition's indexes outgrow the cache (0.74x the empty rate at 1.8M rows), so busy
-# shops get smaller partitions. Months wholly past always get one partition each.
+# The size of the partitions live ingestion writes into: month, day, or auto (days once a month at
+# the last 7 days' rate would exceed EVENT_PARTITION_TARGET_ROWS). An insert slows as its partition
+# grows (0.74x the empty rate at 1.8M rows), so busy shops get day partitions; finished months are
+# compacted into one partition EVENT_PARTITION_COMPACT_AFTER_DAYS after they end (ecommerce/partitions.py).
 EVENT_PARTITION_INTERVAL = env.str("EVENT_PARTITION_INTERVAL", default="auto")
-if EVENT_PARTITION_INTERVAL not in ("auto", "month", "week", "day"):
+if EVENT_PARTITION_INTERVAL not in ("auto", "month", "day"):
     raise ImproperlyConfigured(
-        f"EVENT_PARTITION_INTERVAL must be auto, month, week or day, got {EVENT_PARTITION_INTERVAL!r}."
+        f"EVENT_PARTITION_INTERVAL must be auto, month or day, got {EVENT_PARTITION_INTERVAL!r}."
     )
 EVENT_PARTITION_TARGET_ROWS = env.int("EVENT_PARTITION_TARGET_ROWS", default=250_000)
+EVENT_PARTITION_COMPACT_AFTER_DAYS = env.int("EVENT_PARTITION_COMPACT_AFTER_DAYS", default=2)
 
 # /readyz answers 503 only when one of these checks fails (database, cache, broker, models);
 # a down cache or broker degrades the site but does not take it out of the load balancer.

@@ -41,8 +41,11 @@ def drain_outbox_task() -> dict:
 
 @shared_task(name="ecommerce.ensure_event_partitions", soft_time_limit=600, time_limit=900)
 def ensure_event_partitions_task() -> dict:
-    """Daily: the event log's partitions for the months ahead, and rows that fell into the
-    default partition moved into their month's own (ecommerce/partitions.py). Idempotent."""
-    from .partitions import event_partitions_ensure
+    """Daily: the event log's partitions for the periods ahead, rows that fell into the default
+    partition moved into partitions of their own, then the days of months that are over merged
+    into one partition per month (ecommerce/partitions.py). Idempotent."""
+    from .partitions import event_partitions_compact, event_partitions_ensure
 
-    return event_partitions_ensure()
+    result = event_partitions_ensure()
+    result["compacted"] = event_partitions_compact()
+    return result

@@ -3,21 +3,25 @@
 Each test states what holds on both backends; the PostgreSQL branches check the partitions
 themselves (CI runs them on PostgreSQL)."""
 
+import io
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from ecommerce import partitions as partitions_module
 from ecommerce.bulk import bulk_insert
 from ecommerce.importers.common import insert_ignoring_conflicts
 from ecommerce.models import EVENT_ROW_COLUMNS, Event
 from ecommerce.partitions import (
     DEFAULT_PARTITION,
+    event_partitions_compact,
     event_partitions_detach,
     event_partitions_ensure,
     is_partitioned,
@@ -232,10 +236,9 @@ def test_migration_converts_an_existing_table_and_back():
         Event.objects.all().delete()
 
 
-def test_periods_are_utc_months_monday_weeks_and_days():
-    when = datetime(2024, 2, 29, 23, 30, tzinfo=UTC)  # a Thursday
+def test_periods_are_utc_months_and_days():
+    when = datetime(2024, 2, 29, 23, 30, tzinfo=UTC)
     assert period_of(when, "month") == (datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC))
-    assert period_of(when, "week") == (datetime(2024, 2, 26, tzinfo=UTC), datetime(2024, 3, 4, tzinfo=UTC))
     assert period_of(when, "day") == (datetime(2024, 2, 29, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="unknown partition interval"):
         period_of(when, "hour")
@@ -297,20 +300,141 @@ def test_auto_interval_follows_the_last_weeks_event_rate(settings):
     now = timezone.now()
     # then: a quiet shop keeps months
     assert partition_interval() == "month"
-    # given: 2 events a day on average over the last week: 14 a week, 62 a month
-    rows = [_row(now - timedelta(hours=12 * i + 1)) for i in range(14)]
-    bulk_insert(Event, EVENT_ROW_COLUMNS, rows, json_is_text=True)
-    # then
-    assert partition_interval() == "week"
-    # given: 8 a day: 56 a week
+    # given: 1 event a day over the last week: 31 a month, under the target
     bulk_insert(
-        Event, EVENT_ROW_COLUMNS, [_row(now - timedelta(hours=4 * i + 1)) for i in range(42)], json_is_text=True
+        Event, EVENT_ROW_COLUMNS, [_row(now - timedelta(hours=24 * i + 1)) for i in range(7)], json_is_text=True
+    )
+    # then
+    assert partition_interval() == "month"
+    # given: 2 a day: 62 a month, over the target
+    bulk_insert(
+        Event, EVENT_ROW_COLUMNS, [_row(now - timedelta(hours=24 * i + 2)) for i in range(7)], json_is_text=True
     )
     # then
     assert partition_interval() == "day"
     if PG:
         assert event_partitions_ensure()["interval"] == "day"
         assert all(p.high - p.low == timedelta(days=1) for p in partitions() if p.low >= period_of(now, "day")[1])
+
+
+def _split_into_pieces(month: datetime, cuts: list[int]) -> list[str]:
+    """Give a past month partitions of the days given by `cuts` (as day partitions a busy shop
+    had while the month was current) and return their names."""
+    edges = [month + timedelta(days=d) for d in cuts] + [period_of(month, "month")[1]]
+    names = []
+    with connection.cursor() as cursor:
+        for low, high in zip([month, *edges[:-1]], edges, strict=True):
+            names.append(partitions_module._attach(cursor, low, high)[0])
+    return names
+
+
+@pytest.mark.django_db
+def test_compaction_merges_a_finished_months_days_into_one_partition_keeping_every_event():
+    if not PG:
+        assert event_partitions_compact() == []
+        return
+    # given: July 2019 in four pieces (1st, 2nd, 3rd-19th, 20th-31st), events in each, with keys
+    july = datetime(2019, 7, 1, tzinfo=UTC)
+    pieces = _split_into_pieces(july, [1, 2, 19])
+    shopper, product = UserFactory(), ProductFactory()
+    rows = [
+        (
+            uuid.uuid4(),
+            "product_view",
+            july + timedelta(days=d, hours=3),
+            timezone.now(),
+            shopper.pk,
+            "v-1",
+            "",
+            product.pk,
+            "",
+            "{}",
+        )
+        for d in (0, 1, 5, 25, 30)
+    ]
+    bulk_insert(Event, EVENT_ROW_COLUMNS, rows, json_is_text=True)
+    # when
+    merged = event_partitions_compact()
+    # then: one partition for the month, every event in it, the pieces gone
+    assert merged == ["ecommerce_event_p2019_07"]
+    july_parts = [p for p in partitions() if p.low >= july and p.high <= period_of(july, "month")[1]]
+    assert [p.name for p in july_parts] == ["ecommerce_event_p2019_07"]
+    assert _rows_in("ecommerce_event_p2019_07") == 5
+    assert not any(_table_exists(name) for name in pieces)
+    assert set(Event.objects.filter(occurred_at__year=2019).values_list("id", flat=True)) == {r[0] for r in rows}
+    # the merged partition carries every index of the log (adopted, not duplicated) and its keys
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_index WHERE indrelid = 'ecommerce_event'::regclass")
+        parent_indexes = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM pg_index WHERE indrelid = 'ecommerce_event_p2019_07'::regclass")
+        assert cursor.fetchone()[0] == parent_indexes
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'ecommerce_event_p2019_07'::regclass "
+            "AND contype = 'f' AND conparentid <> 0"
+        )
+        assert cursor.fetchone()[0] == 2
+    # a replay is still a duplicate; a missing product is still refused
+    assert bulk_insert(Event, EVENT_ROW_COLUMNS, rows[:1], ignore_conflicts=True) == 0
+    bad = (uuid.uuid4(), "product_view", july + timedelta(days=9), timezone.now(), None, "", "", 10**9, "", "{}")
+
+    def insert_with_checks_now(row: tuple) -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            bulk_insert(Event, EVENT_ROW_COLUMNS, [row], json_is_text=True)
+
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="product"):  # bulk_insert uses psycopg directly
+        insert_with_checks_now(bad)
+    # and a second run has nothing to do
+    assert event_partitions_compact() == []
+
+
+@pytest.mark.django_db
+def test_compaction_leaves_the_current_month_and_months_still_settling(settings):
+    settings.EVENT_PARTITION_INTERVAL = "day"
+    event_partitions_ensure()
+    if not PG:
+        return
+    # given: day partitions this month (the busy shop's layout), and last month's days if it just ended
+    before = partitions()
+    # when: nothing has settled for 10,000 days
+    assert event_partitions_compact(settle_days=10_000) == []
+    # then
+    assert partitions() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compaction_gives_way_to_a_long_write_into_that_month_and_merges_it_next_time():
+    if not PG:
+        return
+    # given: August 2019 in two pieces, and another session in the middle of writing an August event
+    august = datetime(2019, 8, 1, tzinfo=UTC)
+    _split_into_pieces(august, [10])
+    late = _row(august + timedelta(days=3))
+    other = psycopg.connect(_dsn())
+    try:
+        values = ", ".join(["%s"] * len(EVENT_ROW_COLUMNS))
+        other.execute(f"INSERT INTO ecommerce_event ({', '.join(EVENT_ROW_COLUMNS)}) VALUES ({values})", late)
+        # when
+        merged = event_partitions_compact(lock_timeout="200ms")
+        # then: nothing merged, the month as it was
+        assert merged == []
+        assert len([p for p in partitions() if p.low >= august and p.high <= datetime(2019, 9, 1, tzinfo=UTC)]) == 2
+        other.commit()
+    finally:
+        other.close()
+    # when: the next run
+    merged = event_partitions_compact()
+    # then: merged, with the event written meanwhile
+    assert merged == ["ecommerce_event_p2019_08"]
+    assert _rows_in("ecommerce_event_p2019_08") == 1
+    event_partitions_detach(before=date(2019, 9, 1), drop=True)
+
+
+def _dsn() -> str:
+    params = connection.get_connection_params()
+    return psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port", "password") and v}
+    )
 
 
 @pytest.mark.django_db
@@ -327,3 +451,24 @@ def test_detach_takes_day_partitions_that_end_before_the_date(settings):
     # then: that day and everything before it, not the next day
     assert first.name in detached and days[1].name not in detached
     assert all(p.low >= first.high for p in partitions())
+
+
+@pytest.mark.django_db
+def test_ensure_command_creates_and_merges_and_can_skip_merging():
+    if not PG:
+        with pytest.raises(Exception, match="not partitioned"):
+            call_command("ensure_event_partitions")
+        return
+    # given: a finished month in pieces
+    _split_into_pieces(datetime(2019, 10, 1, tzinfo=UTC), [5])
+    out = io.StringIO()
+    # when
+    call_command("ensure_event_partitions", "--no-compact", stdout=out)
+    # then
+    assert "Merged" not in out.getvalue()
+    assert date(2019, 10, 1) not in partition_months()
+    # when
+    call_command("ensure_event_partitions", stdout=out)
+    # then
+    assert "Merged the days of 1 finished month(s): ecommerce_event_p2019_10" in out.getvalue()
+    assert date(2019, 10, 1) in partition_months()

@@ -2,9 +2,10 @@
 
 Create the event log's partitions now (PostgreSQL): one per month from --since (if given) to last
 month, this month's at EVENT_PARTITION_INTERVAL, EVENT_PARTITIONS_AHEAD (or --ahead) periods after
-the current one, and those of rows waiting in the default partition (they are moved). Beat does the
-same daily (`ecommerce.ensure_event_partitions`); run it by hand before a bulk load of past months
-with COPY, which bypasses the importers.
+the current one, and those of rows waiting in the default partition (they are moved); then merge
+the day partitions of months over for EVENT_PARTITION_COMPACT_AFTER_DAYS into one per month
+(--no-compact skips that). Beat does the same daily (`ecommerce.ensure_event_partitions`); run it
+by hand before a bulk load of past months with COPY, which bypasses the importers.
 """
 
 from __future__ import annotations
@@ -20,9 +21,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--since", help="YYYY-MM-DD: also create every month from this one to now.")
         parser.add_argument("--ahead", type=int, help="Periods after the current one (default EVENT_PARTITIONS_AHEAD).")
+        parser.add_argument("--no-compact", action="store_true", help="Do not merge finished months' days.")
 
     def handle(self, *args, **options) -> None:
-        from ecommerce.partitions import event_partitions_ensure, is_partitioned, month_of, next_month
+        from ecommerce.partitions import (
+            event_partitions_compact,
+            event_partitions_ensure,
+            is_partitioned,
+            month_of,
+            next_month,
+        )
 
         if not is_partitioned():
             raise CommandError("The event log is not partitioned (SQLite, or migrations not applied).")
@@ -47,3 +55,8 @@ class Command(BaseCommand):
             f"(interval where ingestion writes: {result['interval']}); "
             f"moved {result['moved']} row(s) out of the default partition."
         )
+        if not options["no_compact"]:
+            merged = event_partitions_compact()
+            self.stdout.write(
+                f"Merged the days of {len(merged)} finished month(s){': ' + ', '.join(merged) if merged else ''}."
+            )
