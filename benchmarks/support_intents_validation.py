@@ -31,9 +31,14 @@ from support.nlu.text import detect_language  # noqa: E402
 
 ROUND3_SOURCES = {"more_en", "zh_more"}
 ROUND4_SOURCES = {"r4_en", "zh_r4"}
+ROUND5_SOURCES = {"r5_en", "zh_r5"}
 SETTINGS: dict[str, dict] = {
     "old_data": {"drop_sources": ROUND3_SOURCES},
     "new_data": {},
+    "round4": {"drop_sources": ROUND5_SOURCES},
+    "bitext_w02": {"weights": {"bitext": 0.2, "bitext_aug": 0.2}},
+    "bitext_w04": {"weights": {"bitext": 0.4, "bitext_aug": 0.4}},
+    "r4data_balanced": {"drop_sources": ROUND5_SOURCES, "class_weight": "balanced"},
     "no_simplify": {"simplify": False},
     "round3": {"simplify": False, "drop_sources": ROUND4_SOURCES, "zh_variants": 0},
     "no_zh_variants": {"zh_variants": 0},

@@ -18,6 +18,10 @@ support/data/shop_round4_en.csv   round 4: plain and chatty English, Chinese wit
 support/data/zh_round4.csv        Cantonese, traditional characters and English product words mixed in,
                                   for every intent (validation confusions: refund status vs policy,
                                   complaint/contact vs human agent, payment problem vs methods).
+support/data/shop_round5_en.csv   round 5: small talk (thanks/goodbye/greeting, Chinese 撤了 = leaving),
+support/data/zh_round5.csv        ordering by phone or "I'll take the X", next/same-day delivery,
+                                  double charges, pay-later, new phone number, postcode/house-number
+                                  fixes on an order, refund status, and everyday off-topic questions.
 support/data/eval/                realistic test sets: NEVER used for training.
 """
 
@@ -45,8 +49,22 @@ SHOP_MORE_EN = DATA_DIR / "shop_more_en.csv"
 ZH_MORE = DATA_DIR / "zh_more.csv"
 ROUND4_EN = DATA_DIR / "shop_round4_en.csv"
 ROUND4_ZH = DATA_DIR / "zh_round4.csv"
+ROUND5_EN = DATA_DIR / "shop_round5_en.csv"
+ROUND5_ZH = DATA_DIR / "zh_round5.csv"
 # Every file training reads (the data tests check that no test message is in any of them).
-TRAINING_FILES = (BITEXT_TRAIN, SHOP_EN, ZH, SHOP_STYLES_EN, ZH_STYLES, SHOP_MORE_EN, ZH_MORE, ROUND4_EN, ROUND4_ZH)
+TRAINING_FILES = (
+    BITEXT_TRAIN,
+    SHOP_EN,
+    ZH,
+    SHOP_STYLES_EN,
+    ZH_STYLES,
+    SHOP_MORE_EN,
+    ZH_MORE,
+    ROUND4_EN,
+    ROUND4_ZH,
+    ROUND5_EN,
+    ROUND5_ZH,
+)
 
 BITEXT_INTENTS = (
     "cancel_order",
@@ -125,6 +143,8 @@ def load_base_examples(
     more_zh: Path | None = ZH_MORE,
     round4_en: Path | None = ROUND4_EN,
     round4_zh: Path | None = ROUND4_ZH,
+    round5_en: Path | None = ROUND5_EN,
+    round5_zh: Path | None = ROUND5_ZH,
 ) -> Examples:
     out = Examples()
     for path, source in (
@@ -137,6 +157,8 @@ def load_base_examples(
         (more_zh, "zh_more"),
         (round4_en, "r4_en"),
         (round4_zh, "zh_r4"),
+        (round5_en, "r5_en"),
+        (round5_zh, "zh_r5"),
     ):
         if path is None:
             continue

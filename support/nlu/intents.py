@@ -54,11 +54,15 @@ SOURCE_WEIGHTS = {
     "r4_en": 3.0,
     "r4_en_aug": 2.0,
     "zh_r4": 6.0,
+    "r5_en": 3.0,
+    "r5_en_aug": 2.0,
+    "zh_r5": 6.0,
     # Chinese chat variants (round 4): half their source's weight, like the English copies.
     "zh_aug": 3.0,
     "zh_styles_aug": 5.0,
     "zh_more_aug": 3.0,
     "zh_r4_aug": 3.0,
+    "zh_r5_aug": 3.0,
     "correction": 3.0,
     "correction_aug": 2.0,
 }
