@@ -109,16 +109,17 @@ class Turn:
 class Dialogue:
     """One shopper message in, one bot turn out; mutates `state` (the conversation's JSON state)."""
 
-    def __init__(self, *, state: dict[str, Any], shopper_user, session_key: str = ""):
+    def __init__(self, *, state: dict[str, Any], shopper_user, session_key: str = "", texts_stamp: str | None = None):
         self.state = state
         self.user = shopper_user
         self.session_key = session_key
         self._texts: engine.SupportTexts | None = None
+        self._texts_stamp = texts_stamp  # read with the conversation (engine.texts_stamp_sql), if given
 
     def texts(self) -> engine.SupportTexts:
-        """The FAQ and policy texts, read once per turn (one stamp query)."""
+        """The FAQ and policy texts, read once per turn (one stamp query unless the caller has it)."""
         if self._texts is None:
-            self._texts = engine.support_texts()
+            self._texts = engine.support_texts(stamp=self._texts_stamp)
         return self._texts
 
     # -- helpers ---------------------------------------------------------------------------------

@@ -98,24 +98,34 @@ class SupportTexts:
         return default.get(language) or default.get("en", "")
 
 
-def _texts_stamp() -> str:
-    """Count and last edit of the active FAQ and of the policy texts, in one query."""
+def texts_stamp_sql() -> tuple[str, list[Any]]:
+    """The stamp of the FAQ and policy texts as one scalar subquery: count and last edit of the
+    active FAQ and of the policy texts. The chat's conversation read carries it as a column
+    (services.conversation_get_for_owner), so a turn needs no query of its own for it."""
     faq, policy = FAQEntry._meta.db_table, PolicyText._meta.db_table
     qn = connection.ops.quote_name
+    updated = qn("updated_at")
+    sql = (
+        f"(SELECT CAST(COUNT(*) AS TEXT) || ':' || COALESCE(CAST(MAX({updated}) AS TEXT), '') || ':' || "
+        f"(SELECT CAST(COUNT(*) AS TEXT) || ':' || COALESCE(CAST(MAX({updated}) AS TEXT), '') FROM {qn(policy)}) "
+        f"FROM {qn(faq)} WHERE {qn('is_active')} = %s)"
+    )
+    return sql, [True]
+
+
+def _texts_stamp() -> str:
+    """Count and last edit of the active FAQ and of the policy texts, in one query."""
+    sql, params = texts_stamp_sql()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COUNT(*), MAX({qn('updated_at')}), "  # noqa: S608 - table names from the models
-            f"(SELECT COUNT(*) FROM {qn(policy)}), (SELECT MAX({qn('updated_at')}) FROM {qn(policy)}) "
-            f"FROM {qn(faq)} WHERE {qn('is_active')} = %s",
-            [True],
-        )
-        return ":".join(str(v) for v in cursor.fetchone())
+        cursor.execute(f"SELECT {sql}", params)  # noqa: S608 - table names from the models
+        return cursor.fetchone()[0]
 
 
-def support_texts() -> SupportTexts:
+def support_texts(stamp: str | None = None) -> SupportTexts:
     """Rebuilt only when the FAQ or a policy text changes (counts + last edits: one query per
-    call), so admin edits show up at once. A bot turn reads it once (Dialogue.texts)."""
-    key = _texts_stamp()
+    call, none when the caller read `stamp` already), so admin edits show up at once. A bot turn
+    reads it once (Dialogue.texts)."""
+    key = stamp if stamp is not None else _texts_stamp()
     with _lock:
         if _faq_cache.get("key") == key:
             return _faq_cache["texts"]

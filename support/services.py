@@ -8,16 +8,18 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Count, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ecommerce.errors import Conflict, DomainError, NotFound, PermissionDenied
 from ecommerce.models import User
 from ecommerce.roles import HANDLE_CONVERSATIONS, user_can
 
+from . import engine
 from .conf import agent_max_active, auto_assign
-from .dialogue import Dialogue, conversation_language
+from .dialogue import Dialogue, Turn, conversation_language
 from .models import MESSAGE_MAX_CHARS, Conversation, Handoff, IntentCorrection, Message
 from .nlu.data import ALL_INTENTS
 
@@ -41,12 +43,22 @@ def _owned(user: User | None) -> bool:
 
 
 def conversation_get_for_owner(
-    *, conversation_id: int, user: User | None, session_key: str, for_update: bool = False
+    *,
+    conversation_id: int,
+    user: User | None,
+    session_key: str,
+    for_update: bool = False,
+    with_texts_stamp: bool = False,
 ) -> Conversation:
-    """The conversation only if the caller owns it (their account, or their anonymous session)."""
+    """The conversation only if the caller owns it (their account, or their anonymous session).
+
+    `with_texts_stamp`: the FAQ/policy stamp (engine.texts_stamp_sql) comes back in the same
+    query as `conversation.texts_stamp`, for the bot's turn."""
     if not _owned(user) and not session_key:
         raise NotFound("Conversation not found.")
     qs = Conversation.objects.select_for_update() if for_update else Conversation.objects.all()
+    if with_texts_stamp:
+        qs = qs.annotate(texts_stamp=RawSQL(*engine.texts_stamp_sql()))  # noqa: S611 - no user input
     owner = Q(user=user) if _owned(user) else Q(user__isnull=True, session_key=session_key)
     conversation = qs.filter(owner, pk=conversation_id).first()
     if conversation is None:
@@ -82,16 +94,143 @@ def conversation_start(*, user: User | None, session_key: str, language: str = "
     return conversation
 
 
+def _turn_messages(conv: Conversation, text: str, turn: Turn) -> list[Message]:
+    return [
+        Message(
+            conversation=conv,
+            sender=Message.Sender.SHOPPER,
+            text=text,
+            intent=turn.intent[:64],
+            confidence=turn.confidence,
+            data={"entities": turn.entities},
+        ),
+        Message(conversation=conv, sender=Message.Sender.BOT, text=turn.reply[:MESSAGE_MAX_CHARS], data=turn.data),
+    ]
+
+
 def shopper_message_post(
     *, conversation_id: int, user: User | None, session_key: str, text: str
 ) -> tuple[Conversation, list[Message]]:
     """Store the shopper's message and, while the bot has the conversation, the bot's reply.
 
-    The owner check and the row lock are one read (SELECT ... FOR UPDATE with the owner filter):
-    someone else's conversation answers NotFound exactly like a missing one. Returns the updated
+    Someone else's conversation answers NotFound exactly like a missing one. Returns the updated
     conversation with the new messages (so callers need no re-read).
+
+    On PostgreSQL a bot turn that cannot change an order (no confirmation pending) is optimistic:
+    one read (owner check + the FAQ/policy stamp), the decision, then one statement that updates
+    the conversation only if nobody changed it since the read and inserts both messages only if
+    it did. A concurrent change (another message, an agent taking over) makes the turn start over
+    from a fresh read, so turns still apply one after the other as under a lock. Anything else
+    (SQLite, an agent's conversation, a pending confirmation, too many collisions) takes the row
+    lock (SELECT ... FOR UPDATE with the owner filter) for the whole turn.
     """
     text = _clean_text(text)
+    alias = router.db_for_write(Message)
+    if connections[alias].vendor == "postgresql":
+        for _ in range(OPTIMISTIC_TURN_ATTEMPTS):
+            done = _bot_turn_optimistic(
+                conversation_id=conversation_id, user=user, session_key=session_key, text=text, alias=alias
+            )
+            if done is not None:
+                return done
+    return _shopper_message_post_locked(conversation_id=conversation_id, user=user, session_key=session_key, text=text)
+
+
+# A turn re-decided this many times because the conversation changed under it takes the lock.
+OPTIMISTIC_TURN_ATTEMPTS = 3
+
+
+def _bot_turn_optimistic(
+    *, conversation_id: int, user: User | None, session_key: str, text: str, alias: str
+) -> tuple[Conversation, list[Message]] | None:
+    """One optimistic bot turn (see shopper_message_post); None: not applicable or lost a race."""
+    conv = conversation_get_for_owner(
+        conversation_id=conversation_id, user=user, session_key=session_key, with_texts_stamp=True
+    )
+    read_status, read_updated_at = conv.status, conv.updated_at
+    if conv.status == Conversation.Status.RESOLVED:
+        conv.status, conv.state, conv.assigned_agent = Conversation.Status.BOT, {}, None
+    if conv.status != Conversation.Status.BOT:
+        return None
+    state = dict(conv.state or {})
+    if (state.get("pending") or {}).get("awaiting") == "confirm":
+        return None  # the answer may cancel or change an order: under the row lock
+    conv.language = conversation_language(text, conv.language)
+    dialogue = Dialogue(state=state, shopper_user=conv.user, session_key=conv.session_key, texts_stamp=conv.texts_stamp)
+    turn = dialogue.respond(text, language=conv.language)
+    conv.state = dialogue.state
+    messages = _turn_messages(conv, text, turn)
+    if not turn.handoff_reason:
+        if not _turn_write_if_unchanged(conv, messages, read_status, read_updated_at, alias):
+            return None
+        return conv, messages
+    with transaction.atomic(using=alias):
+        if not _turn_write_if_unchanged(conv, messages, read_status, read_updated_at, alias):
+            return None
+        conversation_handoff(conversation=conv, reason=turn.handoff_reason)
+    conv.refresh_from_db()
+    return conv, messages
+
+
+def _turn_write_if_unchanged(
+    conv: Conversation, messages: list[Message], read_status: str, read_updated_at: Any, alias: str
+) -> bool:
+    """Update the conversation (language, status, state, agent) if its status and last change are
+    still those read, and insert `messages` in the same statement only if it was; one round trip,
+    atomic on its own. Fills in the messages' ids. False: it changed meanwhile, nothing written."""
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    conv.updated_at = timezone.now()
+    state_field, data_field = Conversation._meta.get_field("state"), Message._meta.get_field("data")
+    values, params = [], []
+    for order, message in enumerate(messages):
+        values.append("(%s, %s, %s, %s, CAST(%s AS double precision), CAST(%s AS jsonb), CAST(%s AS timestamptz))")
+        params += [
+            order,
+            message.sender,
+            message.text,
+            message.intent,
+            message.confidence,
+            data_field.get_db_prep_save(message.data, connection),
+            message.created_at,
+        ]
+    columns = ["conversation_id", "sender", "author_id", "text", "intent", "confidence", "data", "created_at"]
+    sql = (
+        f"WITH turn AS (UPDATE {qn(Conversation._meta.db_table)} SET "  # noqa: S608 - names from the models
+        f"{qn('language')} = %s, {qn('status')} = %s, {qn('state')} = %s, {qn('assigned_agent_id')} = %s, "
+        f"{qn('updated_at')} = %s WHERE {qn('id')} = %s AND {qn('status')} = %s AND {qn('updated_at')} = %s "
+        f"RETURNING {qn('id')}) "
+        f"INSERT INTO {qn(Message._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
+        "SELECT turn.id, m.sender, NULL, m.text, m.intent, m.confidence, m.data, m.created_at "
+        f"FROM turn CROSS JOIN (VALUES {', '.join(values)}) AS m(ord, sender, text, intent, confidence, data, "
+        f"created_at) ORDER BY m.ord RETURNING {qn('id')}, {qn('sender')}"
+    )
+    head = [
+        conv.language,
+        conv.status,
+        state_field.get_db_prep_save(conv.state, connection),
+        conv.assigned_agent_id,
+        conv.updated_at,
+        conv.pk,
+        read_status,
+        read_updated_at,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, head + params)
+        rows = cursor.fetchall()
+    if not rows:
+        return False
+    ids = {sender: pk for pk, sender in rows}
+    for message in messages:
+        message.pk = ids[message.sender]
+        message._state.adding, message._state.db = False, alias
+    return True
+
+
+def _shopper_message_post_locked(
+    *, conversation_id: int, user: User | None, session_key: str, text: str
+) -> tuple[Conversation, list[Message]]:
+    """The turn under the conversation's row lock: the owner check and the lock are one read."""
     with transaction.atomic():
         conv = conversation_get_for_owner(
             conversation_id=conversation_id, user=user, session_key=session_key, for_update=True
@@ -108,21 +247,7 @@ def shopper_message_post(
         dialogue = Dialogue(state=dict(conv.state or {}), shopper_user=conv.user, session_key=conv.session_key)
         turn = dialogue.respond(text, language=conv.language)
         # One INSERT for both messages (ids come back in order on PostgreSQL and SQLite).
-        created = Message.objects.bulk_create(
-            [
-                Message(
-                    conversation=conv,
-                    sender=Message.Sender.SHOPPER,
-                    text=text,
-                    intent=turn.intent[:64],
-                    confidence=turn.confidence,
-                    data={"entities": turn.entities},
-                ),
-                Message(
-                    conversation=conv, sender=Message.Sender.BOT, text=turn.reply[:MESSAGE_MAX_CHARS], data=turn.data
-                ),
-            ]
-        )
+        created = Message.objects.bulk_create(_turn_messages(conv, text, turn))
         conv.state = dialogue.state
         conv.save()
         if turn.handoff_reason:

@@ -134,16 +134,27 @@ class ProductMatcher:
 
     def __init__(self, products: list[tuple[int, str]]):
         self._index: list[tuple[int, frozenset[str], int]] = []
+        # Each title filed under one of its words (any one will do: a title matches only when all
+        # of its words are in the message), so a message checks the titles filed under its own
+        # words instead of the whole catalog. Same hits as scanning every title.
+        self._by_word: dict[str, list[tuple[int, frozenset[str], int]]] = {}
         for product_id, title in products:
             words = frozenset(w for w in re.findall(r"[a-z]+", title.lower()) if len(w) > 2 and w not in self.STOP)
             if len(words) >= 2:
-                self._index.append((product_id, words, len(words)))
+                entry = (product_id, words, len(words))
+                self._index.append(entry)
+                self._by_word.setdefault(min(words), []).append(entry)
 
     def match(self, text: str, limit: int = 5) -> list[int]:
         words = set(re.findall(r"[a-z]+", (text or "").lower()))
         if len(words) < 2:
             return []
-        hits = [(size, pid) for pid, title_words, size in self._index if title_words <= words]
+        hits = [
+            (size, pid)
+            for word in words
+            for pid, title_words, size in self._by_word.get(word, ())
+            if title_words <= words
+        ]
         hits.sort(reverse=True)  # the most specific (longest) title first
         return [pid for _, pid in hits[:limit]]
 
