@@ -278,8 +278,8 @@ def prefill(database_url: str, env: dict[str, str], rows: int) -> int:
     layout the project keeps at the interval in env["EVENT_PARTITION_INTERVAL"]: one partition per
     past month (compacted), this month in partitions of the interval (with months, this month's
     partition, where the API writes, already holds ~1/12 of the history), unless it holds at least
-    that many already in that layout (kept between runs: the API rows are deleted after each run,
-    the COPY reference rows stay). Returns the count.
+    that many already in that layout (kept between runs: each run's API and COPY rows are deleted
+    after it). Returns the count.
 
     Written server-side (generate_series) into the periods' partitions while they are plain tables
     without indexes or foreign keys, under a staging parent; each is then ATTACHed to the log, which
@@ -443,6 +443,13 @@ def measure(
             server.kill()
     load_api = os.getloadavg()[0]
     copy_seconds, copied = run_copy(database_url, batches, api_started if keep_history else None)
+    if keep_history:
+        # Take this run's rows (the API's were deleted before the COPY, now the COPY's) out again and
+        # vacuum their dead index entries, so every run meets the same history: with day partitions
+        # the rows of earlier runs would otherwise double today's partition run after run.
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("DELETE FROM ecommerce_event WHERE received_at >= %s", (api_started,))
+            conn.execute("VACUUM ANALYZE ecommerce_event")
     return {
         "at": datetime.now(UTC),
         "existing": existing,
