@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -127,9 +128,44 @@ class AdServeApi(APIView):
         if isinstance(session, HintedSessionStore) and session.session_key:
             self.user_hint = session_user_hint(session.session_key)
         if self.user_hint is None:
-            return super().dispatch(request, *args, **kwargs)
+            return self._dispatch(request, *args, **kwargs)
         with cache_batch(keys=[session.cache_key, user_cache_key(self.user_hint)]):
-            return super().dispatch(request, *args, **kwargs)
+            return self._dispatch(request, *args, **kwargs)
+
+    def _dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "GET":
+            return self._plain_get(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+    def _plain_get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """APIView.dispatch for a GET without DRF's request wrapper, Response and renderer pass
+        (as the recommendation APIs do, recommendations/api.py `_plain_get`).
+
+        The same steps in DRF's order with its rules: SessionAuthentication's (the session's user
+        if active, else anonymous; no CSRF check on a GET), AllowAny, no throttle classes (the
+        count is in the buffer's round trip); the answer is JSONRenderer's bytes with the same
+        Content-Type and Allow headers. Anything raised (a bad query: ServeInput's 400, throttled:
+        429 with Retry-After, Redis or PostgreSQL down: 503) goes through DRF's own
+        handle_exception and finalize_response, so every error answer is DRF's
+        (tests/advertising/test_serving_plain_get.py compares GET with DRF's HEAD).
+        """
+        self.args, self.kwargs, self.request = args, kwargs, request
+        self.headers = self.default_response_headers
+        try:
+            user = request.user
+            shopper = _PlainServeRequest(user if user.is_active else AnonymousUser(), request)
+            payload, caps_cookie = self._serve(shopper)
+            response = HttpResponse(JSONRenderer().render(payload), content_type="application/json")
+            self._finish(response, caps_cookie, shopper)
+        except Exception as exc:
+            drf_request = self.initialize_request(request, *args, **kwargs)
+            self.request = drf_request
+            self.format_kwarg = None
+            response = self.handle_exception(exc)
+            return self.finalize_response(drf_request, response, *args, **kwargs)
+        for key, value in self.headers.items():
+            response[key] = value
+        return response
 
     def get_throttles(self) -> list:
         # Counted in the buffer's round trip instead (same key, window and rate as the
@@ -150,6 +186,14 @@ class AdServeApi(APIView):
         parameters=[ServeInput], responses=OpenApiTypes.OBJECT, summary="Ads for a slot, for the current shopper"
     )
     def get(self, request: Request) -> Response:
+        # DRF's path (HEAD; a GET goes through `_plain_get`): the same answer.
+        payload, caps_cookie = self._serve(request)
+        response = Response(payload)
+        self._finish(response, caps_cookie, request)
+        return response
+
+    def _serve(self, request: Request | _PlainServeRequest) -> tuple[dict[str, Any], str | None]:
+        """The answer's JSON payload and the caps cookie's new value (None: leave it)."""
         params = _serve_params(request.query_params)
         category_id = params.get("category_id")
         if category_id is None and params.get("category"):
@@ -170,18 +214,37 @@ class AdServeApi(APIView):
             ads = services.ads_serve(tracking=tracking, page=page, n=n, caps=caps, counter=self._rate_counter(request))
         except services.RateLimited as exc:
             raise Throttled(wait=exc.wait) from exc
-        response = Response({"ads": ads})
-        if caps.changed and tracking.allowed:
+        caps_cookie = services.caps_cookie_value(caps) if caps.changed and tracking.allowed else None
+        return {"ads": ads}, caps_cookie
+
+    def _finish(self, response: HttpResponse, caps_cookie: str | None, request: Any) -> None:
+        if caps_cookie is not None:
             # A browser-session cookie: caps count per browser session and day, not per account.
             response.set_cookie(
                 services.CAPS_COOKIE,
-                services.caps_cookie_value(caps),
+                caps_cookie,
                 secure=request.is_secure() or settings.SESSION_COOKIE_SECURE,
                 httponly=True,
                 samesite="Lax",
             )
         response["Cache-Control"] = "private, no-store"
-        return response
+
+
+class _PlainServeRequest:
+    """What AdServeApi reads of DRF's Request, on the plain GET path: DRF's user (authenticated
+    as SessionAuthentication does), the query as `query_params`, the rest the Django request's."""
+
+    __slots__ = ("_request", "user")
+
+    def __init__(self, user: Any, request: HttpRequest) -> None:
+        self.user, self._request = user, request
+
+    @property
+    def query_params(self) -> Any:
+        return self._request.GET
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
 
 
 @never_cache

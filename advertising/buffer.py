@@ -74,6 +74,12 @@ def backend_name() -> str:
     return name
 
 
+def _send(pool: Any, commands: list[tuple]) -> list[Any]:
+    from ecommerce.cache_batch import _send
+
+    return _send(pool, commands)
+
+
 def _redis():
     from ecommerce.cache_batch import _redis_client
 
@@ -229,7 +235,11 @@ def reserve_and_push(asks: list[Reservation], *, counter: RateCounter | None = N
             json.dumps(ask.record),
         ]
     try:
-        replies = backend.get_client(write=True).eval(_RESERVE_LUA, len(keys), *keys, *args)
+        # One command on one pooled connection, without redis-py's per-call machinery (as the
+        # serving APIs' cache batch sends, ecommerce/cache_batch.py).
+        (replies,) = _send(
+            backend.get_client(write=True).connection_pool, [("EVAL", _RESERVE_LUA, len(keys), *keys, *args)]
+        )
     except _redis_errors() as error:
         rate_limited_log.warning("advertising.buffer_unavailable", error=type(error).__name__)
         raise BufferUnavailable(type(error).__name__) from error

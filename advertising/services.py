@@ -25,7 +25,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Q, Sum, Value, When
-from django.urls import reverse
+from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
 from ecommerce.bulk import bulk_insert
@@ -843,15 +843,57 @@ def _buffer_and_render(
                     "price": str(product.price),
                     "currency": product.currency,
                     "price_display": format_money(product.price, product.currency),
-                    "url": product.get_absolute_url(),
+                    "url": _product_url(product),
                 },
-                "click_url": reverse("advertising:click", args=[token]),
+                "click_url": _click_url(token),
                 "sponsored": True,
                 "position": winner.position,
             }
         )
     logger.debug("advertising.served", extra={"slot": page.slot, "n": len(served)})  # per request: debug only
     return served
+
+
+# URLs the ad answer links to, reversed once per process (two reverse() calls were ~45 µs of an
+# ad request, docs/benchmarks/storefront.md "Serving APIs, round 3"). They belong to the URLconf
+# and script prefix they were reversed under: another URLconf or prefix starts afresh.
+_urls: dict[Any, Any] = {}
+_urls_owner: list[Any] = [None]
+_URLS_MAX = 10_000
+_CLICK_MARKER = "0click0token0"
+# What a signed click token is made of (URL-safe base64, signing's ":" and the compressed "."):
+# characters reverse() leaves as they are, so the token can go between the reversed URL's parts.
+_CLICK_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_:.")
+
+
+def _url_memo() -> dict[Any, Any]:
+    owner = (get_resolver(get_urlconf()), get_script_prefix())
+    if _urls_owner[0] != owner or len(_urls) >= _URLS_MAX:
+        _urls.clear()
+        _urls_owner[0] = owner
+    return _urls
+
+
+def _product_url(product: Product) -> str:
+    """product.get_absolute_url(), reversed once per product id."""
+    memo = _url_memo()
+    key = ("product", product.pk)
+    url = memo.get(key)
+    if url is None:
+        url = memo[key] = product.get_absolute_url()
+    return url
+
+
+def _click_url(token: str) -> str:
+    """reverse("advertising:click", args=[token]), the URL around the token reversed once."""
+    memo = _url_memo()
+    parts = memo.get("click")
+    if parts is None:
+        before, _, after = reverse("advertising:click", args=[_CLICK_MARKER]).partition(_CLICK_MARKER)
+        parts = memo["click"] = (before, after)
+    if not token or not _CLICK_TOKEN_CHARS.issuperset(token):
+        return reverse("advertising:click", args=[token])
+    return f"{parts[0]}{token}{parts[1]}"
 
 
 _product_categories: dict[int, int | None] = {}

@@ -3,12 +3,13 @@
     DATABASE_URL=... CACHE_URL=... .venv/bin/python benchmarks/api_inprocess.py [--n 2000] [--repeat 5]
 
 Uses a database benchmarks/storefront_load.py has prepared (demo shop, 200 live campaigns, the
-`storefront_bench` shopper). Each target is called --n times in a loop over the project's WSGI
-handler (production settings: DEBUG off, the full middleware chain, throttles lifted as the load
-benchmark lifts them); the best of --repeat loops is reported, as CPU time (process_time) and wall
-time per request. The bare view is storefront_load.py's one-file app (SecurityMiddleware +
-CommonMiddleware), measured in a child process the same way. No server, no sockets: this is the
-floor each request costs before gunicorn's ~210 µs (docs/benchmarks/storefront.md).
+`storefront_bench` shopper). Each target is called --n times in a loop over the WSGI handler
+gunicorn serves (ecommerce/wsgi.py; --django-handler: Django's own) with production settings
+(DEBUG off, the full middleware chain, throttles lifted as the load benchmark lifts them); the
+best of --repeat loops is reported, as CPU time (process_time) and wall time per request. The
+bare view is storefront_load.py's one-file app (SecurityMiddleware + CommonMiddleware), measured
+in a child process the same way. No server, no sockets: this is the floor each request costs
+before gunicorn's ~210 µs (docs/benchmarks/storefront.md).
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--only", default="", help="run only targets whose label contains this")
+    parser.add_argument(
+        "--django-handler", action="store_true", help="Django's own WSGIHandler instead of the one gunicorn serves"
+    )
     args = parser.parse_args()
     if args.bare:
         print(json.dumps(bare(args.n, args.repeat)))
@@ -101,12 +105,14 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.core.wsgi import get_wsgi_application
+    from django.core.handlers.wsgi import WSGIHandler
     from django.test import Client
 
+    from ecommerce.handlers import ServingWSGIHandler
     from ecommerce.models import User
 
-    app = get_wsgi_application()
+    # The handler ecommerce/wsgi.py gives gunicorn (or, to compare, Django's own).
+    app = WSGIHandler() if args.django_handler else ServingWSGIHandler()
     client = Client()
     shopper = User.objects.get(username="storefront_bench")
     client.force_login(shopper, backend="ecommerce.auth_backends.CachedModelBackend")  # as a real login records

@@ -1,10 +1,12 @@
 import gc
 import os
 
-from django.core.wsgi import get_wsgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecommerce.settings")
-application = get_wsgi_application()
+
+from ecommerce.handlers import get_serving_wsgi_application  # noqa: E402
+
+# Django's WSGIHandler with each path's URL resolution remembered (ecommerce/handlers.py).
+application = get_serving_wsgi_application()
 
 # The loaded project's long-lived objects (modules, URLconf, models, templates' code) out of the
 # cyclic collector's view, as Python's docs advise for servers (gc.freeze). Without it every full

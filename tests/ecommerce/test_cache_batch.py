@@ -30,6 +30,32 @@ def test_batch_reads_values_and_counts_once():
     assert cache.incr("batch:c") == 3
 
 
+def test_an_error_reply_drops_the_connection_not_the_next_batch():
+    """With Redis (CI), a batch whose counter hits a list (WRONGTYPE) fails as the pipeline
+    failed; the connection still holding the later replies must not serve the next batch.
+    LocMem has no connection: the same two batches must simply answer."""
+    backend = cache_batch._redis_client()
+    cache.set("batch:a", "first")
+    if backend is not None:
+        import redis
+
+        backend.get_client(write=True).rpush(backend.make_key("batch:list"), "x")
+        with (
+            pytest.raises(redis.exceptions.ResponseError),
+            cache_batch.cache_batch(keys=["batch:a"], counters=[("batch:list", 60), ("batch:c", 60)]),
+        ):
+            pass
+    else:
+        with cache_batch.cache_batch(keys=["batch:a"], counters=[("batch:c", 60)]):
+            assert batched_value("batch:a") == "first"
+    # The failed batch's unread reply (the second counter's) must not answer the next batch.
+    cache.set("batch:b", "second")
+    with cache_batch.cache_batch(keys=["batch:b", "batch:a"], counters=[("batch:d", 60)]):
+        assert batched_value("batch:b") == "second"
+        assert batched_value("batch:a") == "first"
+        assert batched_count("batch:d") == 1
+
+
 @pytest.mark.django_db
 def test_a_user_saved_during_the_request_is_read_again(cached_logins, user):
     key = user_cache_key(user.pk)
