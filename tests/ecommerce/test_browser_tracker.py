@@ -13,6 +13,7 @@ import json
 import time
 
 import pytest
+from django.db import OperationalError
 
 from ecommerce.models import Event
 from tests.ecommerce.test_browser_storefront import _catalogue
@@ -29,13 +30,26 @@ def _queued_ids(page) -> list[str]:
     return [item["e"]["id"] for item in json.loads(raw)] if raw else []
 
 
+def _holds(condition) -> bool:
+    """condition(), where a read that meets the live server mid-write counts as "not yet": on SQLite
+    (the embedded default) the test thread and the live server share one in-memory connection, and
+    a read while the server's request holds the event table's lock fails instead of waiting."""
+    try:
+        return condition()
+    except OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        return False
+
+
 def _wait(page, condition, deadline_s: float = 20.0) -> bool:
     """Poll while letting Playwright run (route handlers only run inside Playwright calls)."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        if condition():
+        if _holds(condition):
             return True
         page.wait_for_timeout(200)
+    page.wait_for_load_state("networkidle")
     return condition()
 
 
