@@ -30,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ecommerce.api.negotiation import JsonOnlyContentNegotiation
+from ecommerce.api.plain_get import plain_get_dispatch
 from ecommerce.api.throttling import CounterScopedRateThrottle
 from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import cache_batch
@@ -149,23 +150,16 @@ class AdServeApi(APIView):
         handle_exception and finalize_response, so every error answer is DRF's
         (tests/advertising/test_serving_plain_get.py compares GET with DRF's HEAD).
         """
-        self.args, self.kwargs, self.request = args, kwargs, request
-        self.headers = self.default_response_headers
-        try:
+
+        def answer() -> HttpResponse:
             user = request.user
             shopper = _PlainServeRequest(user if user.is_active else AnonymousUser(), request)
             payload, caps_cookie = self._serve(shopper)
             response = HttpResponse(JSONRenderer().render(payload), content_type="application/json")
             self._finish(response, caps_cookie, shopper)
-        except Exception as exc:
-            drf_request = self.initialize_request(request, *args, **kwargs)
-            self.request = drf_request
-            self.format_kwarg = None
-            response = self.handle_exception(exc)
-            return self.finalize_response(drf_request, response, *args, **kwargs)
-        for key, value in self.headers.items():
-            response[key] = value
-        return response
+            return response
+
+        return plain_get_dispatch(self, request, args, kwargs, answer)
 
     def get_throttles(self) -> list:
         # Counted in the buffer's round trip instead (same key, window and rate as the

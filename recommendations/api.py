@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ecommerce.api.negotiation import JsonOnlyContentNegotiation
+from ecommerce.api.plain_get import plain_get_dispatch
 from ecommerce.api.throttling import CounterScopedRateThrottle
 from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import MISSING as NOT_BATCHED
@@ -210,22 +211,14 @@ class _OneRoundTripApi(APIView):
         handle_exception and finalize_response, so every error answer is exactly DRF's
         (tests/recommendations/test_api_plain_get.py compares the two paths).
         """
-        self.args, self.kwargs, self.request = args, kwargs, request
-        self.headers = self.default_response_headers
-        try:
+
+        def respond() -> HttpResponse:
             user = request.user
             user = user if user.is_active else None  # rest_framework.authentication.SessionAuthentication
             self._plain_throttle(request, user)
-            response = self.answer(request, user, **kwargs)
-        except Exception as exc:
-            drf_request = self.initialize_request(request, *args, **kwargs)
-            self.request = drf_request
-            self.format_kwarg = None
-            response = self.handle_exception(exc)
-            return self.finalize_response(drf_request, response, *args, **kwargs)
-        for key, value in self.headers.items():
-            response[key] = value
-        return response
+            return self.answer(request, user, **kwargs)
+
+        return plain_get_dispatch(self, request, args, kwargs, respond)
 
     def _plain_throttle(self, request: HttpRequest, user: Any) -> None:
         """APIView.check_throttles with the request DRF would pass (its user, the same request otherwise)."""
