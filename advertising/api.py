@@ -119,6 +119,7 @@ class AdServeApi(APIView):
     permission_classes = [AllowAny]
     throttle_scope = "ads"
     content_negotiation_class = JsonOnlyContentNegotiation
+    serving_middleware = True  # GET/HEAD take the serving middleware chain (ecommerce/handlers.py)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """One round trip to Redis for an anonymous request: the rate-limit count, the live-snapshot

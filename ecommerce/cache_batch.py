@@ -42,23 +42,23 @@ return n
 _current: ContextVar[dict[str, Any] | None] = ContextVar("cache_batch", default=None)
 
 
-def _increment(store: Any, key: str, expiry: int) -> int:
+def _increment(store: Any, key: str, expiry: int, delta: int) -> int:
     try:
-        return store.incr(key)
+        return store.incr(key, delta)
     except ValueError:  # the first increment creates it; add() loses to a concurrent first
-        return 1 if store.add(key, 1, expiry) else store.incr(key)
+        return delta if store.add(key, delta, expiry) else store.incr(key, delta)
 
 
-def counter_increment(key: str, expiry: int) -> int:
-    """Add one to a counter that expires `expiry` seconds after its first increment.
+def counter_increment(key: str, expiry: int, delta: int = 1) -> int:
+    """Add `delta` to a counter that expires `expiry` seconds after its first increment.
 
     When the shared cache is down the count is kept in this process (fail open, logged).
     """
     try:
-        return _increment(cache, key, expiry)
+        return _increment(cache, key, expiry, delta)
     except CacheUnavailable:
         rate_limited_log.warning("throttle.fail_open_per_process")
-        return _increment(_local_counters, key, expiry)
+        return _increment(_local_counters, key, expiry, delta)
 
 
 def redis_errors() -> tuple[type[BaseException], ...]:

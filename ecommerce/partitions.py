@@ -210,6 +210,24 @@ def _is_empty(cursor, name: str) -> bool:
     return cursor.fetchone()[0]
 
 
+def _drop_if_empty(cursor, part: Partition, *, locked: bool) -> None:
+    """Drop `part` if it holds no rows. `locked`: writers may be inserting into it, so take its
+    lock first (a savepoint: a lock not granted within a second leaves it as it is)."""
+    if not locked:
+        if _is_empty(cursor, part.name):
+            cursor.execute(f'DROP TABLE "{part.name}"')
+        return
+    try:
+        with transaction.atomic():
+            cursor.execute("SELECT set_config('lock_timeout', '1s', true)")
+            cursor.execute(f'LOCK TABLE "{TABLE}", "{part.name}" IN ACCESS EXCLUSIVE MODE')
+            cursor.execute("SELECT set_config('lock_timeout', '0', true)")
+            if _is_empty(cursor, part.name):
+                cursor.execute(f'DROP TABLE "{part.name}"')
+    except OperationalError as exc:  # lock_timeout (55P03) or a deadlock (40P01)
+        logger.warning("events.partition_resize_skipped", extra={"partition": part.name, "error": str(exc)})
+
+
 def event_partitions_ensure(
     *, periods_ahead: int | None = None, times: Iterable[datetime | date] = ()
 ) -> dict[str, object]:
@@ -229,11 +247,14 @@ def event_partitions_ensure(
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [DEFAULT_PARTITION])
         interval = partition_interval()
         existing = partitions()
-        # Empty partitions ahead that are longer than the interval now wanted make way for smaller ones.
+        # Empty partitions longer than the interval now wanted, ahead or holding "now" (the month
+        # the migration made, on a shop that turned busy or a fresh install), make way for smaller
+        # ones. The current one may be receiving its first rows right now: it is locked before it
+        # is found empty, and left alone if the lock is not granted within a second.
         period_low, period_high = period_of(now, interval)
         for part in existing:
-            if part.low >= period_high and part.high - part.low > _MAX_SPAN[interval] and _is_empty(cursor, part.name):
-                cursor.execute(f'DROP TABLE "{part.name}"')
+            if part.high > period_low and part.high - part.low > _MAX_SPAN[interval]:
+                _drop_if_empty(cursor, part, locked=part.low < period_high)
         existing = partitions()
         # From this month on: the chosen interval, with no gap up to the last period ahead.
         horizon = period_high

@@ -88,6 +88,17 @@ MIDDLEWARE = [
     # Last, as django-axes asks: turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
+# The JSON serving views (`serving_middleware = True`: recommendation lists, product neighbours,
+# ad serving) answer GET and HEAD through MIDDLEWARE minus these, which do nothing for such a
+# request; everything else, including any middleware added later, runs for them too
+# (ecommerce/handlers.py; tests/ecommerce/test_serving_chain.py holds the answers identical).
+SERVING_MIDDLEWARE_SKIP = [
+    "ecommerce.health.HealthCheckMiddleware",  # answers /healthz and /readyz only
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # answers static paths only
+    "django.middleware.csrf.CsrfViewMiddleware",  # nothing to check on GET/HEAD; no token handed out
+    "ecommerce.middleware.LazyMessageMiddleware",  # JSON answers carry no messages
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login into its answer
+]
 
 ROOT_URLCONF = "ecommerce.urls"
 WSGI_APPLICATION = "ecommerce.wsgi.application"
@@ -528,6 +539,10 @@ RECOMMENDATIONS_PRECOMPUTE_CHUNK_USERS = env.int("RECOMMENDATIONS_PRECOMPUTE_CHU
 RECOMMENDATIONS_ACTIVE_USER_DAYS = env.int("RECOMMENDATIONS_ACTIVE_USER_DAYS", default=365 * 3)
 # How long an identical API answer is reused (retrains and rule changes invalidate it sooner).
 RECOMMENDATIONS_RESPONSE_CACHE_SECONDS = env.int("RECOMMENDATIONS_RESPONSE_CACHE_SECONDS", default=60)
+# Answers that are the same for everyone (product neighbours, anonymous lists) are also kept in each
+# process for this long (0: off), so a first visit's API request needs no Redis round trip; a
+# retrain still shows everywhere within a second (recommendations/api.py _LocalAnswers).
+RECOMMENDATIONS_LOCAL_CACHE_SECONDS = env.int("RECOMMENDATIONS_LOCAL_CACHE_SECONDS", default=10)
 # How long a product page's similar / bought-together widget HTML is reused (same for everyone;
 # retrains, rule changes and catalogue changes invalidate it sooner).
 RECOMMENDATIONS_WIDGET_CACHE_SECONDS = env.int("RECOMMENDATIONS_WIDGET_CACHE_SECONDS", default=600)

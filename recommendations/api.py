@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 from django.conf import settings
@@ -26,7 +27,6 @@ from rest_framework.views import APIView
 
 from ecommerce.api.negotiation import JsonOnlyContentNegotiation
 from ecommerce.api.plain_get import plain_get_dispatch
-from ecommerce.api.throttling import CounterScopedRateThrottle
 from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import MISSING as NOT_BATCHED
 from ecommerce.cache_batch import batched_value, cache_batch
@@ -113,26 +113,95 @@ def _answer_key(key_parts: tuple) -> str:
     return "recs:api:" + hashlib.sha256(":".join(str(p) for p in key_parts).encode()).hexdigest()
 
 
-def _cached_json(key_parts: tuple, compute: Any) -> tuple[bytes, dict[str, Any] | None]:
+class _LocalAnswers:
+    """This process's copies of answers that are the same for every shopper who asks.
+
+    Product neighbours and an anonymous shopper's list (keyed by the recent views it depends on)
+    are identical for everyone; a customer's own list is not kept here. Serving one of these from
+    the shared cache cost a Redis round trip per request: ~100-140 µs of CPU on the reference box
+    plus Redis's own, a quarter of the request (docs/benchmarks/storefront.md "Round 4"). A copy is
+    served only while
+    - the process has read the generation counter in the last GENERATION_TRUST_SECONDS and the
+      copy was made under that generation: a retrain or a rule change shows in every process
+      within a second (at once in the process that made it: recommendations_generation_bump
+      forgets the copies), as the ads API does with its live-campaign snapshot;
+    - the copy is younger than RECOMMENDATIONS_LOCAL_CACHE_SECONDS (0: off), so an answer is at
+      most that much older than the shared cache's RECOMMENDATIONS_RESPONSE_CACHE_SECONDS.
+    Bounded: cleared when it holds MAX_ENTRIES answers.
+    """
+
+    GENERATION_TRUST_SECONDS = 1.0
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self.generation: int | None = None
+        self.generation_read_at = -1e9
+        self.entries: dict[str, tuple[int, bytes, float]] = {}  # key -> (generation, body, stored at)
+
+    def get(self, key: str) -> bytes | None:
+        seconds = settings.RECOMMENDATIONS_LOCAL_CACHE_SECONDS
+        entry = self.entries.get(key) if seconds > 0 else None
+        if entry is None:
+            return None
+        now = time.monotonic()
+        if (
+            now - self.generation_read_at < self.GENERATION_TRUST_SECONDS
+            and entry[0] == self.generation
+            and now - entry[2] < seconds
+        ):
+            return entry[1]
+        return None
+
+    def saw_generation(self, generation: int) -> None:
+        if generation != self.generation:
+            self.entries.clear()
+        self.generation, self.generation_read_at = generation, time.monotonic()
+
+    def put(self, key: str, generation: int, body: bytes) -> None:
+        if settings.RECOMMENDATIONS_LOCAL_CACHE_SECONDS <= 0 or generation != self.generation:
+            return
+        if len(self.entries) >= self.MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[key] = (generation, body, time.monotonic())
+
+    def forget(self) -> None:
+        self.generation, self.generation_read_at = None, -1e9
+        self.entries.clear()
+
+
+local_answers = _LocalAnswers()
+
+
+def _cached_json(key_parts: tuple, compute: Any, *, shared: bool = False) -> tuple[bytes, dict[str, Any] | None]:
     """A recent identical answer, already encoded, from the cache (one round trip).
 
     Each entry remembers the generation counter it was computed under (bumped by retrains and
     rule changes), so those show at once with a shared cache; otherwise entries live
     RECOMMENDATIONS_RESPONSE_CACHE_SECONDS. The serving benchmark (docs/benchmarks/recommendations.md) is why:
-    computing an answer costs ~15 ms of queries, a cache hit well under 1 ms.
+    computing an answer costs ~15 ms of queries, a cache hit well under 1 ms. An answer that is
+    the same for everyone (`shared`) is also kept in this process (`_LocalAnswers`).
     Returns (JSON bytes, the payload when it was just computed else None).
     """
     key = _answer_key(key_parts)
+    if shared:
+        body = local_answers.get(key)
+        if body is not None:
+            return body, None
     generation, entry = batched_value(GENERATION_KEY), batched_value(key)
     if generation is NOT_BATCHED or entry is NOT_BATCHED:
         found = cache.get_many([GENERATION_KEY, key])
         generation, entry = found.get(GENERATION_KEY), found.get(key)
     generation = generation or recommendations_generation()
+    local_answers.saw_generation(generation)
     if entry is not None and entry[0] == generation:
+        if shared:
+            local_answers.put(key, generation, entry[1])
         return entry[1], None
     payload = compute()
     body = json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
     cache.set(key, (generation, body), settings.RECOMMENDATIONS_RESPONSE_CACHE_SECONDS)
+    if shared:
+        local_answers.put(key, generation, body)
     return body, payload
 
 
@@ -143,18 +212,22 @@ def _json_response(body: bytes) -> HttpResponse:
 class _OneRoundTripApi(APIView):
     """Serving views: every cache read the request will make, fetched in one round trip.
 
-    The keys of the session, the user row, the rate-limit counter, the generation and the cached
-    answer are known before anything is read (a signed-in session key carries the user id,
-    ecommerce/sessions.py), so they go to the cache together (ecommerce/cache_batch.py) instead
-    of one after another. Sessions without that hint are read first, then the rest in one batch.
-    A key guessed wrong (an invalid k, a session whose user no longer authenticates) is just read
-    normally, and a rate-limit count taken on a wrong guess is given back.
+    The keys of the session, the user row, the generation and the cached answer are known before
+    anything is read (a signed-in session key carries the user id, ecommerce/sessions.py), so
+    they go to the cache together (ecommerce/cache_batch.py) instead of one after another.
+    Sessions without that hint are read first, then the rest in one batch. A key guessed wrong
+    (an invalid k, a session whose user no longer authenticates) is just read normally. An answer
+    that is the same for everyone and held in this process (`_LocalAnswers`) needs no read at
+    all, and the rate-limit count comes from the process's reserved block
+    (ecommerce/counter_leases.py): a first visit's request usually makes no round trip.
     """
 
     throttle_scope = "recommendations"
     # These views only speak JSON: skip parsing the Accept header (DRF's documented
     # IgnoreClientContentNegotiation pattern, ecommerce/api/negotiation.py).
     content_negotiation_class = JsonOnlyContentNegotiation
+    # GET/HEAD take the serving middleware chain (ecommerce/handlers.py).
+    serving_middleware = True
 
     def answer_key_parts(self, request: HttpRequest, user_id: int | None, **kwargs: Any) -> tuple | None:
         """The key parts of the cached answer this request will read; None: nothing to batch."""
@@ -172,22 +245,29 @@ class _OneRoundTripApi(APIView):
                 user_id = int(raw_user_id) if raw_user_id is not None else None
             except (TypeError, ValueError):
                 user_id = None
-        keys.append(GENERATION_KEY)
-        if user_id is not None:
-            keys.append(user_cache_key(user_id))
         try:
             parts = self.answer_key_parts(request, user_id, **kwargs)
         except ValidationError:
             parts = None  # a bad k: the view answers 400 in its own time
-        if parts is not None:
-            keys.append(_answer_key(parts))
-        counter = CounterScopedRateThrottle.expected_counter(
-            request, self.throttle_scope, str(user_id) if user_id is not None else None
-        )
-        with cache_batch(keys=keys, counters=[counter] if counter else []):
-            if request.method == "GET" and all(p is AllowAny for p in self.permission_classes):
-                return self._plain_get(request, *args, **kwargs)
-            return super().dispatch(request, *args, **kwargs)
+        if user_id is None and parts is not None and local_answers.get(_answer_key(parts)) is not None:
+            keys = []  # the same answer for everyone, held in this process: nothing to read
+        else:
+            keys.append(GENERATION_KEY)
+            if user_id is not None:
+                keys.append(user_cache_key(user_id))
+            if parts is not None:
+                keys.append(_answer_key(parts))
+        # The rate-limit count is not batched: it comes from this process's reserved block
+        # (ecommerce/counter_leases.py), a round trip per block rather than per request.
+        if not keys:
+            return self._dispatch_batched(request, *args, **kwargs)
+        with cache_batch(keys=keys):
+            return self._dispatch_batched(request, *args, **kwargs)
+
+    def _dispatch_batched(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "GET" and all(p is AllowAny for p in self.permission_classes):
+            return self._plain_get(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     def answer(self, request: HttpRequest, user: Any, **kwargs: Any) -> HttpResponse:
         """The JSON answer for `user` (None: anonymous) on the plain Django request."""
@@ -273,6 +353,7 @@ class MyRecommendationsApi(_OneRoundTripApi):
             lambda: _payload(
                 recommendations_for(user=user, k=k, session=session, viewed=viewed if user is None else None), k
             ),
+            shared=user is None,  # an anonymous list depends only on its views: the same for everyone
         )
         return _json_response(body)
 
@@ -314,7 +395,7 @@ class _ProductNeighboursApi(_OneRoundTripApi):
                 return {"missing": True}  # cached too: a crawler probing ids costs one query each
             return _payload(similar_products_for(product=product, kind=self.kind, k=k), k, product_id=product_id)
 
-        body, _ = _cached_json((str(self.kind), product_id, k), compute)
+        body, _ = _cached_json((str(self.kind), product_id, k), compute, shared=True)
         if body == MISSING:
             raise NotFound(f"Product {product_id} does not exist.")
         return _json_response(body)

@@ -69,7 +69,13 @@ def recommendations_generation() -> int:
 
 
 def recommendations_generation_bump() -> None:
-    """Invalidate cached recommendation answers (all processes with a shared cache; others expire)."""
+    """Invalidate cached recommendation answers (all processes with a shared cache; others expire).
+
+    Other processes' own copies of shared answers go within a second (recommendations/api.py
+    `_LocalAnswers`); this process's at once."""
+    from .api import local_answers  # the API module imports this one
+
+    local_answers.forget()
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:

@@ -88,6 +88,11 @@ def _clear_cache():
     cache.clear()
     live_version_forget()  # the ads API remembers the snapshot version it last saw for a second
     caches_clear()  # per-process relevance caches are keyed by a counter that cache.clear() resets
+    from ecommerce.counter_leases import leases
+    from recommendations.api import local_answers
+
+    leases.forget()  # blocks reserved in the cache just cleared
+    local_answers.forget()  # copies of answers the cleared cache held
     from ecommerce import partitions
 
     # Time ranges a committed test created are remembered per process; a later test may have dropped

@@ -7,6 +7,9 @@ each other's entries, so a burst from many processes is under-counted. A fixed-w
 costs one atomic increment (django-redis runs it as a script on Redis; LocMem holds its lock) and
 never under-counts. The price: across a window boundary a client can get up to twice the rate
 in a short stretch, the usual trade of fixed windows (django-ratelimit makes the same one).
+
+Each process reserves counts in blocks (ecommerce/counter_leases.py): a limit is still never
+exceeded, and a request costs a round trip only when its process's block is used up.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 from django.http import HttpRequest
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
-from ..cache_batch import batched_count, counter_increment
+from ..cache_batch import batched_count
+from ..counter_leases import leases
 
 
 class FixedWindowCounterThrottle(SimpleRateThrottle):
@@ -30,7 +34,8 @@ class FixedWindowCounterThrottle(SimpleRateThrottle):
         self.key = self._window_key(ident_key)
         count = batched_count(self.key)  # already counted in this request's cache batch?
         if count is None:
-            count = counter_increment(self.key, self.expiry)
+            # From this process's reserved block: one round trip per block, not per request.
+            count = leases.count(self.key, self.expiry, self.num_requests)
         return count <= self.num_requests
 
     def _window_key(self, ident_key: str) -> str:

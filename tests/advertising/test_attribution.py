@@ -178,7 +178,8 @@ def test_click_before_login_counts_for_the_account_through_its_session_alias():
 
 def test_report_shows_conversions_revenue_roas_and_cpa():
     # given two paid clicks (0.50 + 1.50 = 2.00) by two buyers of 30 and 50
-    now = timezone.now().replace(hour=12)
+    # noon of yesterday (local): clicks and orders in the past whatever the time of day the test runs
+    now = timezone.localtime(timezone.now() - timedelta(days=1)).replace(hour=12, minute=0)
     campaign = CampaignFactory()
     buyers = [UserFactory(), UserFactory()]
     _click(campaign, at=now - timedelta(hours=2), user=buyers[0], price="0.50")

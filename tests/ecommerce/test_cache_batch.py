@@ -123,14 +123,59 @@ def test_signed_in_recommendations_take_one_batch(
 
 
 @pytest.mark.django_db
-def test_anonymous_product_neighbours_need_one_batch(product_factory_pair, monkeypatch):
+def test_anonymous_product_neighbours_need_no_round_trip_while_held_in_the_process(product_factory_pair, monkeypatch):
+    """The same answer for everyone, kept in this process: no read, and the rate-limit count
+    comes from the process's reserved block (ecommerce/counter_leases.py)."""
+    client = APIClient()
+    url = f"/api/products/{product_factory_pair}/similar/?k=3"
+    first = client.get(url)
+    assert first.status_code == 200
+    calls = _CacheCallCounter(monkeypatch)
+    again = client.get(url)
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert calls.batches == 0
+    assert calls.outside == []
+
+
+@pytest.mark.django_db
+def test_a_held_answer_is_checked_against_the_generation_every_second(product_factory_pair, monkeypatch):
+    """Another process's retrain (a bump this process did not see) shows within a second."""
+    from recommendations.api import local_answers
+    from recommendations.selectors import GENERATION_KEY
+
+    client = APIClient()
+    url = f"/api/products/{product_factory_pair}/similar/?k=3"
+    assert client.get(url).status_code == 200
+    cache.incr(GENERATION_KEY)  # as another process's bump: this process's copies are not forgotten
+    calls = _CacheCallCounter(monkeypatch)
+    assert client.get(url).status_code == 200
+    assert calls.batches == 0  # within the second: the held copy
+    local_answers.generation_read_at -= local_answers.GENERATION_TRUST_SECONDS  # the second has passed
+    assert client.get(url).status_code == 200
+    assert calls.batches == 1  # read the generation and the answer again
+    assert "set" in calls.outside  # the answer under the new generation was computed and stored
+    assert local_answers.generation == cache.get(GENERATION_KEY)
+    assert client.get(url).status_code == 200
+    assert calls.batches == 1  # and held again
+
+
+@pytest.mark.django_db
+def test_a_held_answer_expires_and_can_be_switched_off(product_factory_pair, monkeypatch, settings):
+    from recommendations.api import local_answers
+
     client = APIClient()
     url = f"/api/products/{product_factory_pair}/similar/?k=3"
     assert client.get(url).status_code == 200
     calls = _CacheCallCounter(monkeypatch)
+    for key, (generation, body, stored_at) in list(local_answers.entries.items()):
+        local_answers.entries[key] = (generation, body, stored_at - settings.RECOMMENDATIONS_LOCAL_CACHE_SECONDS)
     assert client.get(url).status_code == 200
-    assert calls.batches == 1
-    assert calls.outside == []
+    assert calls.batches == 1  # too old: read from the shared cache (and held again)
+    settings.RECOMMENDATIONS_LOCAL_CACHE_SECONDS = 0
+    assert client.get(url).status_code == 200
+    assert client.get(url).status_code == 200
+    assert calls.batches == 3  # off: every request reads the shared cache
 
 
 @pytest.fixture

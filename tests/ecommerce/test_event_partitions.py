@@ -472,3 +472,27 @@ def test_ensure_command_creates_and_merges_and_can_skip_merging():
     # then
     assert "Merged the days of 1 finished month(s): ecommerce_event_p2019_10" in out.getvalue()
     assert date(2019, 10, 1) in partition_months()
+
+
+@pytest.mark.django_db
+def test_a_current_month_holding_rows_is_kept_when_days_are_wanted(settings):
+    # given: this month's partition (the migration's) already holds today's events
+    now = timezone.now()
+    batch = [{"id": str(uuid.uuid4()), "type": "page_view", "occurred_at": now.isoformat()}]
+    assert events_ingest(raw_events=batch, trusted=True).accepted == 1
+    if not PG:  # a plain table: nothing to partition, the event is simply stored
+        settings.EVENT_PARTITION_INTERVAL = "day"
+        assert event_partitions_ensure()["partitioned"] is False
+        assert Event.objects.count() == 1
+        return
+    month_low, month_high = period_of(now, "month")
+    holding = [p for p in partitions() if p.low <= now < p.high]
+    assert [(p.low, p.high) for p in holding] == [(month_low, month_high)]
+    # when: the shop switches to day partitions
+    settings.EVENT_PARTITION_INTERVAL = "day"
+    event_partitions_ensure()
+    # then: the month stays with its row (days start where it ends); nothing went to the default
+    assert [p.name for p in partitions() if p.low <= now < p.high] == [holding[0].name]
+    assert _rows_in(holding[0].name) == 1
+    assert _rows_in(DEFAULT_PARTITION) == 0
+    assert all(p.high - p.low == timedelta(days=1) for p in partitions() if p.low >= month_high)
