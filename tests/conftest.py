@@ -264,3 +264,17 @@ def tmp_dir():
 def cached_logins(settings):
     """Turn on the login cache (ecommerce/auth_backends.py) whatever the configured cache is."""
     settings.AUTH_USER_CACHE_SECONDS = 300
+
+
+@pytest.fixture
+def connections_kept_open():
+    """As Django's test client does: a WSGI handler called directly must not close the test's
+    database connection at the end of its request."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

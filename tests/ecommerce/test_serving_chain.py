@@ -9,9 +9,7 @@ The test client cannot show this: it has its own handler, which always runs the 
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 
 import pytest
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -26,32 +24,14 @@ from ecommerce.handlers import ServingWSGIHandler, serving_middleware
 from recommendations.api import local_answers
 from tests.factories import ProductFactory, UserFactory
 from tests.factories.advertising import CampaignFactory
+from tests.wsgi_helpers import wsgi_environ
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("connections_kept_open")]
 
 
 def _call(handler: ServingWSGIHandler, method: str, path: str, cookie: str = "", **headers: str):
     path_info, _, query = path.partition("?")
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path_info,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "testserver",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-        **{"HTTP_" + name.upper(): value for name, value in headers.items()},
-    }
-    if cookie:
-        environ["HTTP_COOKIE"] = cookie
+    environ = wsgi_environ(method, path_info, query, cookie, **headers)
     answer: dict = {}
 
     def start_response(status, response_headers, exc_info=None):

@@ -3,40 +3,20 @@ resolution remembered. Same answers and the same ResolverMatch as Django's own h
 
 from __future__ import annotations
 
-import io
-import sys
-
 import pytest
-from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections
 from django.test import override_settings
 from django.urls import clear_url_caches, resolve
 
 from ecommerce import handlers
 from tests.factories import ProductFactory
+from tests.wsgi_helpers import wsgi_environ
 
 pytestmark = pytest.mark.django_db
 
 
 def _call(app, path: str, query: str = "") -> tuple[str, dict, bytes]:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "testserver",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
+    environ = wsgi_environ("GET", path, query)
     seen: dict = {}
 
     def start_response(status, headers, exc_info=None):
@@ -49,17 +29,12 @@ def _call(app, path: str, query: str = "") -> tuple[str, dict, bytes]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_memo():
-    # As Django's test client does: the handler must not close the test's database connection.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
+def _fresh_memo(connections_kept_open):
     handlers._memo.clear()
     handlers._memo_owner[0] = None
     yield
     handlers._memo.clear()
     handlers._memo_owner[0] = None
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 def test_same_answers_as_djangos_handler():
@@ -96,15 +71,18 @@ def test_each_request_gets_its_own_match():
         def __call__(self, request):
             return self.get_response(request)
 
-    original = handler.resolve_request
+    # A serving GET is resolved by the serving chain's handler (ecommerce/handlers.py), any
+    # other request by the outer one: spy on both.
+    for resolving in (handler, handler._serving_chain):
+        original = resolving.resolve_request
 
-    def spy(request):
-        match = original(request)
-        seen.append(match)
-        match.kwargs["product_id"] = -1  # a careless view or middleware changing what it got
-        return match
+        def spy(request, original=original):
+            match = original(request)
+            seen.append(match)
+            match.kwargs["product_id"] = -1  # a careless view or middleware changing what it got
+            return match
 
-    handler.resolve_request = spy
+        resolving.resolve_request = spy
     path = f"/api/products/{product.pk}/similar/"
     _call(handler, path)
     _call(handler, path)
