@@ -415,6 +415,12 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8112, help="project port; the bare view uses port+1")
     parser.add_argument("--no-chat", action="store_true", help="skip the 8 concurrent chats run")
     parser.add_argument("--chat-only", action="store_true", help="only the 8 concurrent chats run (no wrk targets)")
+    parser.add_argument(
+        "--bare-each",
+        action="store_true",
+        help="measure the bare view again right before every target and take each ratio against that "
+        "neighbour (twice the time; on a box whose speed drifts, ratios swing less)",
+    )
     args = parser.parse_args()
     tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
     gunicorn = str(Path(PY).with_name("gunicorn"))
@@ -450,10 +456,13 @@ def main() -> int:
         for label, path, kind, who in targets(info):
             if args.chat_only or (args.only and args.only not in label):
                 continue
+            reference = None
+            if args.bare_each:
+                reference = measure(f"http://127.0.0.1:{bare_port}/", "", args, tool, work)
             m = measure(
                 f"http://127.0.0.1:{args.port}{path}", session_header if who == "signed" else "", args, tool, work
             )
-            rows.append({"label": label, "path": path, "kind": kind, "m": m})
+            rows.append({"label": label, "path": path, "kind": kind, "m": m, "bare": reference})
             print(f"  {label}: {m['rps']:.0f} req/s, p99 {m['p99_ms']:.1f} ms", flush=True)
         if args.chat_only or (not args.no_chat and not args.only):
             chat = chat_load(args.port, info["chat_sessions"], args.duration)
@@ -483,7 +492,6 @@ def main() -> int:
 
 
 def render(rows: list[dict], args: argparse.Namespace, tool: str) -> str:
-    bare = rows[0]["m"]
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Run {when}: {tool}, {args.conns} connections, {args.duration} s per target, "
@@ -492,8 +500,11 @@ def render(rows: list[dict], args: argparse.Namespace, tool: str) -> str:
         "| target | req/s | p50 ms | p99 ms | req/s vs bare | p99 vs bare | goal | met |",
         "|---|---:|---:|---:|---:|---:|---|---|",
     ]
+    if args.bare_each:
+        lines[0] += " Each ratio against the bare view measured just before that target (req/s, p99 in brackets)."
     for row in rows:
         m = row["m"]
+        bare = row.get("bare") or rows[0]["m"]
         tput = m["rps"] / bare["rps"] if bare["rps"] else math.nan
         p99 = m["p99_ms"] / bare["p99_ms"] if bare["p99_ms"] else math.nan
         goal, met = "", ""
@@ -503,6 +514,8 @@ def render(rows: list[dict], args: argparse.Namespace, tool: str) -> str:
             met = "yes" if tput >= min_t and p99 <= max_p else "**no**"
         bad = m["errors"] + m["non2xx"]
         note = f" ({bad} errors/non-2xx)" if bad else ""
+        if row.get("bare"):
+            note += f" [bare {bare['rps']:,.0f}, {bare['p99_ms']:.1f} ms]"
         lines.append(
             f"| {row['label']}{note} | {m['rps']:,.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
             f"{tput:.2f}× | {p99:.1f}× | {goal} | {met} |"
