@@ -82,7 +82,13 @@ def test_past_the_limit_the_window_is_refused_without_asking_again(monkeypatch):
     leases = CounterLeases()
     assert _allowed(leases, "lease:over", 2, 3) == [True, True, False]
     trips: list[str] = []
-    monkeypatch.setattr(counter_leases, "counter_increment", lambda key, expiry, delta=1: trips.append(key) or 0)
+    real = counter_leases.counter_increment
+
+    def counted(key, expiry, delta=1):  # the real increment, recorded
+        trips.append(key)
+        return real(key, expiry, delta)
+
+    monkeypatch.setattr(counter_leases, "counter_increment", counted)
     assert _allowed(leases, "lease:over", 2, 5) == [False] * 5
     assert trips == []
 
