@@ -66,12 +66,20 @@ class BufferUnavailable(Exception):
 
 
 def backend_name() -> str:
+    return _backend()[0]
+
+
+def _backend() -> tuple[str, Any]:
+    """(the backend's name, the django-redis client when it is "redis", else None)."""
     name = str(getattr(settings, "ADS_BUFFER", "auto") or "auto").lower()
-    if name == "auto":
-        return "redis" if _redis() is not None else "direct"
-    if name not in {"redis", "memory", "direct"}:
+    if name not in {"auto", "redis", "memory", "direct"}:
         raise ValueError(f"ADS_BUFFER must be auto, redis, memory or direct, not {name!r}")
-    return name
+    if name in {"auto", "redis"}:
+        client = _redis()
+        if client is not None:
+            return "redis", client
+        return ("direct" if name == "auto" else "redis"), None
+    return name, None
 
 
 def _send(pool: Any, commands: list[tuple]) -> list[Any]:
@@ -210,12 +218,11 @@ class Outcome:
 def reserve_and_push(asks: list[Reservation], *, counter: RateCounter | None = None, version_key: str = "") -> Outcome:
     """Count the request against its rate limit, read the live-snapshot version, and reserve and
     buffer each ask: ONE round trip to Redis. Raises BufferUnavailable if the store is down."""
-    name = backend_name()
+    name, backend = _backend()  # one lookup of the cache client (~5 µs each through the proxy)
     if name == "memory":
         return local_outcome(asks, counter, version_key, memory.reserve_and_push)
     if name != "redis":
         raise BufferUnavailable(name)
-    backend = _redis()
     if backend is None:
         raise BufferUnavailable("no redis cache")
     keys = [

@@ -126,6 +126,41 @@ def test_click_with_tampered_or_expired_token_is_400_and_charges_nothing(api_cli
     assert campaign.spend_total == 0 and not Click.objects.exists()
 
 
+def test_a_click_token_from_before_the_held_signer_still_clicks_and_a_rotated_key_signs_anew(api_client, settings):
+    # Tokens used to be signing.dumps(..., compress=True): ones already on pages must still work.
+    campaign = CampaignFactory()
+    ad = _serve(api_client).json()["ads"][0]
+    payload = signing.loads(ad["click_url"].split("/")[-2], salt="advertising.click")
+    legacy = signing.dumps(payload, salt="advertising.click", compress=True)
+    assert legacy.startswith(".")  # really the compressed form
+    assert api_client.get(f"/ads/click/{legacy}/").status_code == 302
+    # A new SECRET_KEY: the process must not keep signing with the old one.
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "another-secret-key-for-this-test-" + "x" * 40
+    rotated = _serve(api_client).json()["ads"][0]["click_url"].split("/")[-2]
+    assert signing.loads(rotated, salt="advertising.click")["a"] == campaign.ads.get().pk
+    with pytest.raises(signing.BadSignature):
+        signing.loads(rotated, salt="advertising.click", key=old_key, fallback_keys=[])
+
+
+def test_an_edited_ad_serves_its_new_headline_and_product_price(api_client):
+    campaign = CampaignFactory()
+    first = _serve(api_client).json()["ads"][0]
+    ad = campaign.ads.get()
+    ad.headline = "A new headline"
+    ad.save()
+    ad.product.price = Decimal("12.34")
+    ad.product.save()
+    from advertising.selectors import live_ads_invalidate
+
+    live_ads_invalidate()  # what the admin's save does (a new snapshot, new rows)
+    second = _serve(api_client).json()["ads"][0]
+    assert first["headline"] != "A new headline"
+    assert second["headline"] == "A new headline"
+    assert second["product"]["price"] == "12.34"
+    assert second["impression_id"] != first["impression_id"]
+
+
 def test_cpm_campaign_is_charged_per_impression_when_the_flush_settles(flush):
     campaign = CampaignFactory(bid_type=Campaign.BidType.CPM, bid=Decimal("4.00"))
     from rest_framework.test import APIClient

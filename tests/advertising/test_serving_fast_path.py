@@ -1,6 +1,8 @@
 """The ad endpoint's cheap paths (issue 12): its usual query read without the serializer, and the
 merchant's settings remembered per live-snapshot version instead of two cache reads a request."""
 
+from decimal import Decimal
+
 import pytest
 from django.http import QueryDict
 
@@ -95,3 +97,16 @@ def test_a_settings_save_in_another_process_shows_by_the_next_request(client):
     live_version_seen(stale_version)
     client.get("/api/ads/serve/", {"slot": "listing"})  # may still serve: its round trip brings the new version
     assert client.get("/api/ads/serve/", {"slot": "listing", "n": 2}).json()["ads"] == []
+
+
+def test_environment_defaults_follow_a_changed_setting(settings):
+    # No AdsSettings row: the environment's values, which a settings change must reach at once.
+    from django.core.cache import cache
+
+    cache.delete(conf.SETTINGS_CACHE_KEY)
+    conf._memo = (None, None)
+    settings.ADS_RESERVE_CPC = "0.07"
+    assert conf.reserve_cpc() == Decimal("0.07")
+    assert conf.merchant_settings() is conf.merchant_settings()  # built once, not per call
+    settings.ADS_RESERVE_CPC = "0.09"
+    assert conf.reserve_cpc() == Decimal("0.09")
