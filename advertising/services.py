@@ -881,7 +881,8 @@ def _url_memo() -> dict[Any, Any]:
 def _ad_fields(ad: Ad) -> dict[str, Any]:
     """What an answer says about `ad` and its product, the same for every request: built once per
     snapshot row (a changed ad or product comes in a new snapshot, as new rows) and URLconf.
-    Kept with the row it was built from, so a row of another snapshot never reads it."""
+    Kept with the row it was built from, so a row of another snapshot never reads it. Every
+    answer shares the returned dicts (the product dict too): read them, never change them."""
     memo = _url_memo()
     entry = memo.get(("ad", ad.pk))
     if entry is not None and entry[0] is ad:
