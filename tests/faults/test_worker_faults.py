@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.db import connections
+from django.db.models import Exists, OuterRef
 
 from ecommerce.models import ModelVersion, TaskDelivery
 from recommendations.conf import ACTIVE_MODEL_NAME
@@ -32,9 +33,14 @@ class ActiveRowsWatcher(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stop_event.is_set():
-                active = ModelVersion.objects.filter(name=ACTIVE_MODEL_NAME, status="active").first()
-                if active is not None and not UserRecommendation.objects.filter(model_version=active).exists():
-                    self.violations.append(active.version)
+                # One statement, so one snapshot: two queries (the active version, then its rows)
+                # could straddle a promotion that commits in between and report a false violation.
+                without_rows = (
+                    ModelVersion.objects.filter(name=ACTIVE_MODEL_NAME, status="active")
+                    .exclude(Exists(UserRecommendation.objects.filter(model_version=OuterRef("pk"))))
+                    .values_list("version", flat=True)
+                )
+                self.violations.extend(without_rows)
                 self.polls += 1
                 time.sleep(0.02)
         finally:
