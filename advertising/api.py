@@ -122,9 +122,10 @@ class AdServeApi(APIView):
     serving_middleware = True  # GET/HEAD take the serving middleware chain (ecommerce/handlers.py)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        """One round trip to Redis for an anonymous request: the rate-limit count, the live-snapshot
-        version and the impression buffer go in one script (advertising/buffer.py). A signed-in
-        shopper's session and user come before it in one batched read (ecommerce/cache_batch.py)."""
+        """Usually no round trip to Redis for an anonymous request: the rate-limit count and the
+        CPM budget come from blocks this process reserved, impressions go to its spool file
+        (advertising/buffer.py, advertising/spool.py). A signed-in shopper's session and user come
+        in one batched read (ecommerce/cache_batch.py)."""
         session = getattr(request, "session", None)
         self.user_hint = None
         if isinstance(session, HintedSessionStore) and session.session_key:
@@ -145,7 +146,7 @@ class AdServeApi(APIView):
 
         The same steps in DRF's order with its rules: SessionAuthentication's (the session's user
         if active, else anonymous; no CSRF check on a GET), AllowAny, no throttle classes (the
-        count is in the buffer's round trip); the answer is JSONRenderer's bytes with the same
+        count is in the buffer's call); the answer is JSONRenderer's bytes with the same
         Content-Type and Allow headers. Anything raised (a bad query: ServeInput's 400, throttled:
         429 with Retry-After, Redis or PostgreSQL down: 503) goes through DRF's own
         handle_exception and finalize_response, so every error answer is DRF's
@@ -163,8 +164,8 @@ class AdServeApi(APIView):
         return plain_get_dispatch(self, request, args, kwargs, answer)
 
     def get_throttles(self) -> list:
-        # Counted in the buffer's round trip instead (same key, window and rate as the
-        # CounterScopedRateThrottle of every other API): see `_rate_counter`.
+        # Counted by the buffer instead, before anything is reserved (same key, window and rate
+        # as the CounterScopedRateThrottle of every other API): see `_rate_counter`.
         return []
 
     def _rate_counter(self, request: Request) -> buffer.RateCounter | None:

@@ -2,17 +2,20 @@
 
 Serving never writes to the database (shared/ARCHITECTURE.md). One serve request makes ONE call
 here, `reserve_and_push`: for each winner it reserves the CPM charge against the campaign's
-daily and total budget (an atomic counter per campaign-day and per campaign) and, when the
-reservation fits (CPC ads always fit: they pay at the click), appends the impression record
-to the buffer. The flush task (advertising.flush_impressions) pops records, bulk-inserts them
-and settles the CPM charges into Campaign spend (services.impressions_flush).
+daily and total budget (a counter per campaign-day and per campaign) and, when the reservation
+fits (CPC ads always fit: they pay at the click), appends the impression record to the buffer.
+The flush task (advertising.flush_impressions) pops records, bulk-inserts them and settles the
+CPM charges into Campaign spend (services.impressions_flush).
 
 Backends (settings.ADS_BUFFER):
-- "redis": a Redis list plus integer counters in micro-units of the shop currency, in the shared
-  cache's Redis, all in one Lua script (one round trip, atomic: 50 concurrent requests cannot
-  reserve past a budget);
-- "memory": the same in this process behind a lock (tests; a one-process setup with its own
-  flusher);
+- "redis": integer counters in micro-units of the shop currency in the shared cache's Redis, which
+  each process reserves from in blocks (BudgetLeases; atomic Lua: 50 concurrent requests cannot
+  reserve past a budget), and a Redis list the flush task pops. A request appends its records to
+  this process's spool file (advertising/spool.py), which a flusher thread ships to the list in
+  bulk; rate counts come from blocks too (ecommerce/counter_leases.py). So a request makes a
+  round trip only when a block runs out (docs/benchmarks/storefront.md "Round 6");
+- "memory": the same in this process behind a lock, one ask at a time (tests without Redis; a
+  one-process setup with its own flusher);
 - "direct": nothing buffered; the caller charges and inserts at once (the embedded default
   without a shared cache, and what a request does when Redis does not answer).
 
@@ -24,6 +27,7 @@ conditional UPDATE stays the database's last word on the budget.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import threading
@@ -33,7 +37,10 @@ from typing import Any
 
 from django.conf import settings
 
+from ecommerce.counter_leases import leases
 from ecommerce.resilience import rate_limited_log
+
+from .spool import spool
 
 logger = logging.getLogger(__name__)
 
@@ -99,43 +106,6 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
 
     return (OSError, *redis_errors())
 
-
-# KEYS: the rate-limit counter, the live-snapshot version, the buffer list, then per winner its
-# day counter and total counter. ARGV: the counter's expiry and limit (0: no counter), then per
-# winner 6 values: amount, daily budget, total budget, day start, total start (all micro-units)
-# and the record (JSON). Returns {count, version, 1/0 per winner: reserved and buffered or not};
-# over the rate limit nothing is reserved or buffered.
-_RESERVE_LUA = """
-local count = 0
-if tonumber(ARGV[2]) > 0 then
-  count = redis.call('INCR', KEYS[1])
-  if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-end
-local out = {count, redis.call('GET', KEYS[2]) or false}
-if tonumber(ARGV[2]) > 0 and count > tonumber(ARGV[2]) then return out end
-local n = (#ARGV - 2) / 6
-for i = 0, n - 1 do
-  local a = tonumber(ARGV[i * 6 + 3])
-  local ok = 1
-  if a > 0 then
-    local dk, tk = KEYS[i * 2 + 4], KEYS[i * 2 + 5]
-    redis.call('SET', dk, ARGV[i * 6 + 6], 'NX', 'EX', DAY_TTL)
-    redis.call('SET', tk, ARGV[i * 6 + 7], 'NX', 'EX', TOTAL_TTL)
-    local d = tonumber(redis.call('GET', dk))
-    local t = tonumber(redis.call('GET', tk))
-    if d + a <= tonumber(ARGV[i * 6 + 4]) and t + a <= tonumber(ARGV[i * 6 + 5]) then
-      redis.call('INCRBY', dk, a)
-      redis.call('INCRBY', tk, a)
-      redis.call('EXPIRE', tk, TOTAL_TTL)
-    else
-      ok = 0
-    end
-  end
-  if ok == 1 then redis.call('RPUSH', KEYS[3], ARGV[i * 6 + 8]) end
-  out[#out + 1] = ok
-end
-return out
-""".replace("DAY_TTL", str(DAY_KEY_TTL)).replace("TOTAL_TTL", str(TOTAL_KEY_TTL))
 
 # Take up to ARGV[1] records off the front of the list, atomically.
 _POP_LUA = """
@@ -216,8 +186,11 @@ class Outcome:
 
 
 def reserve_and_push(asks: list[Reservation], *, counter: RateCounter | None = None, version_key: str = "") -> Outcome:
-    """Count the request against its rate limit, read the live-snapshot version, and reserve and
-    buffer each ask: ONE round trip to Redis. Raises BufferUnavailable if the store is down."""
+    """Count the request against its rate limit, reserve each CPM ask's charge and spool each ask
+    that fits. With Redis, usually no round trip: counts and budget come from blocks this process
+    reserved earlier (one round trip per block), records go to this process's spool file
+    (advertising/spool.py). The snapshot version is learnt by `live_version()`, not here (the
+    argument is kept for the memory backend). Raises BufferUnavailable if Redis is needed and down."""
     name, backend = _backend()  # one lookup of the cache client (~5 µs each through the proxy)
     if name == "memory":
         return local_outcome(asks, counter, version_key, memory.reserve_and_push)
@@ -225,35 +198,174 @@ def reserve_and_push(asks: list[Reservation], *, counter: RateCounter | None = N
         raise BufferUnavailable(name)
     if backend is None:
         raise BufferUnavailable("no redis cache")
-    keys = [
-        backend.make_key(counter.key if counter else "advertising:no-counter"),
-        backend.make_key(version_key or "advertising:no-version"),
-        backend.make_key(BUFFER_KEY),
-    ]
-    args: list[Any] = [counter.expiry if counter else 0, counter.limit if counter else 0]
-    for ask in asks:
-        keys += [backend.make_key(_day_key(ask.campaign_id, ask.day)), backend.make_key(_total_key(ask.campaign_id))]
-        args += [
-            to_micro(ask.amount),
-            to_micro(ask.daily_budget),
-            to_micro(ask.total_budget),
-            to_micro(ask.spend_today),
-            to_micro(ask.spend_total),
-            json.dumps(ask.record),
-        ]
+    if counter is not None and leases.count(counter.key, counter.expiry, counter.limit) > counter.limit:
+        return Outcome(shown=[], throttled=True)
+    if not asks:
+        return Outcome(shown=[])
+    shown = budget_leases.take(asks, backend)
+    records = [json.dumps(ask.record) for ask, ok in zip(asks, shown, strict=True) if ok]
+    if records:
+        spool.append(records)
+        spool.start_flusher(push_records)
+    return Outcome(shown=shown)
+
+
+# KEYS: per ask its day counter and total counter. ARGV: per ask 6 values (micro-units): the
+# shortfall (what this process needs beyond what it holds), the block it would like, the daily
+# budget, the total budget, the day and total counters' starting points. Returns what was granted
+# per ask: 0 when not even the shortfall fits; else at least the shortfall, at most what is left
+# and at most a BLOCK_SHARE-th of what is left beyond it (the last stretch goes one ask at a time).
+_BLOCK_LUA = """
+local out = {}
+for i = 0, #KEYS / 2 - 1 do
+  local dk, tk = KEYS[i * 2 + 1], KEYS[i * 2 + 2]
+  local need, want = tonumber(ARGV[i * 6 + 1]), tonumber(ARGV[i * 6 + 2])
+  redis.call('SET', dk, ARGV[i * 6 + 5], 'NX', 'EX', DAY_TTL)
+  redis.call('SET', tk, ARGV[i * 6 + 6], 'NX', 'EX', TOTAL_TTL)
+  local left = math.min(tonumber(ARGV[i * 6 + 3]) - tonumber(redis.call('GET', dk)),
+                        tonumber(ARGV[i * 6 + 4]) - tonumber(redis.call('GET', tk)))
+  local grant = 0
+  if left >= need then
+    grant = math.min(left, math.max(need, math.min(want, math.floor(left / SHARE))))
+    redis.call('INCRBY', dk, grant)
+    redis.call('INCRBY', tk, grant)
+    redis.call('EXPIRE', tk, TOTAL_TTL)
+  end
+  out[#out + 1] = grant
+end
+return out
+"""
+BLOCK_SHARE = 32
+BLOCK_IMPRESSIONS = 64  # a block pays for at most this many impressions at the asking price
+_BLOCK_LUA = (
+    _BLOCK_LUA.replace("DAY_TTL", str(DAY_KEY_TTL))
+    .replace("TOTAL_TTL", str(TOTAL_KEY_TTL))
+    .replace("SHARE", str(BLOCK_SHARE))
+)
+
+# Hand unused budget back (process exit): only into counters that still exist.
+_RELEASE_LUA = """
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[i]) end
+end
+return 1
+"""
+
+
+class BudgetLeases:
+    """CPM budget this process reserved in the shared counters and has not spent yet.
+
+    A reservation used to be one Redis round trip per ad request. Now a process reserves a block
+    (up to BLOCK_IMPRESSIONS impressions' worth, at most a BLOCK_SHARE-th of what is left) and
+    spends it locally. Every charge is still reserved in the shared counters before the ad is
+    shown, so **a budget is never overspent**; the price runs the other way: budget one process
+    holds is invisible to the others, so a campaign can stop up to (processes - 1) x one block
+    early, and blocks shrink to single impressions over the last BLOCK_SHARE-th of a budget.
+    A block belongs to its campaign, day and budgets: a changed budget starts a new block (the old
+    one's rest is never spent). What a process holds at exit is handed back.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[tuple, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, asks: list[Reservation], backend: Any) -> list[bool]:
+        """Whether each ask fits: spent from held blocks, else from a block reserved now (one
+        round trip for every ask that needs one). Raises BufferUnavailable if Redis is down."""
+        amounts = [to_micro(ask.amount) for ask in asks]
+        shown = [amount <= 0 for amount in amounts]
+        short: list[tuple[int, tuple, int]] = []  # (ask index, lease key, shortfall)
+        with self._lock:
+            for i, (ask, amount) in enumerate(zip(asks, amounts, strict=True)):
+                if amount <= 0:
+                    continue
+                key = _lease_key(ask)
+                held = self._held.get(key, 0)
+                if held >= amount:
+                    self._held[key] = held - amount
+                    shown[i] = True
+                else:
+                    short.append((i, key, amount - held))
+        if not short:
+            return shown
+        keys: list[str] = []
+        args: list[Any] = []
+        for i, _, need in short:
+            ask = asks[i]
+            keys += [
+                backend.make_key(_day_key(ask.campaign_id, ask.day)),
+                backend.make_key(_total_key(ask.campaign_id)),
+            ]
+            args += [
+                need,
+                max(need, amounts[i] * BLOCK_IMPRESSIONS),
+                to_micro(ask.daily_budget),
+                to_micro(ask.total_budget),
+                to_micro(ask.spend_today),
+                to_micro(ask.spend_total),
+            ]
+        try:
+            (grants,) = _send(
+                backend.get_client(write=True).connection_pool, [("EVAL", _BLOCK_LUA, len(keys), *keys, *args)]
+            )
+        except _redis_errors() as error:
+            rate_limited_log.warning("advertising.buffer_unavailable", error=type(error).__name__)
+            raise BufferUnavailable(type(error).__name__) from error
+        with self._lock:
+            for (i, key, _), grant in zip(short, grants, strict=True):
+                held = self._held.get(key, 0) + int(grant)
+                if held >= amounts[i]:
+                    held -= amounts[i]
+                    shown[i] = True
+                self._held[key] = held
+        return shown
+
+    def held(self, campaign_id: int) -> int:
+        """Micro-units this process holds for a campaign (tests, diagnostics)."""
+        with self._lock:
+            return sum(v for k, v in self._held.items() if k[0] == campaign_id)
+
+    def release(self) -> None:
+        """Give what is held back to the shared counters (process exit); best effort."""
+        with self._lock:
+            held, self._held = self._held, {}
+        keys: list[str] = []
+        args: list[int] = []
+        name, backend = _backend()
+        if name != "redis" or backend is None:
+            return
+        for (campaign_id, day, *_), micro in held.items():
+            if micro > 0:
+                keys += [backend.make_key(_day_key(campaign_id, day)), backend.make_key(_total_key(campaign_id))]
+                args += [micro, micro]
+        if keys:
+            try:
+                backend.get_client(write=True).eval(_RELEASE_LUA, len(keys), *keys, *args)
+            except _redis_errors():
+                logger.warning("advertising.budget_release_failed", extra={"n": len(held)})
+
+    def forget(self) -> None:
+        """Drop what is held without giving it back (tests: the counters went with the cache)."""
+        with self._lock:
+            self._held.clear()
+
+
+def _lease_key(ask: Reservation) -> tuple:
+    return (ask.campaign_id, ask.day, ask.daily_budget, ask.total_budget)
+
+
+budget_leases = BudgetLeases()
+
+
+def push_records(lines: list[str]) -> None:
+    """Append spooled records to the shared list (the flush task's input), one round trip."""
+    name, backend = _backend()
+    if name != "redis" or backend is None:
+        raise BufferUnavailable(name)
     try:
-        # One command on one pooled connection, without redis-py's per-call machinery (as the
-        # serving APIs' cache batch sends, ecommerce/cache_batch.py).
-        (replies,) = _send(
-            backend.get_client(write=True).connection_pool, [("EVAL", _RESERVE_LUA, len(keys), *keys, *args)]
-        )
+        _send(backend.get_client(write=True).connection_pool, [("RPUSH", backend.make_key(BUFFER_KEY), *lines)])
     except _redis_errors() as error:
-        rate_limited_log.warning("advertising.buffer_unavailable", error=type(error).__name__)
         raise BufferUnavailable(type(error).__name__) from error
-    count, raw_version, *oks = replies
-    throttled = counter is not None and int(count) > counter.limit
-    version = backend.decode(raw_version) if raw_version else None
-    return Outcome(shown=[bool(int(r)) for r in oks] if not throttled else [], throttled=throttled, version=version)
 
 
 def local_outcome(asks, counter, version_key, reserve) -> Outcome:
@@ -275,8 +387,9 @@ def pop(limit: int) -> list[dict[str, Any]]:
         raw = memory.pop(limit)
     elif name == "redis" and (backend := _redis()) is not None:
         try:
+            spool.ship(push_records)  # this process's spooled records first (no flusher thread: tests)
             raw = backend.get_client(write=True).eval(_POP_LUA, 1, backend.make_key(BUFFER_KEY), limit)
-        except _redis_errors() as error:
+        except (BufferUnavailable, *_redis_errors()) as error:
             rate_limited_log.warning("advertising.buffer_unavailable", error=type(error).__name__)
             return []
     else:
@@ -303,14 +416,19 @@ def requeue(records: list[dict[str, Any]]) -> None:
 
 
 def length() -> int:
-    """Records waiting (for the health view and tests)."""
+    """Records waiting: this process's spool and the shared list (for the health view and tests;
+    a shipment between the two reads may count a few records twice)."""
     name = backend_name()
     if name == "memory":
         return memory.length()
     backend = _redis() if name == "redis" else None
     if backend is None:
         return 0
+    waiting = spool.pending()
     try:
-        return int(backend.get_client(write=False).llen(backend.make_key(BUFFER_KEY)))
+        return waiting + int(backend.get_client(write=False).llen(backend.make_key(BUFFER_KEY)))
     except _redis_errors():
-        return 0
+        return waiting
+
+
+atexit.register(budget_leases.release)

@@ -60,7 +60,7 @@ def _raw_settings() -> dict | str:
     global _memo
     from .selectors import live_version_known
 
-    version = live_version_known()  # no I/O: this request's batch or the last round trip's answer
+    version = live_version_known()  # no I/O: this request's batch or the last read of this process
     if version is not None and _memo[0] == version and _memo[1] is not None:
         return _memo[1]
     try:

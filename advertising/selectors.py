@@ -92,8 +92,8 @@ LIVE_VERSION_KEY = "advertising:live_version"
 _live_snapshot: tuple[str | None, float, list] = (None, 0.0, [])
 
 
-# The version the ads API's last buffer round trip brought back (advertising/buffer.py reads it
-# in the same script): requests reuse it for up to a second instead of asking Redis again.
+# The version this process last read (live_version) or set: requests reuse it for up to a second
+# instead of asking Redis again, so another process's change shows within a second.
 _seen: dict[str, Any] = {"version": None, "at": -1e9}
 SEEN_FRESH_SECONDS = 1.0
 
@@ -103,7 +103,7 @@ def live_version_seen(version: str | None) -> None:
 
 
 def live_version_known() -> str | None:
-    """The snapshot version this request's cache batch or this process's last round trip (within
+    """The snapshot version this request's cache batch or this process's last read (within
     SEEN_FRESH_SECONDS) brought back, or None; never a read of its own."""
     value = batched_value(LIVE_VERSION_KEY)
     if value is not MISSING:
@@ -122,7 +122,7 @@ def live_ads_invalidate() -> None:
     version = uuid.uuid4().hex
     cache.set(LIVE_VERSION_KEY, version, timeout=None)
     batched_forget(LIVE_VERSION_KEY)
-    live_version_seen(version)  # this process at once; the others at their next round trip
+    live_version_seen(version)  # this process at once; the others within SEEN_FRESH_SECONDS
 
 
 def live_version() -> str | None:

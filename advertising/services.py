@@ -599,7 +599,7 @@ def ads_serve(
     """Pick and price up to `n` ads for this shopper and page; reserve CPM spend; buffer the
     impressions. No database write (advertising/buffer.py; the flush task writes and settles).
 
-    `counter` is the request's rate-limit window: counted in the same round trip as the
+    `counter` is the request's rate-limit window: counted in the same buffer call as the
     reservations (raises RateLimited past its limit).
 
     Without tracking consent (ecommerce.privacy.tracking_for) the auction sees an anonymous
@@ -665,7 +665,7 @@ class RateLimited(DomainError):
 
 
 def _buffer_round_trip(asks: list[buffer.Reservation], counter: buffer.RateCounter | None) -> list[bool]:
-    """Count the request, learn the snapshot version, reserve and buffer (one round trip);
+    """Count the request, reserve and buffer (a round trip only when a leased block runs out);
     written directly when there is no buffer (or Redis is down)."""
     if counter is None and not asks:
         return []
@@ -795,7 +795,7 @@ def _buffer_and_render(
     caps: CapCounts | None,
     counter: buffer.RateCounter | None,
 ) -> list[dict[str, Any]]:
-    """Reserve CPM spend and buffer the winners' impressions (one round trip), then the JSON."""
+    """Reserve CPM spend and buffer the winners' impressions (one buffer call), then the JSON."""
     user, session_key = tracking.user, tracking.session_key
     user_id = user.pk if (user is not None and user.is_authenticated) else None
     created_at = now.isoformat()

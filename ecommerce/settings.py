@@ -586,6 +586,12 @@ ADS_LIVE_CACHE_SECONDS = env.float("ADS_LIVE_CACHE_SECONDS", default=10.0)
 # "direct" (written and charged at serve time: the embedded default without a shared cache), or
 # "auto" = redis when the cache is Redis, else direct. Redis down -> direct, per request.
 ADS_BUFFER = env.str("ADS_BUFFER", default="auto")
+# With the redis buffer, each process appends served impressions to its own file here and a
+# thread ships them to the Redis list every ADS_SPOOL_SHIP_SECONDS (advertising/spool.py): a
+# file, so a killed worker's impressions are adopted by another process, not lost. Local disk,
+# per machine; 0 seconds = no thread (the flush task ships its own process's file first).
+ADS_SPOOL_DIR = env.str("ADS_SPOOL_DIR", default=str(VAR_DIR / "ad-spool"))
+ADS_SPOOL_SHIP_SECONDS = env.float("ADS_SPOOL_SHIP_SECONDS", default=0.5)
 # Seconds between flushes (beat task advertising.flush_impressions) and rows per flush.
 ADS_FLUSH_SECONDS = env.int("ADS_FLUSH_SECONDS", default=10)
 ADS_FLUSH_BATCH = env.int("ADS_FLUSH_BATCH", default=5000)

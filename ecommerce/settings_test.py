@@ -1,5 +1,7 @@
 """Test settings: the normal settings plus what only tests need."""
 
+import tempfile
+
 from .settings import *  # noqa: F403
 from .settings import REST_FRAMEWORK
 
@@ -16,3 +18,8 @@ REST_FRAMEWORK = {
 if "replica" not in DATABASES:  # noqa: F405
     DATABASES["replica"] = {**DATABASES["default"]}  # noqa: F405
 DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # noqa: F405
+
+# Ad impressions spooled by this test process (advertising/spool.py): its own directory, and no
+# flusher thread, so a test sees records move only when it flushes (tests of the thread start one).
+ADS_SPOOL_DIR = tempfile.mkdtemp(prefix="ad-spool-tests-")
+ADS_SPOOL_SHIP_SECONDS = 0

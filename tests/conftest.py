@@ -92,6 +92,11 @@ def _clear_cache():
     from recommendations.api import local_answers
 
     leases.forget()  # blocks reserved in the cache just cleared
+    from advertising.buffer import budget_leases
+    from advertising.spool import spool
+
+    budget_leases.forget()  # budget blocks reserved in the counters just cleared
+    spool.forget()  # impressions an earlier test spooled and never flushed
     local_answers.forget()  # copies of answers the cleared cache held
     from ecommerce import partitions
 
