@@ -357,6 +357,16 @@ def _lease_key(ask: Reservation) -> tuple:
 budget_leases = BudgetLeases()
 
 
+def adopt_spool_orphans() -> int:
+    """Ship the spool files of processes on this machine that died (the flush task and
+    `manage.py ship_ad_spool` call it); returns how many records were shipped. Raises
+    BufferUnavailable when Redis is not there to take them (the files stay)."""
+    name, backend = _backend()
+    if name != "redis" or backend is None:
+        raise BufferUnavailable(name)
+    return spool.adopt_orphans(push_records)
+
+
 def push_records(lines: list[str]) -> None:
     """Append spooled records to the shared list (the flush task's input), one round trip."""
     name, backend = _backend()

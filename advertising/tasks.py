@@ -29,9 +29,14 @@ def flush_impressions_task() -> dict[str, Any]:
     """Beat, every ADS_FLUSH_SECONDS: buffered impressions -> one bulk INSERT, then CPM charges
     settled into campaign spend. Safe to run twice or concurrently (uids are unique; settlement
     locks the rows it settles and skips rows another run holds)."""
+    from .buffer import BufferUnavailable, adopt_spool_orphans
     from .services import impressions_flush
 
-    return impressions_flush()
+    try:
+        adopted = adopt_spool_orphans()  # records of a web worker that died on this machine
+    except BufferUnavailable:
+        adopted = 0
+    return {**impressions_flush(), "adopted": adopted}
 
 
 @shared_task(name="advertising.refresh_report_rollups", acks_late=True, reject_on_worker_lost=True)

@@ -1,4 +1,5 @@
-"""CPM budget reserved in blocks per process (advertising/buffer.py BudgetLeases), on a real Redis.
+"""CPM budget reserved in blocks per process (advertising/buffer.py BudgetLeases) and spooled
+impressions reaching the database, on a real Redis.
 
 These tests always talk to a Redis server: the configured cache when it is Redis (CI), else a
 redis-server of their own on a spare port (a fresh machine's `make test`). Two BudgetLeases objects
@@ -7,23 +8,27 @@ stand for two worker processes sharing it.
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from advertising import buffer
 from advertising.auction import CPM
 from advertising.buffer import BudgetLeases, Reservation, budget_leases
 from advertising.models import Campaign, Impression
-from tests.factories.advertising import CampaignFactory
+from tests.factories.advertising import AdFactory, CampaignFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +206,53 @@ def test_redis_gone_after_a_block_was_reserved_keeps_serving_and_loses_nothing(r
     settings.CACHES = working
     assert flush()["inserted"] == 2
     assert Impression.objects.count() == 2 and Campaign.objects.get().spend_total == Decimal("0.0010")
+
+
+def _orphan_file(folder, ad, uid: str) -> None:
+    """What a web worker killed before its flusher ran leaves behind: its spool file, unlocked."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "u": uid,
+        "c": ad.campaign_id,
+        "a": ad.pk,
+        "us": None,
+        "sk": "",
+        "s": "listing",
+        "b": "cpc",
+        "p": "0.10",
+        "ch": "0",
+        "pc": 0.02,
+        "f": {},
+        "t": "2026-12-01T09:00:00+00:00",
+    }
+    (folder / f"web-1-{uid[:8]}.jsonl").write_text(json.dumps(record) + "\n")
+
+
+def test_the_flush_task_adopts_a_dead_workers_spool(redis_cache, flush, settings, tmp_path):
+    settings.ADS_SPOOL_DIR = str(tmp_path / "spool")
+    ad = AdFactory()
+    _orphan_file(tmp_path / "spool", ad, uuid.uuid4().hex)
+    result = flush()
+    assert result["adopted"] == 1 and result["inserted"] == 1
+    assert Impression.objects.get().ad_id == ad.pk
+    assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_ship_ad_spool_command_ships_what_dead_workers_left(redis_cache, flush, settings, tmp_path):
+    settings.ADS_SPOOL_DIR = str(tmp_path / "spool")
+    ad = AdFactory()
+    _orphan_file(tmp_path / "spool", ad, uuid.uuid4().hex)
+    _orphan_file(tmp_path / "spool", ad, uuid.uuid4().hex)
+    out = io.StringIO()
+    call_command("ship_ad_spool", stdout=out)
+    assert "Shipped 2 spooled impression(s)" in out.getvalue()
+    assert flush()["inserted"] == 2
+
+
+def test_ship_ad_spool_without_redis_says_so_and_keeps_the_files(settings, tmp_path):
+    settings.ADS_SPOOL_DIR = str(tmp_path / "spool")
+    settings.ADS_BUFFER = "direct"
+    _orphan_file(tmp_path / "spool", AdFactory(), uuid.uuid4().hex)
+    with pytest.raises(CommandError, match="not available"):
+        call_command("ship_ad_spool")
+    assert len(list((tmp_path / "spool").iterdir())) == 1
