@@ -15,7 +15,7 @@ How:
   A process that dies between push and delete pushes those records twice when its file is
   adopted; the flush's insert skips uids already written, so that is harmless.
 - A flusher thread ships every ADS_SPOOL_SHIP_SECONDS, and adopts orphans (files no living
-  process holds a lock on) every ORPHAN_SECONDS and when it starts. At exit the process ships
+  process holds a lock on) on its first tick and every ORPHAN_SECONDS after. At exit the process ships
   what is left. With ADS_SPOOL_SHIP_SECONDS = 0 there is no thread: `pop` ships before it reads
   (tests, and the click path, which flushes in the same process).
 """
@@ -193,7 +193,7 @@ class ImpressionSpool:
 
     def _run(self, interval: float) -> None:
         next_orphans = 0.0
-        while True:
+        while not self._stop.wait(interval):  # a tick's worth of records per shipment
             push = self._push
             try:
                 if time.monotonic() >= next_orphans:
@@ -202,8 +202,6 @@ class ImpressionSpool:
                 self.ship(push)
             except Exception as error:  # the records stay on disk; try again next tick
                 rate_limited_log.warning("advertising.spool_ship_failed", error=type(error).__name__)
-            if self._stop.wait(interval):
-                return
 
     def stop_flusher(self) -> None:
         """Stop the thread (tests); appends go on, and `pop` or the next start ship them."""
