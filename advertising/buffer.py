@@ -30,7 +30,9 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import os
 import threading
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -205,33 +207,47 @@ def reserve_and_push(asks: list[Reservation], *, counter: RateCounter | None = N
     shown = budget_leases.take(asks, backend)
     records = [json.dumps(ask.record) for ask, ok in zip(asks, shown, strict=True) if ok]
     if records:
-        spool.append(records)
+        try:
+            spool.append(records)
+        except OSError as error:  # the spool folder is full or unwritable: write directly instead
+            rate_limited_log.warning("advertising.spool_unavailable", error=type(error).__name__)
+            raise BufferUnavailable(type(error).__name__) from error
         spool.start_flusher(push_records)
     return Outcome(shown=shown)
 
 
-# KEYS: per ask its day counter and total counter. ARGV: per ask 6 values (micro-units): the
-# shortfall (what this process needs beyond what it holds), the block it would like, the daily
-# budget, the total budget, the day and total counters' starting points. Returns what was granted
-# per ask: 0 when not even the shortfall fits; else at least the shortfall, at most what is left
-# and at most a BLOCK_SHARE-th of what is left beyond it (the last stretch goes one ask at a time).
+# KEYS: per ask its day counter, that counter's birth mark, its total counter and birth mark.
+# ARGV: per ask 7 values: the shortfall (what this process needs beyond what it holds), the block
+# it would like, the daily budget, the total budget, the day and total counters' starting points
+# (micro-units), and a token that marks a counter this call creates. Returns per ask: what was
+# granted (0 when not even the shortfall fits; else at least the shortfall, at most what is left
+# and at most a BLOCK_SHARE-th of what is left beyond it: the last stretch goes one ask at a time),
+# and the two counters' birth marks (what a release must match: a counter Redis lost and recreated
+# never gets back budget it did not hand out).
 _BLOCK_LUA = """
 local out = {}
-for i = 0, #KEYS / 2 - 1 do
-  local dk, tk = KEYS[i * 2 + 1], KEYS[i * 2 + 2]
-  local need, want = tonumber(ARGV[i * 6 + 1]), tonumber(ARGV[i * 6 + 2])
-  redis.call('SET', dk, ARGV[i * 6 + 5], 'NX', 'EX', DAY_TTL)
-  redis.call('SET', tk, ARGV[i * 6 + 6], 'NX', 'EX', TOTAL_TTL)
-  local left = math.min(tonumber(ARGV[i * 6 + 3]) - tonumber(redis.call('GET', dk)),
-                        tonumber(ARGV[i * 6 + 4]) - tonumber(redis.call('GET', tk)))
+for i = 0, #KEYS / 4 - 1 do
+  local dk, db, tk, tb = KEYS[i * 4 + 1], KEYS[i * 4 + 2], KEYS[i * 4 + 3], KEYS[i * 4 + 4]
+  local need, want = tonumber(ARGV[i * 7 + 1]), tonumber(ARGV[i * 7 + 2])
+  if redis.call('SET', dk, ARGV[i * 7 + 5], 'NX', 'EX', DAY_TTL) then
+    redis.call('SET', db, ARGV[i * 7 + 7], 'EX', DAY_TTL)
+  end
+  if redis.call('SET', tk, ARGV[i * 7 + 6], 'NX', 'EX', TOTAL_TTL) then
+    redis.call('SET', tb, ARGV[i * 7 + 7], 'EX', TOTAL_TTL)
+  end
+  local left = math.min(tonumber(ARGV[i * 7 + 3]) - tonumber(redis.call('GET', dk)),
+                        tonumber(ARGV[i * 7 + 4]) - tonumber(redis.call('GET', tk)))
   local grant = 0
   if left >= need then
     grant = math.min(left, math.max(need, math.min(want, math.floor(left / SHARE))))
     redis.call('INCRBY', dk, grant)
     redis.call('INCRBY', tk, grant)
     redis.call('EXPIRE', tk, TOTAL_TTL)
+    redis.call('EXPIRE', tb, TOTAL_TTL)
   end
   out[#out + 1] = grant
+  out[#out + 1] = redis.call('GET', db)
+  out[#out + 1] = redis.call('GET', tb)
 end
 return out
 """
@@ -243,10 +259,11 @@ _BLOCK_LUA = (
     .replace("SHARE", str(BLOCK_SHARE))
 )
 
-# Hand unused budget back (process exit): only into counters that still exist.
+# Hand unused budget back (process exit): KEYS counter, birth mark pairs; ARGV amount, mark pairs.
+# Only into the very counter it was reserved from (same birth mark).
 _RELEASE_LUA = """
-for i = 1, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[i]) end
+for i = 1, #KEYS, 2 do
+  if redis.call('GET', KEYS[i + 1]) == ARGV[i + 1] then redis.call('DECRBY', KEYS[i], ARGV[i]) end
 end
 return 1
 """
@@ -267,6 +284,7 @@ class BudgetLeases:
 
     def __init__(self) -> None:
         self._held: dict[tuple, int] = {}
+        self._marks: dict[tuple, tuple | None] = {}  # the counters' birth marks per lease key
         self._lock = threading.Lock()
 
     def take(self, asks: list[Reservation], backend: Any) -> list[bool]:
@@ -290,11 +308,15 @@ class BudgetLeases:
             return shown
         keys: list[str] = []
         args: list[Any] = []
+        token = uuid.uuid4().hex
         for i, _, need in short:
             ask = asks[i]
+            day_key, total_key = _day_key(ask.campaign_id, ask.day), _total_key(ask.campaign_id)
             keys += [
-                backend.make_key(_day_key(ask.campaign_id, ask.day)),
-                backend.make_key(_total_key(ask.campaign_id)),
+                backend.make_key(day_key),
+                backend.make_key(day_key + ":born"),
+                backend.make_key(total_key),
+                backend.make_key(total_key + ":born"),
             ]
             args += [
                 need,
@@ -303,6 +325,7 @@ class BudgetLeases:
                 to_micro(ask.total_budget),
                 to_micro(ask.spend_today),
                 to_micro(ask.spend_total),
+                token,
             ]
         try:
             (grants,) = _send(
@@ -312,8 +335,11 @@ class BudgetLeases:
             rate_limited_log.warning("advertising.buffer_unavailable", error=type(error).__name__)
             raise BufferUnavailable(type(error).__name__) from error
         with self._lock:
-            for (i, key, _), grant in zip(short, grants, strict=True):
-                held = self._held.get(key, 0) + int(grant)
+            for n, (i, key, _) in enumerate(short):
+                grant, marks = int(grants[n * 3]), (grants[n * 3 + 1], grants[n * 3 + 2])
+                held = self._held.get(key, 0) + grant
+                if grant and self._marks.setdefault(key, marks) != marks:
+                    self._marks[key] = None  # blocks of two counter lives: never given back
                 if held >= amounts[i]:
                     held -= amounts[i]
                     shown[i] = True
@@ -329,15 +355,19 @@ class BudgetLeases:
         """Give what is held back to the shared counters (process exit); best effort."""
         with self._lock:
             held, self._held = self._held, {}
+            marks, self._marks = self._marks, {}
         keys: list[str] = []
-        args: list[int] = []
+        args: list[Any] = []
         name, backend = _backend()
         if name != "redis" or backend is None:
             return
-        for (campaign_id, day, *_), micro in held.items():
-            if micro > 0:
-                keys += [backend.make_key(_day_key(campaign_id, day)), backend.make_key(_total_key(campaign_id))]
-                args += [micro, micro]
+        for key, micro in held.items():
+            day_mark, total_mark = marks.get(key) or (None, None)
+            campaign_id, day = key[0], key[1]
+            for counter, mark in ((_day_key(campaign_id, day), day_mark), (_total_key(campaign_id), total_mark)):
+                if micro > 0 and mark:  # no mark: a counter from before marks, or two lives
+                    keys += [backend.make_key(counter), backend.make_key(counter + ":born")]
+                    args += [micro, mark]
         if keys:
             try:
                 backend.get_client(write=True).eval(_RELEASE_LUA, len(keys), *keys, *args)
@@ -348,6 +378,12 @@ class BudgetLeases:
         """Drop what is held without giving it back (tests: the counters went with the cache)."""
         with self._lock:
             self._held.clear()
+            self._marks.clear()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's blocks are the parent's: a child spending them too would overspend.
+        self._lock = threading.Lock()
+        self._held, self._marks = {}, {}
 
 
 def _lease_key(ask: Reservation) -> tuple:
@@ -355,6 +391,7 @@ def _lease_key(ask: Reservation) -> tuple:
 
 
 budget_leases = BudgetLeases()
+os.register_at_fork(after_in_child=budget_leases._after_fork_in_child)
 
 
 def adopt_spool_orphans() -> int:

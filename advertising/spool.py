@@ -95,15 +95,30 @@ class ImpressionSpool:
         if self._pid != os.getpid():
             self._live, self._aside, self._pid, self._flusher = None, [], os.getpid(), None
 
+    def _after_fork_in_child(self) -> None:
+        # Another thread may have held a lock at the fork: the child gets fresh ones.
+        self._lock, self._ship_lock = threading.Lock(), threading.Lock()
+        self._stop = threading.Event()
+        self._own_process()
+
     def _live_file(self) -> _Held:
         self._own_process()
         if self._live is None:
             directory = spool_dir()
             directory.mkdir(parents=True, exist_ok=True)
-            name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}{SUFFIX}"
-            path = directory / name
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours: no adopter touches it while we live
+            name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            # Created and locked under a name adopters skip, then renamed: a file under a spool
+            # name is never unlocked while its owner lives (adopters would take an empty file).
+            hidden = directory / f".{name}.new"
+            fd = os.open(hidden, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours: no adopter touches it while we live
+                path = directory / f"{name}{SUFFIX}"
+                os.rename(hidden, path)  # the lock stays with the descriptor
+            except BaseException:
+                os.close(fd)
+                hidden.unlink(missing_ok=True)
+                raise
             self._live = _Held(path, fd)
         return self._live
 
@@ -111,27 +126,43 @@ class ImpressionSpool:
 
     def ship(self, push: Push) -> int:
         """Hand every record this process spooled to `push`; returns how many were shipped.
-        Raises what `push` raised (the records stay in the spool)."""
+        Raises what `push` raised (the records stay in the spool).
+
+        The live file is set aside only when nothing older waits: while the push keeps failing
+        (Redis down) appends go on into the one live file, so an outage holds one descriptor and
+        at most two files, not one per tick."""
         with self._ship_lock:
+            shipped = self._ship_aside(push)
             with self._lock:
-                if self._pid == os.getpid() and self._live is not None and self._live.records:
+                self._own_process()
+                if self._live is not None and self._live.records:
                     live = self._live
                     aside = live.path.with_name(f"{live.path.stem}.{uuid.uuid4().hex[:6]}.ship")
                     os.rename(live.path, aside)  # the lock stays with the descriptor
                     live.path = aside
                     self._aside.append(live)
                     self._live = None
-                held = list(self._aside)
-            shipped = 0
-            for item in held:
+            return shipped + self._ship_aside(push)
+
+    def _ship_aside(self, push: Push) -> int:
+        with self._lock:
+            self._own_process()
+            held = list(self._aside)
+        shipped = 0
+        for item in held:
+            try:
                 lines = _read_lines(item.path)
-                if lines:
-                    push(lines)
-                _discard(item.path, item.fd)
-                with self._lock:
+            except FileNotFoundError:  # not ours any more (cannot happen while we hold the lock)
+                lines = []
+                logger.warning("advertising.spool_file_vanished", extra={"file": item.path.name})
+            if lines:
+                push(lines)
+            _discard(item.path, item.fd)
+            with self._lock:
+                if item in self._aside:
                     self._aside.remove(item)
-                shipped += len(lines)
-            return shipped
+            shipped += len(lines)
+        return shipped
 
     def adopt_orphans(self, push: Push) -> int:
         """Ship the files of processes that died (nobody holds their lock); returns records shipped."""
@@ -244,3 +275,4 @@ def _discard(path: Path, fd: int) -> None:
 
 spool = ImpressionSpool()
 atexit.register(spool.ship_at_exit)
+os.register_at_fork(after_in_child=spool._after_fork_in_child)

@@ -21,6 +21,7 @@ When the shared cache is down, counter_increment counts in this process (fail op
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -97,3 +98,13 @@ class CounterLeases:
 
 
 leases = CounterLeases()
+
+
+def _after_fork_in_child() -> None:
+    # Counts the parent reserved are the parent's to hand out: a child handing them out too
+    # would let a client past its limit. Fresh lock too (another thread may have held it).
+    leases._lock = threading.Lock()
+    leases._blocks = {}
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -589,7 +589,8 @@ ADS_BUFFER = env.str("ADS_BUFFER", default="auto")
 # With the redis buffer, each process appends served impressions to its own file here and a
 # thread ships them to the Redis list every ADS_SPOOL_SHIP_SECONDS (advertising/spool.py): a
 # file, so a killed worker's impressions are adopted by another process, not lost. Local disk,
-# per machine; 0 seconds = no thread (the flush task ships its own process's file first).
+# per machine. 0 seconds = no thread: for tests only (a web worker's records would then reach
+# Redis only when another process adopts its file after it dies).
 ADS_SPOOL_DIR = env.str("ADS_SPOOL_DIR", default=str(VAR_DIR / "ad-spool"))
 ADS_SPOOL_SHIP_SECONDS = env.float("ADS_SPOOL_SHIP_SECONDS", default=0.5)
 # Seconds between flushes (beat task advertising.flush_impressions) and rows per flush.

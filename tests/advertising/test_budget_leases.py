@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -256,3 +257,32 @@ def test_ship_ad_spool_without_redis_says_so_and_keeps_the_files(settings, tmp_p
     with pytest.raises(CommandError, match="not available"):
         call_command("ship_ad_spool")
     assert len(list((tmp_path / "spool").iterdir())) == 1
+
+
+def test_budget_held_for_a_counter_redis_lost_is_not_given_back_to_its_successor(redis_cache):
+    # given a process holding most of a block, and Redis losing the counters (restart, eviction)
+    first = BudgetLeases()
+    assert first.take([_ask(905, budget=Decimal("100"))], _client()) == [True]
+    assert first.held(905) > 0
+    cache.delete_many([buffer._day_key(905, "2026-12-01"), buffer._total_key(905)])
+    # when another process starts the counters again from the snapshot and takes a block
+    second = BudgetLeases()
+    assert second.take([_ask(905, budget=Decimal("100"))], _client()) == [True]
+    reserved = _reserved(905)
+    # then the first process's exit gives nothing back to counters it never reserved from
+    first.release()
+    assert _reserved(905) == reserved
+    # while the second one's release does go back to its own counter
+    second.release()
+    assert _reserved(905) == 1000
+
+
+def test_a_forked_child_does_not_spend_its_parents_blocks(redis_cache):
+    assert budget_leases.take([_ask(906, budget=Decimal("100"))], _client()) == [True]
+    assert budget_leases.held(906) > 0
+    pid = os.fork()
+    if pid == 0:  # the child: report what it holds through its exit code, nothing else
+        os._exit(0 if budget_leases.held(906) == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert budget_leases.held(906) > 0  # the parent keeps its own

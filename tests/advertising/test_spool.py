@@ -147,3 +147,35 @@ def test_spool_files_are_private_to_the_shop(folder):
     assert path.stat().st_mode & 0o077 == 0  # records carry user and session ids
     spool.forget()
     assert os.listdir(folder) == []
+
+
+def test_an_outage_keeps_one_file_aside_not_one_per_tick(folder):
+    # given Redis refuses every shipment for a while, and serving goes on meanwhile
+    spool, shipped = ImpressionSpool(), []
+
+    def redis_down(lines):
+        raise ConnectionError("redis went away")
+
+    for i in range(50):
+        spool.append(_records(f"r{i}"))
+        with pytest.raises(ConnectionError):
+            spool.ship(redis_down)
+    # then the outage holds at most the file set aside and the live one (and their descriptors)
+    assert len(list(folder.iterdir())) <= 2
+    assert len(spool._aside) == 1
+    # and when Redis is back every record goes out once, in order
+    assert spool.ship(shipped.extend) == 50
+    assert [json.loads(line)["u"] for line in shipped] == [f"r{i}" for i in range(50)]
+    assert list(folder.iterdir()) == []
+
+
+def test_a_spool_file_is_never_visible_unlocked_to_an_adopter(folder):
+    # Every file under a spool name is locked from the moment it has that name: an adopter
+    # running beside a process that keeps starting new files never takes one of them.
+    spool, adopted = ImpressionSpool(), []
+    for i in range(200):
+        spool.append(_records(f"r{i}"))
+        assert ImpressionSpool().adopt_orphans(adopted.extend) == 0
+        spool.ship(lambda lines: None)
+    assert adopted == []
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no hidden leftovers

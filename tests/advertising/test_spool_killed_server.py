@@ -7,6 +7,7 @@ over HTTP (production WSGI stack), the spool files on disk, and the flush task i
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -27,15 +28,21 @@ from tests.factories.advertising import CampaignFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _wait_until_the_group_is_gone(pgid: int) -> None:
+def _wait_until_unlocked(folder) -> None:
+    """Until no killed worker holds a spool file's lock any more (a dying process still does)."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
+        held = 0
+        for path in folder.glob("*.jsonl"):
+            with path.open("rb") as file:
+                try:
+                    fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    held += 1
+        if not held:
             return
         time.sleep(0.05)
-    raise AssertionError("gunicorn's workers outlived SIGKILL for 20 s")
+    raise AssertionError("gunicorn's workers held their spool files 20 s after SIGKILL")
 
 
 def test_impressions_served_by_killed_workers_are_adopted_and_written_once(tmp_path, settings, flush):
@@ -83,7 +90,7 @@ def test_impressions_served_by_killed_workers_are_adopted_and_written_once(tmp_p
         # and the whole server is killed before any worker shipped its spool
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=20)
-        _wait_until_the_group_is_gone(server.pid)  # a dying worker still holds its file's lock
+        _wait_until_unlocked(spool_dir)
         settings.CACHES = {
             "default": {
                 "BACKEND": "ecommerce.cache_backend.ResilientRedisCache",
