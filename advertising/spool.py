@@ -47,11 +47,11 @@ Push = Callable[[list[str]], None]
 
 
 def spool_dir() -> Path:
-    return Path(getattr(settings, "ADS_SPOOL_DIR", "") or (Path(settings.BASE_DIR) / "var" / "ad-spool"))
+    return Path(settings.ADS_SPOOL_DIR)
 
 
 def ship_interval() -> float:
-    return float(getattr(settings, "ADS_SPOOL_SHIP_SECONDS", 0.5) or 0)
+    return float(settings.ADS_SPOOL_SHIP_SECONDS)
 
 
 class _Held:

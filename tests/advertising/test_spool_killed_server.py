@@ -22,7 +22,7 @@ from django.conf import settings as django_settings
 from advertising import buffer
 from advertising.auction import CPM
 from advertising.models import Campaign, Impression
-from tests.ecommerce.test_redis_outage import _database_url, _free_port, _redis_up, _wait_for
+from tests.ecommerce.test_redis_outage import _database_url, _free_port, _redis_up, _wait_for, server_env
 from tests.factories.advertising import CampaignFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,22 +52,15 @@ def test_impressions_served_by_killed_workers_are_adopted_and_written_once(tmp_p
     redis_proc = _redis_up(redis_port)
     spool_dir = tmp_path / "spool"
     database_url, _ = _database_url(tmp_path)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ecommerce.settings",
-        "DJANGO_DEBUG": "1",
-        "DJANGO_SECRET_KEY": "spool-test-" + "x" * 50,
-        "DATABASE_URL": database_url,
-        "CACHE_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/1",
-        "CELERY_RESULT_BACKEND": "",
-        "ADS_BUFFER": "redis",
-        "ADS_PACING": "0",
-        "ADS_SPOOL_DIR": str(spool_dir),
-        "ADS_SPOOL_SHIP_SECONDS": "3600",  # the thread waits an hour: only the files hold the records
-        "ML_ARTIFACT_ROOT": str(tmp_path / "models"),
-    }
-    env.pop("REDIS_URL", None)
+    env = server_env(
+        tmp_path,
+        database_url,
+        redis_port,
+        ADS_BUFFER="redis",
+        ADS_PACING="0",
+        ADS_SPOOL_DIR=str(spool_dir),
+        ADS_SPOOL_SHIP_SECONDS="3600",  # the thread waits an hour: only the files hold the records
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application", "--bind", f"127.0.0.1:{web_port}"]
         + ["--workers", "2", "--timeout", "60", "--log-level", "warning"],

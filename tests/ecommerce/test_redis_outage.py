@@ -105,6 +105,25 @@ def _database_url(tmp_path: Path) -> tuple[str, Path | None]:
     return f"sqlite:///{path}", path
 
 
+def server_env(tmp_path: Path, database_url: str, redis_port: int, **extra: str) -> dict[str, str]:
+    """The environment of a test's own gunicorn: production settings read at import, this test's
+    database, its own Redis as cache and broker, and `extra` on top."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ecommerce.settings",
+        "DJANGO_DEBUG": "1",
+        "DJANGO_SECRET_KEY": "server-test-" + "x" * 50,
+        "DATABASE_URL": database_url,
+        "CACHE_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/1",
+        "CELERY_RESULT_BACKEND": "",
+        "ML_ARTIFACT_ROOT": str(tmp_path / "models"),
+        **extra,
+    }
+    env.pop("REDIS_URL", None)
+    return env
+
+
 def _count(sql: str, sqlite_path: Path | None) -> int:
     if sqlite_path is None:
         with connection.cursor() as cursor:
@@ -320,19 +339,7 @@ def test_site_serves_through_a_redis_outage(tmp_path):
     redis_port, web_port = _free_port(), _free_port()
     redis_proc = _redis_up(redis_port)
     database_url, sqlite_path = _database_url(tmp_path)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ecommerce.settings",
-        "DJANGO_DEBUG": "1",
-        "DJANGO_SECRET_KEY": "outage-test-" + "x" * 50,
-        "DATABASE_URL": database_url,
-        "CACHE_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/1",
-        "CELERY_RESULT_BACKEND": "",
-        "ML_ARTIFACT_ROOT": str(tmp_path / "models"),
-        "DJANGO_CONN_MAX_AGE": "0",
-    }
-    env.pop("REDIS_URL", None)
+    env = server_env(tmp_path, database_url, redis_port, DJANGO_CONN_MAX_AGE="0")
     server = subprocess.Popen(
         [
             sys.executable,
