@@ -170,13 +170,14 @@ class AdServeApi(APIView):
 
     def _rate_counter(self, request: Request) -> buffer.RateCounter | None:
         user_id = request.user.pk if request.user.is_authenticated else None
-        expected = CounterScopedRateThrottle.expected_counter(
+        throttle = CounterScopedRateThrottle.expected_throttle(
             request._request, self.throttle_scope, str(user_id) if user_id is not None else None
         )
-        if expected is None:
+        if throttle is None:
             return None
-        limit, _ = CounterScopedRateThrottle().parse_rate(CounterScopedRateThrottle.THROTTLE_RATES[self.throttle_scope])
-        return buffer.RateCounter(key=expected[0], expiry=expected[1], limit=limit)
+        return buffer.RateCounter(
+            key=throttle.key, expiry=throttle.expiry, limit=throttle.num_requests, retry_after=throttle.wait()
+        )
 
     @extend_schema(
         parameters=[ServeInput], responses=OpenApiTypes.OBJECT, summary="Ads for a slot, for the current shopper"

@@ -178,6 +178,7 @@ class RateCounter:
     key: str
     expiry: int
     limit: int
+    retry_after: float  # seconds until the window resets: what a throttled answer's Retry-After says
 
 
 @dataclass(frozen=True)

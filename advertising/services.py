@@ -659,7 +659,7 @@ def ads_serve(
 
 
 class RateLimited(DomainError):
-    def __init__(self, wait: int) -> None:
+    def __init__(self, wait: float) -> None:
         super().__init__("Too many ad requests; try again shortly.")
         self.wait = wait
 
@@ -676,7 +676,7 @@ def _buffer_round_trip(asks: list[buffer.Reservation], counter: buffer.RateCount
     if outcome.version is not None:
         live_version_seen(outcome.version)
     if outcome.throttled:
-        raise RateLimited(counter.expiry if counter else 60)
+        raise RateLimited(counter.retry_after if counter else 60)
     return outcome.shown
 
 

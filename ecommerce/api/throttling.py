@@ -63,6 +63,16 @@ class CounterScopedRateThrottle(ScopedRateThrottle, FixedWindowCounterThrottle):
         `user_id` is the session's (not yet verified) user; if authentication later disagrees,
         the throttle simply counts under its own key.
         """
+        throttle = cls.expected_throttle(request, scope, user_id)
+        return None if throttle is None else (throttle.key, throttle.expiry)
+
+    @classmethod
+    def expected_throttle(
+        cls, request: HttpRequest, scope: str, user_id: str | None
+    ) -> CounterScopedRateThrottle | None:
+        """The throttle that will count this request, its window chosen: `key`, `expiry`,
+        `num_requests` and `wait()` (for callers that count the request themselves, as ad
+        serving does). None when the scope has no rate."""
         rate = cls.THROTTLE_RATES.get(scope)
         if rate is None:
             return None
@@ -71,5 +81,5 @@ class CounterScopedRateThrottle(ScopedRateThrottle, FixedWindowCounterThrottle):
         throttle.num_requests, throttle.duration = throttle.parse_rate(rate)
         throttle.now = throttle.timer()
         ident = user_id if user_id is not None else throttle.get_ident(request)
-        key = throttle._window_key(throttle.cache_format % {"scope": scope, "ident": ident})
-        return key, throttle.expiry
+        throttle.key = throttle._window_key(throttle.cache_format % {"scope": scope, "ident": ident})
+        return throttle
