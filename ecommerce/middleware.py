@@ -2,10 +2,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_cache_control
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.functional import SimpleLazyObject, empty
 
 from .privacy import tracking_allowed
@@ -62,3 +68,55 @@ class LazyMessageMiddleware(MessageMiddleware):
         if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
             return response  # never read, never added to
         return super().process_response(request, response)
+
+
+class MemoLocaleMiddleware(LocaleMiddleware):
+    """Django's LocaleMiddleware with its language decision remembered per process.
+
+    Without i18n_patterns (this project's URLconf: no language prefix in any URL) Django decides
+    the language from the language cookie and the Accept-Language header alone, and it does that
+    work on every request: two path-prefix lookups that fail with a LookupError each, the header
+    parse, a LookupError for a missing cookie. That was ~30 µs of a ~370 µs ad request (about as
+    much as the four security-header middlewares together; docs/benchmarks/storefront.md
+    "Round 8"). The decision is a pure function of (cookie, header) and of the LANGUAGE* settings,
+    so it is kept in a bounded dict, cleared when those settings change. Activation, the
+    request's LANGUAGE_CODE and the response headers (Vary: Accept-Language, Content-Language)
+    are Django's. With i18n_patterns in a URLconf, Django's own code runs unchanged
+    (tests/ecommerce/test_locale_middleware.py compares the two on many requests).
+    """
+
+    MAX_REMEMBERED = 1024
+    MAX_HEADER_LENGTH = 256  # longer headers are decided each time, not remembered
+    decided: dict[tuple[str | None, str], str] = {}
+
+    def _prefixes_used(self, request: HttpRequest) -> bool:
+        return is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]
+
+    def process_request(self, request: HttpRequest) -> None:
+        if self._prefixes_used(request):
+            return super().process_request(request)
+        key = (request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME), request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+        language = self.decided.get(key)
+        if language is None:
+            language = translation.get_language_from_request(request, check_path=False)
+            if len(key[1]) <= self.MAX_HEADER_LENGTH and (key[0] is None or len(key[0]) <= self.MAX_HEADER_LENGTH):
+                if len(self.decided) >= self.MAX_REMEMBERED:
+                    self.decided.clear()
+                self.decided[key] = language
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        return None
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if self._prefixes_used(request):
+            return super().process_response(request, response)
+        # Django's process_response without a language prefix: no redirect, these two headers.
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response
+
+
+@receiver(setting_changed)
+def _forget_language_decisions(*, setting: str, **kwargs) -> None:
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LANGUAGE_COOKIE_NAME", "LOCALE_PATHS"}:
+        MemoLocaleMiddleware.decided.clear()

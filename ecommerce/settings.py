@@ -75,7 +75,8 @@ MIDDLEWARE = [
     # (ecommerce/db_routing.py). Wraps the session middleware so a session save counts as a write.
     "ecommerce.db_routing.ReplicaRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Django's LocaleMiddleware, its language decision remembered per (cookie, Accept-Language).
+    "ecommerce.middleware.MemoLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
