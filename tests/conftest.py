@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
+import threading
+import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.signals import request_finished, request_started
 from django.test import TestCase, TransactionTestCase
 from rest_framework.test import APIClient
 
@@ -215,12 +218,51 @@ def browser():
         browser.close()
 
 
+class _RequestsInFlight:
+    """Requests the live server's threads are answering. Requests on the main thread (the test
+    client's, which may leave a streaming response unread) are not counted."""
+
+    def __init__(self) -> None:
+        self.threads: set[int] = set()
+
+    def started(self, **kwargs) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            self.threads.add(threading.get_ident())
+
+    def finished(self, **kwargs) -> None:
+        self.threads.discard(threading.get_ident())
+
+    def wait_until_quiet(self, quiet_seconds: float = 0.2, timeout: float = 10.0) -> None:
+        """Return once no request has been in flight for `quiet_seconds` (or after `timeout`)."""
+        deadline, quiet_since = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            if self.threads:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_seconds:
+                return
+            time.sleep(0.02)
+
+
+requests_in_flight = _RequestsInFlight()
+request_started.connect(requests_in_flight.started, weak=False)
+request_finished.connect(requests_in_flight.finished, weak=False)
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     yield page
+    # A page's last events leave as a beacon when it is hidden, and the live server answers
+    # them in its own threads: let it finish before the test's database is flushed. Without
+    # this, a late beacon met the teardown (SQLite: "database table is locked", then "Database
+    # access not allowed" in the server thread).
+    with suppress(Exception):  # a page that cannot navigate any more has nothing left to send
+        page.goto("about:blank", timeout=5_000)
     context.close()
+    requests_in_flight.wait_until_quiet()
 
 
 @pytest.fixture
