@@ -250,19 +250,26 @@ request_started.connect(requests_in_flight.started, weak=False)
 request_finished.connect(requests_in_flight.finished, weak=False)
 
 
+@pytest.fixture(autouse=True)
+def _live_server_done_before_teardown(request):
+    """A page's last events leave as a beacon when it is hidden or closed, and the live server
+    answers them in its own threads: let it finish before the test's database is flushed. A
+    late beacon once met the teardown (SQLite: "database table is locked", then "Database
+    access not allowed" in the server thread). Set up after the database fixture, so torn down
+    before it; after the `page` fixture's teardown, so its beacons count too."""
+    yield
+    if "live_server" in request.fixturenames:
+        requests_in_flight.wait_until_quiet()
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     yield page
-    # A page's last events leave as a beacon when it is hidden, and the live server answers
-    # them in its own threads: let it finish before the test's database is flushed. Without
-    # this, a late beacon met the teardown (SQLite: "database table is locked", then "Database
-    # access not allowed" in the server thread).
-    with suppress(Exception):  # a page that cannot navigate any more has nothing left to send
+    with suppress(Exception):  # hidden first, so its last beacon leaves now; a dead page has none
         page.goto("about:blank", timeout=5_000)
     context.close()
-    requests_in_flight.wait_until_quiet()
 
 
 @pytest.fixture
