@@ -99,7 +99,7 @@ class MemoLocaleMiddleware(LocaleMiddleware):
         language = self.decided.get(key)
         if language is None:
             language = translation.get_language_from_request(request, check_path=False)
-            if len(key[1]) <= self.MAX_HEADER_LENGTH and (key[0] is None or len(key[0]) <= self.MAX_HEADER_LENGTH):
+            if max(len(key[0] or ""), len(key[1])) <= self.MAX_HEADER_LENGTH:
                 if len(self.decided) >= self.MAX_REMEMBERED:
                     self.decided.clear()
                 self.decided[key] = language

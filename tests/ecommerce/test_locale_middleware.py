@@ -95,13 +95,13 @@ def test_changed_language_settings_forget_remembered_decisions():
     assert _answer(MemoLocaleMiddleware, factory, "/", None, "")["active"] == "en"
 
 
-def test_the_memory_is_bounded(monkeypatch):
-    monkeypatch.setattr(MemoLocaleMiddleware, "MAX_REMEMBERED", 5)
+def test_the_memory_is_bounded():
     MemoLocaleMiddleware.decided.clear()
     factory = RequestFactory()
-    for n in range(12):
+    for n in range(MemoLocaleMiddleware.MAX_REMEMBERED + 10):
         _answer(MemoLocaleMiddleware, factory, "/", None, f"en;q=0.{n + 1}")
-        assert len(MemoLocaleMiddleware.decided) <= 5
+        assert len(MemoLocaleMiddleware.decided) <= MemoLocaleMiddleware.MAX_REMEMBERED
+    assert len(MemoLocaleMiddleware.decided) == 10  # full at 1,024: forgotten, then filled again
 
 
 @pytest.mark.django_db

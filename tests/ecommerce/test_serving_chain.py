@@ -16,9 +16,10 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.cache import cache
 from django.middleware.csrf import CsrfViewMiddleware
 from django.test import Client
-from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+from rest_framework.throttling import ScopedRateThrottle
 
 from advertising.selectors import live_version_forget
+from ecommerce.api.throttling import CounterScopedRateThrottle
 from ecommerce.counter_leases import leases
 from ecommerce.handlers import ServingWSGIHandler, serving_middleware
 from recommendations.api import local_answers
@@ -118,7 +119,7 @@ def test_throttled_answers_are_the_same_through_both_chains(handlers, shop, monk
     # Retry-After counts the seconds left in the window: with the wall clock, the two chains'
     # answers differed whenever a second ticked between them (it failed CI once). A fixed
     # clock, mid-window, makes the comparison about the chains alone.
-    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: 1_800_000_030.0))
+    monkeypatch.setattr(CounterScopedRateThrottle, "timer", staticmethod(lambda: 60 * 30_000 + 30.0))
     serving, full = handlers
     for path in (
         "/api/recommendations/me/?k=3",
