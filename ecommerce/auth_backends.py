@@ -35,6 +35,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from .cache_batch import MISSING, batched_forget, batched_value
+from .cache_copies import track_prefix
 
 TOMBSTONE = "forgotten"
 # Longer than any request takes from reading the row to storing it; a login (which saves
@@ -42,6 +43,7 @@ TOMBSTONE = "forgotten"
 TOMBSTONE_SECONDS = 10
 # Pickled model instances belong to one Django version (and it warns on others): new key space.
 KEY_PREFIX = f"auth:user:{django.__version__}:"
+track_prefix(KEY_PREFIX)  # read on every signed-in request: copies per process (ecommerce/cache_copies.py)
 
 logger = logging.getLogger(__name__)
 

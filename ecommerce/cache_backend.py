@@ -25,6 +25,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .cache_copies import copies
 from .resilience import Breaker, CacheUnavailable, breaker_for, rate_limited_log
 
 # Keys of lost writes kept per process; beyond that the whole cache is cleared on recovery
@@ -165,6 +166,8 @@ class ResilientRedisCache(RedisCache):
 
     def _write(self, method: str, keys: list[Any], version: int | None, args, kwargs, default):
         self._replay_lost()
+        if copies.raw:  # this process's copies of what it writes are old now, whatever Redis answers
+            copies.forget(str(self.client.make_key(key, version=version)) for key in keys)
         try:
             return getattr(self.client, method)(*args, **kwargs)
         except ConnectionInterrupted:
@@ -191,6 +194,10 @@ class ResilientRedisCache(RedisCache):
 
     def touch(self, key, *args, **kwargs):
         return self._write("touch", [key], kwargs.get("version"), (key, *args), kwargs, False)
+
+    def clear(self, *args, **kwargs):
+        copies.forget_all()  # Redis reports the flush too; this process need not wait for it
+        return super().clear(*args, **kwargs)
 
     # -- counters: the caller must know ---------------------------------------------------------
     def incr(self, key, *args, **kwargs):

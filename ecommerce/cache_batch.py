@@ -21,6 +21,7 @@ from typing import Any
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
 
+from .cache_copies import copies
 from .resilience import CacheUnavailable, rate_limited_log
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,10 @@ def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, 
     if backend is None:  # in-process caches: no round trip to save
         return cache.get_many(keys), {key: counter_increment(key, ttl) for key, ttl in counters}
     made = [backend.make_key(key) for key in keys]
-    commands: list[tuple] = [("MGET", *made)] if made else []
+    # This process's copies of tracked values (ecommerce/cache_copies.py); the rest from Redis.
+    raw_by_key = copies.held(backend, made) if made else {}
+    asked = [key for key in made if key not in raw_by_key]
+    commands: list[tuple] = [("MGET", *asked)] if asked else []
     commands += [("EVAL", _COUNT_LUA, 1, backend.make_key(key), ttl) for key, ttl in counters]
     try:
         replies = _send(backend.get_client(write=True).connection_pool, commands)
@@ -98,8 +102,12 @@ def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, 
         # sessions and users from the database, the throttle from a per-process counter.
         rate_limited_log.warning("cache_batch.unavailable", error=type(error).__name__)
         return None
-    raw_values = replies.pop(0) if made else []
-    values = {key: backend.decode(raw) for key, raw in zip(keys, raw_values, strict=True) if raw is not None}
+    for key, raw in zip(asked, replies.pop(0) if asked else (), strict=True):
+        if raw is not None:
+            copies.keep(key, raw)
+            raw_by_key[key] = raw
+    pairs = zip(keys, made, strict=True)
+    values = {key: backend.decode(raw_by_key[made_key]) for key, made_key in pairs if made_key in raw_by_key}
     counts = {key: int(n) for (key, _), n in zip(counters, replies, strict=True)}
     return values, counts
 

@@ -22,6 +22,7 @@ from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBS
 from django.utils.crypto import get_random_string
 
 from .cache_batch import MISSING, batched_forget, batched_value
+from .cache_copies import track_prefix
 
 RANDOM_CHARS = 28
 SEPARATOR = "_"  # outside VALID_KEY_CHARS, so Django's own 32-character keys never look hinted
@@ -83,6 +84,10 @@ class SessionStore(CachedDBStore):
         if self.session_key:
             batched_forget(self.cache_key)
         super().save(must_create=must_create)
+
+
+# Read on every signed-in request, changed rarely: copies per process (ecommerce/cache_copies.py).
+track_prefix(SessionStore.cache_key_prefix)
 
 
 def rekey_signed_in_session(sender, request, user, **kwargs) -> None:

@@ -30,6 +30,7 @@ from ecommerce.api.plain_get import plain_get_dispatch
 from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import MISSING as NOT_BATCHED
 from ecommerce.cache_batch import batched_value, cache_batch
+from ecommerce.cache_copies import track_prefix
 from ecommerce.errors import NotFound
 from ecommerce.models import Product
 from ecommerce.sessions import SessionStore as HintedSessionStore
@@ -109,8 +110,12 @@ def _payload(items: list[Recommendation], k: int, **extra: Any) -> dict[str, Any
     return {"k": k, "count": len(items), **extra, "items": [dict(item) for item in data]}
 
 
+ANSWER_KEY_PREFIX = "recs:api:"
+track_prefix(ANSWER_KEY_PREFIX)  # a signed-in shopper's answer: copies per process (ecommerce/cache_copies.py)
+
+
 def _answer_key(key_parts: tuple) -> str:
-    return "recs:api:" + hashlib.sha256(":".join(str(p) for p in key_parts).encode()).hexdigest()
+    return ANSWER_KEY_PREFIX + hashlib.sha256(":".join(str(p) for p in key_parts).encode()).hexdigest()
 
 
 class _LocalAnswers:

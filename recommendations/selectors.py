@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max, QuerySet
 
+from ecommerce.cache_copies import track_prefix
 from ecommerce.errors import NotFound
 from ecommerce.models import Event, ModelVersion, Order, OrderItem, Product, User
 from ecommerce.resilience import CacheUnavailable
@@ -57,6 +58,7 @@ class Recommendation:
 # Building blocks
 
 GENERATION_KEY = "recs:generation"
+track_prefix(GENERATION_KEY)  # read by every serving request: copies per process (ecommerce/cache_copies.py)
 
 
 def recommendations_generation() -> int:

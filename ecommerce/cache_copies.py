@@ -1,0 +1,214 @@
+"""Per-process copies of hot cache values, kept exact by Redis's invalidation messages.
+
+Why: a signed-in serving request reads its session, its user row, the recommendations generation
+and its cached answer in one round trip (ecommerce/cache_batch.py). That round trip was the largest
+cost left in the request (docs/benchmarks/storefront.md, round 9). These values change rarely and
+are read on every request. So each process keeps the raw bytes it read, and Redis tells it when any
+of them changes. This is Redis's "client-side caching" in broadcast mode: `CLIENT TRACKING on BCAST
+PREFIX ...` makes Redis send the name of every changed key under the tracked prefixes to one
+connection of ours (RESP2 pub/sub on `__redis__:invalidate`, Redis 6.0 and later). redis-py's own
+client-side caching cannot be used: redis-py 8 refuses it below Redis 7.4.
+
+Exact, not "fresh enough":
+- Before a copy is served, the invalidations already sent are read and applied (a non-blocking
+  poll, ~3 µs). Redis queues a write's invalidations before it writes the writer's reply, in the
+  same event-loop turn. So once a logout's DEL has been answered, the next request in any process
+  no longer finds the old session here.
+- A copy stored after a read is dropped by the invalidation of any later write. Store first, apply
+  later: no order of events can keep a stale copy.
+- This process's own writes through the cache drop its copy at once (ecommerce/cache_backend.py).
+- When the tracking connection fails, when Redis closes it (its output-buffer limit, a restart) or
+  sends "flush everything" (FLUSHDB/FLUSHALL), every copy is dropped. Reads then go to Redis until
+  tracking is set up again (tried again after RETRY_SECONDS).
+- A Redis that stops answering without closing (a frozen server or a partition) sends no
+  invalidation either. So the connection is PINGed every HEARTBEAT_SECONDS, and copies are served
+  only while the last answer is younger than STALE_AFTER_SECONDS. In that failure, a write that did
+  not reach Redis is the only thing a copy can miss, for at most those seconds.
+
+Copies are the raw bytes Redis returned, decoded per request: a request that changes what it read
+(a session dict) cannot change the copy. At most MAX_COPIES per process; a full table is cleared.
+Only keys under the prefixes registered with `track_prefix` are copied; tracking is set up again when
+a prefix is registered later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from .resilience import rate_limited_log
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "__redis__:invalidate"
+MAX_COPIES = 10_000
+RETRY_SECONDS = 5.0
+HEARTBEAT_SECONDS = 0.5
+STALE_AFTER_SECONDS = 2.0
+
+_registered: list[str] = []  # raw cache keys' prefixes (before the cache's own key prefix)
+
+
+def track_prefix(prefix: str) -> None:
+    """Let values under `prefix` be copied: call it where the keys are defined, at import."""
+    if prefix not in _registered:
+        _registered.append(prefix)
+
+
+def _made_prefixes(backend: Any) -> tuple[str, ...] | None:
+    """The registered prefixes as Redis sees them (the cache's key function applied), without overlaps.
+
+    None when the key function does not keep prefixes (a custom KEY_FUNCTION): nothing is copied.
+    """
+    made = []
+    for prefix in _registered:
+        full = backend.make_key(prefix)
+        if not backend.make_key(prefix + "x").startswith(full):
+            return None
+        made.append(full)
+    # Redis refuses overlapping BCAST prefixes; the shorter one covers the longer.
+    made.sort(key=len)
+    kept: list[str] = []
+    for full in made:
+        if not any(full.startswith(shorter) for shorter in kept):
+            kept.append(full)
+    return tuple(kept)
+
+
+class _Copies:
+    """The copies of one process and the tracking connection that keeps them exact."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, bytes] = {}
+        self.lock = threading.Lock()  # threaded servers: one tracking connection per process
+        self.connection: Any = None
+        self.server: tuple | None = None  # the Redis server the connection tracks
+        self.pid: int | None = None
+        self.prefixes: tuple[str, ...] = ()  # what tracking was set up for
+        self.registered_count = 0
+        self.retry_at = 0.0
+        self.last_heard = 0.0
+        self.last_ping = 0.0
+
+    # -- the connection -----------------------------------------------------------------------
+    def reset(self, *, retry_in: float = 0.0) -> None:
+        """Drop every copy and the connection; set tracking up again after `retry_in` seconds."""
+        self.raw.clear()
+        connection, self.connection = self.connection, None
+        if connection is not None and self.pid == os.getpid():  # a forked child must not close its parent's socket
+            try:
+                connection.disconnect()
+            except Exception as error:  # closing a broken socket: nothing left to do
+                logger.debug("cache_copies.disconnect_failed error=%s", type(error).__name__)
+        self.retry_at = time.monotonic() + retry_in
+
+    def _connect(self, backend: Any, pool: Any) -> bool:
+        prefixes = _made_prefixes(backend)
+        if not prefixes:  # nothing registered yet, or a key function that hides prefixes
+            self.retry_at = time.monotonic() + RETRY_SECONDS
+            return False
+        # Pub/sub replies are plain arrays in RESP2; a RESP3 connection would get them as pushes.
+        connection = pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
+        connection.connect()
+        connection.send_command("CLIENT", "ID")
+        client_id = connection.read_response()
+        arguments = [argument for prefix in prefixes for argument in ("PREFIX", prefix)]
+        connection.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *arguments)
+        if connection.read_response() not in (b"OK", "OK"):
+            raise ConnectionError("CLIENT TRACKING was refused")
+        connection.send_command("SUBSCRIBE", CHANNEL)
+        connection.read_response()  # ["subscribe", CHANNEL, 1]: from here on every change is reported
+        self.connection, self.pid, self.server, self.prefixes = connection, os.getpid(), _server(pool), prefixes
+        self.registered_count = len(_registered)
+        self.raw.clear()
+        self.last_heard = self.last_ping = time.monotonic()
+        return True
+
+    def ready(self, backend: Any) -> bool:
+        """True when copies may be served and stored: tracking is up and every message so far applied."""
+        if not settings.CACHE_LOCAL_COPIES:
+            return False
+        if self.pid is not None and self.pid != os.getpid():  # forked: the socket is the parent's
+            self.connection = None
+            self.reset()
+        pool = backend.get_client(write=True).connection_pool
+        if self.connection is not None and (self.registered_count != len(_registered) or self.server != _server(pool)):
+            self.reset()  # a prefix registered after setup, or another Redis behind the cache
+        try:
+            if self.connection is None and (time.monotonic() < self.retry_at or not self._connect(backend, pool)):
+                return False
+            return self._apply_pending()
+        except Exception as error:  # any failure of the tracking connection: copies can't be trusted
+            rate_limited_log.warning("cache_copies.tracking_lost", error=type(error).__name__)
+            self.reset(retry_in=RETRY_SECONDS)
+            return False
+
+    def _apply_pending(self) -> bool:
+        connection, now = self.connection, time.monotonic()
+        while connection.can_read(timeout=0):
+            message = connection.read_response()
+            if isinstance(message, list) and len(message) == 2 and message[0] == b"pong":
+                # Redis was alive when it answered the PING sent at the time the PING carries.
+                self.last_heard = max(self.last_heard, float(message[1]))
+                continue
+            if not isinstance(message, list) or len(message) < 3 or message[0] != b"message":
+                continue  # the subscription's confirmation
+            keys = message[2]
+            if keys is None:  # FLUSHDB/FLUSHALL, or Redis dropped its tracking state
+                self.raw.clear()
+                continue
+            for key in keys:
+                self.raw.pop(key.decode("utf-8", "surrogateescape"), None)
+        if now - self.last_ping >= HEARTBEAT_SECONDS:
+            connection.send_command("PING", repr(now))
+            self.last_ping = now
+        # A frozen Redis answers nothing and invalidates nothing: stop trusting copies.
+        return now - self.last_heard < STALE_AFTER_SECONDS
+
+    # -- the copies ---------------------------------------------------------------------------
+    def held(self, backend: Any, made_keys: Iterable[str]) -> dict[str, bytes]:
+        """The copies of `made_keys` (keys as Redis names them) this process may serve now."""
+        with self.lock:
+            if not self.ready(backend):
+                return {}
+            raw = self.raw
+            return {key: raw[key] for key in made_keys if key in raw}
+
+    def keep(self, made_key: str, value: bytes) -> None:
+        """Remember what Redis just answered for `made_key`, if it is under a tracked prefix."""
+        if self.connection is None or not made_key.startswith(self.prefixes):
+            return
+        if len(self.raw) >= MAX_COPIES:
+            self.raw.clear()
+        self.raw[made_key] = value
+
+    def forget_all(self) -> None:
+        self.raw.clear()
+
+    def forget(self, made_keys: Iterable[str]) -> None:
+        """This process is writing `made_keys`: its copies are old from now on."""
+        for key in made_keys:
+            self.raw.pop(key, None)
+
+
+def _server(pool: Any) -> tuple:
+    kwargs = pool.connection_kwargs
+    return (pool.connection_class, kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), kwargs.get("db"))
+
+
+copies = _Copies()
+
+
+@receiver(setting_changed)
+def _reset_on_cache_settings(setting: str, **kwargs: Any) -> None:
+    if setting in ("CACHES", "CACHE_LOCAL_COPIES"):
+        with copies.lock:
+            copies.reset()
