@@ -32,6 +32,8 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, get_resolver
 
+from .security_headers import SECURITY_HEADER_MIDDLEWARE
+
 RESOLVE_MEMO_MAX = 10_000
 
 _memo: dict[str, ResolverMatch] = {}
@@ -71,9 +73,18 @@ class _RememberingResolver:
 
 
 def serving_middleware() -> list[str]:
-    """settings.MIDDLEWARE without what SERVING_MIDDLEWARE_SKIP names, in the same order."""
+    """settings.MIDDLEWARE without what SERVING_MIDDLEWARE_SKIP names, in the same order.
+
+    The four security-header middlewares, when all four are there, run as one layer
+    (FixedSecurityHeadersMiddleware, at the place of the first): the same headers, worked out once.
+    """
     skip = set(settings.SERVING_MIDDLEWARE_SKIP)
-    return [path for path in settings.MIDDLEWARE if path not in skip]
+    chain = [path for path in settings.MIDDLEWARE if path not in skip]
+    if all(path in chain for path in SECURITY_HEADER_MIDDLEWARE):
+        first = min(chain.index(path) for path in SECURITY_HEADER_MIDDLEWARE)
+        chain = [path for path in chain if path not in SECURITY_HEADER_MIDDLEWARE]
+        chain.insert(first, "ecommerce.security_headers.FixedSecurityHeadersMiddleware")
+    return chain
 
 
 class _ServingChain(_RememberingResolver, BaseHandler):

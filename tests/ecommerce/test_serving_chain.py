@@ -22,6 +22,7 @@ from advertising.selectors import live_version_forget
 from ecommerce.api.throttling import CounterScopedRateThrottle
 from ecommerce.counter_leases import leases
 from ecommerce.handlers import ServingWSGIHandler, serving_middleware
+from ecommerce.security_headers import SECURITY_HEADER_MIDDLEWARE
 from recommendations.api import local_answers
 from tests.factories import ProductFactory, UserFactory
 from tests.factories.advertising import CampaignFactory
@@ -156,16 +157,50 @@ def test_only_serving_gets_skip_middleware(handlers, shop, monkeypatch):
 
 def test_the_serving_chain_keeps_every_middleware_it_does_not_name(settings):
     chain = serving_middleware()
-    assert chain == [path for path in settings.MIDDLEWARE if path not in settings.SERVING_MIDDLEWARE_SKIP]
-    # Sessions, authentication, security headers, consent and JSON errors stay.
+    combined = "ecommerce.security_headers.FixedSecurityHeadersMiddleware"
+    # The four security-header middlewares run as one layer, at the place of the first.
+    expected = [path for path in settings.MIDDLEWARE if path not in settings.SERVING_MIDDLEWARE_SKIP]
+    first = expected.index(SECURITY_HEADER_MIDDLEWARE[0])
+    expected = [path for path in expected if path not in SECURITY_HEADER_MIDDLEWARE]
+    expected.insert(first, combined)
+    assert chain == expected
+    # Sessions, authentication, consent and JSON errors stay.
     for kept in (
-        "django.middleware.security.SecurityMiddleware",
-        "ecommerce.security_headers.CachedPolicyCSPMiddleware",
         "django.contrib.sessions.middleware.SessionMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
-        "django.middleware.clickjacking.XFrameOptionsMiddleware",
         "ecommerce.middleware.PrivacyConsentMiddleware",
         "ecommerce.health.JsonErrorMiddleware",
     ):
         assert kept in chain
     assert SessionMiddleware.__module__ + ".SessionMiddleware" in chain
+    # Without all four in MIDDLEWARE nothing is combined.
+    settings.MIDDLEWARE = [path for path in settings.MIDDLEWARE if path != SECURITY_HEADER_MIDDLEWARE[3]]
+    assert combined not in serving_middleware()
+    assert SECURITY_HEADER_MIDDLEWARE[0] in serving_middleware()
+
+
+@pytest.mark.parametrize("redirect", [False, True])
+def test_https_answers_are_the_same_through_both_chains(settings, shop, redirect):
+    """HSTS on HTTPS, none on HTTP, and SECURE_SSL_REDIRECT's redirect, as the full chain answers."""
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_SSL_REDIRECT = redirect
+    serving = ServingWSGIHandler()
+    settings.SERVING_MIDDLEWARE_SKIP = []
+    full = ServingWSGIHandler()
+    for proto in ("https", "http", "https"):
+        for method, path, cookie, _ in _requests(shop):
+            answers = []
+            for handler in (serving, full):
+                _fresh_state()
+                answers.append(_without_click_tokens(_call(handler, method, path, cookie, x_forwarded_proto=proto)))
+            assert answers[0] == answers[1], (proto, method, path, cookie)
+            headers = dict(answers[0]["headers"])
+            if proto == "https":
+                assert headers["Strict-Transport-Security"] == "max-age=3600; includeSubDomains"
+            else:
+                assert "Strict-Transport-Security" not in headers
+                assert answers[0]["status"].startswith("301") == redirect, (method, path)
+            if not answers[0]["status"].startswith("301"):  # a redirect gets only SecurityMiddleware's headers
+                assert headers["X-Frame-Options"] == "DENY" and "Content-Security-Policy" in headers
