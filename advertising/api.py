@@ -30,7 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ecommerce.api.negotiation import JsonOnlyContentNegotiation
-from ecommerce.api.plain_get import plain_get_dispatch
+from ecommerce.api.plain_get import plain_get_dispatch, request_user
 from ecommerce.api.throttling import CounterScopedRateThrottle
 from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import cache_batch
@@ -154,7 +154,7 @@ class AdServeApi(APIView):
         """
 
         def answer() -> HttpResponse:
-            user = request.user
+            user = request_user(request)
             shopper = _PlainServeRequest(user if user.is_active else AnonymousUser(), request)
             payload, caps_cookie = self._serve(shopper)
             response = HttpResponse(JSONRenderer().render(payload), content_type="application/json")

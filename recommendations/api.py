@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ecommerce.api.negotiation import JsonOnlyContentNegotiation
-from ecommerce.api.plain_get import plain_get_dispatch
+from ecommerce.api.plain_get import plain_get_dispatch, request_user
 from ecommerce.auth_backends import user_cache_key
 from ecommerce.cache_batch import MISSING as NOT_BATCHED
 from ecommerce.cache_batch import batched_value, cache_batch
@@ -298,7 +298,7 @@ class _OneRoundTripApi(APIView):
         """
 
         def respond() -> HttpResponse:
-            user = request.user
+            user = request_user(request)
             user = user if user.is_active else None  # rest_framework.authentication.SessionAuthentication
             self._plain_throttle(request, user)
             return self.answer(request, user, **kwargs)

@@ -13,7 +13,23 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import LazyObject, empty
 from rest_framework.views import APIView
+
+
+def request_user(request: HttpRequest) -> Any:
+    """request.user, resolved once and put back on the request as the user object itself.
+
+    AuthenticationMiddleware leaves a SimpleLazyObject there: every attribute read through it is a
+    failed lookup plus a proxy call (~5% of a signed-in serving request's CPU, py-spy). The object
+    it resolves to is the same; django.contrib.auth.login() assigns request.user the same way.
+    """
+    user = request.user
+    if isinstance(user, LazyObject):
+        if user._wrapped is empty:
+            user._setup()
+        user = request.user = user._wrapped
+    return user
 
 
 def plain_get_dispatch(
