@@ -18,7 +18,9 @@ product neighbours, ad serving: each marked `serving_middleware = True`) answer 
 through settings.MIDDLEWARE minus SERVING_MIDDLEWARE_SKIP: the middlewares that do nothing for
 such a request (health probes answer other paths, WhiteNoise serves other paths, CSRF checks
 nothing on a safe method and these views never hand out a token, messages and the login lockout
-are never used). Every other middleware, including any added later, stays in both chains.
+are never used). Every other middleware, including any added later, stays in both chains. The
+four security-header middlewares run there as one layer that copies their precomputed headers
+(ecommerce/security_headers.py, FixedSecurityHeadersMiddleware).
 Each skipped middleware cost its call layer on every request: ~100-150 µs of a ~1 ms ad request on
 the reference box (docs/benchmarks/storefront.md "Round 4"). tests/ecommerce/test_serving_chain.py
 sends the same requests through both chains and requires identical answers.

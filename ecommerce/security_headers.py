@@ -107,6 +107,9 @@ class FixedSecurityHeadersMiddleware:
       one that already carries one of the headers;
     - everything, while CSP exempts URL prefixes (then the header depends on the path).
     A CSP nonce is never asked for by a JSON answer, so `request.csp_nonce` is not prepared.
+    One difference by design: an answer that a middleware between the four's places gives by
+    itself (CommonMiddleware's PREPEND_WWW redirect, say) gets X-Frame-Options here too, which the
+    full chain's inner XFrameOptionsMiddleware never sees: one header more, never one fewer.
     tests/ecommerce/test_serving_chain.py holds the answers byte-identical to the full chain's.
     """
 
