@@ -202,6 +202,8 @@ class ResilientRedisCache(RedisCache):
     # -- counters: the caller must know ---------------------------------------------------------
     def incr(self, key, *args, **kwargs):
         self._replay_lost()
+        if copies.raw:  # the recommendations generation is a counter with copies
+            copies.forget([str(self.client.make_key(key, version=kwargs.get("version")))])
         try:
             return self.client.incr(key, *args, **kwargs)
         except ConnectionInterrupted as error:
@@ -210,6 +212,8 @@ class ResilientRedisCache(RedisCache):
 
     def decr(self, key, *args, **kwargs):
         self._replay_lost()
+        if copies.raw:
+            copies.forget([str(self.client.make_key(key, version=kwargs.get("version")))])
         try:
             return self.client.decr(key, *args, **kwargs)
         except ConnectionInterrupted as error:

@@ -91,7 +91,7 @@ def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, 
         return cache.get_many(keys), {key: counter_increment(key, ttl) for key, ttl in counters}
     made = [backend.make_key(key) for key in keys]
     # This process's copies of tracked values (ecommerce/cache_copies.py); the rest from Redis.
-    raw_by_key = copies.held(backend, made) if made else {}
+    raw_by_key, epoch = copies.held(backend, made) if made else ({}, None)
     asked = [key for key in made if key not in raw_by_key]
     commands: list[tuple] = [("MGET", *asked)] if asked else []
     commands += [("EVAL", _COUNT_LUA, 1, backend.make_key(key), ttl) for key, ttl in counters]
@@ -102,10 +102,10 @@ def _fetch(keys: list[str], counters: list[tuple[str, int]]) -> tuple[dict[str, 
         # sessions and users from the database, the throttle from a per-process counter.
         rate_limited_log.warning("cache_batch.unavailable", error=type(error).__name__)
         return None
-    for key, raw in zip(asked, replies.pop(0) if asked else (), strict=True):
-        if raw is not None:
-            copies.keep(key, raw)
-            raw_by_key[key] = raw
+    answered = {key: raw for key, raw in zip(asked, replies.pop(0) if asked else (), strict=True) if raw is not None}
+    if answered:
+        copies.keep(answered, epoch)
+        raw_by_key.update(answered)
     pairs = zip(keys, made, strict=True)
     values = {key: backend.decode(raw_by_key[made_key]) for key, made_key in pairs if made_key in raw_by_key}
     counts = {key: int(n) for (key, _), n in zip(counters, replies, strict=True)}

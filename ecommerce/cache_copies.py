@@ -9,21 +9,27 @@ PREFIX ...` makes Redis send the name of every changed key under the tracked pre
 connection of ours (RESP2 pub/sub on `__redis__:invalidate`, Redis 6.0 and later). redis-py's own
 client-side caching cannot be used: redis-py 8 refuses it below Redis 7.4.
 
-Exact, not "fresh enough":
-- Before a copy is served, the invalidations already sent are read and applied (a non-blocking
-  poll, ~3 µs). Redis queues a write's invalidations before it writes the writer's reply, in the
-  same event-loop turn. So once a logout's DEL has been answered, the next request in any process
-  no longer finds the old session here.
-- A copy stored after a read is dropped by the invalidation of any later write. Store first, apply
-  later: no order of events can keep a stale copy.
+How exact:
+- Before a copy is served, the invalidations already received are read and applied (a
+  non-blocking poll, ~3 µs). Redis queues a write's invalidations in the same event-loop turn in
+  which it answers the write. So a logout's DEL is normally seen by the next request in every
+  process.
+- In the worst case (a TCP retransmit, a backlogged socket: the invalidation reaches this process
+  after the writer's answer reached its client), STALE_AFTER_SECONDS bounds it. The connection is
+  PINGed every HEARTBEAT_SECONDS; a PING's answer comes after every invalidation Redis queued
+  before it, so once it is read, the copies are as exact as Redis was when the PING was sent.
+  Copies are served only while that moment is less than STALE_AFTER_SECONDS ago. The same bound
+  covers a Redis that stops answering without closing (frozen, partitioned): it sends no
+  invalidations and no PING answers.
+- A value read from Redis is kept only if nothing was applied since the poll that preceded the
+  read (an epoch counter): in a threaded server another thread's poll may have used up the
+  invalidation of a write that came after the read.
 - This process's own writes through the cache drop its copy at once (ecommerce/cache_backend.py).
 - When the tracking connection fails, when Redis closes it (its output-buffer limit, a restart) or
   sends "flush everything" (FLUSHDB/FLUSHALL), every copy is dropped. Reads then go to Redis until
   tracking is set up again (tried again after RETRY_SECONDS).
-- A Redis that stops answering without closing (a frozen server or a partition) sends no
-  invalidation either. So the connection is PINGed every HEARTBEAT_SECONDS, and copies are served
-  only while the last answer is younger than STALE_AFTER_SECONDS. In that failure, a write that did
-  not reach Redis is the only thing a copy can miss, for at most those seconds.
+- Tracking is trusted only after Redis has reported a probe write: a server or proxy that says OK
+  to CLIENT TRACKING but reports nothing is never used for copies.
 
 Copies are the raw bytes Redis returned, decoded per request: a request that changes what it read
 (a session dict) cannot change the copy. At most MAX_COPIES per process; a full table is cleared.
@@ -51,8 +57,9 @@ logger = logging.getLogger(__name__)
 CHANNEL = "__redis__:invalidate"
 MAX_COPIES = 10_000
 RETRY_SECONDS = 5.0
-HEARTBEAT_SECONDS = 0.5
-STALE_AFTER_SECONDS = 2.0
+HEARTBEAT_SECONDS = 0.2
+STALE_AFTER_SECONDS = 1.0
+PROBE_SECONDS = 1.0  # how long a new tracking connection may take to report the probe write
 
 _registered: list[str] = []  # raw cache keys' prefixes (before the cache's own key prefix)
 
@@ -97,11 +104,13 @@ class _Copies:
         self.retry_at = 0.0
         self.last_heard = 0.0
         self.last_ping = 0.0
+        self.epoch = 0  # bumped by whatever can make a value read from Redis older than its copy
 
     # -- the connection -----------------------------------------------------------------------
     def reset(self, *, retry_in: float = 0.0) -> None:
         """Drop every copy and the connection; set tracking up again after `retry_in` seconds."""
         self.raw.clear()
+        self.epoch += 1
         connection, self.connection = self.connection, None
         if connection is not None and self.pid == os.getpid():  # a forked child must not close its parent's socket
             try:
@@ -117,18 +126,24 @@ class _Copies:
             return False
         # Pub/sub replies are plain arrays in RESP2; a RESP3 connection would get them as pushes.
         connection = pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
-        connection.connect()
-        connection.send_command("CLIENT", "ID")
-        client_id = connection.read_response()
-        arguments = [argument for prefix in prefixes for argument in ("PREFIX", prefix)]
-        connection.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *arguments)
-        if connection.read_response() not in (b"OK", "OK"):
-            raise ConnectionError("CLIENT TRACKING was refused")
-        connection.send_command("SUBSCRIBE", CHANNEL)
-        connection.read_response()  # ["subscribe", CHANNEL, 1]: from here on every change is reported
+        try:
+            connection.connect()
+            connection.send_command("CLIENT", "ID")
+            client_id = connection.read_response()
+            arguments = [argument for prefix in prefixes for argument in ("PREFIX", prefix)]
+            connection.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *arguments)
+            if connection.read_response() not in (b"OK", "OK"):
+                raise ConnectionError("CLIENT TRACKING was refused")
+            connection.send_command("SUBSCRIBE", CHANNEL)
+            connection.read_response()  # ["subscribe", CHANNEL, 1]: from here on every change is reported
+            _probe(connection, backend.get_client(write=True), f"{prefixes[0]}copies-probe:{client_id}")
+        except BaseException:
+            connection.disconnect()
+            raise
         self.connection, self.pid, self.server, self.prefixes = connection, os.getpid(), _server(pool), prefixes
         self.registered_count = len(_registered)
         self.raw.clear()
+        self.epoch += 1
         self.last_heard = self.last_ping = time.monotonic()
         return True
 
@@ -162,6 +177,7 @@ class _Copies:
             if not isinstance(message, list) or len(message) < 3 or message[0] != b"message":
                 continue  # the subscription's confirmation
             keys = message[2]
+            self.epoch += 1
             if keys is None:  # FLUSHDB/FLUSHALL, or Redis dropped its tracking state
                 self.raw.clear()
                 continue
@@ -174,29 +190,50 @@ class _Copies:
         return now - self.last_heard < STALE_AFTER_SECONDS
 
     # -- the copies ---------------------------------------------------------------------------
-    def held(self, backend: Any, made_keys: Iterable[str]) -> dict[str, bytes]:
-        """The copies of `made_keys` (keys as Redis names them) this process may serve now."""
+    def held(self, backend: Any, made_keys: Iterable[str]) -> tuple[dict[str, bytes], int | None]:
+        """(The copies of `made_keys` this process may serve now, the epoch to `keep` what Redis
+        answers for the others); epoch None: tracking is not up, keep nothing. Keys as Redis names them."""
         with self.lock:
             if not self.ready(backend):
-                return {}
+                return {}, None
             raw = self.raw
-            return {key: raw[key] for key in made_keys if key in raw}
+            return {key: raw[key] for key in made_keys if key in raw}, self.epoch
 
-    def keep(self, made_key: str, value: bytes) -> None:
-        """Remember what Redis just answered for `made_key`, if it is under a tracked prefix."""
-        if self.connection is None or not made_key.startswith(self.prefixes):
-            return
-        if len(self.raw) >= MAX_COPIES:
-            self.raw.clear()
-        self.raw[made_key] = value
+    def keep(self, answered: dict[str, bytes], epoch: int | None) -> None:
+        """Remember what Redis answered (made key -> raw value) for the keys under tracked prefixes,
+        unless anything was applied since `held` gave `epoch` (the answer may be older than that)."""
+        with self.lock:
+            if epoch is None or epoch != self.epoch or self.connection is None:
+                return
+            for made_key, value in answered.items():
+                if made_key.startswith(self.prefixes):
+                    if len(self.raw) >= MAX_COPIES:
+                        self.raw.clear()
+                    self.raw[made_key] = value
 
     def forget_all(self) -> None:
-        self.raw.clear()
+        with self.lock:
+            self.raw.clear()
+            self.epoch += 1
 
     def forget(self, made_keys: Iterable[str]) -> None:
         """This process is writing `made_keys`: its copies are old from now on."""
-        for key in made_keys:
-            self.raw.pop(key, None)
+        with self.lock:
+            for key in made_keys:
+                self.raw.pop(key, None)
+            self.epoch += 1
+
+
+def _probe(connection: Any, client: Any, key: str) -> None:
+    """Write `key` and wait for its invalidation on `connection`: proof that changes are reported."""
+    client.set(key, b"1", px=10_000)
+    deadline = time.monotonic() + PROBE_SECONDS
+    while connection.can_read(timeout=max(0.0, deadline - time.monotonic())):
+        message = connection.read_response()
+        reported = message[2] if isinstance(message, list) and len(message) >= 3 and message[0] == b"message" else None
+        if reported is not None and key.encode() in reported:
+            return
+    raise ConnectionError("the tracking connection did not report the probe write")
 
 
 def _server(pool: Any) -> tuple:

@@ -21,8 +21,10 @@ import pytest
 import redis
 from django.contrib.sessions.models import Session
 
+from ecommerce import cache_batch as cache_batch_module
 from ecommerce import cache_copies
 from ecommerce.auth_backends import user_cache_key
+from ecommerce.cache_backend import BreakerConnection
 from ecommerce.cache_batch import batched_value, cache_batch
 from ecommerce.cache_copies import copies
 from tests.factories import UserFactory
@@ -141,12 +143,17 @@ def test_a_change_by_another_process_is_seen_by_the_next_read(redis_cache, own_r
 
 
 def test_this_process_writes_drop_its_copy_at_once(redis_cache):
+    """Without waiting for Redis's message: the write itself drops the copy."""
     key = user_cache_key(104)
+    made = redis_cache.client.make_key(key)
     redis_cache.set(key, "old")
     _read(key)
+    assert made in copies.raw
     redis_cache.set(key, "new")
+    assert made not in copies.raw  # nothing was read from the tracking connection in between
     assert _read(key) == "new"
     redis_cache.delete(key)
+    assert made not in copies.raw
     assert _read(key) is None
 
 
@@ -155,8 +162,60 @@ def test_a_flush_drops_every_copy(redis_cache, own_redis):
     for key in keys:
         redis_cache.set(key, "kept")
         _read(key)
+    connection = copies.connection
     own_redis.flushdb()  # another process clears the cache
     assert [_read(key) for key in keys] == [None] * len(keys)
+    assert copies.connection is connection  # Redis's "flush everything" message, not a lost connection
+
+
+def test_a_read_older_than_an_applied_change_is_not_kept(redis_cache, own_redis, monkeypatch):
+    """Threaded servers: another thread applies a change's invalidation between this thread's read
+    and its keep; the value read before the change must not become a copy (nothing would drop it)."""
+    key = user_cache_key(105)
+    made = redis_cache.client.make_key(key)
+    redis_cache.set(key, "before")
+    _read(key)  # tracking is up
+    redis_cache.delete(key)  # no copy: the next read goes to Redis
+    own_redis.set(made, _raw(redis_cache, "before"))
+    real_send = cache_batch_module._send
+
+    def send_then_another_thread_drains(pool, commands):
+        replies = real_send(pool, commands)  # this thread has read "before"
+        own_redis.delete(made)  # another process's write, acknowledged
+        deadline = time.monotonic() + 2
+        epoch = copies.epoch
+        while copies.epoch == epoch:  # "another thread" polls and applies the invalidation
+            copies.held(redis_cache.client, [])
+            assert time.monotonic() < deadline, "no invalidation arrived"
+        return replies
+
+    monkeypatch.setattr(cache_batch_module, "_send", send_then_another_thread_drains)
+    assert _read(key) == "before"  # what this request read, at the time it read it
+    monkeypatch.setattr(cache_batch_module, "_send", real_send)
+    assert made not in copies.raw
+    assert _read(key) is None
+
+
+def test_a_server_that_reports_nothing_is_not_trusted(redis_cache, own_redis, monkeypatch):
+    """CLIENT TRACKING answered OK but nothing reported (a proxy in front of Redis, say): no copies.
+
+    The proxy is played on the wire: the tracking command that reaches Redis is TRACKING OFF,
+    which Redis also answers OK."""
+    monkeypatch.setattr(cache_copies, "PROBE_SECONDS", 0.2)
+    real_send_command = BreakerConnection.send_command
+
+    def tracking_ignored(self, *args, **kwargs):
+        if args[:3] == ("CLIENT", "TRACKING", "ON"):
+            args = ("CLIENT", "TRACKING", "OFF")
+        return real_send_command(self, *args, **kwargs)
+
+    monkeypatch.setattr(BreakerConnection, "send_command", tracking_ignored)
+    key = user_cache_key(106)
+    redis_cache.set(key, "v")
+    calls = _mget_calls(own_redis)
+    assert [_read(key) for _ in range(3)] == ["v"] * 3
+    assert _mget_calls(own_redis) == calls + 3
+    assert copies.connection is None and not copies.raw
 
 
 def test_a_lost_tracking_connection_drops_copies_and_comes_back(redis_cache, own_redis, monkeypatch):
@@ -188,13 +247,15 @@ def test_a_frozen_redis_stops_the_copies(redis_cache, own_redis, monkeypatch):
     key = user_cache_key(130)
     redis_cache.set(key, "live")
     _read(key)
-    time.sleep(0.1)
-    assert copies.held(redis_cache.client, [redis_cache.client.make_key(key)])  # pongs arrive: served
+    deadline = time.monotonic() + 2
+    while not copies.held(redis_cache.client, [redis_cache.client.make_key(key)])[0]:  # pongs arrive: served
+        assert time.monotonic() < deadline, "copies never served"
+        time.sleep(0.02)
     pid = int(own_redis.info("server")["process_id"])
     os.kill(pid, signal.SIGSTOP)
     try:
         deadline = time.monotonic() + 0.5
-        while copies.held(redis_cache.client, [redis_cache.client.make_key(key)]):
+        while copies.held(redis_cache.client, [redis_cache.client.make_key(key)])[0]:
             assert time.monotonic() < deadline, "copies still served by a frozen Redis"
             time.sleep(0.05)
     finally:
