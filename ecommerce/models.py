@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class User(AbstractUser):
@@ -32,12 +34,25 @@ class User(AbstractUser):
     tracking_consent = models.BooleanField(default=False)
     date_erased = models.DateTimeField(null=True, blank=True)
 
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's HMAC of the password field, checked on every signed-in request: remembered per
+        # (password hash, secret) instead of recomputed (~3% of a signed-in serving request).
+        return _session_auth_hash(self.password, secret if secret is not None else settings.SECRET_KEY)
+
     def age_band(self, today: int | None = None) -> str:
         """Bucket used by analytics and ad targeting: '18-24', '25-34', ... or '' when unknown."""
         if not self.birth_year:
             return ""
         year = today or timezone.now().year
         return age_band_for(year - self.birth_year)
+
+
+@functools.lru_cache(maxsize=4096)
+def _session_auth_hash(password: str, secret: str) -> str:
+    """AbstractBaseUser._get_session_auth_hash's value for this password field and secret."""
+    return salted_hmac(
+        "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash", password, secret=secret, algorithm="sha256"
+    ).hexdigest()
 
 
 AGE_BANDS = [

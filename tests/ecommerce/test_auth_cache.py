@@ -190,3 +190,23 @@ def test_processes_without_the_login_cache_still_write_tombstones_to_a_shared_ca
     user.set_password("changed-elsewhere-passphrase")
     user.save()
     assert cache.get(user_cache_key(user.pk)) == TOMBSTONE
+
+
+@pytest.mark.django_db
+def test_the_remembered_session_hash_is_djangos_and_follows_the_password(settings):
+    """User._get_session_auth_hash remembers Django's HMAC: the same value, a new one when the
+    password or the secret changes, and the fallback secrets still verify old sessions."""
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    user = User.objects.create_user("hash-check", password="first-password-1")
+    first = user.get_session_auth_hash()
+    assert first == AbstractBaseUser._get_session_auth_hash(user) == user.get_session_auth_hash()
+    user.set_password("second-password-2")
+    assert user.get_session_auth_hash() != first
+    assert user.get_session_auth_hash() == AbstractBaseUser._get_session_auth_hash(user)
+    old_secret = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-" + "x" * 50, [old_secret]
+    assert user.get_session_auth_hash() == AbstractBaseUser._get_session_auth_hash(user)
+    assert next(user.get_session_auth_fallback_hash()) == AbstractBaseUser._get_session_auth_hash(
+        user, secret=old_secret
+    )
