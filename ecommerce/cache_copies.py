@@ -1,9 +1,10 @@
-"""Per-process copies of hot cache values, kept exact by Redis's invalidation messages.
+"""Per-process copies of hot cache values, kept in step by Redis's invalidation messages.
 
 Why: a signed-in serving request reads its session, its user row, the recommendations generation
-and its cached answer in one round trip (ecommerce/cache_batch.py). That round trip was the largest
-cost left in the request (docs/benchmarks/storefront.md, round 9). These values change rarely and
-are read on every request. So each process keeps the raw bytes it read, and Redis tells it when any
+and its cached answer in one round trip (ecommerce/cache_batch.py); a signed-in page reads those
+plus its shell, the catalogue generation, the cart summary and its widgets. That round trip was
+the largest cost left in such a request (docs/benchmarks/storefront.md, round 9). These values
+change rarely and are read on every request. So each process keeps the raw bytes it read, and Redis tells it when any
 of them changes. This is Redis's "client-side caching" in broadcast mode: `CLIENT TRACKING on BCAST
 PREFIX ...` makes Redis send the name of every changed key under the tracked prefixes to one
 connection of ours (RESP2 pub/sub on `__redis__:invalidate`, Redis 6.0 and later). redis-py's own
@@ -32,7 +33,8 @@ How exact:
   to CLIENT TRACKING but reports nothing is never used for copies.
 
 Copies are the raw bytes Redis returned, decoded per request: a request that changes what it read
-(a session dict) cannot change the copy. At most MAX_COPIES per process; a full table is cleared.
+(a session dict) cannot change the copy. At most MAX_COPIES values and MAX_COPY_BYTES per process;
+a full table is cleared.
 Only keys under the prefixes registered with `track_prefix` are copied; tracking is set up again when
 a prefix is registered later.
 """
@@ -56,6 +58,7 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "__redis__:invalidate"
 MAX_COPIES = 10_000
+MAX_COPY_BYTES = 64 * 1024 * 1024  # page shells are tens of kB: bound the bytes too
 RETRY_SECONDS = 5.0
 HEARTBEAT_SECONDS = 0.2
 STALE_AFTER_SECONDS = 1.0
@@ -95,6 +98,7 @@ class _Copies:
 
     def __init__(self) -> None:
         self.raw: dict[str, bytes] = {}
+        self.bytes_kept = 0  # bytes stored since the table was last emptied (dropped copies included)
         self.lock = threading.Lock()  # threaded servers: one tracking connection per process
         self.connection: Any = None
         self.server: tuple | None = None  # the Redis server the connection tracks
@@ -207,9 +211,11 @@ class _Copies:
                 return
             for made_key, value in answered.items():
                 if made_key.startswith(self.prefixes):
-                    if len(self.raw) >= MAX_COPIES:
+                    if len(self.raw) >= MAX_COPIES or self.bytes_kept + len(value) > MAX_COPY_BYTES:
                         self.raw.clear()
+                        self.bytes_kept = 0
                     self.raw[made_key] = value
+                    self.bytes_kept += len(value)
 
     def forget_all(self) -> None:
         with self.lock:

@@ -188,9 +188,9 @@ if _cache_url:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SHARED_CACHE = bool(_cache_url)  # one cache for every process (Redis), not per-process memory
-# Each process keeps copies of the session, user-row and recommendation values its serving requests
-# read, and Redis reports every change to them (ecommerce/cache_copies.py): a signed-in
-# recommendation request makes no round trip. Off: every read goes to Redis.
+# Each process keeps copies of the session, user-row, page-shell, cart-summary and recommendation
+# values its signed-in requests read, and Redis reports every change to them
+# (ecommerce/cache_copies.py): such a request makes no round trip. Off: every read goes to Redis.
 CACHE_LOCAL_COPIES = env.bool("CACHE_LOCAL_COPIES", default=True)
 
 # Signed-in requests read the session and the user from the shared cache instead of the database

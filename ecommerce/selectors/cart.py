@@ -29,11 +29,13 @@ from django.core.cache import cache
 from django.db import transaction
 
 from ..cache_batch import MISSING, batched_forget, batched_value
+from ..cache_copies import track_prefix
 from ..models import CartItem, User
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "cart:summary:"
+track_prefix(KEY_PREFIX)  # read on every signed-in page: copies per process (ecommerce/cache_copies.py)
 TOMBSTONE = "forgotten"
 TOMBSTONE_SECONDS = 10  # longer than a request takes from reading the lines to storing them
 SUMMARY_SECONDS = 3600  # every cart write forgets it sooner

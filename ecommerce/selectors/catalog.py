@@ -7,11 +7,13 @@ import time
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
+from ..cache_copies import track_prefix
 from ..models import Category, Product
 
 # Bumped by every catalogue change a page shows (ecommerce.services.catalog.catalogue_generation_bump):
 # part of every cached storefront page's key, so a bump retires them all at once.
 CATALOGUE_GENERATION_KEY = "catalogue:generation"
+track_prefix(CATALOGUE_GENERATION_KEY)  # read on every signed-in page: copies per process (ecommerce/cache_copies.py)
 
 
 def catalogue_generation() -> int:

@@ -23,6 +23,7 @@ from django.template.loader import get_template
 from django.utils import translation
 
 from ..cache_batch import MISSING, batched_value
+from ..cache_copies import track_prefix
 from ..models import CartItem, User
 from ..selectors.cart import CartSummary
 
@@ -75,8 +76,12 @@ def cart_lines_html(*, items: list[CartItem], total: Any, csrf_token: Any) -> st
     )
 
 
+CART_LINES_KEY_PREFIX = "sf:cartlines:"
+track_prefix(CART_LINES_KEY_PREFIX)  # read on every signed-in page: copies per process (ecommerce/cache_copies.py)
+
+
 def cart_lines_key(user_id: int, language: str) -> str:
-    return f"sf:cartlines:{user_id}:{language}"
+    return f"{CART_LINES_KEY_PREFIX}{user_id}:{language}"
 
 
 def cart_lines_cached(

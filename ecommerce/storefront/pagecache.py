@@ -55,6 +55,7 @@ from django.utils import translation
 
 from ..auth_backends import user_cache_key
 from ..cache_batch import MISSING, batched_value, cache_batch
+from ..cache_copies import track_prefix
 from ..selectors.cart import cart_summary_for, cart_summary_key
 from ..selectors.catalog import CATALOGUE_GENERATION_KEY, catalogue_generation
 from ..sessions import SessionStore as HintedSessionStore
@@ -204,9 +205,13 @@ def anonymous_page_cache(view: Callable[..., HttpResponse]) -> Callable[..., Htt
 # --- signed-in shoppers: a shared shell with personal holes -----------------------------------
 
 
+SHELL_KEY_PREFIX = "sf:shell:"
+track_prefix(SHELL_KEY_PREFIX)  # read on every signed-in page: copies per process (ecommerce/cache_copies.py)
+
+
 def shell_cache_key(request: HttpRequest) -> str:
     """Like page_cache_key, in a key space of its own (a shell has holes, a page has none)."""
-    return "sf:shell" + page_cache_key(request)[len("sf:page") :]
+    return SHELL_KEY_PREFIX + page_cache_key(request)[len("sf:page:") :]
 
 
 def _split(body: str) -> list[Any]:

@@ -36,6 +36,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from ecommerce.cache_batch import MISSING, batched_value
+from ecommerce.cache_copies import track_prefix
 from ecommerce.selectors.catalog import catalogue_generation
 from ecommerce.storefront.pagecache import hole_marker, shell_render_active
 
@@ -129,6 +130,10 @@ def _widget_key(
     return _personal_key(slot, k, generations, shopper.pk if shopper is not None else None, views, cart_ids)
 
 
+WIDGET_KEY_PREFIX = "recs:widget:"
+track_prefix(WIDGET_KEY_PREFIX)  # read on every signed-in page: copies per process (ecommerce/cache_copies.py)
+
+
 def _personal_key(
     slot: str, k: int, generations: str, user_id: Any, views: list[int], cart_ids: Any
 ) -> tuple[str, int]:
@@ -138,7 +143,7 @@ def _personal_key(
         ".".join(map(str, sorted(cart_ids))) if slot == "cart" else "",
     ]
     digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
-    return f"recs:widget:{generations}:{slot}:{k}:{digest}", settings.RECOMMENDATIONS_RESPONSE_CACHE_SECONDS
+    return f"{WIDGET_KEY_PREFIX}{generations}:{slot}:{k}:{digest}", settings.RECOMMENDATIONS_RESPONSE_CACHE_SECONDS
 
 
 def signed_in_widget_key(slot: str, k: int, request: Any, user_id: int, generations: tuple[int, int]) -> str:
