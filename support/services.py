@@ -10,10 +10,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connections, router, transaction
 from django.db.models import Count, Q
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ecommerce.errors import Conflict, DomainError, NotFound, PermissionDenied
+from ecommerce.model_rows import ModelRows
 from ecommerce.models import User
 from ecommerce.roles import HANDLE_CONVERSATIONS, user_can
 
@@ -42,6 +42,9 @@ def _owned(user: User | None) -> bool:
     return bool(user is not None and user.is_authenticated)
 
 
+_CONVERSATION_ROWS = ModelRows(Conversation)
+
+
 def conversation_get_for_owner(
     *,
     conversation_id: int,
@@ -49,20 +52,46 @@ def conversation_get_for_owner(
     session_key: str,
     for_update: bool = False,
     with_texts_stamp: bool = False,
+    using: str | None = None,
 ) -> Conversation:
     """The conversation only if the caller owns it (their account, or their anonymous session).
 
     `with_texts_stamp`: the FAQ/policy stamp (engine.texts_stamp_sql) comes back in the same
-    query as `conversation.texts_stamp`, for the bot's turn."""
+    query as `conversation.texts_stamp`, for the bot's turn. `for_update`: the row is locked
+    (inside the caller's transaction) where the database can lock rows. `using`: the database
+    to read (default: the router's choice; the primary when locking).
+
+    One SELECT written here rather than a QuerySet: every chat message reads this row, and
+    compiling the QuerySet was most of the read's cost (ecommerce/model_rows.py)."""
     if not _owned(user) and not session_key:
         raise NotFound("Conversation not found.")
-    qs = Conversation.objects.select_for_update() if for_update else Conversation.objects.all()
+    alias = using or (router.db_for_write(Conversation) if for_update else router.db_for_read(Conversation))
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    sql = [f"SELECT {_CONVERSATION_ROWS.select_list(alias)}"]
+    params: list[Any] = []
     if with_texts_stamp:
-        qs = qs.annotate(texts_stamp=RawSQL(*engine.texts_stamp_sql()))  # noqa: S611 - no user input
-    owner = Q(user=user) if _owned(user) else Q(user__isnull=True, session_key=session_key)
-    conversation = qs.filter(owner, pk=conversation_id).first()
-    if conversation is None:
+        stamp_sql, stamp_params = engine.texts_stamp_sql()
+        sql.append(f", {stamp_sql}")
+        params += stamp_params
+    sql.append(f" FROM {qn(Conversation._meta.db_table)} WHERE {qn('id')} = %s AND ")
+    params.append(int(conversation_id))
+    if _owned(user):
+        sql.append(f"{qn('user_id')} = %s")
+        params.append(user.pk)
+    else:
+        sql.append(f"{qn('user_id')} IS NULL AND {qn('session_key')} = %s")
+        params.append(session_key)
+    if for_update and connection.features.has_select_for_update:
+        sql.append(" FOR UPDATE")
+    with connection.cursor() as cursor:
+        cursor.execute("".join(sql), params)
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound("Conversation not found.")
+    conversation, extra = _CONVERSATION_ROWS.instance(alias, row)
+    if with_texts_stamp:
+        conversation.texts_stamp = extra[0]
     if _owned(user):
         conversation.user = user  # the same row: the reply path needs no second read of it
     return conversation
@@ -145,7 +174,7 @@ def _bot_turn_optimistic(
 ) -> tuple[Conversation, list[Message]] | None:
     """One optimistic bot turn (see shopper_message_post); None: not applicable or lost a race."""
     conv = conversation_get_for_owner(
-        conversation_id=conversation_id, user=user, session_key=session_key, with_texts_stamp=True
+        conversation_id=conversation_id, user=user, session_key=session_key, with_texts_stamp=True, using=alias
     )
     read_status, read_updated_at = conv.status, conv.updated_at
     if conv.status == Conversation.Status.RESOLVED:

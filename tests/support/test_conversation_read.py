@@ -1,0 +1,51 @@
+"""The conversation read (services.conversation_get_for_owner): only the owner finds it."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from ecommerce.errors import NotFound
+from support import services
+from support.models import Conversation
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_shoppers_conversation_is_found_only_by_that_shopper():
+    owner, other = UserFactory(), UserFactory()
+    conversation = Conversation.objects.create(user=owner, state={"out_of_scope": 1})
+    found = services.conversation_get_for_owner(conversation_id=conversation.pk, user=owner, session_key="")
+    assert found.pk == conversation.pk and found.user is owner and found.state == {"out_of_scope": 1}
+    for user, session_key in ((other, ""), (None, "s" * 32), (other, conversation.session_key)):
+        with pytest.raises(NotFound):
+            services.conversation_get_for_owner(conversation_id=conversation.pk, user=user, session_key=session_key)
+
+
+def test_a_guest_conversation_is_found_only_with_its_session():
+    conversation = Conversation.objects.create(session_key="a" * 32)
+    found = services.conversation_get_for_owner(conversation_id=conversation.pk, user=None, session_key="a" * 32)
+    assert found.pk == conversation.pk and found.user_id is None
+    for user, session_key in ((None, "b" * 32), (None, ""), (UserFactory(), "a" * 32)):
+        with pytest.raises(NotFound):
+            services.conversation_get_for_owner(conversation_id=conversation.pk, user=user, session_key=session_key)
+    with pytest.raises(NotFound):
+        services.conversation_get_for_owner(conversation_id=conversation.pk + 1, user=None, session_key="a" * 32)
+
+
+def test_the_texts_stamp_and_the_row_lock_come_with_the_one_read():
+    owner = UserFactory()
+    conversation = Conversation.objects.create(user=owner)
+    with CaptureQueriesContext(connection) as queries:
+        found = services.conversation_get_for_owner(
+            conversation_id=conversation.pk, user=owner, session_key="", with_texts_stamp=True
+        )
+    assert len(queries.captured_queries) == 1 and found.texts_stamp.count(":") == 3
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        services.conversation_get_for_owner(
+            conversation_id=conversation.pk, user=owner, session_key="", for_update=True
+        )
+    (sql,) = [q["sql"] for q in queries.captured_queries if "support_conversation" in q["sql"]]
+    assert sql.endswith("FOR UPDATE") == connection.features.has_select_for_update
