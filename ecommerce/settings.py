@@ -129,6 +129,10 @@ VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Django's PostgreSQL backend, its health check made cheap (ecommerce/db_backends/postgresql/base.py).
+POSTGRESQL_ENGINE = "ecommerce.db_backends.postgresql"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = POSTGRESQL_ENGINE
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dev server read while a Celery-eager request writes; 20 s waits out short locks.
     # CONN_MAX_AGE applies here too: opening a connection runs these PRAGMAs and registers
@@ -139,7 +143,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
-if not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+if not DEBUG and DATABASES["default"]["ENGINE"] != POSTGRESQL_ENGINE:
     raise ImproperlyConfigured("Production (DJANGO_DEBUG=0) needs a PostgreSQL DATABASE_URL.")
 # Read replica (PostgreSQL streaming standby): analytics dashboards, the ad report and admin
 # changelists read from it; writes and read-after-write stay on the primary (ecommerce/db_routing.py).
@@ -148,6 +152,8 @@ if _replica_url:
     DATABASES["replica"] = env.db_url_config(_replica_url)
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"]["ENGINE"] = POSTGRESQL_ENGINE
 DATABASE_ROUTERS = ["ecommerce.db_routing.ReplicaRouter"]
 # Seconds a browser reads the primary after it wrote: longer than the replica's usual lag.
 DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=10)

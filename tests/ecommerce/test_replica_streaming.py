@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,43 +17,9 @@ import pytest
 from django.conf import settings
 
 from tests.conftest import postgres_bin_dir
+from tests.pg_cluster import Cluster, spare_port
 
 pytestmark = pytest.mark.replica
-
-
-def _spare_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class _Cluster:
-    """pg_ctl/initdb/pg_basebackup as the postgres OS user when we are root (PostgreSQL refuses root)."""
-
-    def __init__(self, bin_dir: Path, root: Path):
-        self.bin_dir = bin_dir
-        self.root = root
-        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        self.started: list[Path] = []
-
-    def run(self, tool: str, *args: str) -> None:
-        subprocess.run(
-            [*self.as_postgres, str(self.bin_dir / tool), *args], check=True, capture_output=True, timeout=120
-        )
-
-    def start(self, data: Path, port: int) -> None:
-        options = f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-        self.run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.root / f"{port}.log"), "-w", "start")
-        self.started.append(data)
-
-    def stop_all(self) -> None:
-        for data in reversed(self.started):
-            subprocess.run(
-                [*self.as_postgres, str(self.bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )
 
 
 @pytest.fixture
@@ -63,8 +28,8 @@ def streaming_replica():
     root = Path(tempfile.mkdtemp(prefix="replica-test-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    cluster = _Cluster(bin_dir, root)
-    primary_port, replica_port = _spare_port(), _spare_port()
+    cluster = Cluster(bin_dir, root)
+    primary_port, replica_port = spare_port(), spare_port()
     try:
         cluster.run("initdb", "-D", str(root / "primary"), "-A", "trust", "-U", "postgres", "--no-sync")
         cluster.start(root / "primary", primary_port)

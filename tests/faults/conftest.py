@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 REDIS_SERVER = "/usr/bin/redis-server"
 PS = shutil.which("ps") or "/usr/bin/ps"  # lists a worker's pool processes
@@ -29,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    if connection.vendor == "postgresql":
         return
     here = Path(__file__).parent
     subprocess_tests = [
