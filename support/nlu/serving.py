@@ -7,6 +7,8 @@ and `scipy.sparse.hstack` turning the 512 dense encoder columns into a sparse bl
 multiply it by the coefficients. A linear model's scores are a sum over feature blocks, so here
 each block is transformed (validation off, the inputs are our own strings) and multiplied by its
 slice of the coefficients, and the slices are added up: the same numbers up to float rounding.
+A TF-IDF block goes further: it looks up the message's n-grams and multiplies their weights by
+those rows of its coefficients, without building a sparse matrix (171 vs 296 µs per message).
 
 Only the prediction call path: fitting, features and the artifact are untouched. A pipeline of any
 other shape, or one whose blocks do not add up to the classifier's width, or whose scores here
@@ -37,7 +39,7 @@ PROBE_TEXTS = ["where is my order 12345?", "我的订单到哪了"]
 
 @dataclass(frozen=True)
 class _Plan:
-    blocks: tuple[tuple[Any, float | None, np.ndarray], ...]  # (transform function, weight, coef slice transposed)
+    blocks: tuple[tuple[Any, float | None], ...]  # (texts -> this block's scores (n, classes), weight)
     intercept: np.ndarray
 
 
@@ -52,16 +54,56 @@ def _fast_config() -> Any:
 def _scores(plan: _Plan, texts: list[str]) -> np.ndarray:
     scores = np.broadcast_to(plan.intercept, (len(texts), plan.intercept.shape[0])).copy()
     with _fast_config():
-        for transform, weight, coef_t in plan.blocks:
-            part = transform(texts) @ coef_t
-            scores += np.asarray(part) if weight is None else weight * np.asarray(part)
+        for block_scores, weight in plan.blocks:
+            part = block_scores(texts)
+            scores += part if weight is None else weight * part
     return scores
 
 
+def _tfidf_scores(vectorizer: TfidfVectorizer, coef_t: np.ndarray) -> Any:
+    """TfidfVectorizer.transform's arithmetic (counts, sublinear tf, idf, L2 rows) times the
+    block's coefficients, per text, on the few features the text has: no sparse matrix is built.
+    On one short message the input checks and the sparse-matrix bookkeeping cost several times
+    the arithmetic (profile of 2026-12-01, docs/benchmarks/storefront.md "Round 10"). Checked
+    against the pipeline's own scores when the plan is built."""
+    analyze = vectorizer.build_analyzer()
+    vocabulary = vectorizer.vocabulary_
+    idf = vectorizer.idf_ if vectorizer.use_idf else None
+    binary, sublinear, l2 = vectorizer.binary, vectorizer.sublinear_tf, vectorizer.norm == "l2"
+
+    def block_scores(texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), coef_t.shape[1]))
+        for row, text in enumerate(texts):
+            counts: dict[int, int] = {}
+            for gram in analyze(text):
+                column = vocabulary.get(gram)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+            if not counts:
+                continue
+            columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
+            values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            if binary:
+                values.fill(1.0)
+            if sublinear:
+                np.log(values, out=values)
+                values += 1.0
+            if idf is not None:
+                values *= idf[columns]
+            if l2:
+                norm = float(np.sqrt(values @ values))
+                if norm > 0:
+                    values /= norm
+            out[row] = values @ coef_t[columns]
+        return out
+
+    return block_scores
+
+
 def _tfidf_transform(vectorizer: TfidfVectorizer) -> Any:
-    """TfidfVectorizer.transform's arithmetic (counts, sublinear tf, idf, L2 rows) without its
-    input checks, which cost more than the arithmetic on one short text (they probe the input
-    for dataframe libraries). Checked against the real transform when the plan is built."""
+    """TfidfVectorizer.transform's arithmetic (counts, sublinear tf, idf, L2 rows) as a sparse
+    matrix, without its input checks, which cost more than the arithmetic on one short text
+    (they probe the input for dataframe libraries). The FAQ search multiplies it by its matrix."""
 
     def transform(texts: list[str]) -> Any:
         _, counts = vectorizer._count_vocab(texts, fixed_vocab=True)
@@ -81,9 +123,19 @@ def _tfidf_transform(vectorizer: TfidfVectorizer) -> Any:
 
 
 def _transform_function(transformer: Any) -> Any:
-    if type(transformer) is TfidfVectorizer and transformer.norm in ("l2", None) and transformer.dtype == np.float64:
+    if _tfidf_fast_path(transformer):
         return _tfidf_transform(transformer)
     return transformer.transform
+
+
+def _tfidf_fast_path(transformer: Any) -> bool:
+    return type(transformer) is TfidfVectorizer and transformer.norm in ("l2", None) and transformer.dtype == np.float64
+
+
+def _block_scores(transformer: Any, coef_t: np.ndarray) -> Any:
+    if _tfidf_fast_path(transformer):
+        return _tfidf_scores(transformer, coef_t)
+    return lambda texts: np.asarray(transformer.transform(texts) @ coef_t)
 
 
 def _build_plan(pipeline: Pipeline) -> _Plan | None:
@@ -109,7 +161,7 @@ def _checked_plan(pipeline: Pipeline) -> _Plan | None:
                 return None
             width = transformer.transform(PROBE_TEXTS[:1]).shape[1]
             coef_t = np.ascontiguousarray(clf.coef_[:, offset : offset + width].T)
-            blocks.append((_transform_function(transformer), weights.get(name), coef_t))
+            blocks.append((_block_scores(transformer, coef_t), weights.get(name)))
             offset += width
     if offset != clf.coef_.shape[1]:
         return None
