@@ -106,7 +106,7 @@ def needs_email(shopper: Shopper) -> bool:
 def orders_to_choose_from(shopper: Shopper, *, open_only: bool = False, limit: int = 5) -> list[str]:
     if not shopper.is_authenticated:
         return []
-    return order_numbers_for(user=shopper.user, open_only=open_only)[:limit]
+    return order_numbers_for(user=shopper.user, open_only=open_only, limit=limit)
 
 
 def order_lookup(shopper: Shopper, number: str) -> Order | None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from ecommerce.errors import NotFound
-from support import services
+from support import actions, services
 from support.models import Conversation
-from tests.factories import UserFactory
+from tests.factories import OrderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +52,15 @@ def test_the_texts_stamp_and_the_row_lock_come_with_the_one_read():
         )
     (sql,) = [q["sql"] for q in queries.captured_queries if "support_conversation" in q["sql"]]
     assert sql.endswith("FOR UPDATE") == connection.features.has_select_for_update
+
+
+def test_the_order_choice_reads_only_the_newest_orders_it_offers():
+    shopper, now = UserFactory(), timezone.now()
+    for day in range(7):
+        OrderFactory(user=shopper, number=f"70000{day}", placed_at=now - timedelta(days=day))
+    OrderFactory(number="800000")  # someone else's
+    with CaptureQueriesContext(connection) as queries:
+        choices = actions.orders_to_choose_from(actions.Shopper(user=shopper), limit=5)
+    assert choices == ["700000", "700001", "700002", "700003", "700004"]
+    (sql,) = [q["sql"] for q in queries.captured_queries]
+    assert "LIMIT 5" in sql
