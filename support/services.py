@@ -67,6 +67,9 @@ def conversation_get_for_owner(
         raise NotFound("Conversation not found.")
     alias = using or (router.db_for_write(Conversation) if for_update else router.db_for_read(Conversation))
     connection = connections[alias]
+    low, high = connection.ops.integer_field_range(Conversation._meta.pk.get_internal_type())
+    if not (low is None or low <= int(conversation_id)) or not (high is None or int(conversation_id) <= high):
+        raise NotFound("Conversation not found.")  # no row has it (SQLite would refuse the number)
     qn = connection.ops.quote_name
     sql = [f"SELECT {_CONVERSATION_ROWS.select_list(alias)}"]
     params: list[Any] = []

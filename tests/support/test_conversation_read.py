@@ -64,3 +64,10 @@ def test_the_order_choice_reads_only_the_newest_orders_it_offers():
     assert choices == ["700000", "700001", "700002", "700003", "700004"]
     (sql,) = [q["sql"] for q in queries.captured_queries]
     assert "LIMIT 5" in sql
+
+
+@pytest.mark.parametrize("conversation_id", [2**63, 10**30, -1])
+def test_an_id_no_row_can_have_is_not_found(conversation_id):
+    owner = UserFactory()
+    with pytest.raises(NotFound):
+        services.conversation_get_for_owner(conversation_id=conversation_id, user=owner, session_key="")
