@@ -67,23 +67,25 @@ def conversation_get_for_owner(
         raise NotFound("Conversation not found.")
     alias = using or (router.db_for_write(Conversation) if for_update else router.db_for_read(Conversation))
     connection = connections[alias]
+    conversation_id = int(conversation_id)
     low, high = connection.ops.integer_field_range(Conversation._meta.pk.get_internal_type())
-    if not (low is None or low <= int(conversation_id)) or not (high is None or int(conversation_id) <= high):
+    if (low is not None and conversation_id < low) or (high is not None and conversation_id > high):
         raise NotFound("Conversation not found.")  # no row has it (SQLite would refuse the number)
     qn = connection.ops.quote_name
+    column = {name: qn(Conversation._meta.get_field(name).column) for name in ("id", "user", "session_key")}
     sql = [f"SELECT {_CONVERSATION_ROWS.select_list(alias)}"]
     params: list[Any] = []
     if with_texts_stamp:
         stamp_sql, stamp_params = engine.texts_stamp_sql()
         sql.append(f", {stamp_sql}")
         params += stamp_params
-    sql.append(f" FROM {qn(Conversation._meta.db_table)} WHERE {qn('id')} = %s AND ")
-    params.append(int(conversation_id))
+    sql.append(f" FROM {qn(Conversation._meta.db_table)} WHERE {column['id']} = %s AND ")
+    params.append(conversation_id)
     if _owned(user):
-        sql.append(f"{qn('user_id')} = %s")
+        sql.append(f"{column['user']} = %s")
         params.append(user.pk)
     else:
-        sql.append(f"{qn('user_id')} IS NULL AND {qn('session_key')} = %s")
+        sql.append(f"{column['user']} IS NULL AND {column['session_key']} = %s")
         params.append(session_key)
     if for_update and connection.features.has_select_for_update:
         sql.append(" FOR UPDATE")
