@@ -131,8 +131,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Django's PostgreSQL backend, its health check made cheap (ecommerce/db_backends/postgresql/base.py).
 POSTGRESQL_ENGINE = "ecommerce.db_backends.postgresql"
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = POSTGRESQL_ENGINE
+
+
+def _with_project_backend(database: dict) -> dict:
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["ENGINE"] = POSTGRESQL_ENGINE
+    return database
+
+
+_with_project_backend(DATABASES["default"])
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dev server read while a Celery-eager request writes; 20 s waits out short locks.
     # CONN_MAX_AGE applies here too: opening a connection runs these PRAGMAs and registers
@@ -152,8 +159,7 @@ if _replica_url:
     DATABASES["replica"] = env.db_url_config(_replica_url)
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
-    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["replica"]["ENGINE"] = POSTGRESQL_ENGINE
+    _with_project_backend(DATABASES["replica"])
 DATABASE_ROUTERS = ["ecommerce.db_routing.ReplicaRouter"]
 # Seconds a browser reads the primary after it wrote: longer than the replica's usual lag.
 DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=10)
